@@ -1,0 +1,140 @@
+"""What the ascent maximizes, per image: maps, neurons, whole layers, units, logits.
+
+An :class:`Objective` is a weighted sum of :class:`Term` s.  Objectives combine with
+``+`` and scalar ``*`` and have readable names used in filenames, logs and manifests::
+
+    map_mean("conv3", 46)                       # conv3:46
+    0.5 * map_mean("conv3", 46) + class_logit(3)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+KINDS = ("mean", "max", "neuron", "unit", "logit")
+
+
+@dataclass(frozen=True)
+class Term:
+    layer: str
+    kind: str           # one of KINDS
+    index: int          # map (conv) or unit (dense)
+    weight: float = 1.0
+    row: int | None = None
+    col: int | None = None
+
+    @property
+    def pre_activation(self) -> bool:
+        return self.kind == "logit"
+
+    @property
+    def label(self) -> str:
+        base = {"mean": f"{self.layer}:{self.index}",
+                "max": f"{self.layer}:{self.index}:max",
+                "neuron": f"{self.layer}:{self.index}@{self.row},{self.col}",
+                "unit": f"{self.layer}:unit{self.index}",
+                "logit": f"logit:{self.index}"}[self.kind]
+        return base if self.weight == 1.0 else f"{self.weight:g}*{base}"
+
+
+@dataclass(frozen=True)
+class Objective:
+    terms: tuple[Term, ...]
+    title: str | None = field(default=None, compare=False)
+
+    @property
+    def name(self) -> str:
+        """Readable name, e.g. ``conv3:46`` or ``conv3:layer``."""
+        return self.title or "+".join(t.label for t in self.terms)
+
+    @property
+    def slug(self) -> str:
+        """A filename-safe version of :attr:`name`."""
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name).strip("_")
+
+    @property
+    def heads(self) -> list[tuple[str, bool]]:
+        """The (layer, pre_activation) outputs this objective needs."""
+        return list(dict.fromkeys((t.layer, t.pre_activation) for t in self.terms))
+
+    def __add__(self, other: "Objective") -> "Objective":
+        return Objective(self.terms + other.terms)
+
+    def __mul__(self, k: float) -> "Objective":
+        return Objective(tuple(Term(t.layer, t.kind, t.index, t.weight * float(k), t.row, t.col)
+                               for t in self.terms),
+                         f"{k:g}*({self.name})" if self.title else None)
+
+    __rmul__ = __mul__
+
+
+def map_mean(layer: str, m: int) -> Objective:
+    """Mean activation of map ``m`` (the articles' loss; the default)."""
+    return Objective((Term(layer, "mean", int(m)),))
+
+
+def map_max(layer: str, m: int) -> Objective:
+    """Largest activation inside map ``m``."""
+    return Objective((Term(layer, "max", int(m)),))
+
+
+def neuron(layer: str, m: int, row: int, col: int) -> Objective:
+    """One neuron (row, col) of map ``m``."""
+    return Objective((Term(layer, "neuron", int(m), 1.0, int(row), int(col)),))
+
+
+def layer_mix(layer: str, n_maps: int, weights=None, maps=None) -> Objective:
+    """A whole layer as a weighted mix of map means (default: all maps, equal weights)."""
+    maps = list(range(n_maps)) if maps is None else [int(m) for m in maps]
+    w = np.ones(len(maps)) if weights is None else np.asarray(weights, dtype=float)
+    if len(w) != len(maps):
+        raise ValueError(f"{len(w)} weights for {len(maps)} maps")
+    w = w / np.abs(w).sum()
+    terms = tuple(Term(layer, "mean", m, float(wi)) for m, wi in zip(maps, w) if wi != 0)
+    title = f"{layer}:layer" if weights is None and len(maps) == n_maps else None
+    return Objective(terms, title)
+
+
+def dense_unit(layer: str, u: int) -> Objective:
+    """Activation of unit ``u`` of a Dense layer."""
+    return Objective((Term(layer, "unit", int(u)),))
+
+
+def class_logit(layer: str, c: int) -> Objective:
+    """Pre-softmax value (logit) of class ``c`` at the final Dense layer ``layer``."""
+    return Objective((Term(layer, "logit", int(c)),))
+
+
+def weight_arrays(objectives: list[Objective], heads: list[tuple[str, bool]],
+                  shapes: list[tuple]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per-head weight tensors so that loss_b = Σ W_lin·A + Σ W_max·max_hw(A).
+
+    ``shapes`` are the heads' output shapes without the batch axis.  For dense heads
+    the max weights are unused (shape (B, 1)).
+    """
+    B = len(objectives)
+    lin = [np.zeros((B,) + tuple(s), np.float32) for s in shapes]
+    mx = [np.zeros((B, s[-1] if len(s) == 3 else 1), np.float32) for s in shapes]
+    for b, obj in enumerate(objectives):
+        for t in obj.terms:
+            h = heads.index((t.layer, t.pre_activation))
+            shape = shapes[h]
+            if t.index >= shape[-1]:
+                raise ValueError(f"{t.label}: index out of range (layer has {shape[-1]})")
+            if len(shape) == 3:
+                if t.kind == "mean":
+                    lin[h][b, :, :, t.index] += t.weight / (shape[0] * shape[1])
+                elif t.kind == "max":
+                    mx[h][b, t.index] += t.weight
+                elif t.kind == "neuron":
+                    if not (0 <= t.row < shape[0] and 0 <= t.col < shape[1]):
+                        raise ValueError(f"{t.label}: neuron outside the {shape[0]}×{shape[1]} map")
+                    lin[h][b, t.row, t.col, t.index] += t.weight
+                else:
+                    raise ValueError(f"{t.label}: {t.kind} needs a dense layer")
+            else:
+                if t.kind not in ("unit", "logit", "mean"):
+                    raise ValueError(f"{t.label}: {t.kind} needs a conv layer")
+                lin[h][b, t.index] += t.weight
+    return lin, mx
