@@ -19,15 +19,16 @@ class OipvizGroup(click.Group):
     """Loads subcommands lazily and turns every user error into one line."""
 
     def list_commands(self, ctx):
-        return list(COMMANDS)
+        from importlib.util import find_spec
+
+        return [c for c in COMMANDS if find_spec(f"{__name__}.{c}_cmd") is not None]
 
     def get_command(self, ctx, name):
-        if name not in COMMANDS:
+        if name not in self.list_commands(ctx):
             return None
         import importlib
 
-        module = importlib.import_module(f"{__name__}.{name}_cmd")
-        return module.command
+        return importlib.import_module(f"{__name__}.{name}_cmd").command
 
     def main(self, args=None, **kwargs):
         args = list(sys.argv[1:] if args is None else args)
