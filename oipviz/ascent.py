@@ -176,7 +176,7 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
                 x_new, h = engine._run(x, w_lin, w_max, tf.constant(n, tf.int32), tf.constant(lr, tf.float32),
                                        tf.constant(int(jitter), tf.int32),
                                        tf.constant(tv, tf.float32), tf.constant(blur, tf.float32),
-                                       tf.constant([seed, c * 1_000_003 + s], tf.int32))
+                                       tf.constant([seed, s], tf.int32))
                 x = x_new
                 rows.append(h.numpy()[:, : hi - lo])
                 s += n

@@ -41,11 +41,12 @@ def train(arch: str = "seed_cnn", dataset: str = "mnist", data: str | None = Non
         raise OipvizError(f"unknown architecture {arch!r}; choose from {', '.join(ARCH_NAMES)}")
     if epochs < 1:
         raise OipvizError("--epochs must be at least 1")
-    import keras
+    ds = load_dataset(dataset, path=data, seed=seed)  # before TF: bad data fails fast
+    from ..tfenv import import_keras
 
+    keras = import_keras()  # TF's start-up log noise silenced
     from .zoo import ARCHITECTURES
 
-    ds = load_dataset(dataset, path=data, seed=seed)
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     x01 = ds.x_train.astype(np.float32) / 255.0
