@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from . import objectives as O
+from ._callable import make_callable
 from .ascent import DEFAULT_CHUNK, ascend
 from .errors import LayerError
 from .inits import DEFAULT_SCALE_WEIGHTS, fluctuations
@@ -100,3 +101,6 @@ def oip(layer: str, maps=None, model=None, inits: int = 8, epochs: int = 600, lr
                   r.start.reshape(M, inits), r.final.reshape(M, inits),
                   r.history.reshape(len(r.history), M, inits), r.history_steps, r.steps_done,
                   r.interrupted, loaded.convention)
+
+
+make_callable(__name__, oip)

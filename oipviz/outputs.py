@@ -14,12 +14,15 @@ import numpy as np
 from .errors import OutputError
 
 
-def check_target(path: str | Path, force: bool, resume: bool = False) -> Path:
-    """Refuse an existing ``path`` unless ``force`` (replace) or ``resume`` (continue)."""
+def check_target(path: str | Path, force: bool, resume: bool | None = None) -> Path:
+    """Refuse an existing ``path`` unless ``force`` (replace) or ``resume`` (continue).
+
+    ``resume=None`` means the command has no --resume, so the message doesn't offer it.
+    """
     path = Path(path)
     if path.exists() and not (force or resume):
         raise OutputError(f"{path} already exists; use --force to replace it"
-                          + (" or --resume to continue it" if path.is_dir() else ""))
+                          + (" or --resume to continue it" if resume is not None else ""))
     if not path.parent.exists():
         raise OutputError(f"parent folder {path.parent} does not exist")
     return path

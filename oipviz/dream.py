@@ -1,0 +1,482 @@
+"""DeepDream on photos with a 28×28 MNIST CNN, as in the articles, plus the usual extensions.
+
+One *round* at one scale: the luminance (whole image, or tiles of ``tile`` px after a
+random roll) is downscaled bicubically to 28×28; the engine (:func:`oipviz.ascent.ascend`)
+runs ``epochs`` ascent steps on it for the objective; the result is upscaled bicubically,
+the detail the downscale lost (``ref − up(down(ref))``, from the original) is added back,
+and the value distribution is rescaled to the original's mean and spread (clipped to
+[0,1]).  ``iters`` rounds run at each scale; ``octaves`` > 1 runs them on a pyramid from
+coarse to fine, re-injecting the detail lost between scales (keras-io DeepDream).
+Colour photos are dreamt on their luminance; the chroma is kept (YCrCb).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from ._callable import make_callable
+from .errors import ImageError, LayerError, OipvizError
+from .images import MIN_SIDE, ImagePlanes, compose, output_mode, planes_from_array, to_array
+
+DEFAULT_EPOCHS = 20         # ascent steps per round (single-map mode)
+DEFAULT_LR = 0.05           # RMS of one step, in standardized pixels
+DEFAULT_TILE_EPOCHS = 5     # with tiles/octaves: thousands of tiles per round, 20 steps/octave
+PANEL_MAX = 1024            # round panels kept for display are at most this many px wide/high
+DEFAULT_OCTAVE_SCALE = 1.4
+MAX_TILES = 20_000          # per round: beyond this the user asked for something absurd
+WAKE_AMPLITUDES = (0.25, 0.5, 1.0)  # noise (standardized pixels) tried on a map silent at 0
+WAKE_DRAWS = 16
+
+
+@dataclass
+class DreamRound:
+    """The article's panels of one round (floats; ``small`` in pixel units, unclipped)."""
+
+    octave: int
+    round: int
+    small: np.ndarray           # (h,w) the dreamt 28×28 image (or the mosaic of 28×28 tiles)
+    upscaled: np.ndarray        # (H,W) the blurry upscaled dream
+    with_detail: np.ndarray     # (H,W) upscaled dream + the original's lost detail
+    adjusted: np.ndarray        # (H,W) after rescaling to the original's mean/std, in [0,1]
+    # (H,W): the scale's size, shrunk to fit PANEL_MAX px for larger images
+    activation_start: float     # objective before the round's ascent (mean over tiles)
+    activation_end: float       # objective after it
+    tiles: int = 1
+    live_tiles: int = 1         # tiles on which the objective was above 0 (the others can't move)
+    woken: float = 0.0          # amplitude of the noise that woke a silent map (0: none)
+
+
+@dataclass
+class DreamResult:
+    """Result of :func:`dream`: ``image`` has the input's shape and dtype family."""
+
+    image: np.ndarray
+    luma: np.ndarray                    # (H,W) final dreamt luminance in [0,1]
+    rounds: list[DreamRound]
+    objective: str
+    mode: str                           # the PIL mode the picture is written in
+    params: dict = field(default_factory=dict)
+    engine_seconds: float = 0.0         # time spent inside ascend()
+    total_seconds: float = 0.0
+    image_steps: int = 0
+    interrupted: bool = False
+
+
+# ---------------------------------------------------------------------------- resampling
+def resize(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bicubic resize of a float plane to ``size`` = (width, height).
+
+    Pillow's bicubic filter widens with the downscale factor (antialiased), like the
+    articles' bicubic interpolation without the aliasing of a 4×4 sampled kernel.
+    """
+    a = np.asarray(a, np.float32)
+    if (a.shape[1], a.shape[0]) == tuple(size):
+        return a.copy()
+    im = Image.fromarray(np.ascontiguousarray(a))  # mode F
+    return np.asarray(im.resize(tuple(int(s) for s in size), Image.BICUBIC), np.float32)
+
+
+def _panel(a: np.ndarray) -> np.ndarray:
+    """A copy for display: shrunk to fit PANEL_MAX px (keeps memory bounded on big photos)."""
+    h, w = a.shape
+    f = PANEL_MAX / max(h, w)
+    return a.copy() if f >= 1 else resize(a, (max(1, round(w * f)), max(1, round(h * f))))
+
+
+def _adjust(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Rescale ``x`` to ``ref``'s mean and standard deviation, then clip to [0,1]."""
+    sd = float(x.std())
+    target_sd = float(ref.std())
+    y = (x - x.mean()) * (target_sd / sd if sd > 1e-8 else 1.0) + float(ref.mean())
+    return np.clip(y, 0.0, 1.0).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------- planning
+@dataclass
+class Scale:
+    """One octave: the luminance size (w, h), the tile size in px (None: whole image)."""
+
+    size: tuple[int, int]
+    tile: int | None
+
+    def grid(self) -> tuple[int, int]:
+        """Tiles across and down (1×1 without tiling)."""
+        if self.tile is None:
+            return 1, 1
+        w, h = self.size
+        return -(-w // self.tile), -(-h // self.tile)
+
+    @property
+    def n_tiles(self) -> int:
+        nx, ny = self.grid()
+        return nx * ny
+
+
+def plan(width: int, height: int, tile: int | None = None, octaves: int = 1,
+         octave_scale: float = DEFAULT_OCTAVE_SCALE) -> list[Scale]:
+    """The scales (coarse to fine) a dream of a ``width``×``height`` image runs at.
+
+    With ``octaves`` > 1 and no ``tile``, the coarsest scale is dreamt whole and the finer
+    ones are tiled with tiles of that size.
+    """
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ImageError(f"image is {width}×{height}; DeepDream needs at least {MIN_SIDE}×{MIN_SIDE} px")
+    if octaves < 1:
+        raise OipvizError("--octaves must be at least 1")
+    if octave_scale <= 1.0 and octaves > 1:
+        raise OipvizError("--octave-scale must be larger than 1")
+    if tile is not None and tile < MIN_SIDE:
+        raise OipvizError(f"--tile must be at least {MIN_SIDE} px (tiles are downscaled to 28×28)")
+    sizes = []
+    for i in range(octaves - 1, -1, -1):
+        f = octave_scale ** i
+        sizes.append((max(MIN_SIDE, round(width / f)), max(MIN_SIDE, round(height / f))))
+    sizes = list(dict.fromkeys(sizes))  # tiny images: scales that collapse to 28 px once
+    if tile is None and len(sizes) > 1:
+        tile = max(MIN_SIDE, min(sizes[0]))
+    scales = []
+    for w, h in sizes:
+        t = None if tile is None else min(tile, max(w, h))
+        scales.append(Scale((w, h), t))
+    n = max(s.n_tiles for s in scales)
+    if n > MAX_TILES:
+        raise OipvizError(f"{n} tiles per round is too many (limit {MAX_TILES}); use a larger --tile")
+    return scales
+
+
+def total_image_steps(scales: list[Scale], iters: int, epochs: int) -> int:
+    """Image-steps the engine will run (for progress bars)."""
+    return sum(s.n_tiles for s in scales) * iters * epochs
+
+
+# ---------------------------------------------------------------------------- one round
+def _chunk(n: int, most: int = 2048) -> int:
+    """Equal chunks of at most ``most`` images (the engine pads the last one: no waste)."""
+    return -(-n // -(-n // most)) if n else 1
+
+
+class _Dreamer:
+    """Runs rounds through the engine; keeps time and step counts."""
+
+    def __init__(self, loaded, objective, epochs: int, lr: float, seed: int,
+                 progress: Callable[[int], None] | None):
+        self.loaded = loaded
+        self.objective = objective
+        self.epochs = epochs
+        self.lr = lr
+        self.seed = seed
+        self.progress = progress
+        self.engine_seconds = 0.0
+        self.image_steps = 0
+        self.interrupted = False
+        self.calls = 0
+        self.wake_silent = True
+        self.woken = 0.0
+
+    def wake(self, z0: np.ndarray) -> tuple[np.ndarray, float]:
+        """Wake a single image on which the objective is exactly 0 (no gradient: ReLU).
+
+        Adds the weakest multi-scale fluctuation (seeded) that makes it respond: 16 draws
+        at amplitudes 0.25, 0.5 and 1 standardized pixels, the best one kept.
+        """
+        from .ascent import evaluate
+        from .inits import fluctuations
+
+        noise = fluctuations([0], WAKE_DRAWS, self.seed + 104729 * self.calls)
+        for amp in WAKE_AMPLITUDES:
+            cand = z0 + amp * noise
+            v = evaluate(self.loaded, cand, self.objective)
+            if v.max() > 1e-6:
+                return cand[int(v.argmax())][None], amp
+        return z0, 0.0
+
+    def ascend(self, x01: np.ndarray) -> tuple[np.ndarray, float, float, int]:
+        """Ascent on (B,28,28) images in [0,1]: (images in pixel units, unclipped; mean
+        objective before and after; number of images that responded).
+
+        An image whose objective is exactly 0 has a zero gradient and would not change:
+        a lone image is woken with a little noise (:meth:`wake`), silent tiles are left
+        out of the batch (same result, less work).
+        """
+        from .ascent import ascend, evaluate
+
+        conv = self.loaded.convention
+        z0 = conv.to_engine(x01[..., None])
+        B = len(z0)
+        self.woken = 0.0
+        t0 = time.perf_counter()
+        before = (evaluate(self.loaded, z0, self.objective, chunk=_chunk(B)) if self.epochs > 0
+                  else np.zeros(B, np.float32))
+        live = before > 1e-6
+        if B == 1 and not live[0] and self.wake_silent and self.epochs > 0:
+            z0, self.woken = self.wake(z0)
+            live[:] = self.woken > 0
+        out = z0.copy()
+        after = before.astype(np.float32).copy()
+        idx = np.flatnonzero(live)
+        if self.progress and B - len(idx):
+            self.progress((B - len(idx)) * self.epochs)  # silent tiles: nothing to do
+        if len(idx):
+            r = ascend(self.loaded, z0[idx], self.objective, steps=self.epochs, lr=self.lr,
+                       seed=self.seed + 7919 * self.calls, chunk=_chunk(len(idx)),
+                       progress=self.progress)
+            out[idx] = r.images
+            after[idx] = r.final
+            self.image_steps += len(idx) * r.steps_done
+            self.interrupted = self.interrupted or r.interrupted
+        self.engine_seconds += time.perf_counter() - t0
+        self.calls += 1
+        pixels = conv.from_engine(out[..., 0])
+        if len(idx) < B:  # untouched images come back exactly as they went in
+            pixels[~live] = x01[~live]
+        return pixels, float(before.mean()), float(after.mean()), int(len(idx))
+
+    def round(self, cur: np.ndarray, ref: np.ndarray, scale: Scale, rng: np.random.Generator,
+              octave: int, k: int, roll: bool = True) -> tuple[np.ndarray, DreamRound]:
+        """One round at one scale: (roll,) down, ascend, up, + detail, adjust (, unroll).
+
+        Returns the adjusted image (the next round's input) and the round's panels.
+        """
+        H, W = cur.shape
+        if scale.tile is None:
+            small = resize(cur, (MIN_SIDE, MIN_SIDE))
+            dreamt, a0, a1, n_live = self.ascend(small[None])
+            dreamt = dreamt[0]
+            up = resize(dreamt, (W, H))
+            detail = ref - resize(resize(ref, (MIN_SIDE, MIN_SIDE)), (W, H))
+            with_detail = up + detail
+            adjusted = _adjust(with_detail, ref)
+            return adjusted, DreamRound(octave, k, dreamt, _panel(up), _panel(with_detail),
+                                        _panel(adjusted), a0, a1, live_tiles=n_live,
+                                        woken=self.woken)
+        t = scale.tile
+        nx, ny = scale.grid()
+        dy, dx = (int(rng.integers(0, t)), int(rng.integers(0, t))) if roll else (0, 0)
+        pad = ((0, ny * t - H), (0, nx * t - W))
+        c = np.pad(np.roll(cur, (dy, dx), axis=(0, 1)), pad, mode="symmetric")
+        r = np.pad(np.roll(ref, (dy, dx), axis=(0, 1)), pad, mode="symmetric")
+        S = MIN_SIDE
+        mosaic = resize(c, (nx * S, ny * S))
+        tiles = mosaic.reshape(ny, S, nx, S).transpose(0, 2, 1, 3).reshape(-1, S, S)
+        dreamt, a0, a1, n_live = self.ascend(tiles)
+        dreamt = dreamt.reshape(ny, nx, S, S).transpose(0, 2, 1, 3).reshape(ny * S, nx * S)
+        up = resize(dreamt, (nx * t, ny * t))
+        detail = r - resize(resize(r, (nx * S, ny * S)), (nx * t, ny * t))
+        with_detail = up + detail
+
+        def back(a):
+            return np.roll(a[:H, :W], (-dy, -dx), axis=(0, 1))
+
+        up, with_detail = back(up), back(with_detail)
+        adjusted = _adjust(with_detail, ref)
+        return adjusted, DreamRound(octave, k, dreamt, _panel(up), _panel(with_detail),
+                                    _panel(adjusted), a0, a1, tiles=len(tiles), live_tiles=n_live)
+
+
+def dream_luma(luma: np.ndarray, loaded, objective, iters: int = 4, epochs: int | None = None,
+               lr: float | None = None, tile: int | None = None, octaves: int = 1,
+               octave_scale: float = DEFAULT_OCTAVE_SCALE, seed: int = 0,
+               progress: Callable[[int], None] | None = None,
+               roll: bool = True) -> tuple[np.ndarray, list[DreamRound], _Dreamer]:
+    """Dream on a luminance plane (H,W) in [0,1]; returns (final luminance, rounds, stats).
+
+    ``roll=False`` turns off the random roll of the tile grid (only to show the seams).
+    """
+    luma = np.clip(np.asarray(luma, np.float32), 0.0, 1.0)
+    H, W = luma.shape
+    scales = plan(W, H, tile, octaves, octave_scale)
+    simple = tile is None and octaves == 1
+    if epochs is None:
+        epochs = DEFAULT_EPOCHS if simple else DEFAULT_TILE_EPOCHS
+    lr = DEFAULT_LR if lr is None else lr
+    if iters < 0 or epochs < 0:
+        raise OipvizError("--iters and --epochs must be >= 0")
+    dreamer = _Dreamer(loaded, objective, epochs, lr, seed, progress)
+    rng = np.random.default_rng(seed)
+    refs = [resize(luma, s.size) for s in scales]
+    cur = refs[0]
+    rounds: list[DreamRound] = []
+    for o, (scale, ref) in enumerate(zip(scales, refs)):
+        if o > 0:  # upscale the dream, re-inject the detail lost between the two scales
+            cur = resize(cur, scale.size) + (ref - resize(refs[o - 1], scale.size))
+            cur = np.clip(cur, 0.0, 1.0)
+        for k in range(iters):
+            cur, rd = dreamer.round(cur, ref, scale, rng, o + 1, k + 1, roll=roll)
+            rounds.append(rd)
+            if dreamer.interrupted:
+                break
+        if dreamer.interrupted:
+            break
+    if cur.shape != luma.shape:  # interrupted before the finest scale
+        cur = np.clip(resize(cur, (W, H)), 0.0, 1.0)
+    return cur, rounds, dreamer
+
+
+def make_objective(loaded, layer: str = "conv3", map: int | str | None = 56, maps=None,
+                   weights=None):
+    """The dream's objective: one map (mean), a weighted mix of ``maps``, or ``map='all'``."""
+    from . import objectives as O
+    from .oip import objective_for
+
+    info = loaded.layer(layer)
+    if info.units is None:
+        raise LayerError(f"layer {info.name!r} ({info.type}) has no maps or units to dream with")
+    if isinstance(map, str) and map.strip().lower() == "all":
+        maps = list(range(info.units))
+    elif maps is None:
+        if map is None:
+            raise LayerError("give map= or maps=")
+        maps = [map]
+    maps = loaded.check_maps(info.name, list(np.atleast_1d(maps)))
+    if weights is not None:
+        weights = [float(w) for w in np.atleast_1d(weights)]
+        if len(weights) != len(maps):
+            raise OipvizError(f"{len(weights)} weights for {len(maps)} maps")
+        if not any(weights):
+            raise OipvizError("the weights are all zero")
+    if len(maps) == 1 and weights is None:
+        return objective_for(loaded, info.name, maps[0], "mean")
+    return O.layer_mix(info.name, info.units, weights=weights, maps=maps)
+
+
+def dream(image: np.ndarray, map: int | str | None = 56, layer: str = "conv3", maps=None,
+          weights=None, iters: int = 4, epochs: int | None = None, lr: float | None = None,
+          tile: int | None = None, octaves: int = 1, octave_scale: float = DEFAULT_OCTAVE_SCALE,
+          gray: bool = False, seed: int = 0, model=None,
+          progress: Callable[[int], None] | None = None) -> DreamResult:
+    """DeepDream on an image array with one map (default conv3 map 56) or a mix of maps.
+
+    ``image``: (H,W), (H,W,3) or (H,W,4); uint8, uint16 or float in [0,1]; at least 28×28.
+    ``maps``/``weights``: a weighted layer mix instead of one map; ``map='all'``: the whole
+    layer.  ``epochs``: ascent steps per round (default 20; 5 with tiles/octaves);
+    ``lr``: step size in standardized pixels (default 0.05).  ``tile``: tiles of that many
+    px, dreamt as one batch, randomly rolled each round.  ``octaves``: scales from coarse
+    to fine (factor ``octave_scale``).  ``gray``: a gray dream even for a colour image.
+    ``model``: a path, a LoadedModel or None (bundled).  ``progress(n)``: image-steps done.
+
+    Returns a :class:`DreamResult` whose ``image`` has the input's shape (gray: without
+    the colour channels) and dtype family; ``rounds`` holds each round's panels.
+    """
+    from .loader import LoadedModel, load_model
+
+    t0 = time.perf_counter()
+    planes, family = planes_from_array(image)
+    H, W = planes.luma.shape
+    plan(W, H, tile, octaves, octave_scale)  # validate before loading the model
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    objective = make_objective(loaded, layer, map, maps, weights)
+    luma, rounds, stats = dream_luma(planes.luma, loaded, objective, iters, epochs, lr, tile,
+                                     octaves, octave_scale, seed, progress)
+    out = compose(planes, luma, gray)
+    result = to_array(out, family)
+    params = dict(layer=loaded.layer(layer).name, objective=objective.name, iters=iters,
+                  epochs=stats.epochs, lr=stats.lr, tile=tile, octaves=octaves,
+                  octave_scale=octave_scale, gray=gray, seed=seed)
+    return DreamResult(result, luma, rounds, objective.name, output_mode(planes, gray), params,
+                       stats.engine_seconds, time.perf_counter() - t0, stats.image_steps,
+                       stats.interrupted)
+
+
+def dream_planes(planes: ImagePlanes, loaded, objective, iters: int = 4, epochs: int | None = None,
+                 lr: float | None = None, tile: int | None = None, octaves: int = 1,
+                 octave_scale: float = DEFAULT_OCTAVE_SCALE, gray: bool = False, seed: int = 0,
+                 progress: Callable[[int], None] | None = None) -> DreamResult:
+    """:func:`dream` for already split planes (what the CLI reads from a file).
+
+    The result's ``image`` is float in [0,1]: (H,W) gray, (H,W,2) gray+alpha, (H,W,3|4).
+    """
+    t0 = time.perf_counter()
+    luma, rounds, stats = dream_luma(planes.luma, loaded, objective, iters, epochs, lr, tile,
+                                     octaves, octave_scale, seed, progress)
+    out = compose(planes, luma, gray)
+    params = dict(objective=objective.name, iters=iters, epochs=stats.epochs, lr=stats.lr,
+                  tile=tile, octaves=octaves, octave_scale=octave_scale, gray=gray, seed=seed)
+    return DreamResult(out, luma, rounds, objective.name, output_mode(planes, gray), params,
+                       stats.engine_seconds, time.perf_counter() - t0, stats.image_steps,
+                       stats.interrupted)
+
+
+# ---------------------------------------------------------------------------- output folder
+def _plane_at(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if (a.shape[1], a.shape[0]) == tuple(size):
+        return a
+    if a.ndim == 2:
+        return resize(a, size)
+    return np.stack([resize(a[..., c], size) for c in range(a.shape[2])], axis=-1)
+
+
+def round_panels(rd: DreamRound, planes: ImagePlanes | None = None,
+                 gray: bool = False) -> tuple[list[Image.Image], list[str]]:
+    """The article's panels of one round as PIL images, with captions.
+
+    28×28 OIP (viridis, gray; the mosaic of tiles when tiled), the blurry upscaled dream,
+    the dream with details re-added (both min-max scaled for display), the contrast-
+    adjusted result, and in colour when ``planes`` hold a colour photo.
+    """
+    from .render import colorize, normalize, to_image
+
+    scale = max(1, round(224 / max(rd.small.shape)))
+    if rd.tiles == 1:
+        small = normalize(rd.small)  # min-max, as the articles show an OIP
+    else:  # a mosaic: a few extreme tiles would leave the rest flat
+        lo, hi = np.percentile(rd.small, [1, 99])
+        small = np.clip((rd.small - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+    panels = [to_image(small, "viridis", scale), to_image(small, "gray", scale)]
+    tag = "OIP 28x28" if rd.tiles == 1 else f"{rd.tiles} tiles 28x28"
+    labels = [f"{tag} (viridis)", f"{tag} (gray)"]
+    for arr, lab in ((normalize(rd.upscaled), "upscaled dream"),
+                     (normalize(rd.with_detail), "+ details"),
+                     (rd.adjusted, "contrast adjusted")):
+        panels.append(Image.fromarray(colorize(arr, "gray")[..., 0]))
+        labels.append(lab)
+    if planes is not None and planes.rgb is not None and not gray:
+        size = (rd.adjusted.shape[1], rd.adjusted.shape[0])
+        sub = ImagePlanes(rd.adjusted, _plane_at(planes.rgb, size), None, "RGB")
+        rgb = compose(sub, rd.adjusted)
+        panels.append(Image.fromarray(np.round(rgb * 255).astype(np.uint8)))
+        labels.append("colour")
+    return panels, labels
+
+
+def write_dream_folder(out, res: DreamResult, planes: ImagePlanes, loaded, params: dict, seed: int,
+                       force: bool = False, source: dict | None = None):
+    """Write dream.png, one strip per round and manifest.json into ``out``, atomically."""
+    from pathlib import Path
+
+    from .images import save_image
+    from .manifest import base_manifest
+    from .outputs import atomic_dir, write_json
+    from .render import strip
+
+    out = Path(out)
+    many = len({r.octave for r in res.rounds}) > 1
+    with atomic_dir(out, force=force) as tmp:
+        save_image(tmp / "dream.png", res.image, res.mode)
+        rounds = []
+        for rd in res.rounds:
+            name = (f"octave{rd.octave}_round{rd.round}.png" if many else f"round{rd.round}.png")
+            panels, labels = round_panels(rd, planes, params.get("gray", False))
+            strip(panels, tmp / name, labels)
+            rounds.append({"octave": rd.octave, "round": rd.round, "tiles": rd.tiles,
+                           "live_tiles": rd.live_tiles,
+                           "woken_with_noise": rd.woken,
+                           "size": [rd.adjusted.shape[1], rd.adjusted.shape[0]],
+                           "activation_start": rd.activation_start,
+                           "activation_end": rd.activation_end, "strip": name})
+        manifest = base_manifest("dream", loaded, params, seed)
+        manifest.update(objective=res.objective, input=source, output={
+            "file": "dream.png", "mode": res.mode,
+            "size": [int(res.image.shape[1]), int(res.image.shape[0])]},
+            rounds=rounds, interrupted=res.interrupted,
+            timing={"engine_seconds": round(res.engine_seconds, 4),
+                    "dream_seconds": round(res.total_seconds, 4),
+                    "image_steps": res.image_steps})
+        write_json(tmp / "manifest.json", manifest)
+    return out
+
+
+make_callable(__name__, dream)
