@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-KINDS = ("mean", "max", "neuron", "unit", "logit")
+KINDS = ("mean", "max", "neuron", "unit", "logit", "premean")
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Term:
 
     @property
     def pre_activation(self) -> bool:
-        return self.kind == "logit"
+        return self.kind in ("logit", "premean")
 
     @property
     def label(self) -> str:
@@ -34,7 +34,8 @@ class Term:
                 "max": f"{self.layer}:{self.index}:max",
                 "neuron": f"{self.layer}:{self.index}@{self.row},{self.col}",
                 "unit": f"{self.layer}:unit{self.index}",
-                "logit": f"logit:{self.index}"}[self.kind]
+                "logit": f"logit:{self.index}",
+                "premean": f"{self.layer}:{self.index}:pre"}[self.kind]
         return base if self.weight == 1.0 else f"{self.weight:g}*{base}"
 
 
@@ -96,6 +97,12 @@ def layer_mix(layer: str, n_maps: int, weights=None, maps=None) -> Objective:
     return Objective(terms, title)
 
 
+def map_premean(layer: str, m: int) -> Objective:
+    """Mean of map ``m`` before its activation function (ReLU).  Unlike the map mean it
+    has a gradient where the map is 0 everywhere, so it can wake a dead map."""
+    return Objective((Term(layer, "premean", int(m)),))
+
+
 def dense_unit(layer: str, u: int) -> Objective:
     """Activation of unit ``u`` of a Dense layer."""
     return Objective((Term(layer, "unit", int(u)),))
@@ -123,7 +130,7 @@ def weight_arrays(objectives: list[Objective], heads: list[tuple[str, bool]],
             if t.index >= shape[-1]:
                 raise ValueError(f"{t.label}: index out of range (layer has {shape[-1]})")
             if len(shape) == 3:
-                if t.kind == "mean":
+                if t.kind in ("mean", "premean"):
                     lin[h][b, :, :, t.index] += t.weight / (shape[0] * shape[1])
                 elif t.kind == "max":
                     mx[h][b, t.index] += t.weight

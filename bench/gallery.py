@@ -1,0 +1,129 @@
+"""Bench: ``oipviz gallery --layer conv3`` on the bundled model, end to end.
+
+Default settings (128 maps × 4 inits × 300 steps in one engine call, top-9 examples
+over the offline digits, forward-screen precursor on the dead maps), run as a real
+subprocess.  Prints and records (bench/results/gallery.json):
+
+* wall time end to end (target ≤ 60 s on 2 cores) and per phase (from the manifest);
+* the engine's rate in the OIP phase (image-steps/s) and the share of the wall time
+  that is not gradient ascent (model load, data, precursor, pages);
+* the ratio wall / target;
+* the process CPU time per phase: on a busy machine the wall times grow, the CPU time
+  much less (single-threaded phases: CPU ≈ wall on an idle machine; the engine uses
+  both cores, so its wall time on an idle machine is about CPU / 2).
+
+With ``--screenshot`` (and /usr/bin/chromium + playwright) it also writes
+docs/gallery_screenshot.png (the index page) and a map page screenshot next to the
+JSON's temp folder, for the README.
+
+Not a test: timings depend on the machine and on what else runs on it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_S = 60.0
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def screenshot(page: Path, png: Path, full: bool = True, width: int = 1200, height: int = 900) -> bool:
+    if not Path("/usr/bin/chromium").exists():
+        print("no /usr/bin/chromium: screenshot skipped")
+        return False
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        pg = b.new_page(viewport={"width": width, "height": height})
+        pg.goto(page.as_uri(), wait_until="load")
+        pg.screenshot(path=str(png), full_page=full)
+        b.close()
+    return True
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--layer", default="conv3")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the gallery in this folder")
+    ap.add_argument("--screenshot", action="store_true",
+                    help="write docs/gallery_screenshot.png (index page) and a map page shot")
+    ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                    help="more arguments for oipviz gallery")
+    a = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="oipviz_bench_gallery_"))
+    out = work / f"gallery_{a.layer}"
+    cmd = [sys.executable, "-c", "from oipviz.cli import main; main()", "gallery", "--layer", a.layer,
+           "--out", str(out), "--quiet", *a.extra]
+    load_before = os.getloadavg()
+    t = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OIPVIZ_OFFLINE="1"))
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        sys.exit(f"oipviz gallery failed ({p.returncode}): {p.stderr.strip()}")
+    man = json.loads((out / "manifest.json").read_text())
+    phases = man["runs"][0]["seconds"]
+    par = man["parameters"]
+    n_maps = len(par["maps"][a.layer])
+    image_steps = n_maps * par["inits"] * par["epochs"]
+    engine_rate = image_steps / phases["oip"] if phases.get("oip") else None
+    accounted = sum(phases.values())
+    result = {
+        "command": "oipviz gallery --layer " + a.layer + (" " + " ".join(a.extra) if a.extra else ""),
+        "wall_seconds": round(wall, 2),
+        "target_seconds": TARGET_S,
+        "wall_over_target": round(wall / TARGET_S, 3),
+        "phases_seconds": phases,
+        "phases_cpu_seconds": man["runs"][0].get("cpu_seconds"),
+        "startup_seconds": round(wall - accounted, 2),
+        "oip_image_steps": image_steps,
+        "engine_image_steps_per_s": round(engine_rate, 1) if engine_rate else None,
+        "non_ascent_share": round(1 - phases.get("oip", 0) / wall, 3),
+        "pages_per_s": round(n_maps / phases["pages"], 1) if phases.get("pages") else None,
+        "summary": man["summary"],
+        "precursor": par["precursor"],
+        "data": man["data"]["source"] + f" ({man['data']['digits']} digits)",
+        "loadavg_before": [round(v, 2) for v in load_before],
+        "loadavg_after": [round(v, 2) for v in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "versions": {k: man["versions"].get(k) for k in ("tensorflow", "keras", "numpy")},
+    }
+    print(json.dumps(result, indent=2))
+    print(f"\nwall {wall:.1f} s = {wall / TARGET_S:.2f}× the {TARGET_S:.0f} s target; "
+          f"OIP phase {phases.get('oip', 0):.1f} s at {engine_rate or 0:.0f} image-steps/s; "
+          f"non-ascent share {result['non_ascent_share']:.0%}")
+    res_dir = ROOT / "bench" / "results"
+    res_dir.mkdir(parents=True, exist_ok=True)
+    (res_dir / "gallery.json").write_text(json.dumps(result, indent=2) + "\n")
+    if a.screenshot:
+        docs = ROOT / "docs"
+        docs.mkdir(exist_ok=True)
+        if screenshot(out / "index.html", docs / "gallery_screenshot.png", full=False, height=1000):
+            # a live map with a clear preference makes the best example page
+            maps = man["layers"][a.layer]["maps"]
+            live = [e for e in maps.values() if e["status"] == "live"]
+            best = max(live, key=lambda e: max(e["selectivity"]) / (sum(e["selectivity"]) + 1e-9))
+            shot = work / "gallery_map_screenshot.png"
+            screenshot(out / a.layer / f"map_{best['map']:03d}.html", shot)
+            print(f"screenshots: {docs / 'gallery_screenshot.png'}, {shot}")
+    if a.keep:
+        if a.keep.exists():
+            shutil.rmtree(a.keep)
+        shutil.move(str(out), a.keep)
+        print(f"gallery kept in {a.keep}")
+    if not a.screenshot:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
