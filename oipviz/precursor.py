@@ -38,6 +38,7 @@ DEAD_EPS = 1e-6
 #: Round 0 is the forward value of every pattern; the last round always runs
 #: ``test_epochs`` steps, so its losses equal the exhaustive screen's.
 HALVING_ROUNDS = ((3, 1 / 8), (None, 1 / 4))
+DEFAULT_WAKE = 200  # pre-activation steps for candidates at zero everywhere (0 = the articles)
 #: the CLI asks for --yes above this many patterns per map (5 values on 3×3 = 1,953,125)
 GUARD_PATTERNS = 1_500_000
 #: hard ceiling: one float32 per pattern must stay small
@@ -417,7 +418,7 @@ def precursor_maps(layer: str, maps, model=None, grid: int = 3, values=(0.2, 0.5
                    test_epochs: int = 10, top: int = 8, epochs: int = 1200, lr: float = 0.02,
                    seed: int = 0, screen: str = "exhaustive", chunk: int = 1024,
                    progress: Callable[[int], None] | None = None, indices=None,
-                   rounds=HALVING_ROUNDS, wake: int = 0) -> Iterator[PrecursorResult]:
+                   rounds=HALVING_ROUNDS, wake: int = DEFAULT_WAKE) -> Iterator[PrecursorResult]:
     """Run the precursor on several maps; yields each map's result as soon as it is done.
 
     ``forward`` and ``halving`` share one forward pass over the patterns between maps
@@ -477,7 +478,7 @@ def precursor(layer: str, map: int, model=None, grid: int = 3, values=(0.2, 0.5,
               test_epochs: int = 10, top: int = 8, epochs: int = 1200, lr: float = 0.02,
               seed: int = 0, screen: str = "exhaustive", chunk: int = 1024,
               progress: Callable[[int], None] | None = None, indices=None,
-              wake: int = 0) -> PrecursorResult:
+              wake: int = DEFAULT_WAKE) -> PrecursorResult:
     """Grid search for one map: screen every pattern, refine the ``top`` best.
 
     ``model``: a path, a :class:`~oipviz.loader.LoadedModel` or None (bundled model).

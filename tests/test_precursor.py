@@ -127,7 +127,7 @@ def test_wake_rescues_a_map_no_pattern_reaches(loaded):
     from oipviz.precursor import precursor
 
     kw = dict(grid=2, screen="forward", top=2, epochs=50)
-    plain = precursor("conv3", 44, loaded, **kw)
+    plain = precursor("conv3", 44, loaded, wake=0, **kw)
     assert plain.status == "dead" and np.all(plain.screen_losses == 0)
     assert np.array_equal(plain.images, plain.start_patterns)  # nothing could move
     woken = precursor("conv3", 44, loaded, wake=100, **kw)

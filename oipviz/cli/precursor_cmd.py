@@ -31,7 +31,7 @@ SCREEN_HELP = ("exhaustive: TEST-EPOCHS ascent steps on every pattern (the artic
               default="exhaustive", show_default=True, help=SCREEN_HELP)
 @click.option("--chunk", type=int, default=1024, show_default=True,
               help="Patterns per engine batch.")
-@click.option("--wake", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--wake", type=click.IntRange(min=0), default=200, show_default=True,
               help="Steps up the map's pre-activation (before its ReLU) for candidates whose map "
                    "is zero everywhere and so has no gradient; 0 = the articles' method.")
 @click.option("--dead-only", is_flag=True,
