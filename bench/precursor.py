@@ -34,13 +34,17 @@ def main() -> None:
     ap.add_argument("--maps", default="46,49,114", help="conv3 maps to compare the screens on")
     ap.add_argument("--no-rescue", action="store_true", help="skip the dead-map rescue run")
     ap.add_argument("--probe-epochs", type=int, default=300)
-    ap.add_argument("--wake", type=int, default=100, help="pre-activation steps for the wake run")
+    ap.add_argument("--wake", type=int, default=None,
+                    help="pre-activation steps for the wake run (default: the library's)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "precursor.json"))
     args = ap.parse_args()
 
     from oipviz.loader import load_model
     from oipviz.oip import oip
-    from oipviz.precursor import halving_plan, precursor, precursor_maps, screen_work
+    from oipviz.precursor import DEFAULT_WAKE, halving_plan, precursor, precursor_maps, screen_work
+
+    if args.wake is None:
+        args.wake = DEFAULT_WAKE
 
     loaded = load_model()
     maps = [int(m) for m in args.maps.split(",")]
@@ -95,7 +99,8 @@ def main() -> None:
         t_probe = time.perf_counter() - t
         dead = [m for m, s in zip(run.maps, run.status) if s == "dead"]
         t = time.perf_counter()
-        results = {r.map: r for r in precursor_maps("conv3", dead, loaded, screen="forward")}
+        results = {r.map: r for r in precursor_maps("conv3", dead, loaded, screen="forward",
+                                                    wake=0)}   # the articles' method
         t_fwd = time.perf_counter() - t
         rescued = [m for m in dead if results[m].status == "rescued"]
         t = time.perf_counter()
