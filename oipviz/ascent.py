@@ -14,8 +14,9 @@ from typing import Callable
 
 import numpy as np
 
-from .objectives import Objective, weight_arrays
-from .tfenv import import_keras
+from . import checks
+from .objectives import Objective, customs_of, weight_arrays
+from .transforms import STAGES, check as check_transforms
 
 DEFAULT_CHUNK = 1024
 BLOCK_STEPS = 25  # steps per compiled call; Ctrl-C and progress act between blocks
@@ -35,120 +36,122 @@ class AscentResult:
 
 
 class Engine:
-    """Compiled ascent for one model and a fixed set of output heads (layer, pre-activation)."""
+    """Compiled ascent for one model, a fixed set of output heads (layer, pre-activation),
+    user objective functions and a transform list.  Built once per model and key: the
+    cache lives on the loaded model, so it goes away with it."""
 
-    _cache: dict = {}
-
-    def __init__(self, loaded, heads: list[tuple[str, bool]]):
-        keras = import_keras()
+    def __init__(self, loaded, heads: list[tuple[str, bool]], customs: tuple = (),
+                 transforms: tuple = ()):
         import tensorflow as tf
 
         self.loaded = loaded
         self.heads = list(heads)
+        self.customs = tuple(customs)
+        self.transforms = tuple(transforms)
         self.model = loaded.engine_model([h[0] for h in self.heads], [h[1] for h in self.heads])
         self.shapes = [tuple(int(d) for d in o.shape[1:]) for o in self.model.outputs]
         self.traces = 0
         lin_spec = [tf.TensorSpec((None,) + s, tf.float32) for s in self.shapes]
         max_spec = [tf.TensorSpec((None, s[-1] if len(s) == 3 else 1), tf.float32) for s in self.shapes]
+        c_spec = tf.TensorSpec((None, max(1, len(self.customs))), tf.float32)
         x_spec = tf.TensorSpec((None, 28, 28, 1), tf.float32)
         scalar = tf.TensorSpec((), tf.float32)
         self._run = tf.function(self._run_py, input_signature=[
-            x_spec, lin_spec, max_spec, tf.TensorSpec((), tf.int32), scalar,
-            tf.TensorSpec((), tf.int32), scalar, scalar, tf.TensorSpec((2,), tf.int32)],
-            jit_compile=False)
-        self._eval = tf.function(self._loss_py, input_signature=[x_spec, lin_spec, max_spec],
+            x_spec, lin_spec, max_spec, c_spec, tf.TensorSpec((), tf.int32), scalar,
+            tf.TensorSpec((2,), tf.int32)], jit_compile=False)
+        self._eval = tf.function(self._loss_py, input_signature=[x_spec, lin_spec, max_spec, c_spec],
                                  jit_compile=False)
-        del keras
+        self._forward = tf.function(self._acts, input_signature=[x_spec], jit_compile=False)
 
     @classmethod
-    def get(cls, loaded, heads) -> "Engine":
-        """A cached engine for ``loaded`` and ``heads`` (built once per process)."""
-        key = (id(loaded.model), tuple(heads), loaded.convention.affine())
-        if key not in cls._cache:
-            cls._cache[key] = cls(loaded, heads)
-        return cls._cache[key]
+    def get(cls, loaded, heads, customs: tuple = (), transforms: tuple = ()) -> "Engine":
+        """The engine for ``loaded`` and this key (built on first use)."""
+        key = (tuple(heads), tuple(customs), tuple(transforms))
+        cache = loaded.cache.setdefault("engines", {})
+        if key not in cache:
+            cache[key] = cls(loaded, heads, customs, transforms)
+        return cache[key]
 
-    def _loss_py(self, x, w_lin, w_max):
+    def _acts(self, x):
+        acts = self.model(x, training=False)
+        return list(acts) if isinstance(acts, (list, tuple)) else [acts]
+
+    def _loss_py(self, x, w_lin, w_max, w_c):
         import tensorflow as tf
 
-        acts = self.model(x, training=False)
-        if not isinstance(acts, (list, tuple)):
-            acts = [acts]
+        acts = self._acts(x)
         loss = 0.0
         for a, wl, wm, s in zip(acts, w_lin, w_max, self.shapes):
             loss += tf.reduce_sum(a * wl, axis=list(range(1, len(s) + 1)))
             if len(s) == 3:
                 loss += tf.reduce_sum(tf.reduce_max(a, axis=[1, 2]) * wm, axis=1)
+        for j, c in enumerate(self.customs):
+            args = [acts[self.heads.index((name, False))] for name in c.layers]
+            loss += w_c[:, j] * tf.reshape(c.fn(*args), [-1])
         return loss
 
-    def _run_py(self, x, w_lin, w_max, n_steps, lr, jitter, tv, blur, seed):
+    def _run_py(self, x, w_lin, w_max, w_c, n_steps, lr, seed):
         import tensorflow as tf
 
         self.traces += 1  # runs only while tracing
-        kernel = _gauss_kernel(blur)
+        by_stage = {st: [t for t in self.transforms if t.stage == st] for st in STAGES}
         hist = tf.TensorArray(tf.float32, size=n_steps)
         for i in tf.range(n_steps):
             step_seed = tf.stack([seed[0], seed[1] + i])
-            shift = tf.random.stateless_uniform([2], step_seed, -jitter, jitter + 1, tf.int32)
-            xs = tf.roll(x, shift, axis=[1, 2])
             with tf.GradientTape() as tape:
-                tape.watch(xs)
-                loss = self._loss_py(xs, w_lin, w_max)
-                objective = tf.reduce_sum(loss - tv * _total_variation(xs))
-            g = tape.gradient(objective, xs)
-            g = tf.roll(g, -shift, axis=[1, 2])
-            g = tf.cond(blur > 0.0, lambda: tf.nn.depthwise_conv2d(
-                g, kernel, [1, 1, 1, 1], "SAME"), lambda: g)
+                tape.watch(x)
+                xt = x
+                for t in by_stage["input"]:
+                    xt = t(xt, step_seed)
+                loss = self._loss_py(xt, w_lin, w_max, w_c)
+                objective = tf.reduce_sum(loss)
+                for t in by_stage["penalty"]:
+                    objective -= tf.reduce_sum(t(x, step_seed))
+            g = tape.gradient(objective, x)
+            for t in by_stage["gradient"]:
+                g = t(g, step_seed)
             rms = tf.sqrt(tf.reduce_mean(tf.square(g), axis=[1, 2, 3], keepdims=True))
             x = x + lr * g / (rms + 1e-5)
+            for t in by_stage["project"]:
+                x = t(x, step_seed)
             hist = hist.write(i, loss)
         return x, hist.stack()
 
-    def evaluate(self, x: np.ndarray, w_lin, w_max) -> np.ndarray:
-        return self._eval(x, w_lin, w_max).numpy()
+    def evaluate(self, x: np.ndarray, weights) -> np.ndarray:
+        return self._eval(x, *weights).numpy()
 
-
-def _gauss_kernel(sigma):
-    import tensorflow as tf
-
-    r = tf.range(-2.0, 3.0)
-    k = tf.exp(-tf.square(r) / (2.0 * tf.maximum(sigma, 1e-3) ** 2))
-    k2 = tf.tensordot(k, k, axes=0)
-    return tf.reshape(k2 / tf.reduce_sum(k2), [5, 5, 1, 1])
-
-
-def _total_variation(x):
-    import tensorflow as tf
-
-    dy = x[:, 1:, :, :] - x[:, :-1, :, :]
-    dx = x[:, :, 1:, :] - x[:, :, :-1, :]
-    return tf.reduce_sum(tf.abs(dy), axis=[1, 2, 3]) + tf.reduce_sum(tf.abs(dx), axis=[1, 2, 3])
+    def forward(self, x: np.ndarray) -> list[np.ndarray]:
+        """The heads' outputs for engine-space images (B,28,28,1)."""
+        return [a.numpy() for a in self._forward(np.asarray(x, np.float32))]
 
 
 def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, steps: int = 600,
-           lr: float = 0.01, jitter: int = 0, tv: float = 0.0, blur: float = 0.0,
-           seed: int = 0, chunk: int = DEFAULT_CHUNK, history_points: int = 100,
+           lr: float = 0.01, transforms=(), seed: int = 0, chunk: int = DEFAULT_CHUNK,
+           history_points: int = 100,
            progress: Callable[[int], None] | None = None) -> AscentResult:
     """Gradient ascent on ``x0`` (B,28,28,1 in engine space), each image on its own objective.
 
     ``objectives``: one per image (or one for all).  ``lr`` is the RMS of each step.
-    ``jitter``: random roll of up to ± that many pixels per step.  ``tv``: weight of a
-    total-variation penalty; ``blur``: sigma (px) of a Gaussian blur of the gradient.
+    ``transforms``: a list from :mod:`oipviz.transforms` (jitter, scale, rotate, TV,
+    gradient blur, clipping; see :func:`oipviz.transforms.from_flags`).
     ``progress(n)`` is called with the number of image-steps just done.
     Ctrl-C returns what has been reached so far (``interrupted=True``).
     """
     import tensorflow as tf
 
-    x0 = np.ascontiguousarray(np.asarray(x0, np.float32).reshape(-1, 28, 28, 1))
+    x0 = np.ascontiguousarray(checks.finite_array("x0", x0).reshape(-1, 28, 28, 1))
     B = len(x0)
     if isinstance(objectives, Objective):
         objectives = [objectives] * B
     if len(objectives) != B:
         raise ValueError(f"{len(objectives)} objectives for {B} images")
-    if steps < 0:
-        raise ValueError("steps must be >= 0")
+    steps = checks.integer("steps", steps, 0)
+    lr = checks.lr(lr)
+    seed = checks.seed(seed)
+    transforms = check_transforms(transforms)
     heads = list(dict.fromkeys(h for o in objectives for h in o.heads))
-    engine = Engine.get(loaded, heads)
+    customs = customs_of(objectives)
+    engine = Engine.get(loaded, heads, customs, transforms)
     chunk = max(1, min(chunk, B))
     n_chunks = -(-B // chunk)
     record = sorted(set(np.linspace(0, max(steps - 1, 0), min(history_points, max(steps, 1)))
@@ -159,25 +162,25 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
     hist = np.zeros((len(record), B), np.float32)
     done_steps = steps
     interrupted = False
+
+    def weights(lo, hi):
+        objs = list(objectives[lo:hi]) + [objectives[hi - 1]] * (chunk - (hi - lo))
+        return [[tf.constant(w) for w in ws] if isinstance(ws, list) else tf.constant(ws)
+                for ws in weight_arrays(objs, heads, engine.shapes, customs)]
+
     for c in range(n_chunks):
         lo, hi = c * chunk, min((c + 1) * chunk, B)
         xc = _pad(x0[lo:hi], chunk)
-        objs = list(objectives[lo:hi]) + [objectives[hi - 1]] * (chunk - (hi - lo))
-        w_lin, w_max = weight_arrays(objs, heads, engine.shapes)
-        w_lin = [tf.constant(w) for w in w_lin]
-        w_max = [tf.constant(w) for w in w_max]
-        start[lo:hi] = engine.evaluate(xc, w_lin, w_max)[: hi - lo]
+        w = weights(lo, hi)
+        start[lo:hi] = engine.evaluate(xc, w)[: hi - lo]
         x = tf.constant(xc)
         rows = []
         s = 0
         try:
             while s < steps and not interrupted:
                 n = min(BLOCK_STEPS, steps - s)
-                x_new, h = engine._run(x, w_lin, w_max, tf.constant(n, tf.int32), tf.constant(lr, tf.float32),
-                                       tf.constant(int(jitter), tf.int32),
-                                       tf.constant(tv, tf.float32), tf.constant(blur, tf.float32),
-                                       tf.constant([seed, s], tf.int32))
-                x = x_new
+                x, h = engine._run(x, *w, tf.constant(n, tf.int32), tf.constant(lr, tf.float32),
+                                   tf.constant([seed, s], tf.int32))
                 rows.append(h.numpy()[:, : hi - lo])
                 s += n
                 if progress:
@@ -186,7 +189,7 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
             interrupted = True
         xc = x.numpy()
         out[lo:hi] = xc[: hi - lo]
-        final[lo:hi] = engine.evaluate(xc, w_lin, w_max)[: hi - lo]
+        final[lo:hi] = engine.evaluate(xc, w)[: hi - lo]
         full = np.concatenate(rows) if rows else np.zeros((0, hi - lo), np.float32)
         done_steps = min(done_steps, s)
         for t, r in enumerate(record):
@@ -195,10 +198,7 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
             # images of chunks never started keep their init; their values are measured too
             for c2 in range(c + 1, n_chunks):
                 lo2, hi2 = c2 * chunk, min((c2 + 1) * chunk, B)
-                xc2 = _pad(x0[lo2:hi2], chunk)
-                objs2 = list(objectives[lo2:hi2]) + [objectives[hi2 - 1]] * (chunk - (hi2 - lo2))
-                wl2, wm2 = weight_arrays(objs2, heads, engine.shapes)
-                v = engine.evaluate(xc2, [tf.constant(w) for w in wl2], [tf.constant(w) for w in wm2])
+                v = engine.evaluate(_pad(x0[lo2:hi2], chunk), weights(lo2, hi2))
                 start[lo2:hi2] = final[lo2:hi2] = hist[:, lo2:hi2] = v[: hi2 - lo2]
             done_steps = 0 if c == 0 and s == 0 else done_steps
             break
@@ -215,3 +215,13 @@ def _pad(x: np.ndarray, n: int) -> np.ndarray:
     if len(x) == n:
         return x
     return np.concatenate([x, np.repeat(x[-1:], n - len(x), axis=0)])
+
+
+def forward(loaded, heads: list[tuple[str, bool]], x: np.ndarray,
+            chunk: int = DEFAULT_CHUNK) -> list[np.ndarray]:
+    """The outputs of ``heads`` ((layer, pre_activation) pairs) for engine-space images,
+    in chunks, through the engine's one compiled forward function."""
+    engine = Engine.get(loaded, heads)
+    x = np.asarray(x, np.float32).reshape(-1, 28, 28, 1)
+    parts = [engine.forward(x[lo:lo + chunk]) for lo in range(0, len(x), chunk)]
+    return [np.concatenate([p[k] for p in parts]) for k in range(len(heads))]

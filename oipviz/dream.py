@@ -18,9 +18,11 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ._callable import make_callable
+from . import checks
 from .errors import ImageError, LayerError, OipvizError
 from .images import MIN_SIDE, ImagePlanes, compose, output_mode, planes_from_array, to_array
+from .progress import reporter
+from .status import fires
 
 DEFAULT_EPOCHS = 20         # ascent steps per round (single-map mode)
 DEFAULT_LR = 0.05           # RMS of one step, in standardized pixels
@@ -28,8 +30,8 @@ DEFAULT_TILE_EPOCHS = 5     # with tiles/octaves: thousands of tiles per round, 
 PANEL_MAX = 1024            # round panels kept for display are at most this many px wide/high
 DEFAULT_OCTAVE_SCALE = 1.4
 MAX_TILES = 20_000          # per round: beyond this the user asked for something absurd
-WAKE_AMPLITUDES = (0.25, 0.5, 1.0)  # noise (standardized pixels) tried on a map silent at 0
-WAKE_DRAWS = 16
+NUDGE_AMPLITUDES = (0.25, 0.5, 1.0)  # noise (standardized pixels) tried on a map silent at 0
+NUDGE_DRAWS = 16
 
 
 @dataclass
@@ -47,7 +49,7 @@ class DreamRound:
     activation_end: float       # objective after it
     tiles: int = 1
     live_tiles: int = 1         # tiles on which the objective was above 0 (the others can't move)
-    woken: float = 0.0          # amplitude of the noise that woke a silent map (0: none)
+    nudged: float = 0.0         # amplitude of the noise that nudged a silent image (0: none)
 
 
 @dataclass
@@ -64,6 +66,12 @@ class DreamResult:
     total_seconds: float = 0.0
     image_steps: int = 0
     interrupted: bool = False
+
+    def _repr_png_(self) -> bytes:
+        from .images import from_float
+        from .notebook import png_bytes
+
+        return png_bytes(from_float(self.image, self.mode))
 
 
 # ---------------------------------------------------------------------------- resampling
@@ -174,11 +182,11 @@ class _Dreamer:
         self.image_steps = 0
         self.interrupted = False
         self.calls = 0
-        self.wake_silent = True
-        self.woken = 0.0
+        self.nudge_silent = True
+        self.nudged = 0.0
 
-    def wake(self, z0: np.ndarray) -> tuple[np.ndarray, float]:
-        """Wake a single image on which the objective is exactly 0 (no gradient: ReLU).
+    def nudge(self, z0: np.ndarray) -> tuple[np.ndarray, float]:
+        """Nudge a single image on which the objective is exactly 0 (no gradient: ReLU).
 
         Adds the weakest multi-scale fluctuation (seeded) that makes it respond: 16 draws
         at amplitudes 0.25, 0.5 and 1 standardized pixels, the best one kept.
@@ -186,11 +194,11 @@ class _Dreamer:
         from .ascent import evaluate
         from .inits import fluctuations
 
-        noise = fluctuations([0], WAKE_DRAWS, self.seed + 104729 * self.calls)
-        for amp in WAKE_AMPLITUDES:
+        noise = fluctuations([0], NUDGE_DRAWS, (self.seed + 104729 * self.calls) % checks.SEED_MAX)
+        for amp in NUDGE_AMPLITUDES:
             cand = z0 + amp * noise
             v = evaluate(self.loaded, cand, self.objective)
-            if v.max() > 1e-6:
+            if fires(v.max()):
                 return cand[int(v.argmax())][None], amp
         return z0, 0.0
 
@@ -199,7 +207,7 @@ class _Dreamer:
         objective before and after; number of images that responded).
 
         An image whose objective is exactly 0 has a zero gradient and would not change:
-        a lone image is woken with a little noise (:meth:`wake`), silent tiles are left
+        a lone image is nudged with a little noise (:meth:`nudge`), silent tiles are left
         out of the batch (same result, less work).
         """
         from .ascent import ascend, evaluate
@@ -207,14 +215,13 @@ class _Dreamer:
         conv = self.loaded.convention
         z0 = conv.to_engine(x01[..., None])
         B = len(z0)
-        self.woken = 0.0
+        self.nudged = 0.0
         t0 = time.perf_counter()
-        before = (evaluate(self.loaded, z0, self.objective, chunk=_chunk(B)) if self.epochs > 0
-                  else np.zeros(B, np.float32))
-        live = before > 1e-6
-        if B == 1 and not live[0] and self.wake_silent and self.epochs > 0:
-            z0, self.woken = self.wake(z0)
-            live[:] = self.woken > 0
+        before = evaluate(self.loaded, z0, self.objective, chunk=_chunk(B))
+        live = fires(before) & (self.epochs > 0)
+        if B == 1 and not live[0] and self.nudge_silent and self.epochs > 0:
+            z0, self.nudged = self.nudge(z0)
+            live[:] = self.nudged > 0
         out = z0.copy()
         after = before.astype(np.float32).copy()
         idx = np.flatnonzero(live)
@@ -222,7 +229,7 @@ class _Dreamer:
             self.progress((B - len(idx)) * self.epochs)  # silent tiles: nothing to do
         if len(idx):
             r = ascend(self.loaded, z0[idx], self.objective, steps=self.epochs, lr=self.lr,
-                       seed=self.seed + 7919 * self.calls, chunk=_chunk(len(idx)),
+                       seed=(self.seed + 7919 * self.calls) % checks.SEED_MAX, chunk=_chunk(len(idx)),
                        progress=self.progress)
             out[idx] = r.images
             after[idx] = r.final
@@ -252,7 +259,7 @@ class _Dreamer:
             adjusted = _adjust(with_detail, ref)
             return adjusted, DreamRound(octave, k, dreamt, _panel(up), _panel(with_detail),
                                         _panel(adjusted), a0, a1, live_tiles=n_live,
-                                        woken=self.woken)
+                                        nudged=self.nudged)
         t = scale.tile
         nx, ny = scale.grid()
         dy, dx = (int(rng.integers(0, t)), int(rng.integers(0, t))) if roll else (0, 0)
@@ -343,140 +350,54 @@ def make_objective(loaded, layer: str = "conv3", map: int | str | None = 56, map
     return O.layer_mix(info.name, info.units, weights=weights, maps=maps)
 
 
-def dream(image: np.ndarray, map: int | str | None = 56, layer: str = "conv3", maps=None,
+def dream(image, map: int | str | None = 56, layer: str = "conv3", maps=None,
           weights=None, iters: int = 4, epochs: int | None = None, lr: float | None = None,
           tile: int | None = None, octaves: int = 1, octave_scale: float = DEFAULT_OCTAVE_SCALE,
-          gray: bool = False, seed: int = 0, model=None,
-          progress: Callable[[int], None] | None = None) -> DreamResult:
-    """DeepDream on an image array with one map (default conv3 map 56) or a mix of maps.
+          gray: bool = False, seed: int = 0, model=None, objective=None,
+          progress: Callable[[int], None] | bool | None = None) -> DreamResult:
+    """DeepDream on an image with one map (default conv3 map 56) or a mix of maps.
 
-    ``image``: (H,W), (H,W,3) or (H,W,4); uint8, uint16 or float in [0,1]; at least 28×28.
+    ``image``: an array (H,W), (H,W,3) or (H,W,4) of uint8, uint16 or float in [0,1], at
+    least 28×28; or :class:`~oipviz.images.ImagePlanes` read from a file.
     ``maps``/``weights``: a weighted layer mix instead of one map; ``map='all'``: the whole
-    layer.  ``epochs``: ascent steps per round (default 20; 5 with tiles/octaves);
-    ``lr``: step size in standardized pixels (default 0.05).  ``tile``: tiles of that many
-    px, dreamt as one batch, randomly rolled each round.  ``octaves``: scales from coarse
-    to fine (factor ``octave_scale``).  ``gray``: a gray dream even for a colour image.
-    ``model``: a path, a LoadedModel or None (bundled).  ``progress(n)``: image-steps done.
+    layer; ``objective``: any :mod:`oipviz.objectives` objective instead.  ``epochs``:
+    ascent steps per round (default 20; 5 with tiles/octaves); ``lr``: step size in
+    standardized pixels (default 0.05).  ``tile``: tiles of that many px, dreamt as one
+    batch, randomly rolled each round.  ``octaves``: scales from coarse to fine (factor
+    ``octave_scale``).  ``gray``: a gray dream even for a colour image.  ``model``: a
+    path, a LoadedModel or None (bundled).  ``progress``: a callback ``f(image_steps)``,
+    ``False``, or None for a progress bar.
 
     Returns a :class:`DreamResult` whose ``image`` has the input's shape (gray: without
-    the colour channels) and dtype family; ``rounds`` holds each round's panels.
+    the colour channels) and dtype family (float for planes); ``rounds`` holds each
+    round's panels.
     """
-    from .loader import LoadedModel, load_model
+    from .loader import as_loaded
 
     t0 = time.perf_counter()
-    planes, family = planes_from_array(image)
+    if isinstance(image, ImagePlanes):
+        planes, family = image, "float"
+    else:
+        planes, family = planes_from_array(image)
+    iters, seed = checks.integer("iters", iters, 0, 10_000), checks.seed(seed)
+    if epochs is not None:
+        epochs = checks.integer("epochs", epochs, 0)
+    if lr is not None:
+        lr = checks.lr(lr)
+    checks.number("octave scale", octave_scale, 1.0, 100.0, min_open=True)
     H, W = planes.luma.shape
-    plan(W, H, tile, octaves, octave_scale)  # validate before loading the model
-    loaded = model if isinstance(model, LoadedModel) else load_model(model)
-    objective = make_objective(loaded, layer, map, maps, weights)
-    luma, rounds, stats = dream_luma(planes.luma, loaded, objective, iters, epochs, lr, tile,
-                                     octaves, octave_scale, seed, progress)
-    out = compose(planes, luma, gray)
-    result = to_array(out, family)
+    scales = plan(W, H, tile, octaves, octave_scale)  # validate before loading the model
+    loaded = as_loaded(model)
+    objective = objective or make_objective(loaded, layer, map, maps, weights)
+    n_epochs = epochs if epochs is not None else (
+        DEFAULT_EPOCHS if tile is None and octaves == 1 else DEFAULT_TILE_EPOCHS)
+    with reporter(progress, total_image_steps(scales, iters, n_epochs), "dream") as tick:
+        luma, rounds, stats = dream_luma(planes.luma, loaded, objective, iters, epochs, lr, tile,
+                                         octaves, octave_scale, seed, tick)
+    out = to_array(compose(planes, luma, gray), family)
     params = dict(layer=loaded.layer(layer).name, objective=objective.name, iters=iters,
                   epochs=stats.epochs, lr=stats.lr, tile=tile, octaves=octaves,
                   octave_scale=octave_scale, gray=gray, seed=seed)
-    return DreamResult(result, luma, rounds, objective.name, output_mode(planes, gray), params,
-                       stats.engine_seconds, time.perf_counter() - t0, stats.image_steps,
-                       stats.interrupted)
-
-
-def dream_planes(planes: ImagePlanes, loaded, objective, iters: int = 4, epochs: int | None = None,
-                 lr: float | None = None, tile: int | None = None, octaves: int = 1,
-                 octave_scale: float = DEFAULT_OCTAVE_SCALE, gray: bool = False, seed: int = 0,
-                 progress: Callable[[int], None] | None = None) -> DreamResult:
-    """:func:`dream` for already split planes (what the CLI reads from a file).
-
-    The result's ``image`` is float in [0,1]: (H,W) gray, (H,W,2) gray+alpha, (H,W,3|4).
-    """
-    t0 = time.perf_counter()
-    luma, rounds, stats = dream_luma(planes.luma, loaded, objective, iters, epochs, lr, tile,
-                                     octaves, octave_scale, seed, progress)
-    out = compose(planes, luma, gray)
-    params = dict(objective=objective.name, iters=iters, epochs=stats.epochs, lr=stats.lr,
-                  tile=tile, octaves=octaves, octave_scale=octave_scale, gray=gray, seed=seed)
     return DreamResult(out, luma, rounds, objective.name, output_mode(planes, gray), params,
                        stats.engine_seconds, time.perf_counter() - t0, stats.image_steps,
                        stats.interrupted)
-
-
-# ---------------------------------------------------------------------------- output folder
-def _plane_at(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    if (a.shape[1], a.shape[0]) == tuple(size):
-        return a
-    if a.ndim == 2:
-        return resize(a, size)
-    return np.stack([resize(a[..., c], size) for c in range(a.shape[2])], axis=-1)
-
-
-def round_panels(rd: DreamRound, planes: ImagePlanes | None = None,
-                 gray: bool = False) -> tuple[list[Image.Image], list[str]]:
-    """The article's panels of one round as PIL images, with captions.
-
-    28×28 OIP (viridis, gray; the mosaic of tiles when tiled), the blurry upscaled dream,
-    the dream with details re-added (both min-max scaled for display), the contrast-
-    adjusted result, and in colour when ``planes`` hold a colour photo.
-    """
-    from .render import colorize, normalize, to_image
-
-    scale = max(1, round(224 / max(rd.small.shape)))
-    if rd.tiles == 1:
-        small = normalize(rd.small)  # min-max, as the articles show an OIP
-    else:  # a mosaic: a few extreme tiles would leave the rest flat
-        lo, hi = np.percentile(rd.small, [1, 99])
-        small = np.clip((rd.small - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
-    panels = [to_image(small, "viridis", scale), to_image(small, "gray", scale)]
-    tag = "OIP 28x28" if rd.tiles == 1 else f"{rd.tiles} tiles 28x28"
-    labels = [f"{tag} (viridis)", f"{tag} (gray)"]
-    for arr, lab in ((normalize(rd.upscaled), "upscaled dream"),
-                     (normalize(rd.with_detail), "+ details"),
-                     (rd.adjusted, "contrast adjusted")):
-        panels.append(Image.fromarray(colorize(arr, "gray")[..., 0]))
-        labels.append(lab)
-    if planes is not None and planes.rgb is not None and not gray:
-        size = (rd.adjusted.shape[1], rd.adjusted.shape[0])
-        sub = ImagePlanes(rd.adjusted, _plane_at(planes.rgb, size), None, "RGB")
-        rgb = compose(sub, rd.adjusted)
-        panels.append(Image.fromarray(np.round(rgb * 255).astype(np.uint8)))
-        labels.append("colour")
-    return panels, labels
-
-
-def write_dream_folder(out, res: DreamResult, planes: ImagePlanes, loaded, params: dict, seed: int,
-                       force: bool = False, source: dict | None = None):
-    """Write dream.png, one strip per round and manifest.json into ``out``, atomically."""
-    from pathlib import Path
-
-    from .images import save_image
-    from .manifest import base_manifest
-    from .outputs import atomic_dir, write_json
-    from .render import strip
-
-    out = Path(out)
-    many = len({r.octave for r in res.rounds}) > 1
-    with atomic_dir(out, force=force) as tmp:
-        save_image(tmp / "dream.png", res.image, res.mode)
-        rounds = []
-        for rd in res.rounds:
-            name = (f"octave{rd.octave}_round{rd.round}.png" if many else f"round{rd.round}.png")
-            panels, labels = round_panels(rd, planes, params.get("gray", False))
-            strip(panels, tmp / name, labels)
-            rounds.append({"octave": rd.octave, "round": rd.round, "tiles": rd.tiles,
-                           "live_tiles": rd.live_tiles,
-                           "woken_with_noise": rd.woken,
-                           "size": [rd.adjusted.shape[1], rd.adjusted.shape[0]],
-                           "activation_start": rd.activation_start,
-                           "activation_end": rd.activation_end, "strip": name})
-        manifest = base_manifest("dream", loaded, params, seed)
-        manifest.update(objective=res.objective, input=source, output={
-            "file": "dream.png", "mode": res.mode,
-            "size": [int(res.image.shape[1]), int(res.image.shape[0])]},
-            rounds=rounds, interrupted=res.interrupted,
-            timing={"engine_seconds": round(res.engine_seconds, 4),
-                    "dream_seconds": round(res.total_seconds, 4),
-                    "image_steps": res.image_steps})
-        write_json(tmp / "manifest.json", manifest)
-    return out
-
-
-make_callable(__name__, dream)

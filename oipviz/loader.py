@@ -17,6 +17,8 @@ from .errors import LayerError, ModelError
 from .tfenv import import_keras
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+#: input rank (with the batch axis) -> the model's own input shape
+INPUT_SHAPES = {4: (28, 28, 1), 3: (28, 28), 2: (784,)}
 FEATURE_TYPES = ("Conv2D", "Dense", "SeparableConv2D", "DepthwiseConv2D", "Conv1D")
 
 
@@ -96,7 +98,8 @@ class LoadedModel:
     convention: InputConvention
     card: dict | None = None
     layers: list[LayerInfo] = field(default_factory=list)
-    input_rank: int = 4
+    input_rank: int = 4         # 4: (28,28,1); 3: (28,28); 2: flat (784,)
+    cache: dict = field(default_factory=dict, repr=False)  # compiled engines of this model
 
     @property
     def name(self) -> str:
@@ -156,8 +159,8 @@ class LoadedModel:
         a, b = self.convention.affine()
         if (a, b) != (1.0, 0.0):
             h = keras.layers.Rescaling(a, b)(h)
-        if self.input_rank == 3:
-            h = keras.layers.Reshape((28, 28))(h)
+        if self.input_rank < 4:
+            h = keras.layers.Reshape(INPUT_SHAPES[self.input_rank])(h)
         y = inner(h)
         return keras.Model(inp, y if isinstance(y, list) else [y])
 
@@ -165,9 +168,7 @@ class LoadedModel:
         """Class probabilities (the model's final output) for images in [0,1]."""
         z = self.convention.to_engine(np.asarray(x01, np.float32).reshape(-1, 28, 28, 1))
         a, b = self.convention.affine()
-        raw = a * z + b
-        if self.input_rank == 3:
-            raw = raw[..., 0]
+        raw = (a * z + b).reshape((-1,) + INPUT_SHAPES[self.input_rank])
         return np.asarray(self.model.predict(raw, batch_size=batch_size, verbose=0))
 
 
@@ -220,6 +221,11 @@ def _detect_convention(model, card: dict | None) -> InputConvention:
     return InputConvention("unit", source="default; override with --input-scale")
 
 
+def as_loaded(model) -> "LoadedModel":
+    """``model`` as a LoadedModel: one already loaded, a path, or None (the bundled model)."""
+    return model if isinstance(model, LoadedModel) else load_model(model)
+
+
 def load_model(path: str | Path | None = None, unsafe: bool = False,
                input_scale: str | None = None) -> LoadedModel:
     """Load ``path`` (default: the bundled model) and validate it for oipviz."""
@@ -242,9 +248,11 @@ def load_model(path: str | Path | None = None, unsafe: bool = False,
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"cannot load {path.name}: {msg[:200]}") from None
     shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else None
-    if shape not in ((None, 28, 28, 1), (None, 28, 28)):
+    if shape is None or len(getattr(model, "inputs", [])) != 1 or \
+            tuple(shape[1:]) not in INPUT_SHAPES.values():
         got = "×".join(str(d) for d in (shape or ())[1:]) or "unknown"
-        raise ModelError(f"{path.name} expects input {got}; oipviz needs 28×28 single-channel images")
+        raise ModelError(f"{path.name} expects input {got}; oipviz needs 28×28 single-channel "
+                         "images: (28,28,1), (28,28) or flat (784,)")
     card = None
     cp = card_path(path)
     if cp.exists():

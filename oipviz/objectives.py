@@ -1,14 +1,17 @@
 """What the ascent maximizes, per image: maps, neurons, whole layers, units, logits.
 
-An :class:`Objective` is a weighted sum of :class:`Term` s.  Objectives combine with
-``+`` and scalar ``*`` and have readable names used in filenames, logs and manifests::
+An :class:`Objective` is a weighted sum of built-in :class:`Term` s and of user
+functions (:func:`custom`).  Objectives combine with ``+``, ``-`` and scalar ``*`` and
+have readable names used in filenames, logs and manifests::
 
-    map_mean("conv3", 46)                       # conv3:46
-    0.5 * map_mean("conv3", 46) + class_logit(3)
+    map_mean("conv3", 46)                                   # conv3:46
+    0.5 * map_mean("conv3", 46) - class_logit("dense2", 3)
+    custom(lambda a: tf.reduce_mean(a[..., 46] ** 2, axis=[1, 2]), "conv3", "energy46")
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 
@@ -40,14 +43,27 @@ class Term:
 
 
 @dataclass(frozen=True)
+class Custom:
+    """A user's ``fn(*activations) -> (B,) loss`` over the named layers' outputs."""
+
+    fn: Callable
+    layers: tuple[str, ...]
+    weight: float = 1.0
+    label: str = "custom"
+
+
+@dataclass(frozen=True)
 class Objective:
     terms: tuple[Term, ...]
     title: str | None = field(default=None, compare=False)
+    custom: tuple[Custom, ...] = ()
 
     @property
     def name(self) -> str:
         """Readable name, e.g. ``conv3:46`` or ``conv3:layer``."""
-        return self.title or "+".join(t.label for t in self.terms)
+        labels = [t.label for t in self.terms] + [
+            c.label if c.weight == 1.0 else f"{c.weight:g}*{c.label}" for c in self.custom]
+        return self.title or "+".join(labels)
 
     @property
     def slug(self) -> str:
@@ -57,17 +73,33 @@ class Objective:
     @property
     def heads(self) -> list[tuple[str, bool]]:
         """The (layer, pre_activation) outputs this objective needs."""
-        return list(dict.fromkeys((t.layer, t.pre_activation) for t in self.terms))
+        return list(dict.fromkeys([(t.layer, t.pre_activation) for t in self.terms]
+                                  + [(name, False) for c in self.custom for name in c.layers]))
 
     def __add__(self, other: "Objective") -> "Objective":
-        return Objective(self.terms + other.terms)
+        return Objective(self.terms + other.terms, custom=self.custom + other.custom)
+
+    def __sub__(self, other: "Objective") -> "Objective":
+        return self + (-1.0) * other
+
+    def __neg__(self) -> "Objective":
+        return (-1.0) * self
 
     def __mul__(self, k: float) -> "Objective":
-        return Objective(tuple(Term(t.layer, t.kind, t.index, t.weight * float(k), t.row, t.col)
-                               for t in self.terms),
-                         f"{k:g}*({self.name})" if self.title else None)
+        k = float(k)
+        return Objective(tuple(replace(t, weight=t.weight * k) for t in self.terms),
+                         f"{k:g}*({self.name})" if self.title else None,
+                         tuple(replace(c, weight=c.weight * k) for c in self.custom))
 
     __rmul__ = __mul__
+
+
+def custom(fn: Callable, layers, name: str = "custom") -> Objective:
+    """A user's objective: ``fn(*acts)`` gets the outputs (B,...) of ``layers`` (a name
+    or a list; after their activation) as TensorFlow tensors and returns one loss per
+    image (B,).  It is traced into the engine's graph, so use TensorFlow ops."""
+    layers = (layers,) if isinstance(layers, str) else tuple(layers)
+    return Objective((), custom=(Custom(fn, layers, 1.0, name),))
 
 
 def map_mean(layer: str, m: int) -> Objective:
@@ -113,17 +145,27 @@ def class_logit(layer: str, c: int) -> Objective:
     return Objective((Term(layer, "logit", int(c)),))
 
 
+def customs_of(objectives: list[Objective]) -> tuple[Custom, ...]:
+    """The distinct user functions of a batch (weights set to 1: weights are per image)."""
+    return tuple(dict.fromkeys(replace(c, weight=1.0) for o in objectives for c in o.custom))
+
+
 def weight_arrays(objectives: list[Objective], heads: list[tuple[str, bool]],
-                  shapes: list[tuple]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per-head weight tensors so that loss_b = Σ W_lin·A + Σ W_max·max_hw(A).
+                  shapes: list[tuple], customs: tuple[Custom, ...] = ()
+                  ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """Per-head weight tensors so that loss_b = Σ W_lin·A + Σ W_max·max_hw(A) + Σ W_c·f_c.
 
     ``shapes`` are the heads' output shapes without the batch axis.  For dense heads
-    the max weights are unused (shape (B, 1)).
+    the max weights are unused (shape (B, 1)).  The last array (B, len(customs)) weighs
+    each user function per image.
     """
     B = len(objectives)
     lin = [np.zeros((B,) + tuple(s), np.float32) for s in shapes]
     mx = [np.zeros((B, s[-1] if len(s) == 3 else 1), np.float32) for s in shapes]
+    wc = np.zeros((B, max(1, len(customs))), np.float32)
     for b, obj in enumerate(objectives):
+        for c in obj.custom:
+            wc[b, customs.index(replace(c, weight=1.0))] += c.weight
         for t in obj.terms:
             h = heads.index((t.layer, t.pre_activation))
             shape = shapes[h]
@@ -144,4 +186,4 @@ def weight_arrays(objectives: list[Objective], heads: list[tuple[str, bool]],
                 if t.kind not in ("unit", "logit", "mean"):
                     raise ValueError(f"{t.label}: {t.kind} needs a conv layer")
                 lin[h][b, t.index] += t.weight
-    return lin, mx
+    return lin, mx, wc

@@ -6,14 +6,19 @@ from typing import Callable
 
 import numpy as np
 
+from . import checks
 from . import objectives as O
-from ._callable import make_callable
+from . import transforms as T
 from .ascent import DEFAULT_CHUNK, ascend
-from .errors import LayerError
+from .errors import LayerError, OipvizError
 from .inits import DEFAULT_SCALE_WEIGHTS, fluctuations
+from .progress import reporter
+from .status import live_or_dead
 
-DEAD_EPS = 1e-6
 OBJECTIVE_KINDS = ("mean", "max", "unit", "logit")
+MAX_INITS = 4096
+#: array fields of an OIPRun, saved and loaded by :meth:`OIPRun.to_arrays`
+_ARRAYS = ("maps", "images", "start", "final", "history", "history_steps")
 
 
 @dataclass
@@ -31,6 +36,7 @@ class OIPRun:
     steps_done: int
     interrupted: bool
     convention: object = field(repr=False, default=None)
+    transforms: tuple = ()
 
     @property
     def best(self) -> np.ndarray:
@@ -49,11 +55,59 @@ class OIPRun:
     @property
     def status(self) -> list[str]:
         """'live', or 'dead' when no init moved the map above zero."""
-        return ["dead" if v <= DEAD_EPS else "live" for v in self.best_values]
+        return [live_or_dead(v) for v in self.best_values]
 
     def pixels(self) -> np.ndarray:
         """Best OIPs mapped back to pixel space (unclipped; 0 = black, 1 = white)."""
         return self.convention.from_engine(self.best_images)
+
+    def to_arrays(self) -> dict:
+        """The arrays to store (for resume); :meth:`from_arrays` reverses it."""
+        out = {k: np.asarray(getattr(self, k)) for k in _ARRAYS}
+        out.update(layer=np.asarray(self.layer), kind=np.asarray(self.kind),
+                   steps_done=np.asarray(self.steps_done))
+        return out
+
+    @classmethod
+    def from_arrays(cls, a: dict, convention=None, transforms: tuple = ()) -> "OIPRun":
+        return cls(str(a["layer"]), str(a["kind"]), [int(m) for m in a["maps"]], a["images"],
+                   a["start"], a["final"], a["history"], a["history_steps"],
+                   int(a["steps_done"]), False, convention, transforms)
+
+    @classmethod
+    def concat(cls, runs: list["OIPRun"]) -> "OIPRun":
+        """One run from runs over disjoint groups of maps (same settings)."""
+        r0 = runs[0]
+        return cls(r0.layer, r0.kind, [m for r in runs for m in r.maps],
+                   np.concatenate([r.images for r in runs]), np.concatenate([r.start for r in runs]),
+                   np.concatenate([r.final for r in runs]),
+                   np.concatenate([r.history for r in runs], axis=1), r0.history_steps,
+                   min(r.steps_done for r in runs), any(r.interrupted for r in runs),
+                   r0.convention, r0.transforms)
+
+    def sheet(self):
+        """A contact sheet (PIL image): every map's best OIP, or every init of one map."""
+        from .render import contact_sheet, normalize
+
+        if len(self.maps) == 1:
+            return contact_sheet([normalize(i) for i in self.images[0, ..., 0]],
+                                 [f"init {i}: {v:.3g}" for i, v in enumerate(self.final[0])], None,
+                                 cols=min(4, self.images.shape[1]),
+                                 status=[live_or_dead(v) for v in self.final[0]],
+                                 title=f"{self.layer} map {self.maps[0]}: all inits")
+        return contact_sheet([normalize(b) for b in self.best_images], [str(m) for m in self.maps],
+                             None, status=self.status, cell=56, cols=min(16, len(self.maps)),
+                             title=f"{self.layer}: best OIP per map")
+
+    def _repr_html_(self) -> str:
+        from .notebook import card
+
+        st = self.status
+        return card(f"OIPs of {self.layer}", {
+            "maps": len(self.maps), "inits per map": self.images.shape[1],
+            "steps": self.steps_done, "live / dead": f"{st.count('live')} / {st.count('dead')}",
+            "best activation": f"{self.best_values.max():.4g} (map {self.maps[int(self.best_values.argmax())]})",
+            "interrupted": self.interrupted}, self.sheet())
 
 
 def objective_for(loaded, layer: str, m: int, kind: str = "mean") -> O.Objective:
@@ -72,35 +126,52 @@ def objective_for(loaded, layer: str, m: int, kind: str = "mean") -> O.Objective
     return O.dense_unit(info.name, m)
 
 
+def check_scale_weights(weights) -> tuple[float, ...]:
+    try:
+        w = tuple(checks.number("scale weight", v, 0.0, 1e6) for v in weights)
+    except TypeError:
+        raise OipvizError(f"bad scale weights {weights!r}; give 4 non-negative numbers") from None
+    if len(w) != 4 or not any(w):
+        raise OipvizError(f"bad scale weights {weights!r}; give 4 non-negative numbers, not all 0")
+    return w
+
+
 def oip(layer: str, maps=None, model=None, inits: int = 8, epochs: int = 600, lr: float = 0.02,
         seed: int = 0, kind: str = "mean", scale_weights=DEFAULT_SCALE_WEIGHTS, jitter: int = 0,
-        tv: float = 0.0, blur: float = 0.0, chunk: int = DEFAULT_CHUNK,
-        progress: Callable[[int], None] | None = None) -> OIPRun:
+        tv: float = 0.0, blur: float = 0.0, transforms=None, chunk: int = DEFAULT_CHUNK,
+        progress: Callable[[int], None] | bool | None = None) -> OIPRun:
     """Optimize ``inits`` multi-scale fluctuation inits per map of ``layer`` in one batch.
 
     ``maps``: an int, a list, or None for every map.  ``model``: a path, a
     :class:`~oipviz.loader.LoadedModel`, or None for the bundled model.
+    ``jitter``/``tv``/``blur`` build the transform list (:func:`oipviz.transforms.from_flags`);
+    ``transforms`` gives it directly.  ``progress``: a callback ``f(image_steps)``,
+    ``False`` for silence, or None for a progress bar (tqdm, notebook-aware).
     """
-    from .loader import LoadedModel, load_model
+    from .loader import as_loaded
 
-    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    inits = checks.integer("inits", inits, 1, MAX_INITS)
+    epochs = checks.integer("epochs", epochs, 0)
+    lr, seed = checks.lr(lr), checks.seed(seed)
+    scale_weights = check_scale_weights(scale_weights)
+    if transforms is None:
+        transforms = T.from_flags(checks.integer("jitter", jitter, 0, 27),
+                                  checks.number("tv", tv, 0.0), checks.number("blur", blur, 0.0, 10.0))
+    transforms = T.check(transforms)
+    loaded = as_loaded(model)
     info = loaded.layer(layer)
     if info.units is None:
         raise LayerError(f"layer {info.name!r} ({info.type}) has no maps or units to optimize")
     if maps is None:
         maps = list(range(info.units))
     maps = loaded.check_maps(info.name, [maps] if np.isscalar(maps) else list(maps))
-    if inits < 1:
-        raise LayerError("--inits must be at least 1")
-    x0 = fluctuations(maps, inits, seed, scale_weights)
     objs = [objective_for(loaded, info.name, m, kind) for m in maps for _ in range(inits)]
-    r = ascend(loaded, x0, objs, steps=epochs, lr=lr, jitter=jitter, tv=tv, blur=blur,
-               seed=seed, chunk=chunk, progress=progress)
+    x0 = fluctuations(maps, inits, seed, scale_weights)
+    with reporter(progress, len(objs) * epochs, f"{info.name}: OIPs") as tick:
+        r = ascend(loaded, x0, objs, steps=epochs, lr=lr, transforms=transforms, seed=seed,
+                   chunk=chunk, progress=tick)
     M = len(maps)
     return OIPRun(info.name, kind, maps, r.images.reshape(M, inits, 28, 28, 1),
                   r.start.reshape(M, inits), r.final.reshape(M, inits),
                   r.history.reshape(len(r.history), M, inits), r.history_steps, r.steps_done,
-                  r.interrupted, loaded.convention)
-
-
-make_callable(__name__, oip)
+                  r.interrupted, loaded.convention, transforms)

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-STATUS_COLOURS = {"live": (60, 170, 90), "rescued": (230, 160, 30), "dead": (200, 60, 60)}
+STATUS_COLOURS = {"live": (60, 170, 90), "rescued": (230, 160, 30), "dead": (200, 60, 60),
+                  "pending": (150, 150, 150)}
 
 
 def normalize(img: np.ndarray) -> np.ndarray:
@@ -73,10 +74,12 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def contact_sheet(images01: list[np.ndarray], labels: list[str], path: str | Path,
+def contact_sheet(images01: list[np.ndarray], labels: list[str], path: str | Path | None,
                   cmap: str = "viridis", cols: int | None = None, cell: int = 84,
-                  status: list[str] | None = None, title: str | None = None) -> Path:
-    """A grid of small pictures, each with its label (and a status colour bar)."""
+                  status: list[str] | None = None, title: str | None = None):
+    """A grid of small pictures, each with its label (and a status colour bar).
+
+    Saved as PNG at ``path`` (returned); with ``path=None`` the PIL image is returned."""
     n = len(images01)
     cols = cols or int(np.ceil(np.sqrt(n)))
     rows = max(1, int(np.ceil(n / cols)))
@@ -102,6 +105,8 @@ def contact_sheet(images01: list[np.ndarray], labels: list[str], path: str | Pat
         if st:
             draw.rectangle([x0, y0 + cell, x0 + cell, y0 + cell + 3], fill=STATUS_COLOURS.get(st, (0, 0, 0)))
         draw.text((x0 + 2, y0 + cell + 3), lab, fill=(0, 0, 0), font=font)
+    if path is None:
+        return sheet
     sheet.save(path, format="PNG")
     return Path(path)
 

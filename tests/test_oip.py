@@ -105,9 +105,15 @@ def test_existing_out_refused_unless_force(cli, user_error, tmp_path):
             "--out", str(out)]
     user_error(cli(*args), "already exists", "--force")
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    # --force never deletes a folder that is not an oipviz output
+    user_error(cli(*args, "--force"), "refusing to replace", "no oipviz manifest.json")
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    (out / "keep.txt").unlink()                                 # an empty folder is replaced
     r = cli(*args, "--force")
     assert r.exit_code == 0, (r.stdout, r.stderr)
-    assert not (out / "keep.txt").exists() and (out / "manifest.json").is_file()
+    assert (out / "manifest.json").is_file()
+    r = cli(*args, "--force")                                   # and so is an oipviz output
+    assert r.exit_code == 0, (r.stdout, r.stderr)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
 
 

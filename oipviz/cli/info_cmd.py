@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import click
 
-from .common import model_options
+from .params import model_options
 
 
 @click.command("info")
 @model_options
-def command(loaded) -> None:
+def command(model) -> None:
     """Show the model's layers (name, type, output shape, maps/units) and its card."""
+    loaded = model.load()
     click.echo(f"model: {loaded.path}")
-    click.echo(f"input: {loaded.convention.describe()}")
+    shape = "×".join(str(d) for d in loaded.model.inputs[0].shape[1:])
+    click.echo(f"input: {shape}, {loaded.convention.describe()}")
     rows = [("layer", "type", "output shape", "maps/units")]
     for info in loaded.layers:
         shape = "(" + ", ".join("N" if d is None else str(d) for d in info.shape) + ")"

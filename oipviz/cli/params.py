@@ -1,0 +1,191 @@
+"""Validated parameter types and the option stacks every command shares.
+
+Every numeric option goes through :class:`Finite` or :func:`count`, so NaN, ±inf,
+negative or absurd values are one-line errors before anything is loaded.  Seeds are
+in [0, 2^31 - 1]: the engine feeds them to TensorFlow's stateless RNG as int32.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+from contextlib import contextmanager
+
+import click
+
+SEED_MAX = 2**31 - 1
+
+
+class Finite(click.ParamType):
+    """A finite float in a range (``min_open``: the minimum itself is excluded)."""
+
+    name = "float"
+
+    def __init__(self, lo: float | None = None, hi: float | None = None, min_open: bool = False):
+        self.lo, self.hi, self.min_open = lo, hi, min_open
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float) and math.isfinite(value):
+            v = value
+        else:
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.lo is not None and (v < self.lo or (self.min_open and v == self.lo)):
+            self.fail(f"{value!r} must be {'>' if self.min_open else '>='} {self.lo:g}", param, ctx)
+        if self.hi is not None and v > self.hi:
+            self.fail(f"{value!r} must be <= {self.hi:g}", param, ctx)
+        return v
+
+    def get_metavar(self, param, *args, **kwargs):
+        lo = "" if self.lo is None else f"{self.lo:g}{'<' if self.min_open else '<='}"
+        hi = "" if self.hi is None else f"<={self.hi:g}"
+        return f"FLOAT {lo}x{hi}" if (lo or hi) else "FLOAT"
+
+
+def count(lo: int = 1, hi: int = 1_000_000) -> click.IntRange:
+    """An integer count in [lo, hi]."""
+    return click.IntRange(lo, hi)
+
+
+LR = Finite(0.0, 100.0, min_open=True)
+NONNEG_SMALL = Finite(0.0, 1000.0)
+SIGMA = Finite(0.0, 10.0)
+SEED = click.IntRange(0, SEED_MAX)
+
+
+def seed_option(help_text: str = "Random seed (0 to 2^31-1); the same seed gives the same bytes."):
+    return click.option("--seed", type=SEED, default=0, show_default=True, help=help_text)
+
+
+def output_options(default: str, resumable: bool = False):
+    """--out, --force, --quiet (and --resume) for a command writing one folder."""
+    def deco(f):
+        opts = [click.option("--out", type=str, default=None,
+                             help=f"Output folder [default: {default}]."),
+                click.option("--force", is_flag=True,
+                             help="Replace an existing output folder (only an empty folder or "
+                                  "an earlier oipviz output)."),
+                click.option("--quiet", is_flag=True, help="No progress bar.")]
+        if resumable:
+            opts.append(click.option("--resume", is_flag=True,
+                                     help="Continue an interrupted run in --out (same settings)."))
+        for o in reversed(opts):
+            f = o(f)
+        return f
+    return deco
+
+
+def ascent_options(epochs: int, lr: float):
+    """--epochs, --lr, --jitter, --tv, --blur: the engine's step and its transforms."""
+    def deco(f):
+        opts = [
+            click.option("--epochs", type=count(1), default=epochs, show_default=True,
+                         help="Gradient-ascent steps."),
+            click.option("--lr", type=LR, default=lr, show_default=True,
+                         help="Step size: RMS of each step, in standardized pixels (0 < lr <= 100)."),
+            click.option("--jitter", type=click.IntRange(0, 8), default=0, show_default=True,
+                         help="Random roll of up to ± this many pixels per step."),
+            click.option("--tv", type=NONNEG_SMALL, default=0.0, show_default=True,
+                         help="Total-variation penalty (smoother pictures)."),
+            click.option("--blur", type=SIGMA, default=0.0, show_default=True,
+                         help="Sigma (px, <= 10) of a Gaussian blur of each gradient."),
+        ]
+        for o in reversed(opts):
+            f = o(f)
+        return f
+    return deco
+
+
+class ModelSpec:
+    """What --model/--input-scale/--unsafe asked for; :meth:`load` imports TensorFlow."""
+
+    def __init__(self, path, input_scale, unsafe):
+        self.path, self.input_scale, self.unsafe = path, input_scale, unsafe
+
+    def load(self):
+        from ..loader import load_model
+
+        return load_model(self.path, unsafe=self.unsafe, input_scale=self.input_scale)
+
+
+def model_options(f):
+    """--model, --input-scale and --unsafe, passed as ``model`` (a :class:`ModelSpec`)."""
+    @click.option("--model", "model_path", type=str, default=None,
+                  help="A .keras or .h5 model, or a bundled name (seed_cnn) "
+                       "[default: the bundled seed CNN].")
+    @click.option("--input-scale", default=None, metavar="CONV",
+                  help="How the model wants pixels: unit, 255 or standardize[:MEAN,STD] "
+                       "(default: from the model card or a Rescaling layer).")
+    @click.option("--unsafe", is_flag=True,
+                  help="Allow Lambda layers (runs code stored in the model file).")
+    @functools.wraps(f)
+    def wrapper(*args, model_path, input_scale, unsafe, **kwargs):
+        if input_scale is not None:
+            from ..loader import InputConvention
+
+            InputConvention.parse(input_scale)  # a bad value fails before anything loads
+        kwargs["model"] = ModelSpec(model_path, input_scale, unsafe)
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+def parse_maps(text: str, n_maps: int) -> list[int]:
+    """Parse ``46``, ``1,3,9``, ``0-15`` or ``all`` into map indices."""
+    from ..errors import LayerError
+
+    text = text.strip().lower()
+    if text == "all":
+        return list(range(n_maps))
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "-" in part[1:]:
+                lo, hi = (int(v) for v in part.split("-", 1))
+                if hi < lo:
+                    raise ValueError
+                out.extend([lo, hi] if hi >= n_maps or lo < 0 else range(lo, hi + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise LayerError(f"bad --map {text!r}; use an index, a list (1,3,9), a range (0-15) "
+                             "or all") from None
+    bad = [m for m in out if not 0 <= m < n_maps]
+    if bad:
+        raise LayerError(f"map {bad[0]} out of range: valid 0–{n_maps - 1}")
+    return list(dict.fromkeys(out))
+
+
+def float_list(text: str | None, name: str, lo: float | None = None,
+               hi: float | None = None) -> list[float] | None:
+    """Comma-separated finite numbers (optionally in [lo, hi])."""
+    from ..errors import OipvizError
+
+    if text is None:
+        return None
+    try:
+        vals = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise OipvizError(f"bad {name} {text!r}; give comma-separated numbers") from None
+    if not vals:
+        raise OipvizError(f"{name} is empty; give comma-separated numbers")
+    for v in vals:
+        if not math.isfinite(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
+            rng = f" in [{lo:g}, {hi:g}]" if lo is not None and hi is not None else ""
+            raise OipvizError(f"bad {name} value {v!r}; give finite numbers{rng}")
+    return vals
+
+
+@contextmanager
+def progress_sink(quiet: bool):
+    """The file progress bars go to: click's default, or nowhere with --quiet."""
+    if not quiet:
+        yield None
+        return
+    with open(os.devnull, "w") as f:
+        yield f

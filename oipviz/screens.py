@@ -1,0 +1,154 @@
+"""The precursor's screens: rank every pattern of a grid for a map, in bounded memory.
+
+* ``exhaustive``: ``test_epochs`` ascent steps on every pattern (the articles');
+* ``forward``: the activation of the raw pattern; one forward pass ranks all maps;
+* ``halving``: successive halving from the forward values (a few steps on the best
+  part, ``test_epochs`` steps on the best of those).
+
+Patterns are built chunk by chunk from their indices, so a screen keeps one float32
+per pattern whatever the grid size.  Every ascent runs through :func:`oipviz.ascent.ascend`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .ascent import ascend, forward
+from .errors import OipvizError
+from .inits import precursor_patterns
+
+SCREENS = ("exhaustive", "forward", "halving")
+#: successive halving: (ascent steps, fraction of the previous round kept before it).
+#: Round 0 is the forward value of every pattern; the last round always runs
+#: ``test_epochs`` steps, so its losses equal the exhaustive screen's.
+HALVING_ROUNDS = ((3, 1 / 8), (None, 1 / 4))
+#: budget (floats) for the (patterns × maps) table of a shared forward pass
+FORWARD_TABLE_FLOATS = 32_000_000
+
+
+def rank(losses: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest losses (ties: lower index first); NaNs never win."""
+    v = np.where(np.isnan(losses), -np.inf, losses).astype(np.float64)
+    k = min(k, len(v))
+    if k < len(v):
+        part = np.argpartition(-v, k - 1)[:k]
+        # every index tied with the k-th value may belong in the top k: take them all
+        kth = v[part].min()
+        cand = np.flatnonzero(v >= kth)
+    else:
+        cand = np.arange(len(v))
+    order = np.lexsort((cand, -v[cand]))
+    return cand[order[:k]].astype(np.int64)
+
+
+def _chunks(indices: np.ndarray, chunk: int) -> Iterator[np.ndarray]:
+    for lo in range(0, len(indices), chunk):
+        yield indices[lo:lo + chunk]
+
+
+def _all_indices(n: int, indices) -> np.ndarray:
+    if indices is None:
+        return np.arange(n, dtype=np.int64)
+    idx = np.asarray(indices, np.int64).ravel()
+    if len(idx) and (idx.min() < 0 or idx.max() >= n):
+        raise OipvizError(f"pattern indices must be in 0…{n - 1}")
+    return idx
+
+
+def ascent_screen(loaded, objective, indices: np.ndarray, grid: int, values, steps: int,
+                  lr: float, chunk: int, seed: int = 0,
+                  progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Objective after ``steps`` ascent steps from each pattern of ``indices`` (float32).
+
+    Patterns are built chunk by chunk, so memory stays bounded for any grid.
+    """
+    out = np.empty(len(indices), np.float32)
+    pos = 0
+    for idx in _chunks(indices, chunk):
+        x = precursor_patterns(idx, grid, values)
+        r = ascend(loaded, x, objective, steps=steps, lr=lr, seed=seed, chunk=chunk,
+                   history_points=1, progress=progress)
+        if r.interrupted:
+            raise KeyboardInterrupt
+        out[pos:pos + len(idx)] = r.final
+        pos += len(idx)
+        if steps == 0 and progress:
+            progress(len(idx))
+    return out
+
+
+def forward_table(loaded, layer: str, maps: list[int], indices: np.ndarray, grid: int, values,
+                  chunk: int, progress: Callable[[int], None] | None = None,
+                  pre: bool = False) -> np.ndarray:
+    """(len(indices), len(maps)) float32: each map's objective on each raw pattern.
+
+    One forward pass per chunk gives every map of the layer (the same values as
+    ``ascend(..., steps=0).final`` with ``map_mean``/``dense_unit`` objectives; with
+    ``pre``, the values before the layer's activation).
+    """
+    info = loaded.layer(layer)
+    cols = np.asarray(maps, np.int64)
+    out = np.empty((len(indices), len(cols)), np.float32)
+    pos = 0
+    for idx in _chunks(indices, chunk):
+        x = precursor_patterns(idx, grid, values)
+        a = forward(loaded, [(info.name, pre)], x, chunk)[0]
+        out[pos:pos + len(idx)] = (a.mean(axis=(1, 2)) if a.ndim == 4 else a)[:, cols]
+        pos += len(idx)
+        if progress:
+            progress(len(idx))
+    return out
+
+
+def halving_plan(n: int, top: int, test_epochs: int, rounds=HALVING_ROUNDS) -> list[tuple[int, int]]:
+    """[(steps, patterns)] of the ascent rounds of a halving screen over ``n`` patterns.
+
+    Each round keeps ``fraction`` of the previous one (at least 4·top, or top in the
+    last round) and runs ``steps`` ascent steps on them (``test_epochs`` in the last).
+    """
+    plan = []
+    alive = n
+    for k, (steps, frac) in enumerate(rounds):
+        last = k == len(rounds) - 1
+        steps = test_epochs if (last or steps is None) else min(int(steps), test_epochs)
+        keep = min(alive, max(int(math.ceil(alive * frac)), top if last else 4 * top))
+        plan.append((steps, keep))
+        alive = keep
+    return plan
+
+
+def forward_group(n: int, n_maps: int) -> int:
+    """How many maps share one forward pass over ``n`` patterns (bounded table)."""
+    return max(1, min(n_maps, FORWARD_TABLE_FLOATS // max(n, 1)))
+
+
+def screen_work(n: int, n_maps: int, screen: str, test_epochs: int, top: int,
+                rounds=HALVING_ROUNDS) -> int:
+    """Progress units of the screen of ``n_maps`` maps: image-steps (one per forward image)."""
+    if screen == "exhaustive":
+        return n * test_epochs * n_maps if test_epochs else n * n_maps
+    passes = -(-n_maps // forward_group(n, n_maps))
+    if screen == "forward":
+        return n * passes
+    return n * passes + n_maps * sum(s * k for s, k in halving_plan(n, top, test_epochs, rounds))
+
+
+def halving_screen(loaded, objective, indices: np.ndarray, forward: np.ndarray, grid: int,
+                   values, top: int, test_epochs: int, lr: float, chunk: int, seed: int = 0,
+                   rounds=HALVING_ROUNDS, progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Successive halving from forward values: (losses, steps, finalists) over ``indices``.
+
+    Each round restarts from the raw patterns (memory stays bounded), so the last
+    round's losses are exactly the exhaustive screen's for the patterns that reach it.
+    """
+    losses = forward.astype(np.float32).copy()
+    steps_of = np.zeros(len(indices), np.int16)
+    alive = np.arange(len(indices))
+    for steps, keep in halving_plan(len(indices), top, test_epochs, rounds):
+        alive = alive[rank(losses[alive], keep)]
+        losses[alive] = ascent_screen(loaded, objective, indices[alive], grid, values, steps,
+                                      lr, chunk, seed, progress)
+        steps_of[alive] = steps
+    return losses, steps_of, alive

@@ -1,0 +1,82 @@
+"""Write an :class:`~oipviz.oip.OIPRun` as PNGs, .npy, contact sheets and a manifest;
+run a resumable multi-map OIP job in parts."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..oip import OIPRun
+from ..outputs import OutputFolder, load_npz, save_npz
+from ..render import contact_sheet, enhance, normalize, save_oip
+from ..status import count, live_or_dead
+
+#: images per resumable part of a multi-map run (fixed, so a resumed run gives the same bytes)
+PART_IMAGES = 512
+
+
+def parts(maps: list[int], inits: int) -> list[list[int]]:
+    """The fixed groups of maps a run is computed in."""
+    per = max(1, PART_IMAGES // inits)
+    return [maps[i:i + per] for i in range(0, len(maps), per)]
+
+
+def run_in_parts(out: OutputFolder, maps: list[int], inits: int,
+                 compute: Callable[[list[int]], OIPRun], convention=None,
+                 transforms: tuple = (), on_skip: Callable[[int], None] | None = None) -> OIPRun:
+    """``compute(group)`` for each group of maps not already in ``out`` (kept under
+    ``parts/`` as soon as it is done); returns the whole run.  An interrupted group is
+    never kept: KeyboardInterrupt propagates and the finished parts stay for --resume."""
+    (out.path / "parts").mkdir(exist_ok=True)
+    runs = []
+    for group in parts(maps, inits):
+        name = f"parts/maps_{group[0]:04d}-{group[-1]:04d}.npz"
+        have = load_npz(out.path / name) if out.has(name) else None
+        if have is not None and [int(m) for m in have["maps"]] == group:
+            runs.append(OIPRun.from_arrays(have, convention, transforms))
+            if on_skip:
+                on_skip(len(group))
+            continue
+        run = compute(group)
+        if run.interrupted:
+            raise KeyboardInterrupt
+        save_npz(out.path / name, run.to_arrays())
+        runs.append(run)
+    return OIPRun.concat(runs)
+
+
+def write_oip(out: OutputFolder, run: OIPRun, manifest: dict) -> dict:
+    """Per live map: viridis/gray/enhanced PNGs and the raw .npy; the contact sheet(s);
+    history.npy; manifest.json.  Returns the manifest."""
+    tmp = out.path
+    status = run.status
+    per_map = []
+    for k, m in enumerate(run.maps):
+        entry = {"map": m, "status": status[k],
+                 "activation_start": [float(v) for v in run.start[k]],
+                 "activation_end": [float(v) for v in run.final[k]],
+                 "best_init": int(run.best[k]), "best_activation": float(run.best_values[k])}
+        if status[k] == "live":
+            entry["files"] = [p.name for p in save_oip(tmp, f"map{m:03d}", run.best_images[k])]
+        per_map.append(entry)
+    if len(run.maps) > 1:
+        labels = [f"{m}" + (" dead" if s == "dead" else "") for m, s in zip(run.maps, status)]
+        title = f"{run.layer}: OIPs ({run.kind})"
+        contact_sheet([normalize(b) for b in run.best_images], labels, tmp / "contact_sheet.png",
+                      status=status, title=title)
+        contact_sheet([enhance(b) for b in run.best_images], labels,
+                      tmp / "contact_sheet_enhanced.png", status=status,
+                      title=f"{run.layer}: OIPs, contrast-enhanced")
+    else:
+        run.sheet().save(tmp / "contact_sheet.png", format="PNG")
+    np.save(tmp / "history.npy", run.history)
+    c = count(status)
+    manifest = dict(manifest, layer=run.layer, steps_done=run.steps_done,
+                    transforms=[repr(t) for t in run.transforms],
+                    summary={"maps": len(run.maps), "live": c["live"], "dead": c["dead"]},
+                    maps=per_map)
+    out.write_manifest(manifest)
+    return manifest
+
+
+__all__ = ["write_oip", "run_in_parts", "parts", "live_or_dead"]
