@@ -1,23 +1,49 @@
-"""Train a zoo architecture and write the model, its card and a confusion matrix."""
+"""Train a zoo architecture and write the model, its card and a confusion matrix.
+
+The data are validated (:func:`oipviz.data.validate_arrays`) before TensorFlow is
+imported; the card is strict JSON and is written only for a model whose weights and
+figures are all finite.
+"""
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from ..data import load_dataset
-from ..errors import OipvizError
-from ..outputs import atomic_files
+from .. import checks
+from ..data import Dataset, load_dataset
+from ..errors import DataError, OipvizError
+from ..outputs import check_file_target, dumps
 from ..versions import package_versions
 from . import ARCH_NAMES
+
+MAX_EPOCHS = 1000
+MAX_BATCH = 4096
 
 
 def card_path(model_path: str | Path) -> Path:
     """The card that belongs to a model file: ``NAME.card.json`` beside it."""
     p = Path(model_path)
     return p.with_name(p.name.rsplit(".", 1)[0] + ".card.json")
+
+
+def output_paths(out: str | Path) -> list[Path]:
+    """The model file ``out`` (.keras or .h5), its card and ``NAME.confusion.png``."""
+    out = Path(out)
+    if out.suffix not in (".keras", ".h5"):
+        raise OipvizError(f"--out must end in .keras or .h5, not {out.name!r}")
+    return [out, card_path(out), out.with_name(out.name.rsplit(".", 1)[0] + ".confusion.png")]
+
+
+def check_outputs(out: str | Path, force: bool) -> list[Path]:
+    """Refuse, before any training, outputs that exist (without ``force``) or cannot be
+    written; returns :func:`output_paths`."""
+    paths = output_paths(out)
+    for p in paths:
+        check_file_target(p, force)
+    return paths
 
 
 def augment(x: np.ndarray, rng: np.random.Generator, max_shift: float = 2.0,
@@ -33,15 +59,34 @@ def augment(x: np.ndarray, rng: np.random.Generator, max_shift: float = 2.0,
     return out
 
 
-def train(arch: str = "seed_cnn", dataset: str = "mnist", data: str | None = None,
+def pixel_stats(ds: Dataset) -> tuple[float, float]:
+    """Mean and std of the training pixels in [0, 1] (the model's standardisation); a
+    one-line error if they cannot standardise (all pixels equal)."""
+    x01 = ds.x_train.astype(np.float32) / 255.0
+    mean, std = float(x01.mean()), float(x01.std())
+    if not std > 0:
+        where = ds.source.removeprefix("path:")
+        raise DataError(f"{where}: every x_train pixel is {int(ds.x_train.flat[0])}; "
+                        "blank images cannot be learned from")
+    return mean, std
+
+
+def train(arch: str = "seed_cnn", dataset: str = "mnist", data: str | Path | Dataset | None = None,
           epochs: int = 30, seed: int = 0, batch_size: int = 64, augment_data: bool = True,
           on_epoch: Callable[[int, dict], None] | None = None):
-    """Train ``arch``; return (model, card, confusion matrix)."""
+    """Train ``arch`` on ``data`` (a path, an already loaded :class:`Dataset`, or None for
+    the first source that works); return (model, card, confusion matrix).
+
+    Bad arguments and bad data are one-line errors before training starts.
+    """
     if arch not in ARCH_NAMES:
         raise OipvizError(f"unknown architecture {arch!r}; choose from {', '.join(ARCH_NAMES)}")
-    if epochs < 1:
-        raise OipvizError("--epochs must be at least 1")
-    ds = load_dataset(dataset, path=data, seed=seed)  # before TF: bad data fails fast
+    epochs = checks.integer("epochs", epochs, 1, MAX_EPOCHS)
+    batch_size = checks.integer("batch size", batch_size, 1, MAX_BATCH)
+    seed = checks.seed(seed)
+    # validated, before TF is imported: bad data fail fast
+    ds = data if isinstance(data, Dataset) else load_dataset(dataset, path=data, seed=seed)
+    mean, std = pixel_stats(ds)
     from ..tfenv import import_keras
 
     keras = import_keras()  # TF's start-up log noise silenced
@@ -49,14 +94,12 @@ def train(arch: str = "seed_cnn", dataset: str = "mnist", data: str | None = Non
 
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
-    x01 = ds.x_train.astype(np.float32) / 255.0
-    mean, std = float(x01.mean()), float(x01.std())
 
     def prep(x_uint8):
         return ((x_uint8.astype(np.float32) / 255.0 - mean) / std)[..., None]
 
     model = ARCHITECTURES[arch]()
-    steps = epochs * int(np.ceil(len(x01) / batch_size))
+    steps = epochs * int(np.ceil(len(ds.x_train) / batch_size))
     lr = keras.optimizers.schedules.CosineDecay(2e-3, steps, alpha=0.02)
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
@@ -66,9 +109,14 @@ def train(arch: str = "seed_cnn", dataset: str = "mnist", data: str | None = Non
         hist = model.fit(prep(xb), ds.y_train, batch_size=batch_size, epochs=1, verbose=0,
                          shuffle=True)
         logs = {k: float(v[-1]) for k, v in hist.history.items()}
+        if not np.isfinite(logs.get("loss", 0.0)):
+            raise OipvizError(f"training diverged in epoch {epoch + 1} (the loss is not finite); "
+                              "nothing was written")
         if on_epoch:
             logs["val_accuracy"] = float(model.evaluate(x_test, ds.y_test, verbose=0)[1])
             on_epoch(epoch, logs)
+    if not all(np.isfinite(w).all() for w in model.get_weights()):
+        raise OipvizError("training diverged (some weights are not finite); nothing was written")
 
     pred = model.predict(x_test, verbose=0, batch_size=512).argmax(1)
     confusion = np.zeros((10, 10), dtype=np.int64)
@@ -79,6 +127,7 @@ def train(arch: str = "seed_cnn", dataset: str = "mnist", data: str | None = Non
         "dataset": ds.name,
         "data_source": ds.source,
         "samples": ds.counts,
+        "data_conversions": ds.notes,
         "preprocessing": {"kind": "standardize", "mean": mean, "std": std,
                           "note": "model input = (pixel/255 - mean) / std"},
         "augmentation": "random shifts ±2 px, rotations ±10°" if augment_data else "none",
@@ -87,6 +136,7 @@ def train(arch: str = "seed_cnn", dataset: str = "mnist", data: str | None = Non
         "seed": seed,
         "heldout_accuracy": float((pred == ds.y_test).mean()),
         "per_class_accuracy": per_class,
+        "heldout_class_counts": confusion.sum(1).tolist(),
         "layers": [l.name for l in model.layers],
         "versions": package_versions(),
     }
@@ -119,17 +169,23 @@ def plot_confusion(confusion: np.ndarray, path: str | Path, title: str) -> None:
 
 def save_trained(model, card: dict, confusion: np.ndarray, out: str | Path,
                  force: bool = False) -> list[Path]:
-    """Write ``out`` (.keras), its card and ``NAME.confusion.png`` atomically."""
-    out = Path(out)
-    if out.suffix not in (".keras", ".h5"):
-        raise OipvizError(f"--out must end in .keras or .h5, not {out.name!r}")
-    png = out.with_name(out.name.rsplit(".", 1)[0] + ".confusion.png")
-    paths = [out, card_path(out), png]
-    with atomic_files(*paths, force=force) as (t_model, t_card, t_png):
-        card = dict(card, model_file=out.name, confusion_png=png.name)
-        model.save(t_model)
-        t_card.write_text(json.dumps(card, indent=2) + "\n")
-        plot_confusion(confusion, t_png,
+    """Write ``out`` (.keras/.h5), its card (strict JSON) and ``NAME.confusion.png``: each
+    to a temp name beside its target, renamed into place only when all three are done."""
+    paths = check_outputs(out, force)
+    out, _, png = paths
+    temps = [p.with_name(f".{p.stem}.tmp{p.suffix}") for p in paths]
+    card = dict(card, model_file=out.name, confusion_png=png.name)
+    try:
+        text = dumps(card) + "\n"  # strict: a NaN would be null, never "NaN"
+        model.save(temps[0])
+        temps[1].write_text(text)
+        plot_confusion(confusion, temps[2],
                        f"{card['architecture']} on {card['dataset']}: "
                        f"{card['heldout_accuracy']:.1%} held-out")
+        for t, p in zip(temps, paths):
+            os.replace(t, p)
+    except BaseException:
+        for t in temps:
+            t.unlink(missing_ok=True)
+        raise
     return paths
