@@ -37,8 +37,13 @@ class OipvizGroup(click.Group):
             rv = super().main(args=args, standalone_mode=False, **kwargs)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("error: aborted", err=True)
+        except click.Abort as exc:
+            if isinstance(exc.__context__, EOFError) and not debug:
+                # click turns any EOFError into Abort; only Ctrl-C means "interrupted"
+                click.echo("error: internal error EOFError (rerun with --debug for a traceback)",
+                           err=True)
+                sys.exit(1)
+            click.echo("error: interrupted", err=True)
             sys.exit(130)
         except click.ClickException as exc:
             if debug:
