@@ -195,7 +195,7 @@ def main() -> None:
         from oipviz.oip import oip
 
         t = time.perf_counter()
-        run = oip(layer, None, loaded, inits=inits, epochs=args.epochs)
+        run = oip(layer, None, loaded, inits=inits, epochs=args.epochs, progress=False)
         oip_s = time.perf_counter() - t
         x01, _, source = mnist_digits(split="all")
         model = loaded.engine_model([layer])

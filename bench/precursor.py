@@ -41,7 +41,8 @@ def main() -> None:
 
     from oipviz.loader import load_model
     from oipviz.oip import oip
-    from oipviz.precursor import DEFAULT_WAKE, halving_plan, precursor, precursor_maps, screen_work
+    from oipviz.precursor import DEFAULT_WAKE, precursor, precursor_maps
+    from oipviz.screens import halving_plan, screen_work
 
     if args.wake is None:
         args.wake = DEFAULT_WAKE
@@ -50,8 +51,8 @@ def main() -> None:
     maps = [int(m) for m in args.maps.split(",")]
     n = 19683
     # trace the engine and the forward function once, so timings are of the work itself
-    precursor("conv3", maps[0], loaded, grid=2, test_epochs=2, top=2, epochs=2)
-    precursor("conv3", maps[0], loaded, grid=2, top=2, epochs=2, screen="forward")
+    precursor("conv3", maps[0], loaded, grid=2, test_epochs=2, top=2, epochs=2, progress=False)
+    precursor("conv3", maps[0], loaded, grid=2, top=2, epochs=2, screen="forward", progress=False)
     rss_start = rss_mb()
 
     screens: dict[str, dict] = {}
@@ -60,7 +61,7 @@ def main() -> None:
         row = {"map": m}
         for screen in ("exhaustive", "forward", "halving"):
             t = time.perf_counter()
-            r = precursor("conv3", m, loaded, screen=screen)
+            r = precursor("conv3", m, loaded, screen=screen, progress=False)
             wall = time.perf_counter() - t
             row[screen] = {"seconds": round(wall, 2), "screen_seconds": round(r.screen_seconds, 2),
                            "refine_seconds": round(r.refine_seconds, 2),
@@ -95,7 +96,7 @@ def main() -> None:
     rescue = None
     if not args.no_rescue:
         t = time.perf_counter()
-        run = oip("conv3", None, loaded, inits=8, epochs=args.probe_epochs)
+        run = oip("conv3", None, loaded, inits=8, epochs=args.probe_epochs, progress=False)
         t_probe = time.perf_counter() - t
         dead = [m for m, s in zip(run.maps, run.status) if s == "dead"]
         t = time.perf_counter()

@@ -16,20 +16,18 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from PIL import Image
 
 from . import checks
-from .errors import ImageError, LayerError, OipvizError
+from .errors import LayerError, OipvizError
 from .images import MIN_SIDE, ImagePlanes, compose, output_mode, planes_from_array, to_array
 from .progress import reporter
+from .scales import (DEFAULT_OCTAVE_SCALE, Scale, _adjust, _chunk, _panel, plan, resize,
+                     total_image_steps)
 from .status import fires
 
 DEFAULT_EPOCHS = 20         # ascent steps per round (single-map mode)
 DEFAULT_LR = 0.05           # RMS of one step, in standardized pixels
 DEFAULT_TILE_EPOCHS = 5     # with tiles/octaves: thousands of tiles per round, 20 steps/octave
-PANEL_MAX = 1024            # round panels kept for display are at most this many px wide/high
-DEFAULT_OCTAVE_SCALE = 1.4
-MAX_TILES = 20_000          # per round: beyond this the user asked for something absurd
 NUDGE_AMPLITUDES = (0.25, 0.5, 1.0)  # noise (standardized pixels) tried on a map silent at 0
 NUDGE_DRAWS = 16
 
@@ -74,99 +72,7 @@ class DreamResult:
         return png_bytes(from_float(self.image, self.mode))
 
 
-# ---------------------------------------------------------------------------- resampling
-def resize(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bicubic resize of a float plane to ``size`` = (width, height).
-
-    Pillow's bicubic filter widens with the downscale factor (antialiased), like the
-    articles' bicubic interpolation without the aliasing of a 4×4 sampled kernel.
-    """
-    a = np.asarray(a, np.float32)
-    if (a.shape[1], a.shape[0]) == tuple(size):
-        return a.copy()
-    im = Image.fromarray(np.ascontiguousarray(a))  # mode F
-    return np.asarray(im.resize(tuple(int(s) for s in size), Image.BICUBIC), np.float32)
-
-
-def _panel(a: np.ndarray) -> np.ndarray:
-    """A copy for display: shrunk to fit PANEL_MAX px (keeps memory bounded on big photos)."""
-    h, w = a.shape
-    f = PANEL_MAX / max(h, w)
-    return a.copy() if f >= 1 else resize(a, (max(1, round(w * f)), max(1, round(h * f))))
-
-
-def _adjust(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """Rescale ``x`` to ``ref``'s mean and standard deviation, then clip to [0,1]."""
-    sd = float(x.std())
-    target_sd = float(ref.std())
-    y = (x - x.mean()) * (target_sd / sd if sd > 1e-8 else 1.0) + float(ref.mean())
-    return np.clip(y, 0.0, 1.0).astype(np.float32)
-
-
-# ---------------------------------------------------------------------------- planning
-@dataclass
-class Scale:
-    """One octave: the luminance size (w, h), the tile size in px (None: whole image)."""
-
-    size: tuple[int, int]
-    tile: int | None
-
-    def grid(self) -> tuple[int, int]:
-        """Tiles across and down (1×1 without tiling)."""
-        if self.tile is None:
-            return 1, 1
-        w, h = self.size
-        return -(-w // self.tile), -(-h // self.tile)
-
-    @property
-    def n_tiles(self) -> int:
-        nx, ny = self.grid()
-        return nx * ny
-
-
-def plan(width: int, height: int, tile: int | None = None, octaves: int = 1,
-         octave_scale: float = DEFAULT_OCTAVE_SCALE) -> list[Scale]:
-    """The scales (coarse to fine) a dream of a ``width``×``height`` image runs at.
-
-    With ``octaves`` > 1 and no ``tile``, the coarsest scale is dreamt whole and the finer
-    ones are tiled with tiles of that size.
-    """
-    if width < MIN_SIDE or height < MIN_SIDE:
-        raise ImageError(f"image is {width}×{height}; DeepDream needs at least {MIN_SIDE}×{MIN_SIDE} px")
-    if octaves < 1:
-        raise OipvizError("--octaves must be at least 1")
-    if octave_scale <= 1.0 and octaves > 1:
-        raise OipvizError("--octave-scale must be larger than 1")
-    if tile is not None and tile < MIN_SIDE:
-        raise OipvizError(f"--tile must be at least {MIN_SIDE} px (tiles are downscaled to 28×28)")
-    sizes = []
-    for i in range(octaves - 1, -1, -1):
-        f = octave_scale ** i
-        sizes.append((max(MIN_SIDE, round(width / f)), max(MIN_SIDE, round(height / f))))
-    sizes = list(dict.fromkeys(sizes))  # tiny images: scales that collapse to 28 px once
-    if tile is None and len(sizes) > 1:
-        tile = max(MIN_SIDE, min(sizes[0]))
-    scales = []
-    for w, h in sizes:
-        t = None if tile is None else min(tile, max(w, h))
-        scales.append(Scale((w, h), t))
-    n = max(s.n_tiles for s in scales)
-    if n > MAX_TILES:
-        raise OipvizError(f"{n} tiles per round is too many (limit {MAX_TILES}); use a larger --tile")
-    return scales
-
-
-def total_image_steps(scales: list[Scale], iters: int, epochs: int) -> int:
-    """Image-steps the engine will run (for progress bars)."""
-    return sum(s.n_tiles for s in scales) * iters * epochs
-
-
 # ---------------------------------------------------------------------------- one round
-def _chunk(n: int, most: int = 2048) -> int:
-    """Equal chunks of at most ``most`` images (the engine pads the last one: no waste)."""
-    return -(-n // -(-n // most)) if n else 1
-
-
 class _Dreamer:
     """Runs rounds through the engine; keeps time and step counts."""
 
@@ -329,9 +235,7 @@ def make_objective(loaded, layer: str = "conv3", map: int | str | None = 56, map
     from . import objectives as O
     from .oip import objective_for
 
-    info = loaded.layer(layer)
-    if info.units is None:
-        raise LayerError(f"layer {info.name!r} ({info.type}) has no maps or units to dream with")
+    info = loaded.unit_layer(layer)
     if isinstance(map, str) and map.strip().lower() == "all":
         maps = list(range(info.units))
     elif maps is None:

@@ -116,6 +116,13 @@ class LoadedModel:
         choices = ", ".join(i.name for i in self.layers if i.units is not None)
         raise LayerError(f"no layer {name!r} in {self.name}; choose from: {choices}")
 
+    def unit_layer(self, name: str) -> LayerInfo:
+        """The layer ``name``; it must have maps or units (a conv or Dense layer)."""
+        info = self.layer(name)
+        if info.units is None:
+            raise LayerError(f"layer {info.name!r} ({info.type}) has no maps or units to optimize")
+        return info
+
     def conv_layers(self) -> list[LayerInfo]:
         return [i for i in self.layers if i.is_conv]
 

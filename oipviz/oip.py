@@ -159,9 +159,7 @@ def oip(layer: str, maps=None, model=None, inits: int = 8, epochs: int = 600, lr
                                   checks.number("tv", tv, 0.0), checks.number("blur", blur, 0.0, 10.0))
     transforms = T.check(transforms)
     loaded = as_loaded(model)
-    info = loaded.layer(layer)
-    if info.units is None:
-        raise LayerError(f"layer {info.name!r} ({info.type}) has no maps or units to optimize")
+    info = loaded.unit_layer(layer)
     if maps is None:
         maps = list(range(info.units))
     maps = loaded.check_maps(info.name, [maps] if np.isscalar(maps) else list(maps))

@@ -25,8 +25,8 @@ from .ascent import ascend, evaluate
 from .errors import OipvizError
 from .inits import pattern_digits, precursor_patterns
 from .progress import reporter
-from .screens import (HALVING_ROUNDS, SCREENS, _all_indices, ascent_screen, forward_group,
-                      forward_table, halving_plan, halving_screen, rank, screen_work)
+from .screens import (HALVING_ROUNDS, SCREENS, _all_indices, ascent_screen,
+                      forward_group, forward_table, halving_plan, halving_screen, rank, work)
 from .status import fires, rescued_or_dead
 
 DEFAULT_WAKE = 200  # pre-activation steps for candidates at zero everywhere (0 = the articles)
@@ -183,9 +183,7 @@ def check_params(grid: int, values, top: int, test_epochs: int, epochs: int, lr:
 def _objective(loaded, layer: str, m: int):
     from .oip import objective_for
 
-    info = loaded.layer(layer)
-    if info.units is None:
-        raise OipvizError(f"layer {info.name!r} ({info.type}) has no maps or units to optimize")
+    info = loaded.unit_layer(layer)
     loaded.check_maps(info.name, [m])
     return objective_for(loaded, info.name, m, "mean" if info.is_conv else "unit")
 
@@ -351,28 +349,3 @@ def precursor(layer: str, map: int, model=None, grid: int = 3, values=(0.2, 0.5,
                   f"precursor {layer}:{map}") as tick:
         return next(precursor_maps(layer, [map], model, grid, vals, test_epochs, top, epochs,
                                    lr, seed, screen, chunk, tick, indices, wake=wake))
-
-
-def work(n: int, n_maps: int, screen: str, test_epochs: int, top: int, epochs: int) -> int:
-    """Total progress units (screen + refine) of a run over ``n_maps`` maps."""
-    return screen_work(n, n_maps, screen, test_epochs, top) + n_maps * top * epochs
-
-
-def estimate_seconds(loaded, layer: str, map: int, screen: str, n: int, n_maps: int,
-                     test_epochs: int, top: int, epochs: int, lr: float = 0.02,
-                     chunk: int = 1024) -> float:
-    """Wall time of a run, from a short measured calibration of the engine on patterns."""
-    obj = _objective(loaded, layer, map)
-    vals = (0.2, 0.5, 0.8)
-    idx = np.arange(min(chunk, 1024), dtype=np.int64)
-    ascent_screen(loaded, obj, idx[:8], 3, vals, 1, lr, chunk)          # trace once
-    t = time.perf_counter()
-    ascent_screen(loaded, obj, idx, 3, vals, 2, lr, chunk)
-    rate = 2 * len(idx) / max(time.perf_counter() - t, 1e-6)            # image-steps/s
-    forward_table(loaded, layer, [map], idx[:8], 3, vals, chunk)        # trace once
-    t = time.perf_counter()
-    forward_table(loaded, layer, [map], idx, 3, vals, chunk)
-    frate = len(idx) / max(time.perf_counter() - t, 1e-6)               # images/s
-    fwd_units = 0 if screen == "exhaustive" else n * -(-n_maps // forward_group(n, n_maps))
-    steps = work(n, n_maps, screen, test_epochs, top, epochs) - fwd_units
-    return steps / rate + fwd_units / frate

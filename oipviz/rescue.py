@@ -13,7 +13,8 @@ import numpy as np
 
 from . import checks
 from .oip import OIPRun, oip
-from .precursor import DEFAULT_WAKE, PrecursorResult, check_params, precursor_maps, work
+from .precursor import DEFAULT_WAKE, PrecursorResult, check_params, precursor_maps
+from .screens import work
 from .progress import Stages
 from .status import DEAD, LIVE, PENDING, count, fires
 

@@ -11,6 +11,7 @@ per pattern whatever the grid size.  Every ascent runs through :func:`oipviz.asc
 from __future__ import annotations
 
 import math
+import time
 from typing import Callable, Iterator
 
 import numpy as np
@@ -152,3 +153,30 @@ def halving_screen(loaded, objective, indices: np.ndarray, forward: np.ndarray, 
                                       lr, chunk, seed, progress)
         steps_of[alive] = steps
     return losses, steps_of, alive
+
+
+def work(n: int, n_maps: int, screen: str, test_epochs: int, top: int, epochs: int) -> int:
+    """Total progress units (screen + refine) of a run over ``n_maps`` maps."""
+    return screen_work(n, n_maps, screen, test_epochs, top) + n_maps * top * epochs
+
+
+def estimate_seconds(loaded, layer: str, map: int, screen: str, n: int, n_maps: int,
+                     test_epochs: int, top: int, epochs: int, lr: float = 0.02,
+                     chunk: int = 1024) -> float:
+    """Wall time of a run, from a short measured calibration of the engine on patterns."""
+    from .precursor import _objective
+
+    obj = _objective(loaded, layer, map)
+    vals = (0.2, 0.5, 0.8)
+    idx = np.arange(min(chunk, 1024), dtype=np.int64)
+    ascent_screen(loaded, obj, idx[:8], 3, vals, 1, lr, chunk)          # trace once
+    t = time.perf_counter()
+    ascent_screen(loaded, obj, idx, 3, vals, 2, lr, chunk)
+    rate = 2 * len(idx) / max(time.perf_counter() - t, 1e-6)            # image-steps/s
+    forward_table(loaded, layer, [map], idx[:8], 3, vals, chunk)        # trace once
+    t = time.perf_counter()
+    forward_table(loaded, layer, [map], idx, 3, vals, chunk)
+    frate = len(idx) / max(time.perf_counter() - t, 1e-6)               # images/s
+    fwd_units = 0 if screen == "exhaustive" else n * -(-n_maps // forward_group(n, n_maps))
+    steps = work(n, n_maps, screen, test_epochs, top, epochs) - fwd_units
+    return steps / rate + fwd_units / frate

@@ -83,7 +83,8 @@ def test_chunked_screen_equals_unchunked_and_topk_order(loaded):
 def test_forward_and_halving_screens_agree_with_the_engine(loaded):
     from oipviz.ascent import ascend
     from oipviz.objectives import map_mean
-    from oipviz.precursor import forward_table, halving_plan, precursor
+    from oipviz.precursor import precursor
+    from oipviz.screens import forward_table, halving_plan
 
     x = precursor_patterns(np.arange(81), 2, VALUES)
     # one forward pass gives several maps, equal to the engine with steps=0

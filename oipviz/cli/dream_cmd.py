@@ -54,7 +54,7 @@ def command(model, image, layer, map_spec, weights, iters, epochs, lr, tile, oct
 
     from ..dream import (DEFAULT_EPOCHS, DEFAULT_TILE_EPOCHS, dream, make_objective, plan,
                          total_image_steps)
-    from ..errors import ImageError, LayerError
+    from ..errors import ImageError
     from ..images import MIN_SIDE, read_image, to_float
     from ..manifest import base_manifest
     from ..outputs import OutputFolder
@@ -75,9 +75,7 @@ def command(model, image, layer, map_spec, weights, iters, epochs, lr, tile, oct
     default = f"dream_{src.stem}_{label}" if layer == "conv3" else f"dream_{src.stem}_{layer}_{label}"
     with OutputFolder(out or default, "dream", force) as folder:
         loaded = model.load()
-        info = loaded.layer(layer)
-        if info.units is None:
-            raise LayerError(f"layer {info.name!r} ({info.type}) has no maps or units to dream with")
+        info = loaded.unit_layer(layer)
         maps = parse_maps(map_spec, info.units)
         whole = map_spec.strip().lower() == "all" and w is None
         objective = make_objective(loaded, info.name, "all" if whole else None,

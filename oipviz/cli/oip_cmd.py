@@ -47,13 +47,12 @@ def command(model, layer, map_spec, inits, epochs, lr, jitter, tv, blur, objecti
             click.echo(f"{folder.shown} is already complete; nothing to do")
             return
         loaded = model.load()
-        info = loaded.layer(layer)
-        if info.units is None:
-            from ..errors import LayerError
-
-            raise LayerError(f"layer {info.name!r} ({info.type}) has no maps or units to optimize")
+        info = loaded.unit_layer(layer)
         maps = parse_maps(map_spec, info.units)
         kind = objective or ("mean" if info.is_conv else "unit")
+        manifest = base_manifest("oip", loaded, params, seed)
+        # written now (complete: false) so an interrupted run can be recognized and resumed
+        folder.write_manifest(manifest, complete=False)
         total = len(maps) * inits * epochs
         with progress_sink(quiet) as sink, click.progressbar(
                 length=total, label=f"{info.name}: {len(maps)} map(s) × {inits} inits",
@@ -64,7 +63,7 @@ def command(model, layer, map_spec, inits, epochs, lr, jitter, tv, blur, objecti
                                   seed=seed, kind=kind, scale_weights=weights,
                                   transforms=transforms, progress=bar.update),
                 loaded.convention, transforms, on_skip=lambda n: bar.update(n * inits * epochs))
-        write_oip(folder, run, base_manifest("oip", loaded, params, seed))
+        write_oip(folder, run, manifest)
         folder.commit()
     status = run.status
     dead = [m for m, s in zip(run.maps, status) if s == "dead"]

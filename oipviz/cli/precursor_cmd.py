@@ -76,11 +76,7 @@ def command(model, layer, map_spec, grid, values_text, test_epochs, top, epochs,
             click.echo(f"{folder.shown} is already complete; nothing to do")
             return
         loaded = model.load()
-        info = loaded.layer(layer)
-        if info.units is None:
-            from ..errors import LayerError
-
-            raise LayerError(f"layer {info.name!r} ({info.type}) has no maps or units to optimize")
+        info = loaded.unit_layer(layer)
         maps = parse_maps(map_spec, info.units)
         _guard(loaded, info.name, maps, screen, n, test_epochs, top, epochs, lr, chunk, yes)
         manifest = base_manifest("precursor", loaded, params, seed)
@@ -104,7 +100,8 @@ def command(model, layer, map_spec, grid, values_text, test_epochs, top, epochs,
 def _guard(loaded, layer, maps, screen, n, test_epochs, top, epochs, lr, chunk, yes) -> None:
     """Very large grids need --yes; an estimate from a short calibration is shown."""
     from ..errors import OipvizError
-    from ..precursor import GUARD_PATTERNS, estimate_seconds
+    from ..precursor import GUARD_PATTERNS
+    from ..screens import estimate_seconds
 
     if n <= GUARD_PATTERNS:
         return
@@ -127,7 +124,8 @@ def _duration(secs: float) -> str:
 
 
 def _run_one(folder, m, n, manifest, sink, loaded, layer, **kw) -> list[str]:
-    from ..precursor import precursor, work
+    from ..precursor import precursor
+    from ..screens import work
     from ..writers.precursor import write_precursor
 
     total = work(n, 1, kw["screen"], kw["test_epochs"], kw["top"], kw["epochs"])

@@ -10,7 +10,8 @@ def run_many(folder, maps, dead_only, probe_inits, probe_epochs, manifest, sink,
     """Probe (with --dead-only), precursor on the targets, rescue table; returns the lines
     to print."""
     from ..oip import oip
-    from ..precursor import precursor_maps, work
+    from ..precursor import precursor_maps
+    from ..screens import work
     from ..rescue import RescueResult, rescue, row_of
     from ..status import fires
     from ..writers.oip import run_in_parts
