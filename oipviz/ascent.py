@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from . import checks
+from .status import DEAD_EPS
 from .objectives import Objective, customs_of, weight_arrays
 from .transforms import STAGES, check as check_transforms
 
@@ -37,49 +38,55 @@ class AscentResult:
 
 class Engine:
     """Compiled ascent for one model, a fixed set of output heads (layer, pre-activation),
-    user objective functions and a transform list.  Built once per model and key: the
-    cache lives on the loaded model, so it goes away with it."""
+    user objective functions, a transform list and whether objectives have fallbacks.
+    Built once per model and key: the cache lives on the loaded model, so it goes away
+    with it."""
 
     def __init__(self, loaded, heads: list[tuple[str, bool]], customs: tuple = (),
-                 transforms: tuple = ()):
+                 transforms: tuple = (), fallback: bool = False):
         import tensorflow as tf
 
         self.loaded = loaded
         self.heads = list(heads)
         self.customs = tuple(customs)
         self.transforms = tuple(transforms)
+        self.fallback = bool(fallback)
+        self.param = next((t for t in self.transforms if t.stage == "param"), None)
         self.model = loaded.engine_model([h[0] for h in self.heads], [h[1] for h in self.heads])
         self.shapes = [tuple(int(d) for d in o.shape[1:]) for o in self.model.outputs]
         self.traces = 0
-        lin_spec = [tf.TensorSpec((None,) + s, tf.float32) for s in self.shapes]
-        max_spec = [tf.TensorSpec((None, s[-1] if len(s) == 3 else 1), tf.float32) for s in self.shapes]
-        c_spec = tf.TensorSpec((None, max(1, len(self.customs))), tf.float32)
+        w_spec = ([tf.TensorSpec((None,) + s, tf.float32) for s in self.shapes],
+                  [tf.TensorSpec((None, s[-1] if len(s) == 3 else 1), tf.float32) for s in self.shapes],
+                  tf.TensorSpec((None, max(1, len(self.customs))), tf.float32))
+        fb_spec = (w_spec + (tf.TensorSpec((None,), tf.float32),)) if self.fallback else ()
         x_spec = tf.TensorSpec((None, 28, 28, 1), tf.float32)
         scalar = tf.TensorSpec((), tf.float32)
         self._run = tf.function(self._run_py, input_signature=[
-            x_spec, lin_spec, max_spec, c_spec, tf.TensorSpec((), tf.int32), scalar,
+            x_spec, w_spec, fb_spec, tf.TensorSpec((), tf.int32), scalar,
             tf.TensorSpec((2,), tf.int32)], jit_compile=False)
-        self._eval = tf.function(self._loss_py, input_signature=[x_spec, lin_spec, max_spec, c_spec],
-                                 jit_compile=False)
+        self._eval = tf.function(lambda x, w: self._value(self._acts(x), w),
+                                 input_signature=[x_spec, w_spec], jit_compile=False)
         self._forward = tf.function(self._acts, input_signature=[x_spec], jit_compile=False)
 
     @classmethod
-    def get(cls, loaded, heads, customs: tuple = (), transforms: tuple = ()) -> "Engine":
+    def get(cls, loaded, heads, customs: tuple = (), transforms: tuple = (),
+            fallback: bool = False) -> "Engine":
         """The engine for ``loaded`` and this key (built on first use)."""
-        key = (tuple(heads), tuple(customs), tuple(transforms))
+        key = (tuple(heads), tuple(customs), tuple(transforms), bool(fallback))
         cache = loaded.cache.setdefault("engines", {})
         if key not in cache:
-            cache[key] = cls(loaded, heads, customs, transforms)
+            cache[key] = cls(loaded, heads, customs, transforms, fallback)
         return cache[key]
 
     def _acts(self, x):
         acts = self.model(x, training=False)
         return list(acts) if isinstance(acts, (list, tuple)) else [acts]
 
-    def _loss_py(self, x, w_lin, w_max, w_c):
+    def _value(self, acts, w):
+        """loss_b = Σ W_lin·A + Σ W_max·max_hw(A) + Σ W_c·f_c(A)."""
         import tensorflow as tf
 
-        acts = self._acts(x)
+        w_lin, w_max, w_c = w
         loss = 0.0
         for a, wl, wm, s in zip(acts, w_lin, w_max, self.shapes):
             loss += tf.reduce_sum(a * wl, axis=list(range(1, len(s) + 1)))
@@ -90,7 +97,7 @@ class Engine:
             loss += w_c[:, j] * tf.reshape(c.fn(*args), [-1])
         return loss
 
-    def _run_py(self, x, w_lin, w_max, w_c, n_steps, lr, seed):
+    def _run_py(self, x, w, fb, n_steps, lr, seed):
         import tensorflow as tf
 
         self.traces += 1  # runs only while tracing
@@ -100,13 +107,19 @@ class Engine:
             step_seed = tf.stack([seed[0], seed[1] + i])
             with tf.GradientTape() as tape:
                 tape.watch(x)
-                xt = x
+                img = self.param.tf_forward(x) if self.param else x
+                xt = img
                 for t in by_stage["input"]:
                     xt = t(xt, step_seed)
-                loss = self._loss_py(xt, w_lin, w_max, w_c)
-                objective = tf.reduce_sum(loss)
+                acts = self._acts(xt)
+                loss = self._value(acts, w)
+                climb = loss
+                if self.fallback:  # objectives at zero climb their fallback instead
+                    stuck = tf.logical_and(fb[3] > 0, loss <= DEAD_EPS)
+                    climb = tf.where(stuck, self._value(acts, fb[:3]), loss)
+                objective = tf.reduce_sum(climb)
                 for t in by_stage["penalty"]:
-                    objective -= tf.reduce_sum(t(x, step_seed))
+                    objective -= tf.reduce_sum(t(img, step_seed))
             g = tape.gradient(objective, x)
             for t in by_stage["gradient"]:
                 g = t(g, step_seed)
@@ -117,8 +130,8 @@ class Engine:
             hist = hist.write(i, loss)
         return x, hist.stack()
 
-    def evaluate(self, x: np.ndarray, weights) -> np.ndarray:
-        return self._eval(x, *weights).numpy()
+    def evaluate(self, x: np.ndarray, w) -> np.ndarray:
+        return self._eval(x, w).numpy()
 
     def forward(self, x: np.ndarray) -> list[np.ndarray]:
         """The heads' outputs for engine-space images (B,28,28,1)."""
@@ -151,7 +164,9 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
     transforms = check_transforms(transforms)
     heads = list(dict.fromkeys(h for o in objectives for h in o.heads))
     customs = customs_of(objectives)
-    engine = Engine.get(loaded, heads, customs, transforms)
+    has_fb = any(o.fallback is not None for o in objectives)
+    engine = Engine.get(loaded, heads, customs, transforms, has_fb)
+    param = engine.param
     chunk = max(1, min(chunk, B))
     n_chunks = -(-B // chunk)
     record = sorted(set(np.linspace(0, max(steps - 1, 0), min(history_points, max(steps, 1)))
@@ -163,23 +178,30 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
     done_steps = steps
     interrupted = False
 
+    def pack(objs):
+        return tuple([tf.constant(w) for w in ws] if isinstance(ws, list) else tf.constant(ws)
+                     for ws in weight_arrays(objs, heads, engine.shapes, customs))
+
     def weights(lo, hi):
         objs = list(objectives[lo:hi]) + [objectives[hi - 1]] * (chunk - (hi - lo))
-        return [[tf.constant(w) for w in ws] if isinstance(ws, list) else tf.constant(ws)
-                for ws in weight_arrays(objs, heads, engine.shapes, customs)]
+        if not has_fb:
+            return pack(objs), ()
+        fbs = [o.fallback or Objective(()) for o in objs]
+        mask = tf.constant([float(o.fallback is not None) for o in objs])
+        return pack(objs), pack(fbs) + (mask,)
 
     for c in range(n_chunks):
         lo, hi = c * chunk, min((c + 1) * chunk, B)
         xc = _pad(x0[lo:hi], chunk)
-        w = weights(lo, hi)
+        w, fb = weights(lo, hi)
         start[lo:hi] = engine.evaluate(xc, w)[: hi - lo]
-        x = tf.constant(xc)
+        x = tf.constant(param.inverse(xc) if param else xc)
         rows = []
         s = 0
         try:
             while s < steps and not interrupted:
                 n = min(BLOCK_STEPS, steps - s)
-                x, h = engine._run(x, *w, tf.constant(n, tf.int32), tf.constant(lr, tf.float32),
+                x, h = engine._run(x, w, fb, tf.constant(n, tf.int32), tf.constant(lr, tf.float32),
                                    tf.constant([seed, s], tf.int32))
                 rows.append(h.numpy()[:, : hi - lo])
                 s += n
@@ -187,7 +209,7 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
                     progress(n * (hi - lo))
         except KeyboardInterrupt:
             interrupted = True
-        xc = x.numpy()
+        xc = param.forward(x.numpy()) if param else x.numpy()
         out[lo:hi] = xc[: hi - lo]
         final[lo:hi] = engine.evaluate(xc, w)[: hi - lo]
         full = np.concatenate(rows) if rows else np.zeros((0, hi - lo), np.float32)
@@ -198,7 +220,7 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
             # images of chunks never started keep their init; their values are measured too
             for c2 in range(c + 1, n_chunks):
                 lo2, hi2 = c2 * chunk, min((c2 + 1) * chunk, B)
-                v = engine.evaluate(_pad(x0[lo2:hi2], chunk), weights(lo2, hi2))
+                v = engine.evaluate(_pad(x0[lo2:hi2], chunk), weights(lo2, hi2)[0])
                 start[lo2:hi2] = final[lo2:hi2] = hist[:, lo2:hi2] = v[: hi2 - lo2]
             done_steps = 0 if c == 0 and s == 0 else done_steps
             break

@@ -235,11 +235,14 @@ def as_loaded(model) -> "LoadedModel":
 
 def load_model(path: str | Path | None = None, unsafe: bool = False,
                input_scale: str | None = None) -> LoadedModel:
-    """Load ``path`` (default: the bundled model) and validate it for oipviz."""
-    from .models import bundled_model_path
+    """Load ``path`` (default: the bundled seed CNN; ``fashion``: the bundled LeNet-5 on
+    Fashion-MNIST) and validate it for oipviz."""
+    from .models import BUNDLED, bundled_model_path
     from .models.train import card_path
 
-    path = Path(path) if path is not None else bundled_model_path()
+    if path is None or (str(path) in BUNDLED and not Path(path).exists()):
+        path = bundled_model_path(str(path or "seed_cnn"))
+    path = Path(path)
     if not path.exists():
         raise ModelError(f"model file {path} not found")
     if path.is_dir() or path.suffix not in (".keras", ".h5", ".hdf5"):

@@ -57,6 +57,7 @@ class Objective:
     terms: tuple[Term, ...]
     title: str | None = field(default=None, compare=False)
     custom: tuple[Custom, ...] = ()
+    fallback: "Objective | None" = None   # ascended instead while this one is <= DEAD_EPS
 
     @property
     def name(self) -> str:
@@ -73,8 +74,14 @@ class Objective:
     @property
     def heads(self) -> list[tuple[str, bool]]:
         """The (layer, pre_activation) outputs this objective needs."""
-        return list(dict.fromkeys([(t.layer, t.pre_activation) for t in self.terms]
-                                  + [(name, False) for c in self.custom for name in c.layers]))
+        own = [(t.layer, t.pre_activation) for t in self.terms] + \
+            [(name, False) for c in self.custom for name in c.layers]
+        return list(dict.fromkeys(own + (self.fallback.heads if self.fallback else [])))
+
+    def or_else(self, fallback: "Objective") -> "Objective":
+        """This objective, but while its value is zero (a ReLU map that never fires, so no
+        gradient) the ascent climbs ``fallback`` instead; the reported value stays this one's."""
+        return replace(self, fallback=fallback)
 
     def __add__(self, other: "Objective") -> "Objective":
         return Objective(self.terms + other.terms, custom=self.custom + other.custom)
@@ -146,8 +153,22 @@ def class_logit(layer: str, c: int) -> Objective:
 
 
 def customs_of(objectives: list[Objective]) -> tuple[Custom, ...]:
-    """The distinct user functions of a batch (weights set to 1: weights are per image)."""
-    return tuple(dict.fromkeys(replace(c, weight=1.0) for o in objectives for c in o.custom))
+    """The distinct user functions of a batch, fallbacks included (weights set to 1:
+    weights are per image)."""
+    objs = list(objectives) + [o.fallback for o in objectives if o.fallback is not None]
+    return tuple(dict.fromkeys(replace(c, weight=1.0) for o in objs for c in o.custom))
+
+
+def wake(obj: Objective) -> Objective:
+    """A map-mean objective that climbs the map's pre-activation while the map is zero
+    everywhere (the precursor's wake, in every step); other objectives are unchanged."""
+    if len(obj.terms) == 1 and not obj.custom and obj.terms[0].kind == "mean":
+        t = obj.terms[0]
+        return obj.or_else(Objective((Term(t.layer, "premean", t.index, t.weight),)))
+    if len(obj.terms) == 1 and not obj.custom and obj.terms[0].kind == "unit":
+        t = obj.terms[0]
+        return obj.or_else(Objective((Term(t.layer, "logit", t.index, t.weight),)))
+    return obj
 
 
 def weight_arrays(objectives: list[Objective], heads: list[tuple[str, bool]],

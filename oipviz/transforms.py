@@ -7,7 +7,9 @@ Each object acts at one stage of an ascent step (engine space, batch (B,28,28,1)
   through it (:class:`Jitter`, :class:`Scale`, :class:`Rotate`);
 * ``penalty``: a per-image value subtracted from the objective (:class:`TotalVariation`);
 * ``gradient``: applied to the gradient before it is normalized (:class:`Blur`);
-* ``project``: applied to the image after the step (:class:`Clip`).
+* ``project``: applied to the image after the step (:class:`Clip`);
+* ``param``: the ascent runs on a variable ``u`` and the image is ``f(u)``
+  (:class:`Sigmoid`: an image that can never leave a range).
 
 They are frozen dataclasses: equal lists share one compiled engine.  ``seed`` is the
 step's stateless seed (shape (2,), int32), so every random choice is reproducible.
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,30 @@ class Clip:
         return tf.clip_by_value(x, self.lo, self.hi)
 
 
-STAGES = ("input", "penalty", "gradient", "project")
+@dataclass(frozen=True)
+class Sigmoid:
+    """Parameterize the image as ``lo + (hi - lo)·sigmoid(u)``: it never leaves [lo, hi]."""
+
+    lo: float
+    hi: float
+    stage = "param"
+
+    def tf_forward(self, u):
+        import tensorflow as tf
+
+        return self.lo + (self.hi - self.lo) * tf.sigmoid(u)
+
+    __call__ = tf_forward
+
+    def forward(self, u: np.ndarray) -> np.ndarray:
+        return (self.lo + (self.hi - self.lo) / (1.0 + np.exp(-u))).astype(np.float32)
+
+    def inverse(self, x: np.ndarray) -> np.ndarray:
+        p = np.clip((np.asarray(x, np.float64) - self.lo) / (self.hi - self.lo), 1e-4, 1 - 1e-4)
+        return np.log(p / (1.0 - p)).astype(np.float32)
+
+
+STAGES = ("input", "penalty", "gradient", "project", "param")
 
 
 def from_flags(jitter: int = 0, tv: float = 0.0, blur: float = 0.0) -> tuple:
@@ -139,6 +166,8 @@ def from_flags(jitter: int = 0, tv: float = 0.0, blur: float = 0.0) -> tuple:
 def check(transforms) -> tuple:
     """Validate a transform list; returns it as a tuple."""
     transforms = tuple(transforms or ())
+    if sum(getattr(t, "stage", None) == "param" for t in transforms) > 1:
+        raise ValueError("at most one parameterization (stage 'param') per transform list")
     for t in transforms:
         if getattr(t, "stage", None) not in STAGES or not callable(t):
             raise ValueError(f"{t!r} is not a transform (needs a .stage in {STAGES} and __call__)")
