@@ -16,6 +16,10 @@ from .progress import reporter
 from .status import live_or_dead
 
 OBJECTIVE_KINDS = ("mean", "max", "unit", "logit")
+RANGES = ("free", "valid")
+#: named transform presets (added to any --jitter/--tv/--blur the user gives)
+STYLES = {"plain": (), "readable": (T.Jitter(2), T.Scale(0.95, 1.05), T.Rotate(5.0), T.Blur(0.5))}
+INIT_SPREAD = 0.15   # valid range: inits are 0.5 + INIT_SPREAD · fluctuation, in pixels
 MAX_INITS = 4096
 #: array fields of an OIPRun, saved and loaded by :meth:`OIPRun.to_arrays`
 _ARRAYS = ("maps", "images", "start", "final", "history", "history_steps")
@@ -37,6 +41,7 @@ class OIPRun:
     interrupted: bool
     convention: object = field(repr=False, default=None)
     transforms: tuple = ()
+    range_mode: str = "free"
 
     @property
     def best(self) -> np.ndarray:
@@ -61,18 +66,35 @@ class OIPRun:
         """Best OIPs mapped back to pixel space (unclipped; 0 = black, 1 = white)."""
         return self.convention.from_engine(self.best_images)
 
+    def shown(self, z: np.ndarray) -> np.ndarray:
+        """How an image of this run is drawn: exact pixels for ``valid`` runs, min-max
+        scaled (the articles' plots) for ``free`` ones."""
+        from .render import normalize
+
+        if self.range_mode == "valid":
+            return np.clip(self.convention.from_engine(np.asarray(z).squeeze()), 0.0, 1.0)
+        return normalize(z)
+
+    def uniqueness(self, max_shift: int = 7) -> tuple[np.ndarray, np.ndarray]:
+        """Per map: the inits' aligned similarity matrix (M,K,K) and its median (M,)."""
+        from .uniqueness import median_similarity, similarity_matrix
+
+        sims = np.stack([similarity_matrix(self.images[k, ..., 0], max_shift)
+                         for k in range(len(self.maps))])
+        return sims, np.array([median_similarity(s) for s in sims])
+
     def to_arrays(self) -> dict:
         """The arrays to store (for resume); :meth:`from_arrays` reverses it."""
         out = {k: np.asarray(getattr(self, k)) for k in _ARRAYS}
         out.update(layer=np.asarray(self.layer), kind=np.asarray(self.kind),
-                   steps_done=np.asarray(self.steps_done))
+                   steps_done=np.asarray(self.steps_done), range_mode=np.asarray(self.range_mode))
         return out
 
     @classmethod
     def from_arrays(cls, a: dict, convention=None, transforms: tuple = ()) -> "OIPRun":
         return cls(str(a["layer"]), str(a["kind"]), [int(m) for m in a["maps"]], a["images"],
                    a["start"], a["final"], a["history"], a["history_steps"],
-                   int(a["steps_done"]), False, convention, transforms)
+                   int(a["steps_done"]), False, convention, transforms, str(a.get("range_mode", "free")))
 
     @classmethod
     def concat(cls, runs: list["OIPRun"]) -> "OIPRun":
@@ -83,19 +105,19 @@ class OIPRun:
                    np.concatenate([r.final for r in runs]),
                    np.concatenate([r.history for r in runs], axis=1), r0.history_steps,
                    min(r.steps_done for r in runs), any(r.interrupted for r in runs),
-                   r0.convention, r0.transforms)
+                   r0.convention, r0.transforms, r0.range_mode)
 
     def sheet(self):
         """A contact sheet (PIL image): every map's best OIP, or every init of one map."""
-        from .render import contact_sheet, normalize
+        from .render import contact_sheet
 
         if len(self.maps) == 1:
-            return contact_sheet([normalize(i) for i in self.images[0, ..., 0]],
+            return contact_sheet([self.shown(i) for i in self.images[0, ..., 0]],
                                  [f"init {i}: {v:.3g}" for i, v in enumerate(self.final[0])], None,
                                  cols=min(4, self.images.shape[1]),
                                  status=[live_or_dead(v) for v in self.final[0]],
                                  title=f"{self.layer} map {self.maps[0]}: all inits")
-        return contact_sheet([normalize(b) for b in self.best_images], [str(m) for m in self.maps],
+        return contact_sheet([self.shown(b) for b in self.best_images], [str(m) for m in self.maps],
                              None, status=self.status, cell=56, cols=min(16, len(self.maps)),
                              title=f"{self.layer}: best OIP per map")
 
@@ -136,17 +158,39 @@ def check_scale_weights(weights) -> tuple[float, ...]:
     return w
 
 
+def plan_transforms(convention, range_mode: str = "free", style: str = "plain", jitter: int = 0,
+                    tv: float = 0.0, blur: float = 0.0) -> tuple:
+    """The transform list of a run: the style's preset, the scalar flags, and for
+    ``range_mode='valid'`` a projection onto the model's valid pixel range (applied last)."""
+    if range_mode not in RANGES:
+        raise OipvizError(f"unknown range {range_mode!r}; choose from {', '.join(RANGES)}")
+    if style not in STYLES:
+        raise OipvizError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
+    ts = STYLES[style] + T.from_flags(checks.integer("jitter", jitter, 0, 27),
+                                      checks.number("tv", tv, 0.0),
+                                      checks.number("blur", blur, 0.0, 10.0))
+    if range_mode == "valid":
+        lo, hi = (float(v) for v in convention.to_engine(np.array([0.0, 1.0])))
+        ts = ts + (T.Clip(lo, hi),)
+    return ts
+
+
 def oip(layer: str, maps=None, model=None, inits: int = 8, epochs: int = 600, lr: float = 0.02,
         seed: int = 0, kind: str = "mean", scale_weights=DEFAULT_SCALE_WEIGHTS, jitter: int = 0,
-        tv: float = 0.0, blur: float = 0.0, transforms=None, chunk: int = DEFAULT_CHUNK,
+        tv: float = 0.0, blur: float = 0.0, range_mode: str = "free", style: str = "plain",
+        transforms=None, chunk: int = DEFAULT_CHUNK,
         progress: Callable[[int], None] | bool | None = None) -> OIPRun:
     """Optimize ``inits`` multi-scale fluctuation inits per map of ``layer`` in one batch.
 
     ``maps``: an int, a list, or None for every map.  ``model``: a path, a
     :class:`~oipviz.loader.LoadedModel`, or None for the bundled model.
-    ``jitter``/``tv``/``blur`` build the transform list (:func:`oipviz.transforms.from_flags`);
-    ``transforms`` gives it directly.  ``progress``: a callback ``f(image_steps)``,
-    ``False`` for silence, or None for a progress bar (tqdm, notebook-aware).
+    ``range_mode``: ``free`` (the articles' unconstrained ascent) or ``valid`` (inits squeezed
+    into the model's valid pixel range, a projection onto it after every step, and a
+    map at zero climbs its pre-activation until it fires); the activation reported is
+    always that of the final image.  ``style``: ``plain`` or ``readable`` (jitter, small
+    scale and rotation, gradient blur).  ``jitter``/``tv``/``blur`` add to the transform
+    list (:func:`plan_transforms`); ``transforms`` replaces it.  ``progress``: a
+    callback ``f(image_steps)``, ``False`` for silence, or None for a progress bar.
     """
     from .loader import as_loaded
 
@@ -154,17 +198,21 @@ def oip(layer: str, maps=None, model=None, inits: int = 8, epochs: int = 600, lr
     epochs = checks.integer("epochs", epochs, 0)
     lr, seed = checks.lr(lr), checks.seed(seed)
     scale_weights = check_scale_weights(scale_weights)
-    if transforms is None:
-        transforms = T.from_flags(checks.integer("jitter", jitter, 0, 27),
-                                  checks.number("tv", tv, 0.0), checks.number("blur", blur, 0.0, 10.0))
-    transforms = T.check(transforms)
     loaded = as_loaded(model)
+    if transforms is None:
+        transforms = plan_transforms(loaded.convention, range_mode, style, jitter, tv, blur)
+    elif range_mode not in RANGES:
+        raise OipvizError(f"unknown range {range_mode!r}; choose from {', '.join(RANGES)}")
+    transforms = T.check(transforms)
     info = loaded.unit_layer(layer)
     if maps is None:
         maps = list(range(info.units))
     maps = loaded.check_maps(info.name, [maps] if np.isscalar(maps) else list(maps))
     objs = [objective_for(loaded, info.name, m, kind) for m in maps for _ in range(inits)]
     x0 = fluctuations(maps, inits, seed, scale_weights)
+    if range_mode == "valid":
+        objs = [O.wake(o) for o in objs]
+        x0 = loaded.convention.to_engine(np.clip(0.5 + INIT_SPREAD * x0, 0.0, 1.0))
     with reporter(progress, len(objs) * epochs, f"{info.name}: OIPs") as tick:
         r = ascend(loaded, x0, objs, steps=epochs, lr=lr, transforms=transforms, seed=seed,
                    chunk=chunk, progress=tick)
@@ -172,4 +220,4 @@ def oip(layer: str, maps=None, model=None, inits: int = 8, epochs: int = 600, lr
     return OIPRun(info.name, kind, maps, r.images.reshape(M, inits, 28, 28, 1),
                   r.start.reshape(M, inits), r.final.reshape(M, inits),
                   r.history.reshape(len(r.history), M, inits), r.history_steps, r.steps_done,
-                  r.interrupted, loaded.convention, transforms)
+                  r.interrupted, loaded.convention, transforms, range_mode)

@@ -142,7 +142,8 @@ def check_replaceable(path: Path, shown: str) -> None:
     cwd = Path(os.getcwd()).resolve()
     real = path.resolve()
     if real == cwd or real in cwd.parents:
-        raise OutputError(f"refusing to replace {shown}: it is the current folder or one of its "
+        named = shown if shown == str(real) else f"{shown} ({real})"
+        raise OutputError(f"refusing to replace {named}: it is the current folder or one of its "
                           "parents; choose another --out")
     if not path.is_dir():
         raise OutputError(f"{shown} is a file, not a folder; choose another --out")

@@ -55,12 +55,18 @@ def save_png(path: str | Path, img01: np.ndarray, cmap: str = "viridis", scale: 
     return Path(path)
 
 
-def save_oip(folder: str | Path, stem: str, z: np.ndarray) -> list[Path]:
-    """The standard set for one OIP: viridis, gray, contrast-enhanced PNGs and the raw .npy."""
+def save_oip(folder: str | Path, stem: str, z: np.ndarray,
+             pixels: np.ndarray | None = None) -> list[Path]:
+    """The standard set for one OIP: viridis, gray, contrast-enhanced PNGs and the raw .npy.
+
+    ``pixels`` (in [0,1]): an in-range image is drawn exactly (0 = black, 1 = white; no
+    stretch); otherwise the engine-space array is min-max scaled, as the articles show it.
+    The contrast-enhanced file is always a separate, labelled picture."""
     folder = Path(folder)
     z = np.asarray(z, np.float32).squeeze()
-    paths = [save_png(folder / f"{stem}_viridis.png", normalize(z), "viridis"),
-             save_png(folder / f"{stem}_gray.png", normalize(z), "gray"),
+    shown = normalize(z) if pixels is None else np.clip(np.asarray(pixels).squeeze(), 0.0, 1.0)
+    paths = [save_png(folder / f"{stem}_viridis.png", shown, "viridis"),
+             save_png(folder / f"{stem}_gray.png", shown, "gray"),
              save_png(folder / f"{stem}_enhanced.png", enhance(z), "viridis")]
     np.save(folder / f"{stem}.npy", z)
     paths.append(folder / f"{stem}.npy")

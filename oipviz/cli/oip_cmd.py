@@ -20,8 +20,8 @@ from .params import ascent_options, count, model_options, output_options, parse_
 @seed_option()
 @output_options("oip_LAYER_MAP", resumable=True)
 @model_options
-def command(model, layer, map_spec, inits, epochs, lr, jitter, tv, blur, objective, scale_weights,
-            seed, out, force, quiet, resume) -> None:
+def command(model, layer, map_spec, inits, epochs, lr, range_mode, style, jitter, tv, blur,
+            objective, scale_weights, seed, out, force, quiet, resume) -> None:
     """Find input patterns that excite maps of LAYER most (gradient ascent, batched).
 
     Writes per map viridis, gray and contrast-enhanced PNGs and the raw .npy, a
@@ -31,16 +31,16 @@ def command(model, layer, map_spec, inits, epochs, lr, jitter, tv, blur, objecti
     """
     from .. import transforms as T
     from ..manifest import base_manifest
-    from ..oip import check_scale_weights, oip
+    from ..oip import check_scale_weights, oip, plan_transforms
     from ..outputs import OutputFolder
     from ..writers.oip import run_in_parts, write_oip
     from .params import float_list, progress_sink
 
     weights = check_scale_weights(float_list(scale_weights, "--scale-weights", 0.0, 1e6))
     tag = map_spec.strip().lower().replace(",", "_").replace(" ", "")
-    transforms = T.from_flags(jitter, tv, blur)
-    params = dict(layer=layer, maps=map_spec, inits=inits, epochs=epochs, lr=lr,
-                  objective=objective, scale_weights=weights, transforms=T.describe(transforms))
+    params = dict(layer=layer, maps=map_spec, inits=inits, epochs=epochs, lr=lr, range=range_mode,
+                  style=style, jitter=jitter, tv=tv, blur=blur, objective=objective,
+                  scale_weights=weights)
     with OutputFolder(out or f"oip_{layer}_{tag}", "oip", force, resume, resumable=True,
                       identity={"parameters": params, "seed": seed}) as folder:
         if folder.already_complete:
@@ -50,7 +50,9 @@ def command(model, layer, map_spec, inits, epochs, lr, jitter, tv, blur, objecti
         info = loaded.unit_layer(layer)
         maps = parse_maps(map_spec, info.units)
         kind = objective or ("mean" if info.is_conv else "unit")
-        manifest = base_manifest("oip", loaded, params, seed)
+        transforms = plan_transforms(loaded.convention, range_mode, style, jitter, tv, blur)
+        manifest = dict(base_manifest("oip", loaded, params, seed),
+                        transform_list=T.describe(transforms))
         # written now (complete: false) so an interrupted run can be recognized and resumed
         folder.write_manifest(manifest, complete=False)
         total = len(maps) * inits * epochs
@@ -61,7 +63,8 @@ def command(model, layer, map_spec, inits, epochs, lr, jitter, tv, blur, objecti
                 folder, maps, inits,
                 lambda group: oip(info.name, group, loaded, inits=inits, epochs=epochs, lr=lr,
                                   seed=seed, kind=kind, scale_weights=weights,
-                                  transforms=transforms, progress=bar.update),
+                                  range_mode=range_mode, transforms=transforms,
+                                  progress=bar.update),
                 loaded.convention, transforms, on_skip=lambda n: bar.update(n * inits * epochs))
         write_oip(folder, run, manifest)
         folder.commit()

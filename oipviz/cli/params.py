@@ -61,10 +61,17 @@ def seed_option(help_text: str = "Random seed (0 to 2^31-1); the same seed gives
     return click.option("--seed", type=SEED, default=0, show_default=True, help=help_text)
 
 
+def _nonempty_path(ctx, param, value):
+    """--out "" (e.g. an unset shell variable) is an error, not the default folder."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("the output path is empty", ctx=ctx, param=param)
+    return value
+
+
 def output_options(default: str, resumable: bool = False):
     """--out, --force, --quiet (and --resume) for a command writing one folder."""
     def deco(f):
-        opts = [click.option("--out", type=str, default=None,
+        opts = [click.option("--out", type=str, default=None, callback=_nonempty_path,
                              help=f"Output folder [default: {default}]."),
                 click.option("--force", is_flag=True,
                              help="Replace an existing output folder (only an empty folder or "
@@ -79,10 +86,20 @@ def output_options(default: str, resumable: bool = False):
     return deco
 
 
-def ascent_options(epochs: int, lr: float):
-    """--epochs, --lr, --jitter, --tv, --blur: the engine's step and its transforms."""
+def ascent_options(epochs: int, lr: float, range_mode: str = "free", style: str = "plain"):
+    """--epochs, --lr, --range, --style, --jitter, --tv, --blur: the engine's step and its
+    transforms."""
     def deco(f):
         opts = [
+            click.option("--range", "range_mode", type=click.Choice(["free", "valid"]),
+                         default=range_mode, show_default=True,
+                         help="free: the articles' unconstrained ascent (values far outside the "
+                              "pixel range); valid: the image stays a real input (pixels in "
+                              "[0, 1]) and maps at zero climb their pre-activation until they fire."),
+            click.option("--style", type=click.Choice(["plain", "readable"]), default=style,
+                         show_default=True,
+                         help="readable: ±2 px jitter, 5% scale, 5° rotation and a gradient "
+                              "blur (smoother, transformation-robust pictures)."),
             click.option("--epochs", type=count(1), default=epochs, show_default=True,
                          help="Gradient-ascent steps."),
             click.option("--lr", type=LR, default=lr, show_default=True,

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..oip import OIPRun
 from ..outputs import OutputFolder, load_npz, save_npz
-from ..render import contact_sheet, enhance, normalize, save_oip
+from ..render import contact_sheet, enhance, save_oip
 from ..status import count, live_or_dead
 
 #: images per resumable part of a multi-map run (fixed, so a resumed run gives the same bytes)
@@ -57,12 +57,13 @@ def write_oip(out: OutputFolder, run: OIPRun, manifest: dict) -> dict:
                  "activation_end": [float(v) for v in run.final[k]],
                  "best_init": int(run.best[k]), "best_activation": float(run.best_values[k])}
         if status[k] == "live":
-            entry["files"] = [p.name for p in save_oip(tmp, f"map{m:03d}", run.best_images[k])]
+            px = run.shown(run.best_images[k]) if run.range_mode == "valid" else None
+            entry["files"] = [p.name for p in save_oip(tmp, f"map{m:03d}", run.best_images[k], px)]
         per_map.append(entry)
     if len(run.maps) > 1:
         labels = [f"{m}" + (" dead" if s == "dead" else "") for m, s in zip(run.maps, status)]
-        title = f"{run.layer}: OIPs ({run.kind})"
-        contact_sheet([normalize(b) for b in run.best_images], labels, tmp / "contact_sheet.png",
+        title = f"{run.layer}: OIPs ({run.kind})" + (", valid range" if run.range_mode == "valid" else "")
+        contact_sheet([run.shown(b) for b in run.best_images], labels, tmp / "contact_sheet.png",
                       status=status, title=title)
         contact_sheet([enhance(b) for b in run.best_images], labels,
                       tmp / "contact_sheet_enhanced.png", status=status,
@@ -71,7 +72,10 @@ def write_oip(out: OutputFolder, run: OIPRun, manifest: dict) -> dict:
         run.sheet().save(tmp / "contact_sheet.png", format="PNG")
     np.save(tmp / "history.npy", run.history)
     c = count(status)
-    manifest = dict(manifest, layer=run.layer, steps_done=run.steps_done,
+    manifest = dict(manifest, layer=run.layer, steps_done=run.steps_done, range=run.range_mode,
+                    rendering=("exact pixels (0 = black, 1 = white)" if run.range_mode == "valid"
+                               else "min-max scaled per image (the articles' plots)")
+                    + "; *_enhanced.png: contrast-enhanced",
                     transforms=[repr(t) for t in run.transforms],
                     summary={"maps": len(run.maps), "live": c["live"], "dead": c["dead"]},
                     maps=per_map)
