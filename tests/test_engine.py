@@ -190,3 +190,23 @@ def test_viridis_and_gray_pngs_read_back(tmp_path):
     with Image.open(g) as im:
         assert im.mode == "L" and im.size == (28, 28)
         np.testing.assert_array_equal(np.asarray(im), np.round(img01 * 255).astype(np.uint8))
+
+
+def test_pruned_images_come_back_unchanged_and_equal_a_full_run(loaded):
+    """The step is g / RMS(g): an image with an exactly zero gradient never moves, so the
+    engine skips it; the result equals a full run's."""
+    from oipviz.ascent import ascend
+    from oipviz.inits import precursor_patterns
+    from oipviz.objectives import map_mean
+
+    x = precursor_patterns(np.arange(0, 19683, 97), 3, (0.2, 0.5, 0.8))   # 203 patterns
+    obj = map_mean("conv3", 46)
+    fast = ascend(loaded, x, obj, steps=10, lr=0.02)
+    full = ascend(loaded, x, obj, steps=10, lr=0.02, prune=False)
+    assert fast.pruned > 10 and full.pruned == 0
+    still = np.all(fast.images == x, axis=(1, 2, 3))
+    assert still.sum() >= fast.pruned
+    assert np.array_equal(full.images[still], x[still])         # a full run leaves them too
+    assert np.array_equal(fast.final[still], full.final[still])
+    assert np.allclose(fast.images, full.images, atol=1e-4)
+    assert np.allclose(fast.final, full.final, rtol=1e-4, atol=1e-5)
