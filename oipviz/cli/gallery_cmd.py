@@ -5,16 +5,14 @@ import sys
 
 import click
 
-from .common import model_options, parse_maps
+from .params import LR, count, model_options, output_options, seed_option
 
 
 class StageBars:
-    """One click progress bar per stage, opened when the stage first reports."""
+    """One click progress bar per stage (on stderr), opened when the stage first reports."""
 
     def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.bar = None
-        self.stage = None
+        self.quiet, self.bar, self.stage = quiet, None, None
 
     def __call__(self, stage: str, n: int, total: int) -> None:
         if self.quiet:
@@ -33,80 +31,138 @@ class StageBars:
             self.bar = None
 
 
+def _probe(i: int):
+    from ..rescue import PROBE_EPOCHS, PROBE_INITS
+
+    return (PROBE_INITS, PROBE_EPOCHS)[i]
+
+
+def _wake():
+    from ..precursor import DEFAULT_WAKE
+
+    return DEFAULT_WAKE
+
+
 @click.command("gallery")
-@click.option("--layer", default=None, help="Conv layer to show (default: the last conv layer).")
-@click.option("--all-layers", is_flag=True, help="One site with every conv layer.")
+@click.option("--layer", default=None,
+              help="Layer to show: a conv layer (its maps) or a Dense layer (its units) "
+                   "[default: the last conv layer; without conv layers the first Dense layer].")
+@click.option("--all-layers", is_flag=True,
+              help="One site with every conv layer (every Dense layer without conv layers).")
 @click.option("--maps", "map_spec", default="all", show_default=True,
               help="Subset of maps: index, list (1,3,9), range (0-15) or all (one layer only).")
-@click.option("--inits", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Random multi-scale inits per map (their diversity is shown).")
-@click.option("--epochs", type=click.IntRange(min=1), default=300, show_default=True,
-              help="Gradient-ascent steps per init.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.02, show_default=True)
+@click.option("--inits", type=count(1, 4096), default=lambda: _probe(0),
+              help="Random multi-scale inits per map [default: 8, the rescue probe's].")
+@click.option("--epochs", type=count(1), default=lambda: _probe(1),
+              help="Gradient-ascent steps per init [default: 300, the rescue probe's].")
+@click.option("--lr", type=LR, default=0.02, show_default=True,
+              help="Step size: RMS of each step, in standardized pixels.")
 @click.option("--precursor", "precursor_screen", default="forward", show_default=True,
               type=click.Choice(["forward", "halving", "exhaustive", "off"]),
               help="Screen of the precursor run on maps no random init woke (off: skip it).")
-@click.option("--precursor-top", type=click.IntRange(min=1), default=2, show_default=True,
+@click.option("--precursor-top", type=count(1, 10_000), default=2, show_default=True,
               help="Precursor patterns refined per dead map.")
-@click.option("--precursor-epochs", type=click.IntRange(min=1), default=200, show_default=True,
+@click.option("--precursor-epochs", type=count(1), default=200, show_default=True,
               help="Refinement steps of each precursor pattern.")
-@click.option("--data-limit", type=click.IntRange(min=10), default=5000, show_default=True,
+@click.option("--wake", type=click.IntRange(0, 100_000), default=_wake,
+              help="Pre-activation steps for precursor candidates at zero (0: the articles') "
+                   "[default: 200, as 'precursor'].")
+@click.option("--data-limit", type=count(10), default=5000, show_default=True,
               help="Use at most this many real digits for the dataset statistics.")
-@click.option("--compare", "compare_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--compare", "compare_path", default=None, metavar="MODEL",
               help="Another model (e.g. a random_features model) shown side by side.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Output folder (default: gallery_LAYER, or gallery_all with --all-layers).")
-@click.option("--resume", is_flag=True, help="Continue an interrupted gallery (same settings).")
-@click.option("--force", is_flag=True, help="Replace an existing gallery folder.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@seed_option()
+@output_options("gallery_LAYER; gallery_all with --all-layers; gallery without --layer",
+                resumable=True)
 @model_options
-def command(loaded, layer, all_layers, map_spec, inits, epochs, lr, precursor_screen, precursor_top,
-            precursor_epochs, data_limit, compare_path, seed, out, resume, force, quiet) -> None:
-    """Build a static HTML gallery of a conv layer: open OUT/index.html in a browser.
+def command(model, layer, all_layers, map_spec, inits, epochs, lr, precursor_screen, precursor_top,
+            precursor_epochs, wake, data_limit, compare_path, seed, out, force, quiet,
+            resume) -> None:
+    """Build a static HTML gallery of a layer: open OUT/index.html in a browser.
 
     \b
-    The index shows the model, its card and a contact sheet of every map's optimal
-    input pattern (OIP) with a status badge (live, rescued by the precursor, dead).
-    Each map has a page with OIPs from several inits, the precursor result where
-    random inits failed, the 9 real digits that excite the map most (activation
-    overlaid), a histogram of its activation over the data and its class selectivity.
-    A map's activation is the spatial mean of its output.
+    The index shows the model, its card and every map's optimal input pattern (OIP)
+    with its status: live (a random init woke it), rescued (the precursor grid search
+    did, as 'precursor --dead-only') or dead.  Each map has a page with the OIPs of
+    all inits, the precursor result where random inits failed, the 9 real digits
+    that excite it most (activation overlaid), a histogram of its activation over the
+    data and its class selectivity.  A map's activation is the spatial mean of its
+    output; a Dense layer's units are shown the same way.
 
     \b
-    Ctrl-C keeps finished maps and a valid index; --resume computes only what is
+    Ctrl-C keeps what is finished and a valid index; --resume computes only what is
     missing (same settings, same seed: the same images).  No network, no JavaScript.
     """
     from ..errors import LayerError
-    from ..gallery.site import PRECURSOR_DEFAULTS, build_gallery, default_out, gallery_layers
-    from ..loader import load_model
+    from ..gallery.site import PRECURSOR_DEFAULTS
+    from ..outputs import MARKER, OutputFolder, resolve_target
+    from ..precursor import check_params
+    from .params import parse_maps
 
     if all_layers and layer:
         raise LayerError("give --layer or --all-layers, not both")
-    layers = gallery_layers(loaded, layer, all_layers)
-    maps = None
-    if map_spec.strip().lower() != "all":
-        if len(layers) != 1:
+    whole = map_spec.strip().lower() == "all"
+    if not whole:
+        if all_layers:
             raise LayerError("--maps needs a single --layer")
-        maps = parse_maps(map_spec, loaded.layer(layers[0]).units)
-    compare = load_model(compare_path) if compare_path else None
+        parse_maps(map_spec, sys.maxsize)                 # syntax now, range once loaded
     precursor = None if precursor_screen == "off" else dict(
-        PRECURSOR_DEFAULTS, screen=precursor_screen, top=precursor_top, epochs=precursor_epochs)
-    out = out or str(default_out(layers, all_layers))
+        PRECURSOR_DEFAULTS, screen=precursor_screen, top=precursor_top, epochs=precursor_epochs,
+        wake=wake)
+    if precursor:
+        check_params(precursor["grid"], precursor["values"], precursor_top,
+                     precursor["test_epochs"], precursor_epochs, lr, precursor_screen, 1024)
+    params = dict(model=model.path, input_scale=model.input_scale, layer=layer,
+                  all_layers=all_layers, maps=map_spec.strip().lower(), inits=inits, epochs=epochs,
+                  lr=lr, precursor=precursor, data_limit=data_limit, compare=compare_path)
+    target = out or ("gallery_all" if all_layers else f"gallery_{layer}" if layer else "gallery")
     bars = StageBars(quiet)
     try:
-        res = build_gallery(loaded, layers, out, maps, inits=inits, epochs=epochs, lr=lr, seed=seed,
-                            precursor=precursor, data_limit=data_limit, compare=compare,
-                            resume=resume, force=force, progress=bars)
+        with OutputFolder(target, "gallery", force, resume, resumable=True,
+                          identity={"parameters": params, "seed": seed}) as folder:
+            if folder.already_complete:
+                click.echo(f"{folder.shown} is already complete; nothing to do")
+                return
+            res = _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path,
+                       seed, bars)
+            folder.commit()
     except KeyboardInterrupt:
         bars.close()
-        click.echo(f"interrupted: finished maps and {out}/index.html are kept; continue with "
-                   "--resume", err=True)
+        kept = (resolve_target(target) / MARKER).exists()
+        click.echo("interrupted: " + (f"finished parts are kept in {target}; continue with the "
+                                      "same command and --resume" if kept else "nothing kept"),
+                   err=True)
         sys.exit(130)
-    bars.close()
-    parts = []
+    finally:
+        bars.close()
     for name, c in res.counts.items():
-        parts.append(f"{name}: {c['live']} live, {c['rescued']} rescued, {c['dead']} dead"
-                     + (f", {c['pending']} pending" if c["pending"] else ""))
-    click.echo("; ".join(parts))
-    click.echo(f"wrote {len(res.written)} map page(s); open {res.out}/index.html")
+        click.echo(f"{name}: {c['live']} live, {c['rescued']} rescued, {c['dead']} dead")
+    click.echo("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.seconds.items()))
+    click.echo(f"wrote {res.pages_written} map page(s); open {folder.shown}/index.html")
+
+
+def _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path, seed, bars):
+    """Load the model(s), check the layer and maps, build the site (the folder is open)."""
+    from ..errors import OutputError
+    from ..gallery.site import build_gallery, check_compare, gallery_layers
+    from ..manifest import base_manifest
+    from .params import ModelSpec, parse_maps
+
+    if not folder.resumed:
+        folder.write_manifest({"parameters": params, "seed": seed}, complete=False)
+    loaded = model.load()
+    layers = gallery_layers(loaded, layer, all_layers)
+    maps = None if whole else {layers[0]: parse_maps(map_spec, loaded.layer(layers[0]).units)}
+    other = ModelSpec(compare_path, None, model.unsafe).load() if compare_path else None
+    if other is not None:
+        check_compare(other, layers)
+    base = base_manifest("gallery", loaded, params, seed)
+    old = (getattr(folder, "previous", None) or {}).get("model") or {}
+    if folder.resumed and old.get("sha256") not in (None, base["model"]["sha256"]):
+        raise OutputError(f"--resume: {folder.shown} was made with another model file; "
+                          "use --force to start over")
+    folder.write_manifest(base, complete=False)
+    p = params
+    return build_gallery(folder, loaded, layers, maps, inits=p["inits"], epochs=p["epochs"],
+                         lr=p["lr"], seed=seed, precursor=p["precursor"],
+                         data_limit=p["data_limit"], compare=other, progress=bars, manifest=base)

@@ -1,13 +1,13 @@
 """Galleries: static HTML folders, viewable offline (relative links, no JavaScript).
 
-* :func:`build_gallery` (``oipviz gallery``): a site of a conv layer's maps: OIPs from
-  several inits, the precursor where random inits fail, the top real digits with the
-  map's activation overlaid, activation histogram and class selectivity; resumable.
-* :func:`activation_gallery` (``oipviz activations``): every conv layer's activation
-  maps for some inputs; :func:`mnist_style` turns any picture of a digit into a 28×28
-  MNIST-style input.
+* :func:`build_gallery` (``oipviz gallery``): a site of a layer's maps (or Dense units)
+  composed from results: OIPs (:func:`oipviz.oip`), the rescue of the maps random inits
+  miss (:func:`oipviz.rescue`) and dataset statistics (:func:`dataset_stats`); resumable.
+* :func:`activations` / :func:`write_activations` (``oipviz activations``): every layer's
+  activations for some inputs; :func:`mnist_style` turns any picture of a digit into a
+  28×28 MNIST-style input.
 
-TensorFlow is imported only when a gallery is built.
+TensorFlow is imported only when something is computed.
 """
 from __future__ import annotations
 
@@ -17,13 +17,17 @@ _API = {
     "build_gallery": "site",
     "gallery_layers": "site",
     "GalleryResult": "site",
-    "dataset_activations": "site",
-    "selectivity": "site",
     "PRECURSOR_DEFAULTS": "site",
-    "activation_gallery": "activations",
-    "mnist_style": "activations",
-    "load_inputs": "activations",
-    "dataset_inputs": "activations",
+    "dataset_stats": "stats",
+    "DatasetStats": "stats",
+    "LayerStats": "stats",
+    "selectivity": "stats",
+    "activations": "activations",
+    "write_activations": "activations",
+    "ActivationResult": "activations",
+    "mnist_style": "inputs",
+    "load_inputs": "inputs",
+    "dataset_inputs": "inputs",
 }
 __all__ = list(_API)
 
