@@ -155,15 +155,33 @@ def check_replaceable(path: Path, shown: str) -> None:
 def check_file_target(path: str | Path, force: bool) -> Path:
     """For single output files (e.g. a trained model): refuse to overwrite without force."""
     p = resolve_target(path)
-    if p.exists() and not force:
+    try:
+        exists, is_dir = os.path.lexists(p), p.is_dir()
+        os.stat(p.parent)
+    except OSError as exc:  # e.g. a file name longer than the file system allows
+        raise OutputError(f"cannot use {path}: {exc.strerror or exc}") from None
+    if exists and not force:
         raise OutputError(f"{path} already exists; use --force to replace it")
-    if p.is_dir():
+    if is_dir:
         raise OutputError(f"{path} is a folder; give a file name")
     if not p.parent.is_dir():
         raise OutputError(f"parent folder {p.parent} does not exist")
-    if not os.access(p.parent, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write in {p.parent}: permission denied")
+    try:  # a real write: permissions alone do not stop root, read-only or immutable folders do
+        fd, probe = tempfile.mkstemp(prefix=".oipviz-write-test.", dir=p.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"cannot write in {p.parent}: {exc.strerror or exc}") from None
+    if len(p.name.encode()) > _name_max(p.parent):
+        raise OutputError(f"cannot use {path}: File name too long")
     return p
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
 
 
 # ----------------------------------------------------------------------------- folders
@@ -244,8 +262,10 @@ class OutputFolder:
 
     @contextmanager
     def item(self, name: str) -> Iterator[Path]:
-        """A subfolder written atomically: it appears under ``name`` only when complete."""
-        tmp = self.path / f".{name}.tmp"
+        """A subfolder (``name`` may be nested, ``a/b``) written atomically: it appears
+        only when complete."""
+        dest = self.path / name
+        tmp = dest.parent / f".{dest.name}.tmp"
         _remove(tmp)
         tmp.mkdir(parents=True)
         try:
@@ -253,7 +273,6 @@ class OutputFolder:
         except BaseException:
             _remove(tmp)
             raise
-        dest = self.path / name
         _remove(dest)
         tmp.rename(dest)
 

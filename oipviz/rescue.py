@@ -18,9 +18,11 @@ from .screens import work
 from .progress import Stages
 from .status import DEAD, LIVE, PENDING, count, fires
 
-#: random inits and steps of the probe (the gallery uses the same)
+#: random inits, steps, pixel range and style of the probe (the gallery uses the same)
 PROBE_INITS = 8
 PROBE_EPOCHS = 300
+PROBE_RANGE = "valid"
+PROBE_STYLE = "readable"
 
 
 @dataclass

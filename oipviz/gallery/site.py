@@ -78,17 +78,6 @@ class GalleryResult:
     pages_written: int
 
 
-class _Under:
-    """A subfolder of the output, seen as an output (for :func:`run_in_parts`)."""
-
-    def __init__(self, folder: OutputFolder, name: str):
-        self.path = folder.path / name
-        self.path.mkdir(parents=True, exist_ok=True)
-
-    def has(self, name: str) -> bool:
-        return (self.path / name).exists()
-
-
 def gallery_layers(loaded, layer: str | None = None, all_layers: bool = False) -> list[str]:
     """The layers a gallery shows: ``layer``; all conv layers; or by default the last conv
     layer (the first Dense layer of a model without conv layers)."""
@@ -170,9 +159,9 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
         tick = stages.tick(f"{name}: OIPs of {len(some)} maps × {inits} inits"
                            + (f" ({model.name})" if model is not loaded else ""),
                            len(some) * inits * epochs)
-        return run_in_parts(_Under(folder, sub), some, inits, lambda group: oip(
+        return run_in_parts(folder, some, inits, lambda group: oip(
             name, group, model, inits=inits, epochs=epochs, lr=lr, seed=seed, progress=tick),
-            model.convention, on_skip=lambda g: tick(g * inits * epochs))
+            model.convention, on_skip=lambda g: tick(g * inits * epochs), under=sub)
 
     def rescue_layer(st):
         dead = [m for m, v in zip(st.maps, st.probe.best_values) if not fires(v)]

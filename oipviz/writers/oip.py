@@ -23,15 +23,18 @@ def parts(maps: list[int], inits: int) -> list[list[int]]:
 
 def run_in_parts(out: OutputFolder, maps: list[int], inits: int,
                  compute: Callable[[list[int]], OIPRun], convention=None,
-                 transforms: tuple = (), on_skip: Callable[[int], None] | None = None) -> OIPRun:
+                 transforms: tuple = (), on_skip: Callable[[int], None] | None = None,
+                 under: str = "") -> OIPRun:
     """``compute(group)`` for each group of maps not already in ``out`` (kept under
-    ``parts/`` as soon as it is done); returns the whole run.  An interrupted group is
-    never kept: KeyboardInterrupt propagates and the finished parts stay for --resume."""
-    (out.path / "parts").mkdir(exist_ok=True)
+    ``[under/]parts/`` as soon as it is done); returns the whole run.  An interrupted
+    group is never kept: KeyboardInterrupt propagates and the finished parts stay for
+    --resume."""
+    folder = out.path / under / "parts"
+    folder.mkdir(parents=True, exist_ok=True)
     runs = []
     for group in parts(maps, inits):
-        name = f"parts/maps_{group[0]:04d}-{group[-1]:04d}.npz"
-        have = load_npz(out.path / name) if out.has(name) else None
+        path = folder / f"maps_{group[0]:04d}-{group[-1]:04d}.npz"
+        have = load_npz(path) if path.exists() else None
         if have is not None and [int(m) for m in have["maps"]] == group:
             runs.append(OIPRun.from_arrays(have, convention, transforms))
             if on_skip:
@@ -40,7 +43,7 @@ def run_in_parts(out: OutputFolder, maps: list[int], inits: int,
         run = compute(group)
         if run.interrupted:
             raise KeyboardInterrupt
-        save_npz(out.path / name, run.to_arrays())
+        save_npz(path, run.to_arrays())
         runs.append(run)
     return OIPRun.concat(runs)
 
