@@ -8,6 +8,7 @@ Python API (TensorFlow is imported on first use)::
     res = oipviz.precursor("conv3", 46, model)        # grid search for hard maps
     tab = oipviz.rescue("conv3", model=model)         # random inits, precursor on the dead
     out = oipviz.dream(photo_array, map=56, iters=4)  # DeepDream on an image array
+    res = oipviz.explain(digits, methods="all")       # attribution maps (saliency, IG, Grad-CAM…)
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ __version__ = "0.1.0"
 # The submodules oip, precursor, rescue and dream are imported by .api first; binding the
 # functions afterwards makes the package attributes the functions for good.
 from . import objectives, transforms  # noqa: E402,F401
-from .api import (OipvizError, ascend, dream, load_dataset, load_model, oip,  # noqa: E402
-                  precursor, rescue)
+from .api import (OipvizError, ascend, dream, explain, load_dataset, load_model,  # noqa: E402
+                  oip, precursor, rescue)
 
 __all__ = ["load_model", "load_dataset", "ascend", "oip", "precursor", "rescue", "dream",
-           "OipvizError", "objectives", "transforms"]
+           "explain", "OipvizError", "objectives", "transforms"]

@@ -7,6 +7,7 @@ the names, so no later ``import oipviz.oip`` can rebind them to the modules.
 from __future__ import annotations
 
 from .ascent import ascend
+from .attribution.explain import explain
 from .data import load_dataset
 from .dream import dream
 from .errors import OipvizError
@@ -16,4 +17,4 @@ from .precursor import precursor
 from .rescue import rescue
 
 __all__ = ["load_model", "load_dataset", "ascend", "oip", "precursor", "rescue", "dream",
-           "OipvizError"]
+           "explain", "OipvizError"]

@@ -20,7 +20,10 @@ from .objectives import Objective, customs_of, weight_arrays
 from .transforms import STAGES, check as check_transforms
 
 DEFAULT_CHUNK = 1024
-BLOCK_STEPS = 25  # steps per compiled call; Ctrl-C and progress act between blocks
+#: image-steps per compiled call (Ctrl-C and progress act between calls): 25 steps for a
+#: batch of 1,024, more steps per call for small batches (less per-call overhead)
+BLOCK_IMAGE_STEPS = 25 * 1024
+BLOCK_RANGE = (25, 400)
 
 
 @dataclass
@@ -194,6 +197,7 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
                            history_points, progress)
     chunk = max(1, min(chunk, B))
     n_chunks = -(-B // chunk)
+    block = int(np.clip(BLOCK_IMAGE_STEPS // chunk, *BLOCK_RANGE))
     record = sorted(set(np.linspace(0, max(steps - 1, 0), min(history_points, max(steps, 1)))
                         .round().astype(int)))
     out = x0.copy()
@@ -225,7 +229,7 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
         s = 0
         try:
             while s < steps and not interrupted:
-                n = min(BLOCK_STEPS, steps - s)
+                n = min(block, steps - s)
                 x, h = engine._run(x, w, fb, tf.constant(n, tf.int32), tf.constant(lr, tf.float32),
                                    tf.constant([seed, s], tf.int32))
                 rows.append(h.numpy()[:, : hi - lo])

@@ -12,7 +12,8 @@ import click
 
 from ..errors import OipvizError
 
-COMMANDS = ("info", "train", "oip", "precursor", "dream", "activations", "gallery")
+COMMANDS = ("info", "train", "oip", "precursor", "dream", "activations", "gallery", "explain",
+            "embed", "clusters", "weights")
 
 
 class OipvizGroup(click.Group):
