@@ -104,14 +104,16 @@ class Engine:
         return loss
 
     def _climb(self, acts, w, fb):
-        """(reported value, what the step climbs): the fallback where the value is zero."""
+        """(reported value, what the step climbs, 1 where penalties apply): an image whose
+        value is zero climbs its fallback instead, with no penalty (nothing to smooth yet)."""
         import tensorflow as tf
 
         loss = self._value(acts, w)
         if not self.fallback:
-            return loss, loss
+            return loss, loss, 1.0
         stuck = tf.logical_and(fb[3] > 0, loss <= DEAD_EPS)
-        return loss, tf.where(stuck, self._value(acts, fb[:3]), loss)
+        return (loss, tf.where(stuck, self._value(acts, fb[:3]), loss),
+                1.0 - tf.cast(stuck, tf.float32))
 
     def _gmax_py(self, x, w, fb):
         """Largest |gradient| per image of the plain step (no transforms)."""
@@ -136,10 +138,10 @@ class Engine:
                 xt = img
                 for t in by_stage["input"]:
                     xt = t(xt, step_seed)
-                loss, climb = self._climb(self._acts(xt), w, fb)
+                loss, climb, gate = self._climb(self._acts(xt), w, fb)
                 objective = tf.reduce_sum(climb)
                 for t in by_stage["penalty"]:
-                    objective -= tf.reduce_sum(t(img, step_seed))
+                    objective -= tf.reduce_sum(gate * t(img, step_seed))
             g = tape.gradient(objective, x)
             for t in by_stage["gradient"]:
                 g = t(g, step_seed)
