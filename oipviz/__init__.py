@@ -9,6 +9,9 @@ Python API (TensorFlow is imported on first use)::
     tab = oipviz.rescue("conv3", model=model)         # random inits, precursor on the dead
     out = oipviz.dream(photo_array, map=56, iters=4)  # DeepDream on an image array
     res = oipviz.explain(digits, methods="all")       # attribution maps (saliency, IG, Grad-CAM…)
+    emb = oipviz.embed("dense1", compare="random_features")  # t-SNE + kNN class agreement
+    km = oipviz.clusters("pixels", k="5-40")          # k-means scan: elbow, silhouette, purity
+    w = oipviz.weights(model="linear.keras")          # templates / kernels as pictures
 """
 from __future__ import annotations
 
@@ -17,8 +20,8 @@ __version__ = "0.1.0"
 # The submodules oip, precursor, rescue and dream are imported by .api first; binding the
 # functions afterwards makes the package attributes the functions for good.
 from . import objectives, transforms  # noqa: E402,F401
-from .api import (OipvizError, ascend, dream, explain, load_dataset, load_model,  # noqa: E402
-                  oip, precursor, rescue)
+from .api import (OipvizError, ascend, clusters, dream, embed, explain,  # noqa: E402
+                  load_dataset, load_model, oip, precursor, rescue, weights)
 
 __all__ = ["load_model", "load_dataset", "ascend", "oip", "precursor", "rescue", "dream",
-           "explain", "OipvizError", "objectives", "transforms"]
+           "explain", "embed", "clusters", "weights", "OipvizError", "objectives", "transforms"]

@@ -11,10 +11,13 @@ from .attribution.explain import explain
 from .data import load_dataset
 from .dream import dream
 from .errors import OipvizError
+from .features.clusters import clusters
+from .features.embed import embed
+from .features.weights import weights
 from .loader import load_model
 from .oip import oip
 from .precursor import precursor
 from .rescue import rescue
 
 __all__ = ["load_model", "load_dataset", "ascend", "oip", "precursor", "rescue", "dream",
-           "explain", "OipvizError"]
+           "explain", "embed", "clusters", "weights", "OipvizError"]

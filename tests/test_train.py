@@ -35,7 +35,7 @@ def test_zoo_architectures(loaded):
     from oipviz.models import ARCH_NAMES
     from oipviz.models.zoo import ARCHITECTURES
 
-    assert set(ARCHITECTURES) == set(ARCH_NAMES) == {"seed_cnn", "random_features", "lenet5", "mlp"}
+    assert set(ARCHITECTURES) == set(ARCH_NAMES) == {"seed_cnn", "random_features", "lenet5", "mlp", "linear"}
     built = {name: f() for name, f in ARCHITECTURES.items()}
     for name, m in built.items():
         assert tuple(m.inputs[0].shape) == (None, 28, 28, 1), name

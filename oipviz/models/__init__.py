@@ -4,7 +4,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-ARCH_NAMES = ("seed_cnn", "random_features", "lenet5", "mlp")
+ARCH_NAMES = ("seed_cnn", "random_features", "lenet5", "mlp", "linear")
 
 
 #: short names for ``--model``: the bundled, trained models (their cards lie beside them)
