@@ -88,7 +88,8 @@ class RescueResult:
 
 
 def rescue(layer: str, maps=None, model=None, probe: OIPRun | None = None,
-           probe_inits: int = PROBE_INITS, probe_epochs: int = PROBE_EPOCHS, lr: float = 0.02,
+           probe_inits: int = PROBE_INITS, probe_epochs: int = PROBE_EPOCHS,
+           probe_range: str = PROBE_RANGE, probe_style: str = PROBE_STYLE, lr: float = 0.02,
            seed: int = 0, grid: int = 3, values=(0.2, 0.5, 0.8), test_epochs: int = 10,
            top: int = 8, epochs: int = 1200, screen: str = "exhaustive", chunk: int = 1024,
            wake: int = DEFAULT_WAKE, done: dict[int, RescueRow] | None = None,
@@ -97,7 +98,9 @@ def rescue(layer: str, maps=None, model=None, probe: OIPRun | None = None,
     """Random inits on every map of ``layer`` (or ``maps``), then the precursor on the dead.
 
     ``probe``: an :func:`oipviz.oip` run to use instead of running the random inits
-    (the gallery passes its own).  ``done``: rows of maps whose precursor already ran
+    (the gallery passes its own); otherwise the probe is ``probe_inits`` random inits ×
+    ``probe_epochs`` steps with ``probe_range``/``probe_style`` (default: in-range, readable
+    OIPs, as the gallery's; ``probe_range='free', probe_style='plain'`` is the articles').  ``done``: rows of maps whose precursor already ran
     (resume); they are not run again.  ``on_result(res)`` is called as each map's
     precursor finishes (writers use it to keep finished maps).  ``progress``: a callback
     ``f(stage, n, total)``, ``False`` or None (progress bars).  Precursor parameters are
@@ -112,13 +115,15 @@ def rescue(layer: str, maps=None, model=None, probe: OIPRun | None = None,
     loaded = as_loaded(model)
     info = loaded.layer(layer)
     stages = Stages(progress)
-    params = dict(layer=info.name, probe_inits=probe_inits, probe_epochs=probe_epochs, lr=lr,
+    params = dict(layer=info.name, probe_inits=probe_inits, probe_epochs=probe_epochs,
+                  probe_range=probe_range, probe_style=probe_style, lr=lr,
                   grid=grid, values=list(vals), test_epochs=test_epochs, top=top, epochs=epochs,
                   screen=screen, wake=wake)
     try:
         if probe is None:
             total = (info.units if maps is None else len(maps)) * probe_inits * probe_epochs
             probe = oip(info.name, maps, loaded, inits=probe_inits, epochs=probe_epochs, lr=lr,
+                        range_mode=probe_range, style=probe_style,
                         seed=seed, progress=stages.tick(
                             f"{info.name}: random inits × {probe_inits}", total))
         if probe.interrupted:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 #: a map whose inits agree at least this much (median aligned similarity) is "unique"
-UNIQUE_AT = 0.6
+#: (on conv3 map 46 eight in-range inits draw visibly the same strokes at 0.56)
+UNIQUE_AT = 0.5
 
 
 def _prep(x: np.ndarray) -> np.ndarray:

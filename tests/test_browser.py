@@ -34,8 +34,9 @@ def browser():
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """A small conv3 gallery (map 4 is rescued by the precursor), compared with a random
-    model, and an activation gallery of a CNN and of a flat MLP."""
+    """A small conv3 gallery (default: valid range, readable; map 4 is rescued by the
+    precursor), compared with a random model, and an activation gallery of a CNN and of a
+    flat MLP."""
     import keras
 
     from oipviz.models.zoo import random_features
@@ -82,7 +83,7 @@ def visit(browser, page_path: Path, shot: Path | None = None) -> dict:
     for url in requests:
         assert url.startswith("file://"), f"{page_path.name} requested {url}"
     assert scripts == 0
-    return {"images": len(images), "links": len(links)}
+    return {"images": len(images), "links": len(links), "srcs": [i["src"] for i in images]}
 
 
 def not_blank(png: Path) -> np.ndarray:
@@ -102,7 +103,9 @@ def test_every_gallery_page_loads_in_chromium(browser, site, tmp_path):
     got = visit(browser, out / "conv3" / "map_004.html", shots / "gallery_map.png")
     assert got["images"] >= 8 + 2 + 3 + 1 + 2 + 2                   # inits, best, precursor, compare, figures
     not_blank(shots / "gallery_map.png")
-    visit(browser, out / "conv3" / "map_003.html")
+    # map 3 is live: its OIPs (valid range) and the inits' similarity matrix
+    got = visit(browser, out / "conv3" / "map_003.html")
+    assert any(s.endswith("map_003/similarity.png") for s in got["srcs"])
     got = visit(browser, out / "compare" / "conv3.html")
     assert got["images"] == 2 + 2 and got["links"] >= 2
 

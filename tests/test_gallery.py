@@ -1,5 +1,5 @@
-"""Galleries: ``oipviz gallery`` (site, rescue counts, resume, Ctrl-C, Dense layers, compare)
-and ``oipviz activations``.
+"""Galleries: ``oipviz gallery`` (site, rescue counts, resume, Ctrl-C, Dense layers, compare,
+valid vs free range, in-range activations, uniqueness) and ``oipviz activations``.
 
 Real TF engine, the real bundled model, few steps, 6-map runs; every file is read back.
 """
@@ -160,10 +160,12 @@ def test_examples_and_selectivity_match_a_direct_computation(site, keras, digits
 
 def test_counts_are_the_rescue_counts(site, loaded):
     """The gallery's live/rescued/dead equal rescue()'s (= precursor --dead-only) for the
-    same settings, map by map."""
+    same settings (the rescue probe's range and style), map by map."""
     from oipviz.rescue import rescue
 
     out, _ = site
+    # rescue() runs its own probe with its defaults (in-range, readable), as
+    # precursor --dead-only does
     res = rescue("conv3", list(range(6)), loaded, probe_epochs=EPOCHS, screen="forward", top=2,
                  epochs=PRE_EPOCHS, progress=False)
     man = manifest(out)
@@ -185,9 +187,116 @@ def test_rescued_map_shows_its_precursor_image(site):
     page = (out / "conv3/map_004.html").read_text()
     assert '<span class="badge rescued">rescued</span>' in page
     assert 'src="map_004/precursor/best_viridis.png"' in page
+    assert "Precursor (free range)" in page and "precursor, free range, viridis" in page
+    assert e["shown"]["image"] == "precursor" and e["shown"]["range"] == "free"
+    assert e["shown"]["clipped_activation"] == e["shown"]["in_range_activation"]
     index = (out / "index.html").read_text()
     assert 'src="conv3/map_004/precursor/best_viridis.png"' in index
     assert Image.open(out / "conv3/map_004/precursor/best_viridis.png").size == (224, 224)
+
+
+# ----------------------------------------------------------------------------- range, uniqueness
+
+def test_valid_gallery_oips_are_in_range_and_drawn_exactly(site, keras, loaded):
+    """The default gallery is valid + readable: every OIP's pixels are in [0, 1], its PNG
+    is those pixels (no stretch), and the in-range activation is the image's as written."""
+    out, printed = site
+    man = manifest(out)
+    assert man["range"] == man["settings"]["range"] == "valid"
+    assert man["style"] == man["settings"]["style"] == "readable"
+    assert "valid range" in printed
+    index = (out / "index.html").read_text()
+    assert "valid: every OIP is a real input" in index and "readable:" in index
+    c = loaded.convention
+    live, px = [], []
+    for e in man["layers"]["conv3"]["maps"]:
+        d = out / f"conv3/map_{e['map']:03d}"
+        oips = c.from_engine(np.load(d / "oips.npy"))
+        assert oips.min() >= -1e-5 and oips.max() <= 1 + 1e-5              # every init, in range
+        p = np.load(d / "oip_best_pixels.npy")
+        assert p.min() >= 0 and p.max() <= 1
+        np.testing.assert_allclose(p, np.clip(oips[e["oip"]["best_init"]], 0, 1), atol=1e-6)
+        gray = np.asarray(Image.open(d / "oip_best_gray.png").convert("L"))[::8, ::8]
+        assert np.abs(gray - np.round(p * 255)).max() <= 1                  # exact, not stretched
+        if e["status"] == "live":
+            sh = e["shown"]
+            assert (sh["image"], sh["range"], sh["clipped_activation"]) == ("oip", "valid", None)
+            assert sh["activation"] == pytest.approx(e["oip"]["best"], rel=1e-3, abs=1e-4)
+            live.append(e)
+            px.append(p)
+    assert len(live) == 5
+    direct = direct_means(keras, "conv3", np.stack(px)[..., None])      # the pixels, in Keras
+    got = [e["shown"]["in_range_activation"] for e in live]
+    np.testing.assert_allclose(got, [direct[i, e["map"]] for i, e in enumerate(live)],
+                               rtol=1e-3, atol=1e-4)
+    beats = sum(e["shown"]["in_range_activation"] > e["best_real_activation"] for e in live)
+    s = man["layers"]["conv3"]["in_range"]
+    assert s["live"] == 5 and s["beats_best_real"] == beats
+    assert f"on {beats} of 5 live maps the in-range OIP (as written) beats" in index
+    for e in live:
+        assert e["best_real_activation"] == e["examples"][0]["activation"]
+
+
+def test_uniqueness_on_map_pages_and_index(site):
+    """Each live map page shows the median aligned similarity of its inits' OIPs (computed
+    again here from oips.npy), the unique / several forms label and the matrix figure."""
+    from oipviz.uniqueness import label, median_similarity, similarity_matrix
+
+    out, _ = site
+    man = manifest(out)
+    labels = []
+    for e in man["layers"]["conv3"]["maps"]:
+        d = out / f"conv3/map_{e['map']:03d}"
+        page = (out / f"conv3/map_{e['map']:03d}.html").read_text()
+        assert "Unique OIPs?" in page
+        if e["status"] != "live":
+            assert e["uniqueness"]["label"] is None and not (d / "similarity.png").exists()
+            continue
+        sim = similarity_matrix(np.load(d / "oips.npy"))
+        med = median_similarity(sim)
+        np.testing.assert_allclose(e["uniqueness"]["similarity"], sim, atol=1e-4)
+        assert e["uniqueness"]["median"] == pytest.approx(med, abs=1e-6)
+        assert e["uniqueness"]["label"] == label(med)
+        assert f"median aligned similarity {med:.3g}: {label(med)}" in page
+        fig = np.asarray(Image.open(d / "similarity.png").convert("RGB"), np.float32)
+        assert fig.shape[0] > 200 and (fig[..., 2] - fig[..., 0]).max() > 80     # viridis blues
+        labels.append(label(med))
+    s = man["layers"]["conv3"]["in_range"]
+    assert (s["unique"], s["several_forms"]) == (labels.count("unique"), labels.count("several forms"))
+    assert (f"Unique OIPs? {s['unique']} unique, {s['several_forms']} several forms"
+            in (out / "index.html").read_text())
+
+
+def test_free_range_gallery_shows_clipped_activations(tmp_path, keras, loaded):
+    """--range free (the articles' method): min-max scaled pictures, and per map the
+    activation as written and of the OIP clipped to [0, 1]; the index counts clipped OIPs."""
+    out = tmp_path / "free"
+    r = run(["gallery", "--layer", "conv3", "--maps", "0,3", "--inits", "4", "--epochs", "20",
+             "--range", "free", "--style", "plain", "--precursor", "off", "--data-limit", "300",
+             "--out", out, "--quiet"])
+    assert r.exit_code == 0, r.output + r.stderr
+    man = manifest(out)
+    assert man["range"] == "free" and man["style"] == "plain"
+    assert "OIPs clipped to [0, 1]" in r.output
+    maps = man["layers"]["conv3"]["maps"]
+    c = loaded.convention
+    px = np.stack([np.load(out / f"conv3/map_{e['map']:03d}/oip_best_pixels.npy") for e in maps])
+    direct = direct_means(keras, "conv3", px[..., None])
+    for i, e in enumerate(maps):
+        d = out / f"conv3/map_{e['map']:03d}"
+        z = np.load(d / "oips.npy")[e["oip"]["best_init"]]
+        assert c.from_engine(z).max() > 1 or c.from_engine(z).min() < 0      # really free
+        sh = e["shown"]
+        assert sh["range"] == "free" and sh["activation"] == pytest.approx(e["oip"]["best"], rel=1e-3)
+        assert sh["in_range_activation"] == sh["clipped_activation"] == pytest.approx(
+            float(direct[i, e["map"]]), rel=1e-3, abs=1e-4)
+        gray = np.asarray(Image.open(d / "oip_best_gray.png").convert("L"))
+        assert gray.min() == 0 and gray.max() == 255                          # min-max scaled
+        page = (out / f"conv3/map_{e['map']:03d}.html").read_text()
+        assert "clipped to the pixel range [0, 1]" in page and "oip_best_clipped.png" in page
+    index = (out / "index.html").read_text()
+    assert "free (the articles" in index and "live maps the OIP clipped to [0, 1] beats" in index
+    assert assert_site_links(out) == 1 + 2
 
 
 def _tree(root: Path) -> dict:

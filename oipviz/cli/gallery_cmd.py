@@ -32,9 +32,9 @@ class StageBars:
 
 
 def _probe(i: int):
-    from ..rescue import PROBE_EPOCHS, PROBE_INITS
+    from ..rescue import PROBE_EPOCHS, PROBE_INITS, PROBE_RANGE, PROBE_STYLE
 
-    return (PROBE_INITS, PROBE_EPOCHS)[i]
+    return (PROBE_INITS, PROBE_EPOCHS, PROBE_RANGE, PROBE_STYLE)[i]
 
 
 def _wake():
@@ -57,6 +57,14 @@ def _wake():
               help="Gradient-ascent steps per init [default: 300, the rescue probe's].")
 @click.option("--lr", type=LR, default=0.02, show_default=True,
               help="Step size: RMS of each step, in standardized pixels.")
+@click.option("--range", "range_mode", type=click.Choice(["valid", "free"]),
+              default=lambda: _probe(2),
+              help="valid: every OIP is a real input (pixels in [0, 1]), drawn as exact pixels; "
+                   "free: the articles' unconstrained ascent, min-max scaled "
+                   "[default: valid, the rescue probe's].")
+@click.option("--style", type=click.Choice(["readable", "plain"]), default=lambda: _probe(3),
+              help="readable: ±2 px jitter, 5% scale, 5° rotation and a gradient blur; "
+                   "plain: none [default: readable, the rescue probe's].")
 @click.option("--precursor", "precursor_screen", default="forward", show_default=True,
               type=click.Choice(["forward", "halving", "exhaustive", "off"]),
               help="Screen of the precursor run on maps no random init woke (off: skip it).")
@@ -75,7 +83,8 @@ def _wake():
 @output_options("gallery_LAYER; gallery_all with --all-layers; gallery without --layer",
                 resumable=True)
 @model_options
-def command(model, layer, all_layers, map_spec, inits, epochs, lr, precursor_screen, precursor_top,
+def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, style,
+            precursor_screen, precursor_top,
             precursor_epochs, wake, data_limit, compare_path, seed, out, force, quiet,
             resume) -> None:
     """Build a static HTML gallery of a layer: open OUT/index.html in a browser.
@@ -83,10 +92,12 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, precursor_scr
     \b
     The index shows the model, its card and every map's optimal input pattern (OIP)
     with its status: live (a random init woke it), rescued (the precursor grid search
-    did, as 'precursor --dead-only') or dead.  Each map has a page with the OIPs of
-    all inits, the precursor result where random inits failed, the 9 real digits
-    that excite it most (activation overlaid), a histogram of its activation over the
-    data and its class selectivity.  A map's activation is the spatial mean of its
+    did, as 'precursor --dead-only') or dead, how many in-range OIPs beat the best real
+    digit and how many maps have a unique OIP.  Each map has a page with the OIPs of
+    all inits, their in-range activation against the best real digit, their
+    similarity across inits, the precursor result where random inits failed (free
+    range), the 9 real digits that excite it most, a histogram of its activation over
+    the data and its class selectivity.  A map's activation is the spatial mean of its
     output; a Dense layer's units are shown the same way.
 
     \b
@@ -114,7 +125,7 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, precursor_scr
                      precursor["test_epochs"], precursor_epochs, lr, precursor_screen, 1024)
     params = dict(model=model.path, input_scale=model.input_scale, layer=layer,
                   all_layers=all_layers, maps=map_spec.strip().lower(), inits=inits, epochs=epochs,
-                  lr=lr, precursor=precursor, data_limit=data_limit, compare=compare_path)
+                  lr=lr, range=range_mode, style=style, precursor=precursor, data_limit=data_limit, compare=compare_path)
     target = out or ("gallery_all" if all_layers else f"gallery_{layer}" if layer else "gallery")
     bars = StageBars(quiet)
     try:
@@ -137,6 +148,11 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, precursor_scr
         bars.close()
     for name, c in res.counts.items():
         click.echo(f"{name}: {c['live']} live, {c['rescued']} rescued, {c['dead']} dead")
+        st = res.layers[name]
+        s, what = st.measures.summary(), "map" if st.info.is_conv else "unit"
+        click.echo(f"{name}: {params['range']} range; the OIP beats the best real digit on "
+                   f"{s['beats_best_real']} of {s['live']} live {what}s ({s['counted_on']}); "
+                   f"{s['unique']} unique, {s['several_forms']} several forms")
     click.echo("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.seconds.items()))
     click.echo(f"wrote {res.pages_written} map page(s); open {folder.shown}/index.html")
 
@@ -164,5 +180,5 @@ def _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path
     folder.write_manifest(base, complete=False)
     p = params
     return build_gallery(folder, loaded, layers, maps, inits=p["inits"], epochs=p["epochs"],
-                         lr=p["lr"], seed=seed, precursor=p["precursor"],
+                         lr=p["lr"], range_mode=p["range"], style=p["style"], seed=seed, precursor=p["precursor"],
                          data_limit=p["data_limit"], compare=other, progress=bars, manifest=base)

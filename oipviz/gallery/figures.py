@@ -204,7 +204,7 @@ class StatsPlotter:
         self.thresh.set_visible(threshold > 0)
         text = f"max {hist_max if positive else 0:.3g}, {frac_zero:.0%} at 0"
         if oip_value is not None and oip_value > 0:
-            text += f"\nOIP: {oip_value:.3g}"
+            text += f"\nOIP in range: {oip_value:.3g}"
         self.h_text.set_text(text)
         sel = np.asarray(selectivity, np.float64)
         smax = float(sel.max())
@@ -215,6 +215,50 @@ class StatsPlotter:
         self.s_text.set_text("" if best >= 0 else "0 for every class")
         self.canvas.restore_region(self.background)
         for a in (self.hist, self.thresh, self.h_text, self.sel, self.s_text):
+            self.fig.draw_artist(a)
+        rgba = np.asarray(self.canvas.buffer_rgba())
+        return Image.fromarray(np.ascontiguousarray(rgba[..., :3]), "RGB")
+
+
+class SimilarityPlotter:
+    """One map's aligned-similarity matrix of its K inits' OIPs (viridis, fixed 0 … 1,
+    values printed), drawn once and then blitted per map like :class:`StatsPlotter`."""
+
+    def __init__(self, k: int, dpi: int = 100):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+        from matplotlib.figure import Figure
+
+        self.dpi = dpi
+        self.fig = Figure(figsize=(3.4, 2.9), dpi=dpi)
+        self.canvas = FigureCanvasAgg(self.fig)
+        ax = self.fig.add_axes([0.13, 0.13, 0.66, 0.74])
+        cax = self.fig.add_axes([0.83, 0.13, 0.04, 0.74])
+        self.im = ax.imshow(np.zeros((k, k)), cmap="viridis", vmin=0.0, vmax=1.0,
+                            interpolation="nearest", animated=True)
+        self.fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), "viridis"), cax=cax)
+        cax.tick_params(labelsize=7)
+        ax.set_xticks(range(k), [str(i) for i in range(k)], fontsize=7)
+        ax.set_yticks(range(k), [str(i) for i in range(k)], fontsize=7)
+        ax.set_xlabel("init", fontsize=8)
+        ax.set_ylabel("init", fontsize=8)
+        self.title = ax.set_title("", fontsize=8, loc="left", animated=True)
+        self.cells = [ax.text(j, i, "", ha="center", va="center", fontsize=6, animated=True)
+                      for i in range(k) for j in range(k)] if k <= 10 else []
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+
+    def render(self, sim: np.ndarray, title: str) -> Image.Image:
+        sim = np.asarray(sim, np.float64)
+        self.im.set_data(sim)
+        self.title.set_text(title)
+        for t, v in zip(self.cells, sim.ravel()):
+            r = round(float(v), 2)
+            t.set_text("1" if r >= 1 else f"{r:.2f}".replace("0.", ".", 1))
+            t.set_color("white" if v < 0.55 else "black")
+        self.canvas.restore_region(self.background)
+        for a in [self.im, self.title, *self.cells]:
             self.fig.draw_artist(a)
         rgba = np.asarray(self.canvas.buffer_rgba())
         return Image.fromarray(np.ascontiguousarray(rgba[..., :3]), "RGB")

@@ -1,10 +1,10 @@
 """The layer gallery: a static site composed from results, written by :mod:`.pages`.
 
-Per layer: the OIP probe (:func:`oipviz.oip.oip` in resumable parts; its inits and
-epochs default to the rescue probe's), :func:`oipviz.rescue.rescue` on that probe (the
-code, wake and counts of ``precursor --dead-only``), the dataset statistics of
-:mod:`.stats` and optionally the same layer of another model.  No optimizer, forward
-pass or precursor of its own.  Everything finished is kept in the resumable
+Per layer: the OIP probe (:func:`oipviz.oip.oip` in resumable parts; its inits, epochs,
+range and style default to the rescue probe's: valid, readable), :func:`oipviz.rescue.rescue`
+on that probe (the code, wake and counts of ``precursor --dead-only``), the dataset
+statistics of :mod:`.stats`, the in-range activations and uniqueness of :mod:`.measures`
+and optionally the same layer of another model.  No optimizer or precursor of its own.  Everything finished is kept in the resumable
 :class:`~oipviz.outputs.OutputFolder`: statistics (``data/``), OIP parts
 (``<layer>/parts/``), each map's precursor (``<layer>/map_NNN/precursor/``) and pages.
 """
@@ -20,10 +20,12 @@ from ..errors import LayerError, ModelError
 from ..outputs import OutputFolder, load_npz, read_json, save_npz, write_bytes, write_json
 from ..precursor import DEFAULT_WAKE
 from ..progress import Stages
-from ..rescue import PROBE_EPOCHS, PROBE_INITS, RescueResult, RescueRow, rescue
+from ..rescue import (PROBE_EPOCHS, PROBE_INITS, PROBE_RANGE, PROBE_STYLE, RescueResult,
+                      RescueRow, rescue)
 from ..status import DEAD, LIVE, PENDING, fires
-from . import pages
+from . import mappage, pages
 from .inputs import dataset_of
+from .measures import Measures, measure
 from .stats import BINS, DatasetStats, LayerStats, dataset_stats
 
 KIND = "gallery"
@@ -46,6 +48,7 @@ class LayerState:
     data: DatasetStats | None = None
     stats: LayerStats | None = None
     compare: object = None               # OIPRun of the other model
+    measures: Measures | None = None
 
     def status(self, k: int) -> str:
         if self.rescue is not None:
@@ -109,13 +112,14 @@ def check_compare(compare, layers: list[str]) -> None:
 
 def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | None = None, *,
                   inits: int = PROBE_INITS, epochs: int = PROBE_EPOCHS, lr: float = 0.02,
-                  seed: int = 0, precursor: dict | None = PRECURSOR_DEFAULTS,
+                  range_mode: str = PROBE_RANGE, style: str = PROBE_STYLE, seed: int = 0, precursor: dict | None = PRECURSOR_DEFAULTS,
                   data_limit: int | None = 5000, compare=None, progress=None,
                   manifest: dict | None = None) -> GalleryResult:
     """Compute what ``folder`` lacks and write the site into it (the caller commits).
 
     ``maps``: {layer: [maps]} (default: every map).  ``precursor``: the rescue settings
-    (:data:`PRECURSOR_DEFAULTS`; None: no precursor, dead maps stay dead).  ``compare``:
+    (:data:`PRECURSOR_DEFAULTS`; None: no precursor, dead maps stay dead).  ``range_mode``,
+    ``style``: of the OIPs (:func:`oipviz.oip.oip`); the precursor's stay free.  ``compare``:
     another LoadedModel whose same-named layer is shown side by side.  ``progress``:
     ``f(stage, n, total)``, False or None (progress bars).  Ctrl-C (KeyboardInterrupt)
     leaves the finished parts and a valid index; ``manifest``: its common part.
@@ -123,11 +127,12 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
     from ..oip import oip
     from ..writers.oip import run_in_parts
     from ..writers.precursor import write_result
-    from .figures import StatsPlotter, save
+    from .figures import SimilarityPlotter, StatsPlotter, save
 
     pp = None if precursor is None else dict(PRECURSOR_DEFAULTS, **precursor)
     dataset = dataset_of(loaded)
-    params = dict(inits=inits, epochs=epochs, lr=lr, seed=seed, precursor=pp, dataset=dataset)
+    params = dict(inits=inits, epochs=epochs, lr=lr, range=range_mode, style=style, seed=seed,
+                  precursor=pp, dataset=dataset)
     states = [LayerState(loaded.layer(n), list((maps or {}).get(n) or range(loaded.layer(n).units)))
               for n in layers]
     site = _site_info(loaded, params, compare, manifest)
@@ -160,7 +165,8 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
                            + (f" ({model.name})" if model is not loaded else ""),
                            len(some) * inits * epochs)
         return run_in_parts(folder, some, inits, lambda group: oip(
-            name, group, model, inits=inits, epochs=epochs, lr=lr, seed=seed, progress=tick),
+            name, group, model, inits=inits, epochs=epochs, lr=lr, seed=seed,
+            range_mode=range_mode, style=style, progress=tick),
             model.convention, on_skip=lambda g: tick(g * inits * epochs), under=sub)
 
     def rescue_layer(st):
@@ -187,14 +193,15 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
 
     def write_pages(st):
         plotter = StatsPlotter(BINS, unit=pages.noun(st.info))
+        sims = SimilarityPlotter(inits)
         todo = [k for k, m in enumerate(st.maps)
                 if not (root / pages.page_of(st.info.name, m)).exists()]
         tick = stages.tick(f"{st.info.name}: pages", len(todo))
         for k in todo:
-            pages.write_map(root, st, k, site, plotter)
+            mappage.write_map(root, st, k, site, plotter, sims)
             written[0] += 1
             tick(1)
-        save(root / st.info.name / "sheet.png", st.rescue.sheet())
+        save(root / st.info.name / "sheet.png", pages.sheet_of(st))
         if st.compare is not None:
             pages.write_compare(root, st, site)
 
@@ -206,6 +213,7 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
             name = st.info.name
             st.probe = timed("oip", probe, name, st.maps, loaded, name)
             st.rescue = timed("rescue", rescue_layer, st)
+            st.measures = timed("measures", measure, loaded, st)
             if compare is not None:
                 theirs = [m for m in st.maps if m < compare.layer(name).units]
                 if theirs:
@@ -287,6 +295,10 @@ def _runs(folder, seconds: dict, cpu: dict, written: int) -> list[dict]:
 def _manifest(folder, base, params, data_limit, states, counts, runs, compare) -> dict:
     st0 = states[0]
     return dict(base or {}, settings=dict(params, data_limit=data_limit, data_seed=DATA_SEED),
+                range=params["range"], style=params["style"],
+                rendering=("OIPs: exact pixels (0 = black, 1 = white)" if params["range"] == "valid"
+                           else "OIPs: min-max scaled per image (the articles' plots)")
+                + "; *_enhanced.png: contrast-enhanced; precursor images: free range, min-max",
                 data={"dataset": params["dataset"], "source": st0.data.source,
                       "digits": int(len(st0.data.labels)),
                       "split": "all", "seed": DATA_SEED},
@@ -296,5 +308,6 @@ def _manifest(folder, base, params, data_limit, states, counts, runs, compare) -
                     "shape": list(st.info.shape[1:]), "kind": pages.noun(st.info),
                     "class_counts": st.data.class_counts,
                     "rescue": st.rescue.params, "summary": counts[st.info.name],
-                    "maps": [pages.map_entry(st, k) for k in range(len(st.maps))]}
+                    "in_range": st.measures.summary(),
+                    "maps": [mappage.map_entry(st, k) for k in range(len(st.maps))]}
                     for st in states})
