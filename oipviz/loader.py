@@ -7,6 +7,7 @@ articles' CNN sees.  :class:`InputConvention` maps ``z`` to whatever the model w
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +72,10 @@ class InputConvention:
                     mean, std = (float(v) for v in t.split(":", 1)[1].split(","))
                 except ValueError:
                     raise ModelError(f"bad --input-scale {text!r}; use standardize:MEAN,STD") from None
-                if std <= 0:
-                    raise ModelError("--input-scale standardize needs STD > 0")
+                if not (math.isfinite(mean) and math.isfinite(std) and 1e-3 <= std <= 1e3
+                        and abs(mean) <= 1e3):
+                    raise ModelError(f"bad --input-scale {text!r}: MEAN and STD must be finite, "
+                                     "with 1e-3 <= STD <= 1e3 and |MEAN| <= 1e3")
             return cls("standardize", mean, std, "--input-scale")
         raise ModelError(f"bad --input-scale {text!r}; use unit, 255 or standardize[:MEAN,STD]")
 

@@ -200,9 +200,12 @@ def float_list(text: str | None, name: str, lo: float | None = None,
 
 @contextmanager
 def progress_sink(quiet: bool):
-    """The file progress bars go to: click's default, or nowhere with --quiet."""
+    """The file progress bars go to: stderr (results stay alone on stdout), or nowhere
+    with --quiet."""
     if not quiet:
-        yield None
+        import sys
+
+        yield sys.stderr
         return
     with open(os.devnull, "w") as f:
         yield f
