@@ -68,6 +68,7 @@ class PrecursorResult:
     woken: np.ndarray | None = None   # (top,) bool: candidates that got the wake steps
     convention: object = field(repr=False, default=None)
     note: str = ""                # why fewer than ``top`` candidates were refined, if so
+    counts: dict | None = None    # sharded screens: patterns screened / zero / pruned
 
     def sheet(self):
         """Contact sheet (PIL): start patterns (top row) and refined OIPs (bottom row)."""
@@ -98,6 +99,8 @@ class PrecursorResult:
 
     @property
     def n_screened(self) -> int:
+        if self.counts:
+            return int(self.counts["screened"])
         return int(np.count_nonzero(~np.isnan(self.screen_losses)))
 
     @property
@@ -128,7 +131,8 @@ class PrecursorResult:
         b = self.best
         refined = ", ".join(f"{v:.3g}" for v in self.final)
         if self.status == "dead":
-            pos = int(np.count_nonzero(fires(self.screen_losses)))
+            pos = (self.n_screened - int(self.counts["zero"]) if self.counts
+                   else int(np.count_nonzero(fires(self.screen_losses))))
             return (f"{self.layer} map {self.map}: dead: all {len(self.final)} candidates stay at "
                     f"{self.best_value:.3g} ({pos:,} of {self.n_screened:,} patterns above zero "
                     f"in the {self.screen} screen)")
@@ -214,33 +218,51 @@ def _candidates(loaded, layer, m, grid, vals, losses, eligible, top, chunk,
     """Top ``top`` pattern indices by screen loss, and a note if there are fewer.  With
     ``wake``, when fewer than ``top`` patterns are above zero, the rest are the zero-loss
     patterns nearest to firing (highest pre-activation)."""
+    eligible = drop_duplicate_flats(eligible, grid, len(vals))
     top_idx = eligible[rank(losses[eligible], top)]
     alive = fires(losses[top_idx])
     if not wake or alive.all():
-        return top_idx, ""
-    keep = top_idx[alive]
+        return top_idx, _fewer_note(len(top_idx), top)
     zero = eligible[~fires(losses[eligible])]
     pre = forward_table(loaded, layer, [m], zero, grid, vals, chunk, pre=True)[:, 0]
+    need = top - int(alive.sum())
+    return topped_up(top_idx[alive], zero[rank(pre, need + len(vals))], top, grid, vals)
+
+
+def drop_duplicate_flats(indices: np.ndarray, grid: int, n_values: int) -> np.ndarray:
+    """``indices`` without the one-value patterns but the first: every flat pattern is the
+    same image once standardized, so refining several of them repeats one run."""
+    if n_values < 2:
+        return indices
+    step = (n_values ** (grid * grid) - 1) // (n_values - 1)     # 11…1 in base V
+    return indices[~np.isin(indices, np.arange(1, n_values, dtype=np.int64) * step)]
+
+
+def _fewer_note(got: int, top: int) -> str:
+    return "" if got >= top else (
+        f"{got} of the {top} requested candidates refined: the one-value patterns are all the "
+        "same flat image, so only one of them is kept")
+
+
+def topped_up(keep, fill, top, grid, vals) -> tuple[np.ndarray, str]:
+    """``keep`` (candidates above zero) topped up to ``top`` from ``fill`` (patterns at
+    zero, nearest to firing first), and a note if there are fewer."""
     need = top - len(keep)
-    fill = zero[rank(pre, need + len(vals))]
     # the V one-value patterns are all the same flat image: keep one of them
     d = pattern_digits(fill, grid, len(vals)).reshape(len(fill), -1)
     flat = (d == d[:, :1]).all(axis=1)
     fill = fill[~flat | (np.cumsum(flat) == 1)][:need]
     out = np.concatenate([keep, fill])
-    note = ""
-    if len(out) < top:
-        note = (f"{len(out)} of the {top} requested candidates refined: the one-value patterns "
-                f"are all the same flat image, so only one of them is kept")
-    return out, note
+    return out, _fewer_note(len(out), top)
 
 
 def _result(loaded, layer, m, grid, vals, screen, test_epochs, n, losses, steps_of, eligible, top,
             epochs, lr, seed, t_screen, screen_units, progress, chunk=1024,
-            wake=0) -> PrecursorResult:
+            wake=0, cands=None) -> PrecursorResult:
     obj = _objective(loaded, layer, m)
     t0 = time.perf_counter()
-    top_idx, note = _candidates(loaded, layer, m, grid, vals, losses, eligible, top, chunk, wake)
+    top_idx, note = cands or _candidates(loaded, layer, m, grid, vals, losses, eligible, top,
+                                         chunk, wake)
     starts = precursor_patterns(top_idx, grid, vals)
     x = starts
     woken = np.zeros(len(starts), bool)

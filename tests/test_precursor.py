@@ -252,6 +252,7 @@ def test_cli_dead_only_subprocess(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     p = subprocess.run(cmd + ["precursor", "--layer", "conv3", "--map", f"46,{RESCUED_DEAD_MAP}",
                               "--dead-only", "--probe-inits", "2", "--probe-epochs", "50",
+                              "--probe-range", "free", "--probe-style", "plain",
                               "--screen", "forward", "--epochs", "150", "--top", "3",
                               "--out", str(out), "--quiet"],
                        capture_output=True, text=True, env=env, timeout=300)

@@ -41,13 +41,29 @@ SCREEN_HELP = ("exhaustive: TEST-EPOCHS ascent steps on every pattern (the artic
               help="Random inits per map for --dead-only.")
 @click.option("--probe-epochs", type=count(1), default=300, show_default=True,
               help="Ascent steps of the random inits for --dead-only.")
+@click.option("--probe-range", type=click.Choice(["valid", "free"]), default="valid",
+              show_default=True, help="Pixel range of the random inits for --dead-only (as the "
+              "gallery's; free + --probe-style plain: the articles' probe).")
+@click.option("--probe-style", type=click.Choice(["readable", "plain"]), default="readable",
+              show_default=True, help="Style of the random inits for --dead-only.")
 @click.option("--yes", is_flag=True, help="Go on with a grid of more than 1.5 million patterns.")
+@click.option("--executor", "executor_name", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="Where the shards run: local (this process) or ray (one "
+              "task per shard; pip install 'oipviz[ray]').")
+@click.option("--address", default=None,
+              help="Ray cluster to use (HOST:PORT of 'ray start --head'); default: a local Ray "
+                   "cluster on this machine's cores.")
+@click.option("--shard-size", type=count(1, 50_000_000), default=None,
+              help="Patterns per shard, rounded up to a multiple of --chunk [default: about 1/8 "
+                   "of the grid, at most 16 chunks].")
+@click.option("--cpus-per-task", type=count(1, 1024), default=1, show_default=True,
+              help="Ray: cores per task (TensorFlow's threads inside it).")
 @seed_option()
 @output_options("precursor_LAYER_MAP", resumable=True)
 @model_options
 def command(model, layer, map_spec, grid, values_text, test_epochs, top, epochs, lr, screen, chunk,
-            wake, dead_only, probe_inits, probe_epochs, yes, seed, out, force, quiet,
-            resume) -> None:
+            wake, dead_only, probe_inits, probe_epochs, probe_range, probe_style, yes, executor_name, address, shard_size,
+            cpus_per_task, seed, out, force, quiet, resume) -> None:
     """Screen every coarse GRID×GRID pattern of grey VALUES on a map, refine the best.
 
     \b
@@ -64,12 +80,16 @@ def command(model, layer, map_spec, grid, values_text, test_epochs, top, epochs,
 
     values, n = check_params(grid, float_list(values_text, "--values", 0.0, 1.0), top,
                              test_epochs, epochs, lr, screen, chunk)
+    from ..executors import check_executor
+
+    shard_size = check_executor(executor_name, address, screen, n, chunk, shard_size)
     tag = map_spec.strip().lower().replace(",", "_").replace(" ", "")
     params = dict(layer=layer, maps=map_spec, grid=grid, values=list(values), screen=screen,
                   test_epochs=test_epochs, top=top, epochs=epochs, lr=lr, chunk=chunk, wake=wake,
-                  dead_only=dead_only)
+                  dead_only=dead_only, shard_size=shard_size)
     if dead_only:
-        params.update(probe_inits=probe_inits, probe_epochs=probe_epochs)
+        params.update(probe_inits=probe_inits, probe_epochs=probe_epochs, probe_range=probe_range,
+                      probe_style=probe_style)
     with OutputFolder(out or f"precursor_{layer}_{tag}", "precursor", force, resume,
                       resumable=True, identity={"parameters": params, "seed": seed}) as folder:
         if folder.already_complete:
@@ -78,16 +98,24 @@ def command(model, layer, map_spec, grid, values_text, test_epochs, top, epochs,
         loaded = model.load()
         info = loaded.unit_layer(layer)
         maps = parse_maps(map_spec, info.units)
-        _guard(loaded, info.name, maps, screen, n, test_epochs, top, epochs, lr, chunk, yes)
+        _guard(loaded, info.name, maps, screen, n, test_epochs, top, epochs, lr, chunk, yes, grid,
+               values)
         manifest = base_manifest("precursor", loaded, params, seed)
         run = dict(loaded=loaded, layer=info.name, grid=grid, values=values,
                    test_epochs=test_epochs, top=top, epochs=epochs, lr=lr, seed=seed,
                    screen=screen, chunk=chunk, wake=wake)
-        with progress_sink(quiet) as sink:
+        from ..executors import executor
+
+        with progress_sink(quiet) as sink, executor(executor_name, loaded, address, cpus_per_task,
+                                                    unsafe=model.unsafe) as ex:
+            manifest["executor"] = {"name": ex.name, "workers": ex.workers, "cores": ex.cores}
+            run.update(ex=ex, shard_size=shard_size, quiet=quiet)
             if dead_only or len(maps) > 1:
                 from .rescue_run import run_many
 
-                lines = run_many(folder, maps, dead_only, probe_inits, probe_epochs, manifest,
+                probe_cfg = dict(inits=probe_inits, epochs=probe_epochs, range=probe_range,
+                                 style=probe_style)
+                lines = run_many(folder, maps, dead_only, probe_cfg, manifest,
                                  sink, **run)
             else:
                 lines = _run_one(folder, maps[0], n, manifest, sink, **run)
@@ -97,16 +125,25 @@ def command(model, layer, map_spec, grid, values_text, test_epochs, top, epochs,
     click.echo(f"wrote {folder.shown}/")
 
 
-def _guard(loaded, layer, maps, screen, n, test_epochs, top, epochs, lr, chunk, yes) -> None:
-    """Very large grids need --yes; an estimate from a short calibration is shown."""
+def _guard(loaded, layer, maps, screen, n, test_epochs, top, epochs, lr, chunk, yes, grid,
+           values) -> None:
+    """Very large grids need --yes; an estimate from a short calibration (a timed probe
+    shard in this process for the sharded screens) is shown."""
     from ..errors import OipvizError
+    from ..executors import LocalExecutor
     from ..precursor import GUARD_PATTERNS
+    from ..scaleout import plan_run, probe_seconds
     from ..screens import estimate_seconds
 
     if n <= GUARD_PATTERNS:
         return
-    secs = estimate_seconds(loaded, layer, maps[0], screen, n, len(maps), test_epochs, top,
-                            epochs, lr, chunk)
+    if screen == "halving":
+        secs = estimate_seconds(loaded, layer, maps[0], screen, n, len(maps), test_epochs, top,
+                                epochs, lr, chunk)
+    else:
+        ex = LocalExecutor(loaded)
+        secs = probe_seconds(ex, plan_run(ex, layer, maps, grid, values, test_epochs, top, epochs,
+                                          lr, screen=screen, chunk=chunk))[1]
     if not yes:
         raise OipvizError(f"{n:,} patterns per map × {len(maps)} map(s) is a very large grid "
                           f"({screen} screen, estimated {_duration(secs)}); add --yes to run it")
@@ -123,14 +160,36 @@ def _duration(secs: float) -> str:
     return f"{secs // 3600} h {secs % 3600 // 60:02d} min"
 
 
-def _run_one(folder, m, n, manifest, sink, loaded, layer, **kw) -> list[str]:
-    from ..precursor import precursor
+def planned(folder, ex, layer, maps, quiet, shard_size, **kw):
+    """Plan a sharded run (finished shards in ``folder`` are skipped) and, unless quiet,
+    print the plan and an estimate from a timed probe shard.  Returns (plan, store, units)."""
+    from ..scaleout import plan_run, probe_seconds
     from ..screens import work
+    from ..writers.shards import ShardStore
+
+    store = ShardStore(folder)
+    plan = plan_run(ex, layer, maps, shard_size=shard_size, store=store, **kw) if maps else None
+    if plan is None:
+        return None, store, work(len(kw["values"]) ** (kw["grid"] ** 2), len(maps), kw["screen"],
+                                 kw["test_epochs"], kw["top"], kw["epochs"])
+    if not quiet:
+        for line in plan.lines(ex):
+            click.echo(line, err=True)
+        rate, secs = probe_seconds(ex, plan)
+        click.echo(f"plan: probe shard: {rate:,.0f} image-steps/s in this process; estimated "
+                   f"{_duration(secs)}", err=True)
+    return plan, store, plan.total
+
+
+def _run_one(folder, m, n, manifest, sink, loaded, layer, ex, shard_size, quiet, **kw) -> list[str]:
+    from ..scaleout import precursor_run
     from ..writers.precursor import write_precursor
 
-    total = work(n, 1, kw["screen"], kw["test_epochs"], kw["top"], kw["epochs"])
+    folder.write_manifest(manifest, complete=False)
+    plan, store, total = planned(folder, ex, layer, [m], quiet, shard_size, **kw)
     with click.progressbar(length=total, label=f"{layer} map {m}: {n:,} patterns",
                            show_eta=True, file=sink) as bar:
-        res = precursor(layer, m, loaded, progress=bar.update, **kw)
+        res = next(precursor_run(ex, layer, [m], plan=plan, store=store, progress=bar.update,
+                                 **kw))
     write_precursor(folder, res, manifest)
     return [res.summary()] + ([f"note: {res.note}"] if res.note else [])

@@ -5,13 +5,16 @@ from __future__ import annotations
 import click
 
 
-def run_many(folder, maps, dead_only, probe_inits, probe_epochs, manifest, sink, loaded, layer,
-             grid, values, test_epochs, top, epochs, lr, seed, screen, chunk, wake) -> list[str]:
-    """Probe (with --dead-only), precursor on the targets, rescue table; returns the lines
-    to print."""
+def run_many(folder, maps, dead_only, probe_cfg, manifest, sink, loaded, layer,
+             grid, values, test_epochs, top, epochs, lr, seed, screen, chunk, wake, ex=None,
+             shard_size=None, quiet=True) -> list[str]:
+    """Probe (with --dead-only; ``probe_cfg``: inits, epochs, range, style), precursor on
+    the targets (shard by shard on executor ``ex``), rescue table; returns the lines to
+    print."""
+    from ..executors import LocalExecutor
+    from ..scaleout import precursor_run
     from ..oip import oip
-    from ..precursor import precursor_maps
-    from ..screens import work
+    from .precursor_cmd import planned
     from ..rescue import RescueResult, rescue, row_of
     from ..status import fires
     from ..writers.oip import run_in_parts
@@ -21,41 +24,44 @@ def run_many(folder, maps, dead_only, probe_inits, probe_epochs, manifest, sink,
     pp = dict(grid=grid, values=values, test_epochs=test_epochs, top=top, epochs=epochs,
               screen=screen, chunk=chunk, wake=wake)
     probe = None
+    inits, steps = probe_cfg["inits"], probe_cfg["epochs"]
     if dead_only:
-        with click.progressbar(length=len(maps) * probe_inits * probe_epochs, show_eta=True,
-                               file=sink, label=f"{layer}: {len(maps)} map(s) × {probe_inits} "
-                                                "random inits") as bar:
+        with click.progressbar(length=len(maps) * inits * steps, show_eta=True, file=sink,
+                               label=f"{layer}: {len(maps)} map(s) × {inits} random inits") as bar:
             probe = run_in_parts(
-                folder, maps, probe_inits,
-                lambda g: oip(layer, g, loaded, inits=probe_inits, epochs=probe_epochs, lr=lr,
-                              seed=seed, progress=bar.update),
-                loaded.convention, on_skip=lambda k: bar.update(k * probe_inits * probe_epochs))
+                folder, maps, inits,
+                lambda g: oip(layer, g, loaded, inits=inits, epochs=steps, lr=lr, seed=seed,
+                              range_mode=probe_cfg["range"], style=probe_cfg["style"],
+                              progress=bar.update),
+                loaded.convention, on_skip=lambda k: bar.update(k * inits * steps))
     done = finished_rows(folder, maps, probe)
     targets = maps if probe is None else [m for m, v in zip(probe.maps, probe.best_values)
                                           if not fires(v)]
     todo = [m for m in targets if m not in done]
     if folder.resumed:
         click.echo(f"resuming {folder.shown}: {len(done)} finished map(s) skipped", err=True)
-    n = len(values) ** (grid * grid)
     lines: list[str] = []
+    ex = ex or LocalExecutor(loaded)
+    plan, store, total = planned(folder, ex, layer, todo, quiet, shard_size, lr=lr, seed=seed, **pp)
+    pv = {} if probe is None else dict(zip(probe.maps, probe.best_values))
 
     def keep(res):
         keep_map(folder, res, manifest)
         lines.append(res.summary() + (f" (note: {res.note})" if res.note else ""))
 
     try:
-        with click.progressbar(length=max(1, work(n, len(todo), screen, test_epochs, top, epochs)),
-                               show_eta=True, file=sink,
+        with click.progressbar(length=max(1, total), show_eta=True, file=sink,
                                label=f"{layer}: precursor on {len(todo)} map(s)") as bar:
-            if probe is not None:
-                res = rescue(layer, maps, loaded, probe=probe, probe_inits=probe_inits,
-                             probe_epochs=probe_epochs, lr=lr, seed=seed, done=done,
-                             on_result=keep, progress=lambda stage, k, total: bar.update(k), **pp)
+            for r in precursor_run(ex, layer, todo, lr=lr, seed=seed, plan=plan, store=store,
+                                   progress=bar.update, **pp):
+                keep(r)
+                done[r.map] = row_of(r, pv.get(r.map))
+            if probe is not None:  # every target is done: this only builds the table
+                res = rescue(layer, maps, loaded, probe=probe, probe_inits=inits,
+                             probe_epochs=steps, probe_range=probe_cfg["range"],
+                             probe_style=probe_cfg["style"], lr=lr, seed=seed, done=done,
+                             progress=False, **pp)
             else:
-                for r in precursor_maps(layer, todo, loaded, lr=lr, seed=seed,
-                                        progress=bar.update, **pp):
-                    keep(r)
-                    done[r.map] = row_of(r)
                 res = RescueResult(layer, None, [done[m] for m in maps], {},
                                    dict(layer=layer, lr=lr, **pp))
     except KeyboardInterrupt:

@@ -106,7 +106,14 @@ def write_result(folder, res: PrecursorResult) -> dict:
         files.append(save_png(folder / f"start_{tag}_gray.png", normalize(z0), "gray").name)
         files += [p.name for p in save_oip(folder, f"oip_{tag}", res.images[i])]
     files += [p.name for p in save_oip(folder, "best", res.best_image)]
-    np.save(folder / "screen_losses.npy", res.screen_losses)
+    screened = ~np.isnan(res.screen_losses)
+    if screened.all():
+        np.save(folder / "screen_losses.npy", res.screen_losses)
+        losses_file = "screen_losses.npy"
+    else:  # a slice or a top-k-only (sharded, huge) screen: store what was measured
+        idx = np.flatnonzero(screened)
+        np.savez_compressed(folder / "screen_losses.npz", index=idx, loss=res.screen_losses[idx])
+        losses_file = "screen_losses.npz"
     np.save(folder / "refine_history.npy", res.history)
     plot_screen_histogram(res, folder / "screen_histogram.png")
     plot_refine_curves(res, folder / "refine_curves.png")
@@ -118,7 +125,7 @@ def write_result(folder, res: PrecursorResult) -> dict:
     status = [None] * top + [live_or_dead(v) for v in res.final]
     contact_sheet(imgs, labels, folder / "contact_sheet.png", cols=top, status=status,
                   title=f"{res.layer} map {res.map}: start patterns (top), refined OIPs (bottom)")
-    files += ["screen_losses.npy", "refine_history.npy", "screen_histogram.png",
+    files += [losses_file, "refine_history.npy", "screen_histogram.png",
               "refine_curves.png", "contact_sheet.png"]
     entry = map_entry(res)
     entry["files"] = files
