@@ -49,7 +49,8 @@ def site(tmp_path_factory):
     mlp.save(root / "mlp.keras")
     out = root / "gallery_conv3"
     runs = [["gallery", "--layer", "conv3", "--maps", "3,4", "--epochs", "20",
-             "--precursor-epochs", "20", "--data-limit", "500", "--compare",
+             "--precursor-epochs", "20", "--data-limit", "500", "--feature-method", "pca",
+             "--feature-samples", "200", "--compare",
              str(root / "random.keras"), "--out", str(out)],
             ["activations", "--samples", "2", "--out", str(root / "act")],
             ["activations", "--samples", "1", "--model", str(root / "mlp.keras"),
@@ -106,8 +107,18 @@ def test_every_gallery_page_loads_in_chromium(browser, site, tmp_path):
     # map 3 is live: its OIPs (valid range) and the inits' similarity matrix
     got = visit(browser, out / "conv3" / "map_003.html")
     assert any(s.endswith("map_003/similarity.png") for s in got["srcs"])
+    assert any(s.endswith("map_003/gradcam.png") for s in got["srcs"])       # Grad-CAM strip
     got = visit(browser, out / "compare" / "conv3.html")
     assert got["images"] == 2 + 2 and got["links"] >= 2
+    # the extra pages, linked from the index: feature space (both models), the
+    # misclassified digits under every attribution method, the weights
+    got = visit(browser, out / "feature_space.html", shots / "gallery_feature_space.png")
+    assert got["images"] == 2 + 2                                    # embeddings, clusters
+    not_blank(shots / "gallery_feature_space.png")
+    got = visit(browser, out / "misclassified.html")
+    assert any(s.endswith("explain/misclassified.png") for s in got["srcs"])
+    got = visit(browser, out / "weights.html")
+    assert got["images"] == 2
 
 
 def test_activation_galleries_load_in_chromium(browser, site):

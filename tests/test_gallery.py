@@ -25,7 +25,8 @@ DATA = Path(__file__).parent / "data"
 EPOCHS, PRE_EPOCHS, LIMIT = 30, 40, 1000
 #: conv3 maps 0-5 of the bundled model: map 4 never responds to random inits
 SMALL = ["--layer", "conv3", "--maps", "0-5", "--epochs", str(EPOCHS),
-         "--precursor-epochs", str(PRE_EPOCHS), "--data-limit", str(LIMIT)]
+         "--precursor-epochs", str(PRE_EPOCHS), "--data-limit", str(LIMIT),
+         "--feature-method", "pca", "--feature-samples", "200"]
 ENV = dict(os.environ, OIPVIZ_OFFLINE="1")
 
 
@@ -86,7 +87,7 @@ def assert_links(page: Path) -> int:
 
 
 def assert_site_links(root: Path) -> int:
-    pages = [root / "index.html", *root.glob("*/map_*.html"), *root.glob("compare/*.html")]
+    pages = [*root.glob("*.html"), *root.glob("*/map_*.html"), *root.glob("compare/*.html")]
     for page in pages:
         assert_links(page)
     return len(pages)
@@ -136,8 +137,48 @@ def test_site_pages_statuses_and_links(site):
     assert len(list((out / "compare" / "conv3").glob("map_*.png"))) == 6
     assert "../compare/conv3/map_003.png" in (out / "conv3" / "map_003.html").read_text()
     assert "held-out accuracy" in index and "99.00%" in index          # the model card
-    assert assert_site_links(out) == 1 + 6 + 1
+    assert assert_site_links(out) == 1 + 6 + 1 + 3                     # + the extra pages
     assert not list(out.parent.glob(".site.*"))                         # no working folder left
+
+
+def test_extra_pages_are_written_and_linked(site):
+    """feature_space.html (both models), misclassified.html (every method; the confusion
+    matrix links to it), weights.html, and a Grad-CAM strip on each map page."""
+    out, _ = site
+    index = (out / "index.html").read_text()
+    for page in ("feature_space.html", "misclassified.html", "weights.html"):
+        assert f'href="{page}"' in index and (out / page).exists(), page
+        assert assert_links(out / page) >= 2
+    assert '<a href="misclassified.html" title' in index          # the confusion matrix
+    fs = (out / "feature_space.html").read_text()
+    assert "kNN agreement" in fs and "random_features.keras" in fs and "purity" in fs
+    for name in ("conv3_embedding", "conv3_compare_embedding", "conv3_clusters",
+                 "conv3_contingency"):
+        assert Image.open(out / "feature_space" / f"{name}.png").width > 200, name
+    mis = (out / "misclassified.html").read_text()
+    assert "misclassified" in mis and "explain/misclassified.png" in mis
+    assert Image.open(out / "explain" / "misclassified.png").width > 600   # 1 + 7 methods
+    assert "kernels.png" in (out / "weights.html").read_text()
+    assert (out / "weights" / "class_means.png").exists()
+    for m in range(6):
+        assert "gradcam.png" in (out / "conv3" / f"map_{m:03d}.html").read_text()
+        assert Image.open(out / "conv3" / f"map_{m:03d}" / "gradcam.png").width > 9 * 56
+    settings = manifest(out)["settings"]
+    assert settings["explain"] is True and settings["feature_space"]["method"] == "pca"
+
+
+def test_no_explain_no_feature_space_skips_them(tmp_path):
+    out = tmp_path / "bare"
+    r = run(["gallery", "--layer", "conv3", "--maps", "0-1", "--inits", "2", "--epochs", "5",
+             "--precursor", "off", "--data-limit", "300", "--no-explain", "--no-feature-space",
+             "--out", out, "--quiet"])
+    assert r.exit_code == 0, r.output + r.stderr
+    assert not (out / "feature_space.html").exists() and not (out / "misclassified.html").exists()
+    assert not list(out.glob("conv3/map_*/gradcam.png"))
+    index = (out / "index.html").read_text()
+    assert "feature_space.html" not in index and "misclassified.html" not in index
+    assert (out / "weights.html").exists() and 'href="weights.html"' in index
+    assert assert_site_links(out) == 2 + 2                     # index, weights, 2 maps
 
 
 def test_examples_and_selectivity_match_a_direct_computation(site, keras, digits):
@@ -273,7 +314,7 @@ def test_free_range_gallery_shows_clipped_activations(tmp_path, keras, loaded):
     out = tmp_path / "free"
     r = run(["gallery", "--layer", "conv3", "--maps", "0,3", "--inits", "4", "--epochs", "20",
              "--range", "free", "--style", "plain", "--precursor", "off", "--data-limit", "300",
-             "--out", out, "--quiet"])
+             "--no-explain", "--no-feature-space", "--out", out, "--quiet"])
     assert r.exit_code == 0, r.output + r.stderr
     man = manifest(out)
     assert man["range"] == "free" and man["style"] == "plain"
@@ -296,7 +337,7 @@ def test_free_range_gallery_shows_clipped_activations(tmp_path, keras, loaded):
         assert "clipped to the pixel range [0, 1]" in page and "oip_best_clipped.png" in page
     index = (out / "index.html").read_text()
     assert "free (the articles" in index and "live maps the OIP clipped to [0, 1] beats" in index
-    assert assert_site_links(out) == 1 + 2
+    assert assert_site_links(out) == 1 + 2 + 1                            # + weights.html
 
 
 def _tree(root: Path) -> dict:
@@ -363,7 +404,8 @@ def test_mlp_gallery_shows_units(tmp_path, keras):
         layer = [lay.name for lay in model.layers if lay.__class__.__name__ == "Dense"][0]
         out = tmp_path / f"g_{name}"
         r = run(["gallery", "--model", path, "--layer", layer, "--maps", "0-3", "--inits", "2",
-                 "--epochs", "10", "--precursor-epochs", "10", "--data-limit", "300", "--out", out,
+                 "--epochs", "10", "--precursor-epochs", "10", "--data-limit", "300",
+                 "--feature-method", "pca", "--feature-samples", "200", "--out", out,
                  "--quiet"])
         assert r.exit_code == 0, r.output + r.stderr
         man = manifest(out)
@@ -373,7 +415,9 @@ def test_mlp_gallery_shows_units(tmp_path, keras):
         ex = Image.open(out / layer / "map_002" / "examples.png").convert("RGB")
         a = np.asarray(ex)
         assert (a[..., 0] == a[..., 1]).all()                   # plain gray digits, no overlay
-        assert assert_site_links(out) == 1 + 4
+        assert not list(out.glob(f"{layer}/map_*/gradcam.png"))     # no conv layer
+        assert (out / "feature_space.html").exists() and (out / "misclassified.html").exists()
+        assert assert_site_links(out) == 1 + 4 + 2 + (out / "weights.html").exists()
     r = run(["activations", "--model", tmp_path / "flat.keras", "--samples", "2",
              "--out", tmp_path / "act", "--quiet"])
     assert r.exit_code == 0, r.output + r.stderr

@@ -79,14 +79,25 @@ def _wake():
               help="Use at most this many real digits for the dataset statistics.")
 @click.option("--compare", "compare_path", default=None, metavar="MODEL",
               help="Another model (e.g. a random_features model) shown side by side.")
+@click.option("--explain/--no-explain", "explain", default=True, show_default=True,
+              help="Grad-CAM of each map's top digits (conv layers) and misclassified.html: "
+                   "the misclassified digits under every attribution method.")
+@click.option("--feature-space/--no-feature-space", "feature_space", default=True,
+              show_default=True,
+              help="feature_space.html: the layer's 2-D embedding with its kNN agreement and "
+                   "a k-means scan (with --compare: the other model's beside it).")
+@click.option("--feature-method", type=click.Choice(["tsne", "pca"]), default="tsne",
+              show_default=True, help="Embedding of the feature-space page (tsne: openTSNE).")
+@click.option("--feature-samples", type=count(100, 2000), default=2000, show_default=True,
+              help="Real digits on the feature-space page.")
 @seed_option()
 @output_options("gallery_LAYER; gallery_all with --all-layers; gallery without --layer",
                 resumable=True)
 @model_options
 def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, style,
             precursor_screen, precursor_top,
-            precursor_epochs, wake, data_limit, compare_path, seed, out, force, quiet,
-            resume) -> None:
+            precursor_epochs, wake, data_limit, compare_path, explain, feature_space,
+            feature_method, feature_samples, seed, out, force, quiet, resume) -> None:
     """Build a static HTML gallery of a layer: open OUT/index.html in a browser.
 
     \b
@@ -98,7 +109,10 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, s
     similarity across inits, the precursor result where random inits failed (free
     range), the 9 real digits that excite it most, a histogram of its activation over
     the data and its class selectivity.  A map's activation is the spatial mean of its
-    output; a Dense layer's units are shown the same way.
+    output; a Dense layer's units are shown the same way.  Also linked from the index:
+    misclassified.html (every attribution method on the misclassified digits; Grad-CAM
+    strips on the map pages), feature_space.html (embedding, kNN agreement, k-means)
+    and weights.html (the first layer's kernels or templates, the class means).
 
     \b
     Ctrl-C keeps what is finished and a valid index; --resume computes only what is
@@ -125,7 +139,9 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, s
                      precursor["test_epochs"], precursor_epochs, lr, precursor_screen, 1024)
     params = dict(model=model.path, input_scale=model.input_scale, layer=layer,
                   all_layers=all_layers, maps=map_spec.strip().lower(), inits=inits, epochs=epochs,
-                  lr=lr, range=range_mode, style=style, precursor=precursor, data_limit=data_limit, compare=compare_path)
+                  lr=lr, range=range_mode, style=style, precursor=precursor, data_limit=data_limit, compare=compare_path,
+                  explain=explain, feature_space=feature_space, feature_method=feature_method,
+                  feature_samples=feature_samples)
     target = out or ("gallery_all" if all_layers else f"gallery_{layer}" if layer else "gallery")
     bars = StageBars(quiet)
     try:
@@ -181,4 +197,6 @@ def _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path
     p = params
     return build_gallery(folder, loaded, layers, maps, inits=p["inits"], epochs=p["epochs"],
                          lr=p["lr"], range_mode=p["range"], style=p["style"], seed=seed, precursor=p["precursor"],
-                         data_limit=p["data_limit"], compare=other, progress=bars, manifest=base)
+                         data_limit=p["data_limit"], compare=other, progress=bars, manifest=base,
+                         explain=p["explain"], feature_space=p["feature_space"],
+                         feature_method=p["feature_method"], feature_samples=p["feature_samples"])

@@ -45,9 +45,11 @@ def _other(st, m: int) -> dict | None:
     return {"value": float(c.best_values[j]), "status": c.status[j]}
 
 
-def write_map(root: Path, st, k: int, site: SiteInfo, plotter, sim_plotter) -> None:
+def write_map(root: Path, st, k: int, site: SiteInfo, plotter, sim_plotter,
+              gradcam: dict | None = None) -> None:
     """Figures of map ``k`` into ``<layer>/map_NNN/``, then its page (written last: a page
-    that exists is finished)."""
+    that exists is finished).  ``gradcam``: the figure of its top digits' Grad-CAM strip
+    (:func:`.extras.gradcam_strips`), if any."""
     info, m = st.info, st.maps[k]
     layer, name, what = info.name, f"map_{m:03d}", noun(info)
     d = root / layer / name
@@ -74,7 +76,7 @@ def write_map(root: Path, st, k: int, site: SiteInfo, plotter, sim_plotter) -> N
                oips=oips, in_range=_in_range(st, k, e, site), uniq=_uniqueness(d, name, st, k,
                                                                                  sim_plotter),
                precursor=_precursor(root, st, m, site), compare=_compare(st, k, e, site),
-               examples=examples, stats=stats, npy=f"{name}/oips.npy",
+               examples=examples, gradcam=gradcam, stats=stats, npy=f"{name}/oips.npy",
                pixels_npy=f"{name}/oip_best_pixels.npy")
 
 

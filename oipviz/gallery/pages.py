@@ -155,8 +155,11 @@ def _layer_lines(st, site: SiteInfo) -> list[str]:
             "unique)."]
 
 
-def write_index(root: Path, states: list, site: SiteInfo, complete: bool) -> Path:
-    """index.html from the layers' current state (finished, partial or pending)."""
+def write_index(root: Path, states: list, site: SiteInfo, complete: bool,
+                extra_links: list | tuple = ()) -> Path:
+    """index.html from the layers' current state (finished, partial or pending);
+    ``extra_links``: (href, text) of the extra pages that exist (the confusion matrix
+    links to ``misclassified.html`` when it is one of them)."""
     layers, n_pages = [], 0
     for st in states:
         counts = {s: 0 for s in STATUSES}
@@ -193,7 +196,9 @@ def write_index(root: Path, states: list, site: SiteInfo, complete: bool) -> Pat
                       complete=complete, n_maps=sum(len(st.maps) for st in states), n_pages=n_pages,
                       resume_command=site.resume_command, model_rows=site.model_rows,
                       param_rows=rows, confusion=site.confusion, activation_note=note,
-                      layers=layers)
+                      layers=layers, extra_links=list(extra_links),
+                      confusion_href=next((h for h, _ in extra_links
+                                           if h == "misclassified.html"), None))
 
 
 RANGE_NOTES = {"valid": "valid: every OIP is a real input (pixels in [0, 1]), drawn as exact "

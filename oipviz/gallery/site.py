@@ -23,7 +23,7 @@ from ..progress import Stages
 from ..rescue import (PROBE_EPOCHS, PROBE_INITS, PROBE_RANGE, PROBE_STYLE, RescueResult,
                       RescueRow, rescue)
 from ..status import DEAD, LIVE, PENDING, fires
-from . import mappage, pages
+from . import extras, mappage, pages
 from .inputs import dataset_of
 from .measures import Measures, measure
 from .stats import BINS, DatasetStats, LayerStats, dataset_stats
@@ -114,7 +114,9 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
                   inits: int = PROBE_INITS, epochs: int = PROBE_EPOCHS, lr: float = 0.02,
                   range_mode: str = PROBE_RANGE, style: str = PROBE_STYLE, seed: int = 0, precursor: dict | None = PRECURSOR_DEFAULTS,
                   data_limit: int | None = 5000, compare=None, progress=None,
-                  manifest: dict | None = None) -> GalleryResult:
+                  manifest: dict | None = None, explain: bool = True,
+                  feature_space: bool = True, feature_method: str = "tsne",
+                  feature_samples: int = extras.FEATURE_SAMPLES) -> GalleryResult:
     """Compute what ``folder`` lacks and write the site into it (the caller commits).
 
     ``maps``: {layer: [maps]} (default: every map).  ``precursor``: the rescue settings
@@ -123,6 +125,9 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
     another LoadedModel whose same-named layer is shown side by side.  ``progress``:
     ``f(stage, n, total)``, False or None (progress bars).  Ctrl-C (KeyboardInterrupt)
     leaves the finished parts and a valid index; ``manifest``: its common part.
+    ``explain``: Grad-CAM strips on the map pages and ``misclassified.html``;
+    ``feature_space``: ``feature_space.html`` (``feature_method``: tsne or pca, on
+    ``feature_samples`` digits); ``weights.html`` always (:mod:`.extras`).
     """
     from ..oip import oip
     from ..writers.oip import run_in_parts
@@ -132,7 +137,9 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
     pp = None if precursor is None else dict(PRECURSOR_DEFAULTS, **precursor)
     dataset = dataset_of(loaded)
     params = dict(inits=inits, epochs=epochs, lr=lr, range=range_mode, style=style, seed=seed,
-                  precursor=pp, dataset=dataset)
+                  precursor=pp, dataset=dataset, explain=explain,
+                  feature_space=dict(method=feature_method, samples=feature_samples)
+                  if feature_space else None)
     states = [LayerState(loaded.layer(n), list((maps or {}).get(n) or range(loaded.layer(n).units)))
               for n in layers]
     site = _site_info(loaded, params, compare, manifest)
@@ -196,9 +203,10 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
         sims = SimilarityPlotter(inits)
         todo = [k for k, m in enumerate(st.maps)
                 if not (root / pages.page_of(st.info.name, m)).exists()]
+        cams = extras.gradcam_strips(root, loaded, st, todo) if explain else {}
         tick = stages.tick(f"{st.info.name}: pages", len(todo))
         for k in todo:
-            mappage.write_map(root, st, k, site, plotter, sims)
+            mappage.write_map(root, st, k, site, plotter, sims, cams.get(k))
             written[0] += 1
             tick(1)
         save(root / st.info.name / "sheet.png", pages.sheet_of(st))
@@ -220,6 +228,13 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
                     st.compare = timed("compare", probe, name, theirs, compare, f"compare/{name}")
         for st in states:
             timed("pages", write_pages, st)
+        timed("weights", extras.write_weights, root, loaded, site)
+        if explain:
+            timed("explain", extras.write_misclassified, root, loaded, states[-1], site, seed)
+        if feature_space:
+            timed("feature_space", lambda: extras.write_feature_space(
+                root, loaded, states, site, method=feature_method, samples=feature_samples,
+                compare=compare, seed=seed, progress=stages))
     except BaseException:
         if folder.finished_items():   # Ctrl-C or an error: a valid index of what is done
             try:
@@ -247,7 +262,7 @@ def _index(root: Path, loaded, states: list[LayerState], site: pages.SiteInfo,
     if site.confusion:
         write_bytes(root / site.confusion,
                     loaded.path.with_name(loaded.card["confusion_png"]).read_bytes())
-    pages.write_index(root, states, site, complete)
+    pages.write_index(root, states, site, complete, extras.links(root))
 
 
 def _load_precursor(root: Path, st: LayerState, m: int) -> None:
