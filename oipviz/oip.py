@@ -152,9 +152,10 @@ def check_scale_weights(weights) -> tuple[float, ...]:
     try:
         w = tuple(checks.number("scale weight", v, 0.0, 1e6) for v in weights)
     except TypeError:
-        raise OipvizError(f"bad scale weights {weights!r}; give 4 non-negative numbers") from None
+        raise OipvizError(f"bad --scale-weights {weights!r}; give 4 non-negative numbers") from None
     if len(w) != 4 or not any(w):
-        raise OipvizError(f"bad scale weights {weights!r}; give 4 non-negative numbers, not all 0")
+        raise OipvizError(f"bad --scale-weights {list(w)!r}; give 4 non-negative numbers, "
+                          "not all 0")
     return w
 
 

@@ -155,17 +155,16 @@ def check_replaceable(path: Path, shown: str) -> None:
 def check_file_target(path: str | Path, force: bool) -> Path:
     """For single output files (e.g. a trained model): refuse to overwrite without force."""
     p = resolve_target(path)
+    if not p.parent.is_dir():
+        raise OutputError(f"parent folder {p.parent} does not exist")
     try:
         exists, is_dir = os.path.lexists(p), p.is_dir()
-        os.stat(p.parent)
     except OSError as exc:  # e.g. a file name longer than the file system allows
         raise OutputError(f"cannot use {path}: {exc.strerror or exc}") from None
     if exists and not force:
         raise OutputError(f"{path} already exists; use --force to replace it")
     if is_dir:
         raise OutputError(f"{path} is a folder; give a file name")
-    if not p.parent.is_dir():
-        raise OutputError(f"parent folder {p.parent} does not exist")
     try:  # a real write: permissions alone do not stop root, read-only or immutable folders do
         fd, probe = tempfile.mkstemp(prefix=".oipviz-write-test.", dir=p.parent)
         os.close(fd)

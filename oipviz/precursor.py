@@ -25,8 +25,9 @@ from .ascent import ascend, evaluate
 from .errors import OipvizError
 from .inits import pattern_digits, precursor_patterns
 from .progress import reporter
-from .screens import (HALVING_ROUNDS, SCREENS, _all_indices, ascent_screen,
-                      forward_group, forward_table, halving_plan, halving_screen, rank, work)
+from .screens import (HALVING_ROUNDS, SCREENS, _all_indices, _fewer_note, ascent_screen,
+                      drop_duplicate_flats, forward_group, forward_table, halving_plan,
+                      halving_screen, rank, work)
 from .status import fires, rescued_or_dead
 
 DEFAULT_WAKE = 200  # pre-activation steps for candidates at zero everywhere (0 = the articles)
@@ -227,21 +228,6 @@ def _candidates(loaded, layer, m, grid, vals, losses, eligible, top, chunk,
     pre = forward_table(loaded, layer, [m], zero, grid, vals, chunk, pre=True)[:, 0]
     need = top - int(alive.sum())
     return topped_up(top_idx[alive], zero[rank(pre, need + len(vals))], top, grid, vals)
-
-
-def drop_duplicate_flats(indices: np.ndarray, grid: int, n_values: int) -> np.ndarray:
-    """``indices`` without the one-value patterns but the first: every flat pattern is the
-    same image once standardized, so refining several of them repeats one run."""
-    if n_values < 2:
-        return indices
-    step = (n_values ** (grid * grid) - 1) // (n_values - 1)     # 11…1 in base V
-    return indices[~np.isin(indices, np.arange(1, n_values, dtype=np.int64) * step)]
-
-
-def _fewer_note(got: int, top: int) -> str:
-    return "" if got >= top else (
-        f"{got} of the {top} requested candidates refined: the one-value patterns are all the "
-        "same flat image, so only one of them is kept")
 
 
 def topped_up(keep, fill, top, grid, vals) -> tuple[np.ndarray, str]:

@@ -180,3 +180,18 @@ def estimate_seconds(loaded, layer: str, map: int, screen: str, n: int, n_maps: 
     fwd_units = 0 if screen == "exhaustive" else n * -(-n_maps // forward_group(n, n_maps))
     steps = work(n, n_maps, screen, test_epochs, top, epochs) - fwd_units
     return steps / rate + fwd_units / frate
+
+
+def drop_duplicate_flats(indices: np.ndarray, grid: int, n_values: int) -> np.ndarray:
+    """``indices`` without the one-value patterns but the first: every flat pattern is the
+    same image once standardized, so refining several of them repeats one run."""
+    if n_values < 2:
+        return indices
+    step = (n_values ** (grid * grid) - 1) // (n_values - 1)     # 11…1 in base V
+    return indices[~np.isin(indices, np.arange(1, n_values, dtype=np.int64) * step)]
+
+
+def _fewer_note(got: int, top: int) -> str:
+    return "" if got >= top else (
+        f"{got} of the {top} requested candidates refined: the one-value patterns are all the "
+        "same flat image, so only one of them is kept")

@@ -22,7 +22,8 @@ import numpy as np
 
 from .ascent import ascend
 from .inits import precursor_patterns
-from .screens import FORWARD_TABLE_FLOATS, forward_table, rank
+from .screens import (FORWARD_TABLE_FLOATS, _fewer_note, drop_duplicate_flats, forward_table,
+                      rank)
 from .status import fires
 
 #: shards of a grid when it is small (parallelism, resume granularity) ...
@@ -206,7 +207,10 @@ def screen_shard(loaded, spec: ScreenSpec, shard: Shard,
         raise ValueError(f"the {spec.screen} screen is not sharded")
     k, kp = min(spec.top, len(idx)), spec.top + len(spec.values)
     alive = fires(table).reshape(table.shape)
-    top = np.stack([rank(table[:, j], k) for j in range(len(maps))])
+    # every one-value pattern is the same flat image: only the first may be a candidate
+    dup = ~np.isin(idx, drop_duplicate_flats(idx, spec.grid, len(spec.values)))
+    ranked = np.where(dup[:, None], np.nan, table)
+    top = np.stack([rank(ranked[:, j], k) for j in range(len(maps))])
     near_idx = np.full((len(maps), kp), -1, np.int64)
     near_val = np.full((len(maps), kp), -np.inf, np.float32)
     near_loss = np.full((len(maps), kp), np.nan, np.float32)
@@ -215,7 +219,7 @@ def screen_shard(loaded, spec: ScreenSpec, shard: Shard,
         pre = forward_table(loaded, spec.layer, [maps[j] for j in need], idx, spec.grid,
                             spec.values, spec.chunk, pre=True)
         for c, j in enumerate(need):
-            zero = np.flatnonzero(~alive[:, j])
+            zero = np.flatnonzero(~alive[:, j] & ~dup)
             best = zero[rank(pre[zero, c], kp)]
             near_idx[j, :len(best)] = idx[best]
             near_val[j, :len(best)] = pre[best, c]
@@ -282,11 +286,14 @@ def candidates(merged: Merged, spec: ScreenSpec) -> tuple[np.ndarray, str]:
     zero nearest to firing, as :func:`oipviz.precursor._candidates` does unsharded."""
     from .precursor import topped_up
 
-    alive = fires(merged.top_val)
+    keep = np.isin(merged.top_idx, drop_duplicate_flats(merged.top_idx, spec.grid,
+                                                         len(spec.values)))
+    top_idx, top_val = merged.top_idx[keep], merged.top_val[keep]
+    alive = fires(top_val)
     if not spec.wake or alive.all():
-        return merged.top_idx, ""
+        return top_idx, _fewer_note(len(top_idx), spec.top)
     need = spec.top - int(alive.sum())
-    return topped_up(merged.top_idx[alive], merged.near_idx[:need + len(spec.values)],
+    return topped_up(top_idx[alive], merged.near_idx[:need + len(spec.values)],
                      spec.top, spec.grid, spec.values)
 
 

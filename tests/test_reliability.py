@@ -415,7 +415,7 @@ def test_ctrl_c_precursor_keeps_finished_maps_and_resume_gives_the_same_bytes(cl
 def test_ctrl_c_dream_exits_130_and_leaves_nothing(tmp_path):
     child = Child(["dream", PHOTO, "--map", "2", "--iters", "2000", "--epochs", "100",
                    "--out", "D"], tmp_path, tmp_path / "logs")
-    code = child.interrupt_when(lambda: "dream conv3" in child.stderr(), delay=1.0)
+    code = child.interrupt_when(lambda: "dream conv3" in child.stdout(), delay=1.0)
     err = child.stderr()
     assert code == 130, (code, err)
     assert "error: interrupted" in err.splitlines() and "Traceback" not in err, err

@@ -66,6 +66,9 @@ class OipvizGroup(click.Group):
             click.echo("error: interrupted", err=True)
             sys.exit(130)
         except Exception as exc:  # a bug, not the user's fault
+            if _interrupted(exc):  # Ctrl-C inside TensorFlow's tracing arrives wrapped
+                click.echo("error: interrupted", err=True)
+                sys.exit(130)
             if debug:
                 raise
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
@@ -73,6 +76,17 @@ class OipvizGroup(click.Group):
                        "(rerun with --debug for a traceback)", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """True if a KeyboardInterrupt is behind ``exc`` (TensorFlow re-raises it wrapped)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt) or "KeyboardInterrupt" in str(exc):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 @click.group(cls=OipvizGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from .params import LR, count, model_options, output_options, seed_option
+from .params import LR, already_complete, count, model_options, output_options, seed_option
 
 
 class StageBars:
@@ -147,8 +147,7 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, s
     try:
         with OutputFolder(target, "gallery", force, resume, resumable=True,
                           identity={"parameters": params, "seed": seed}) as folder:
-            if folder.already_complete:
-                click.echo(f"{folder.shown} is already complete; nothing to do")
+            if already_complete(folder):
                 return
             res = _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path,
                        seed, bars)

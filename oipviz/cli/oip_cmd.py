@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .params import ascent_options, count, model_options, output_options, parse_maps, seed_option
+from .params import (already_complete, ascent_options, count, model_options, output_options,
+                     parse_maps, seed_option)
 
 
 @click.command("oip")
@@ -43,8 +44,7 @@ def command(model, layer, map_spec, inits, epochs, lr, range_mode, style, jitter
                   scale_weights=weights)
     with OutputFolder(out or f"oip_{layer}_{tag}", "oip", force, resume, resumable=True,
                       identity={"parameters": params, "seed": seed}) as folder:
-        if folder.already_complete:
-            click.echo(f"{folder.shown} is already complete; nothing to do")
+        if already_complete(folder):
             return
         loaded = model.load()
         info = loaded.unit_layer(layer)

@@ -200,12 +200,17 @@ def float_list(text: str | None, name: str, lo: float | None = None,
 
 @contextmanager
 def progress_sink(quiet: bool):
-    """The file progress bars go to: stderr (results stay alone on stdout), or nowhere
-    with --quiet."""
+    """The file progress bars go to: click's default (stdout; errors stay alone on
+    stderr), or nowhere with --quiet."""
     if not quiet:
-        import sys
-
-        yield sys.stderr
+        yield None
         return
     with open(os.devnull, "w") as f:
         yield f
+
+
+def already_complete(folder) -> bool:
+    """True (after saying so) when --resume found the output finished: nothing to do."""
+    if folder.already_complete:
+        click.echo(f"{folder.shown} is already complete; nothing to do")
+    return folder.already_complete

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .params import LR, count, model_options, output_options, parse_maps, seed_option
+from .params import (LR, already_complete, count, model_options, output_options, parse_maps,
+                     seed_option)
 
 SCREEN_HELP = ("exhaustive: TEST-EPOCHS ascent steps on every pattern (the articles'); "
                "forward: rank by the raw pattern's activation (one pass for all maps); "
@@ -92,8 +93,7 @@ def command(model, layer, map_spec, grid, values_text, test_epochs, top, epochs,
                       probe_style=probe_style)
     with OutputFolder(out or f"precursor_{layer}_{tag}", "precursor", force, resume,
                       resumable=True, identity={"parameters": params, "seed": seed}) as folder:
-        if folder.already_complete:
-            click.echo(f"{folder.shown} is already complete; nothing to do")
+        if already_complete(folder):
             return
         loaded = model.load()
         info = loaded.unit_layer(layer)
