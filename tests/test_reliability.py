@@ -331,20 +331,38 @@ def _only_finished_oip_parts(x: Path) -> None:
             assert np.isfinite(f["final"]).all() and f["images"].shape[1] == 8
 
 
-def test_ctrl_c_oip_keeps_finished_parts_and_resume_gives_the_same_bytes(cli, user_error,
-                                                                         tmp_path):
-    x = tmp_path / "X"
-    child = Child(OIP_ALL + ["--out", "X"], tmp_path, tmp_path / "logs")
-    code = child.interrupt_when(
-        lambda: any(tmp_path.glob("X/parts/maps_*.npz")) or any(tmp_path.glob(".X.*/parts/maps_*.npz")))
+def _interrupted_run(tmp_path: Path, args: list, name: str, done_glob: str, kind: str) -> Path:
+    """Run the console script into NAME, send SIGINT once DONE_GLOB exists (in the folder
+    or its hidden working copy), check the exit and what is left; returns the folder."""
+    child = Child(args + ["--out", name], tmp_path, tmp_path / "logs")
+    code = child.interrupt_when(lambda: any(tmp_path.glob(f"{name}/{done_glob}"))
+                                or any(tmp_path.glob(f".{name}.*/{done_glob}")))
     err = child.stderr()
     assert code == 130, (code, err)
     assert "error: interrupted" in err.splitlines() and "Traceback" not in err, err
-    assert hidden(tmp_path) == []  # no .X.* temp folder
+    assert hidden(tmp_path) == []  # no .NAME.* working folder left
+    out = tmp_path / name
+    if out.exists():
+        assert (out / ".incomplete").is_file()
+        m = strict_json(out / "manifest.json")
+        assert m["complete"] is False and m["kind"] == kind
+    return out
+
+
+def _resume_and_reference(cli, args: list, out: Path, ref: Path) -> Path:
+    """--resume the interrupted run to completion, then an uninterrupted reference run."""
+    r = cli(*args, "--quiet", "--out", out, "--resume")
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    assert not (out / ".incomplete").exists() and strict_json(out / "manifest.json")["complete"]
+    r = cli(*args, "--quiet", "--out", ref)
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    return ref
+
+
+def test_ctrl_c_oip_keeps_finished_parts_and_resume_gives_the_same_bytes(cli, user_error,
+                                                                         tmp_path):
+    x = _interrupted_run(tmp_path, OIP_ALL, "X", "parts/maps_*.npz", "oip")
     if x.exists():
-        assert (x / ".incomplete").is_file()
-        m = strict_json(x / "manifest.json")
-        assert m["complete"] is False and m["kind"] == "oip"
         _only_finished_oip_parts(x)
         # nothing drawn from unoptimized inits
         assert not list(x.rglob("*.png")) and not list(x.glob("map*"))
@@ -352,12 +370,7 @@ def test_ctrl_c_oip_keeps_finished_parts_and_resume_gives_the_same_bytes(cli, us
         # a plain rerun neither replaces nor continues it
         user_error(cli(*OIP_ALL, "--quiet", "--out", x), "already exists", "--resume")
 
-    r = cli(*OIP_ALL, "--quiet", "--out", x, "--resume")
-    assert r.exit_code == 0, (r.stdout, r.stderr)
-    assert not (x / ".incomplete").exists() and strict_json(x / "manifest.json")["complete"]
-    ref = tmp_path / "ref"
-    r = cli(*OIP_ALL, "--quiet", "--out", ref)
-    assert r.exit_code == 0, (r.stdout, r.stderr)
+    ref = _resume_and_reference(cli, OIP_ALL, x, tmp_path / "ref")
     for name in ("contact_sheet.png", "map046_viridis.png"):
         assert (x / name).read_bytes() == (ref / name).read_bytes(), name
 
@@ -374,18 +387,8 @@ PRECURSOR_RUN = ["precursor", "--layer", "conv3", "--map", "40-52", "--dead-only
 
 def test_ctrl_c_precursor_keeps_finished_maps_and_resume_gives_the_same_bytes(cli, user_error,
                                                                               tmp_path):
-    q = tmp_path / "Q"
-    child = Child(PRECURSOR_RUN + ["--out", "Q"], tmp_path, tmp_path / "logs")
-    code = child.interrupt_when(
-        lambda: any(tmp_path.glob("Q/map[0-9][0-9][0-9]")) or any(tmp_path.glob(".Q.*/map[0-9][0-9][0-9]")))
-    err = child.stderr()
-    assert code == 130, (code, err)
-    assert "error: interrupted" in err.splitlines() and "Traceback" not in err, err
-    assert hidden(tmp_path) == []
+    q = _interrupted_run(tmp_path, PRECURSOR_RUN, "Q", "map[0-9][0-9][0-9]", "precursor")
     if q.exists():
-        assert (q / ".incomplete").is_file()
-        m = strict_json(q / "manifest.json")
-        assert m["complete"] is False and m["kind"] == "precursor"
         for name in ("contact_sheet.png", "rescue.csv", "rescue.json"):
             assert not (q / name).exists(), name
         maps = sorted(q.glob("map[0-9][0-9][0-9]"))
@@ -397,12 +400,7 @@ def test_ctrl_c_precursor_keeps_finished_maps_and_resume_gives_the_same_bytes(cl
         assert hidden(q) == [".incomplete"]
         user_error(cli(*PRECURSOR_RUN, "--quiet", "--out", q), "already exists", "--resume")
 
-    r = cli(*PRECURSOR_RUN, "--quiet", "--out", q, "--resume")
-    assert r.exit_code == 0, (r.stdout, r.stderr)
-    assert not (q / ".incomplete").exists() and strict_json(q / "manifest.json")["complete"]
-    ref = tmp_path / "ref"
-    r = cli(*PRECURSOR_RUN, "--quiet", "--out", ref)
-    assert r.exit_code == 0, (r.stdout, r.stderr)
+    ref = _resume_and_reference(cli, PRECURSOR_RUN, q, tmp_path / "ref")
     assert (q / "contact_sheet.png").read_bytes() == (ref / "contact_sheet.png").read_bytes()
     assert sorted(p.name for p in q.glob("map*")) == sorted(p.name for p in ref.glob("map*"))
 
