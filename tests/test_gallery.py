@@ -396,8 +396,9 @@ def test_mlp_gallery_shows_units(tmp_path, keras):
     from oipviz.models.zoo import mlp
 
     keras.utils.set_random_seed(2)
-    flat = keras.Sequential([keras.Input((784,)), keras.layers.Dense(16, activation="relu"),
-                             keras.layers.Dense(10, activation="softmax")])
+    flat = keras.Sequential([keras.Input((784,)),
+                             keras.layers.Dense(16, activation="relu", name="dense"),
+                             keras.layers.Dense(10, activation="softmax", name="out")])
     for name, model in (("flat.keras", flat), ("zoo_mlp.keras", mlp())):
         path = tmp_path / name
         model.save(path)

@@ -13,7 +13,7 @@ import signal
 import numpy as np
 import pytest
 
-from oipviz.screens import forward_table, rank
+from oipviz.screens import drop_duplicate_flats, forward_table, rank
 from oipviz.shards import Shard, candidates, merge, screen_shard, spec_for, with_screen
 from oipviz.status import fires
 
@@ -43,7 +43,8 @@ def test_uneven_shards_merge_to_the_unsharded_top_k(loaded):
         assert np.array_equal(mg.losses, col)
         assert mg.counts == {"screened": spec.n, "zero": int((~fires(col)).sum()), "pruned": 0}
         zero = np.flatnonzero(~fires(col))
-        if len(zero) > spec.n - 8:                          # the wake tops up from these
+        if len(zero) > spec.n - 8:  # the wake tops up from these (one flat pattern only)
+            zero = drop_duplicate_flats(zero, 3, len(VALUES))
             assert np.array_equal(mg.near_idx, zero[rank(pre[zero, j], 8 + 3)])
     assert np.array_equal(merged[44].top_idx, np.arange(8))   # all tied at zero: lowest indices
     assert merged[44].counts["zero"] == spec.n
