@@ -125,7 +125,8 @@ def probe_seconds(ex, plan: RunPlan) -> tuple[float, float]:
     obj = _objective(ex.loaded, spec.layer, maps[0])
     ascend(ex.loaded, x, obj, steps=1, lr=spec.lr)
     t = time.perf_counter()
-    ascend(ex.loaded, x, obj, steps=25, lr=spec.lr)
+    if ascend(ex.loaded, x, obj, steps=25, lr=spec.lr).interrupted:
+        raise KeyboardInterrupt
     r_rate = spec.top * 25 / max(time.perf_counter() - t, 1e-6)
     here = os.cpu_count() or 1
     screen, refine = plan.units

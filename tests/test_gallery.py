@@ -360,8 +360,11 @@ def test_ctrl_c_keeps_finished_parts_and_resume_gives_the_same_bytes(site, tmp_p
     ref, _ = site
     out = tmp_path / "site"
     args = ["gallery", *SMALL, "--out", str(out)]
+    # a background job of a non-interactive shell ignores SIGINT, and children inherit
+    # that: give the child the default disposition so Python installs its handler
     child = subprocess.Popen([sys.executable, "-c", "from oipviz.cli import main; main()", *args],
-                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV)
+                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in child.stderr:                    # progress labels, one line per stage
         seen.append(line)
