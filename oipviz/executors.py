@@ -81,7 +81,13 @@ def _set_threads(n: int) -> None:
         pass
 
 
-JOBS = {"screen": screen_shard, "refine": refine_map}
+def _gallery_layer(loaded, job, progress=None):
+    from .gallery.work import layer_work
+
+    return layer_work(loaded, job)
+
+
+JOBS = {"screen": screen_shard, "refine": refine_map, "gallery": _gallery_layer}
 
 
 def _task(bundle: ModelBundle, threads: int, kind: str, *args):
@@ -108,15 +114,16 @@ class LocalExecutor:
         self._jobs: dict[int, tuple] = {}
         self._next = 0
 
-    def submit(self, kind: str, args: tuple, units: int, label: str) -> int:
+    def submit(self, kind: str, args: tuple, units: int, label: str, model=None) -> int:
+        """Queue a job on ``model`` (default: the executor's model)."""
         self._next += 1
-        self._jobs[self._next] = (kind, args)
+        self._jobs[self._next] = (kind, args, model or self.loaded)
         return self._next
 
     def next_done(self, progress: Callable[[int], None] | None) -> tuple[int, object]:
         h = min(self._jobs, key=lambda k: (self._jobs[k][0] != "refine", k))
-        kind, args = self._jobs.pop(h)
-        return h, JOBS[kind](self.loaded, *args, progress=progress)
+        kind, args, model = self._jobs.pop(h)
+        return h, JOBS[kind](model, *args, progress=progress)
 
     def close(self) -> None:
         self._jobs.clear()
@@ -157,14 +164,21 @@ class RayExecutor(LocalExecutor):
         self.workers = max(1, cpus // self.cpus_per_task)
         self.cores = self.workers * self.cpus_per_task
         self.window = 2 * self.workers
+        self.unsafe = unsafe
         self.bundle = ray.put(ModelBundle.of(loaded, unsafe))
+        self._bundles = {id(loaded): self.bundle}
         self.remote = ray.remote(_task)
         self._refs: dict = {}
 
-    def submit(self, kind: str, args: tuple, units: int, label: str):
+    def submit(self, kind: str, args: tuple, units: int, label: str, model=None):
+        """One task on ``model`` (default: the executor's model; another model's bytes go
+        through the object store once)."""
+        if model is not None and id(model) not in self._bundles:
+            self._bundles[id(model)] = self.ray.put(ModelBundle.of(model, self.unsafe))
+        bundle = self.bundle if model is None or model is self.loaded else self._bundles[id(model)]
         ref = self.remote.options(
             name=f"oipviz {label}", num_cpus=self.cpus_per_task, max_retries=self.max_retries,
-            retry_exceptions=True).remote(self.bundle, self.cpus_per_task, kind, *args)
+            retry_exceptions=True).remote(bundle, self.cpus_per_task, kind, *args)
         self._refs[ref] = (label, units)
         return ref
 

@@ -5,7 +5,8 @@ import sys
 
 import click
 
-from .params import LR, already_complete, count, model_options, output_options, seed_option
+from .params import (LR, already_complete, count, executor_options, model_options,
+                     output_options, seed_option)
 
 
 class StageBars:
@@ -45,8 +46,9 @@ def _wake():
 
 @click.command("gallery")
 @click.option("--layer", default=None,
-              help="Layer to show: a conv layer (its maps) or a Dense layer (its units) "
-                   "[default: the last conv layer; without conv layers the first Dense layer].")
+              help="Layer(s) to show: a conv layer (its maps) or a Dense layer (its units), or "
+                   "a list (conv1,conv2,conv3) [default: the last conv layer; without conv "
+                   "layers the first Dense layer].")
 @click.option("--all-layers", is_flag=True,
               help="One site with every conv layer (every Dense layer without conv layers).")
 @click.option("--maps", "map_spec", default="all", show_default=True,
@@ -90,14 +92,16 @@ def _wake():
               show_default=True, help="Embedding of the feature-space page (tsne: openTSNE).")
 @click.option("--feature-samples", type=count(100, 2000), default=2000, show_default=True,
               help="Real digits on the feature-space page.")
+@executor_options("the (model, layer) jobs (OIPs and rescue of each layer)")
 @seed_option()
-@output_options("gallery_LAYER; gallery_all with --all-layers; gallery without --layer",
-                resumable=True)
+@output_options("gallery_LAYER (gallery_conv1_conv2 for a list); gallery_all with "
+                "--all-layers; gallery without --layer", resumable=True)
 @model_options
 def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, style,
             precursor_screen, precursor_top,
             precursor_epochs, wake, data_limit, compare_path, explain, feature_space,
-            feature_method, feature_samples, seed, out, force, quiet, resume) -> None:
+            feature_method, feature_samples, executor_name, address, cpus_per_task, seed, out,
+            force, quiet, resume) -> None:
     """Build a static HTML gallery of a layer: open OUT/index.html in a browser.
 
     \b
@@ -117,18 +121,23 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, s
     \b
     Ctrl-C keeps what is finished and a valid index; --resume computes only what is
     missing (same settings, same seed: the same images).  No network, no JavaScript.
+    Each (model, layer) is one job: with --executor ray they run in parallel on a Ray
+    cluster and give the same images as a local run.
     """
     from ..errors import LayerError
-    from ..gallery.site import PRECURSOR_DEFAULTS
+    from ..executors import check_executor
+    from ..gallery.site import PRECURSOR_DEFAULTS, layer_list
     from ..outputs import MARKER, OutputFolder, resolve_target
     from ..precursor import check_params
     from .params import parse_maps
 
     if all_layers and layer:
         raise LayerError("give --layer or --all-layers, not both")
+    names = layer_list(layer)
+    check_executor(executor_name, address, "exhaustive", 1, 1)
     whole = map_spec.strip().lower() == "all"
     if not whole:
-        if all_layers:
+        if all_layers or len(names) > 1:
             raise LayerError("--maps needs a single --layer")
         parse_maps(map_spec, sys.maxsize)                 # syntax now, range once loaded
     precursor = None if precursor_screen == "off" else dict(
@@ -142,7 +151,8 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, s
                   lr=lr, range=range_mode, style=style, precursor=precursor, data_limit=data_limit, compare=compare_path,
                   explain=explain, feature_space=feature_space, feature_method=feature_method,
                   feature_samples=feature_samples)
-    target = out or ("gallery_all" if all_layers else f"gallery_{layer}" if layer else "gallery")
+    target = out or ("gallery_all" if all_layers else "gallery_" + "_".join(names) if names
+                     else "gallery")
     bars = StageBars(quiet)
     try:
         with OutputFolder(target, "gallery", force, resume, resumable=True,
@@ -150,7 +160,7 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, s
             if already_complete(folder):
                 return
             res = _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path,
-                       seed, bars)
+                       seed, bars, (executor_name, address, cpus_per_task))
             folder.commit()
     except KeyboardInterrupt:
         bars.close()
@@ -172,9 +182,12 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, s
     click.echo(f"wrote {res.pages_written} map page(s); open {folder.shown}/index.html")
 
 
-def _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path, seed, bars):
-    """Load the model(s), check the layer and maps, build the site (the folder is open)."""
+def _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path, seed, bars,
+         where):
+    """Load the model(s), check the layer and maps, build the site (the folder is open)
+    with the (model, layer) jobs on executor ``where`` (name, address, cpus per task)."""
     from ..errors import OutputError
+    from ..executors import executor
     from ..gallery.site import build_gallery, check_compare, gallery_layers
     from ..manifest import base_manifest
     from .params import ModelSpec, parse_maps
@@ -192,10 +205,15 @@ def _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path
     if folder.resumed and old.get("sha256") not in (None, base["model"]["sha256"]):
         raise OutputError(f"--resume: {folder.shown} was made with another model file; "
                           "use --force to start over")
-    folder.write_manifest(base, complete=False)
     p = params
-    return build_gallery(folder, loaded, layers, maps, inits=p["inits"], epochs=p["epochs"],
-                         lr=p["lr"], range_mode=p["range"], style=p["style"], seed=seed, precursor=p["precursor"],
-                         data_limit=p["data_limit"], compare=other, progress=bars, manifest=base,
-                         explain=p["explain"], feature_space=p["feature_space"],
-                         feature_method=p["feature_method"], feature_samples=p["feature_samples"])
+    name, address, cpus = where
+    with executor(name, loaded, address, cpus, unsafe=model.unsafe) as ex:
+        base["executor"] = {"name": ex.name, "workers": ex.workers, "cores": ex.cores}
+        folder.write_manifest(base, complete=False)
+        return build_gallery(folder, loaded, layers, maps, inits=p["inits"], epochs=p["epochs"],
+                             lr=p["lr"], range_mode=p["range"], style=p["style"], seed=seed,
+                             precursor=p["precursor"], data_limit=p["data_limit"], compare=other,
+                             progress=bars, manifest=base, explain=p["explain"],
+                             feature_space=p["feature_space"],
+                             feature_method=p["feature_method"],
+                             feature_samples=p["feature_samples"], executor=ex)

@@ -34,7 +34,7 @@ def command(model, layer, map_spec, inits, epochs, lr, range_mode, style, jitter
     from ..manifest import base_manifest
     from ..oip import check_scale_weights, oip, plan_transforms
     from ..outputs import OutputFolder
-    from ..writers.oip import run_in_parts, write_oip
+    from ..writers.oip import FolderParts, run_in_parts, write_oip
     from .params import float_list, progress_sink
 
     weights = check_scale_weights(float_list(scale_weights, "--scale-weights", 0.0, 1e6))
@@ -60,12 +60,12 @@ def command(model, layer, map_spec, inits, epochs, lr, range_mode, style, jitter
                 length=total, label=f"{info.name}: {len(maps)} map(s) × {inits} inits",
                 show_eta=True, file=sink) as bar:
             run = run_in_parts(
-                folder, maps, inits,
+                FolderParts(folder, loaded.convention, transforms), maps, inits,
                 lambda group: oip(info.name, group, loaded, inits=inits, epochs=epochs, lr=lr,
                                   seed=seed, kind=kind, scale_weights=weights,
                                   range_mode=range_mode, transforms=transforms,
                                   progress=bar.update),
-                loaded.convention, transforms, on_skip=lambda n: bar.update(n * inits * epochs))
+                on_skip=lambda n: bar.update(n * inits * epochs))
         write_oip(folder, run, manifest)
         folder.commit()
     status = run.status

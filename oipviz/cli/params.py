@@ -86,6 +86,25 @@ def output_options(default: str, resumable: bool = False):
     return deco
 
 
+def executor_options(what: str):
+    """--executor, --address, --cpus-per-task: where the jobs (``what``) run."""
+    def deco(f):
+        opts = [
+            click.option("--executor", "executor_name", type=click.Choice(["local", "ray"]),
+                         default="local", show_default=True,
+                         help=f"Where {what} run: local (this process) or ray (one task each; "
+                              "pip install 'oipviz[ray]')."),
+            click.option("--address", default=None,
+                         help="Ray cluster to use (HOST:PORT of 'ray start --head'); default: a "
+                              "local Ray cluster on this machine's cores."),
+            click.option("--cpus-per-task", type=count(1, 1024), default=1, show_default=True,
+                         help="Ray: cores per task (TensorFlow's threads inside it).")]
+        for o in reversed(opts):
+            f = o(f)
+        return f
+    return deco
+
+
 def ascent_options(epochs: int, lr: float, range_mode: str = "free", style: str = "plain"):
     """--epochs, --lr, --range, --style, --jitter, --tv, --blur: the engine's step and its
     transforms."""

@@ -17,7 +17,7 @@ def run_many(folder, maps, dead_only, probe_cfg, manifest, sink, loaded, layer,
     from .precursor_cmd import planned
     from ..rescue import RescueResult, rescue, row_of
     from ..status import fires
-    from ..writers.oip import run_in_parts
+    from ..writers.oip import FolderParts, run_in_parts
     from ..writers.rescue import finished_rows, keep_map, write_rescue
 
     folder.write_manifest(manifest, complete=False)
@@ -29,11 +29,11 @@ def run_many(folder, maps, dead_only, probe_cfg, manifest, sink, loaded, layer,
         with click.progressbar(length=len(maps) * inits * steps, show_eta=True, file=sink,
                                label=f"{layer}: {len(maps)} map(s) × {inits} random inits") as bar:
             probe = run_in_parts(
-                folder, maps, inits,
+                FolderParts(folder, loaded.convention), maps, inits,
                 lambda g: oip(layer, g, loaded, inits=inits, epochs=steps, lr=lr, seed=seed,
                               range_mode=probe_cfg["range"], style=probe_cfg["style"],
                               progress=bar.update),
-                loaded.convention, on_skip=lambda k: bar.update(k * inits * steps))
+                on_skip=lambda k: bar.update(k * inits * steps))
     done = finished_rows(folder, maps, probe)
     targets = maps if probe is None else [m for m, v in zip(probe.maps, probe.best_values)
                                           if not fires(v)]

@@ -1,11 +1,12 @@
 """The layer gallery: a static site composed from results, written by :mod:`.pages`.
 
-Per layer: the OIP probe (:func:`oipviz.oip.oip` in resumable parts; its inits, epochs,
-range and style default to the rescue probe's: valid, readable), :func:`oipviz.rescue.rescue`
-on that probe (the code, wake and counts of ``precursor --dead-only``), the dataset
-statistics of :mod:`.stats`, the in-range activations and uniqueness of :mod:`.measures`
-and optionally the same layer of another model.  No optimizer or precursor of its own.  Everything finished is kept in the resumable
-:class:`~oipviz.outputs.OutputFolder`: statistics (``data/``), OIP parts
+Per (model, layer), one job of :mod:`.work` on an executor (local or Ray): the OIP probe
+(:func:`oipviz.oip.oip` in resumable parts; its inits, epochs, range and style default to
+the rescue probe's: valid, readable) and :func:`oipviz.rescue.rescue` on that probe (the
+code, wake and counts of ``precursor --dead-only``); the ``--compare`` model's layers get
+the probe only.  Then the dataset statistics of :mod:`.stats` and the in-range activations
+and uniqueness of :mod:`.measures`.  No optimizer or precursor of its own.  Everything
+finished is kept in the resumable :class:`~oipviz.outputs.OutputFolder`: statistics (``data/``), OIP parts
 (``<layer>/parts/``), each map's precursor (``<layer>/map_NNN/precursor/``) and pages.
 """
 from __future__ import annotations
@@ -21,8 +22,8 @@ from ..outputs import OutputFolder, load_npz, read_json, save_npz, write_bytes, 
 from ..precursor import DEFAULT_WAKE
 from ..progress import Stages
 from ..rescue import (PROBE_EPOCHS, PROBE_INITS, PROBE_RANGE, PROBE_STYLE, RescueResult,
-                      RescueRow, rescue)
-from ..status import DEAD, LIVE, PENDING, fires
+                      RescueRow)
+from ..status import LIVE, PENDING, fires
 from . import extras, mappage, pages
 from .inputs import dataset_of
 from .measures import Measures, measure
@@ -81,17 +82,35 @@ class GalleryResult:
     pages_written: int
 
 
-def gallery_layers(loaded, layer: str | None = None, all_layers: bool = False) -> list[str]:
-    """The layers a gallery shows: ``layer``; all conv layers; or by default the last conv
-    layer (the first Dense layer of a model without conv layers)."""
+def layer_list(layer: str | list[str] | None) -> list[str]:
+    """``conv1,conv2`` (or a list) as names in order; None or '' gives []."""
+    if not layer:
+        return []
+    names = [n.strip() for n in (layer.split(",") if isinstance(layer, str) else layer)]
+    if not all(names):
+        raise LayerError(f"empty layer name in {layer!r}")
+    return names
+
+
+def gallery_layers(loaded, layer: str | list[str] | None = None,
+                   all_layers: bool = False) -> list[str]:
+    """The layers a gallery shows: ``layer`` (a name, ``conv1,conv2`` or a list); all conv
+    layers; or by default the last conv layer (the first Dense layer of a model without
+    conv layers)."""
     convs = loaded.conv_layers()
     dense = [i for i in loaded.layers if i.units is not None and not i.is_conv]
-    if layer:
-        info = loaded.layer(layer)
-        if info.units is None:
-            raise LayerError(f"layer {info.name!r} ({info.type}) has no maps or units; choose from "
-                             + ", ".join(i.name for i in convs + dense))
-        return [info.name]
+    names = layer_list(layer)
+    if names:
+        out = []
+        for name in names:
+            info = loaded.layer(name)
+            if info.units is None:
+                raise LayerError(f"layer {info.name!r} ({info.type}) has no maps or units; "
+                                 "choose from " + ", ".join(i.name for i in convs + dense))
+            if info.name in out:
+                raise LayerError(f"layer {info.name!r} is given twice")
+            out.append(info.name)
+        return out
     if all_layers:
         return [i.name for i in (convs or dense)]
     if not convs and not dense:
@@ -116,7 +135,8 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
                   data_limit: int | None = 5000, compare=None, progress=None,
                   manifest: dict | None = None, explain: bool = True,
                   feature_space: bool = True, feature_method: str = "tsne",
-                  feature_samples: int = extras.FEATURE_SAMPLES) -> GalleryResult:
+                  feature_samples: int = extras.FEATURE_SAMPLES,
+                  executor=None) -> GalleryResult:
     """Compute what ``folder`` lacks and write the site into it (the caller commits).
 
     ``maps``: {layer: [maps]} (default: every map).  ``precursor``: the rescue settings
@@ -128,10 +148,12 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
     ``explain``: Grad-CAM strips on the map pages and ``misclassified.html``;
     ``feature_space``: ``feature_space.html`` (``feature_method``: tsne or pca, on
     ``feature_samples`` digits); ``weights.html`` always (:mod:`.extras`).
+    ``executor``: where the (model, layer) jobs run (:func:`oipviz.executors.executor`;
+    None: in this process), see :mod:`.work`.
     """
-    from ..oip import oip
-    from ..writers.oip import run_in_parts
+    from ..writers.oip import FolderParts, parts
     from ..writers.precursor import write_result
+    from .work import LayerJob, run_jobs
     from .figures import SimilarityPlotter, StatsPlotter, save
 
     pp = None if precursor is None else dict(PRECURSOR_DEFAULTS, **precursor)
@@ -167,36 +189,48 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
             save_npz(root / "data" / f"{name}.npz", res.to_arrays(name))
         return res
 
-    def probe(name, some, model, sub):
-        tick = stages.tick(f"{name}: OIPs of {len(some)} maps × {inits} inits"
-                           + (f" ({model.name})" if model is not loaded else ""),
-                           len(some) * inits * epochs)
-        return run_in_parts(folder, some, inits, lambda group: oip(
-            name, group, model, inits=inits, epochs=epochs, lr=lr, seed=seed,
-            range_mode=range_mode, style=style, progress=tick),
-            model.convention, on_skip=lambda g: tick(g * inits * epochs), under=sub)
+    def keep(st, res):
+        """A dead map's precursor result: its files, then result.json (the map is done)."""
+        d = root / st.info.name / f"map_{res.map:03d}" / "precursor"
+        d.mkdir(parents=True, exist_ok=True)
+        entry = write_result(d, res)
+        write_json(d / "result.json", entry)
+        st.entries[res.map] = entry
+        st.done[res.map] = RescueRow(res.map, 0.0, res.status, res.best_value)
 
-    def rescue_layer(st):
-        dead = [m for m, v in zip(st.maps, st.probe.best_values) if not fires(v)]
-        for m in dead:
-            _load_precursor(root, st, m)
-        if pp is None:
-            rows = [RescueRow(m, float(v), LIVE if fires(v) else DEAD, best_image=img)
-                    for m, v, img in zip(st.maps, st.probe.best_values, st.probe.best_images)]
-            return RescueResult(st.info.name, st.probe, rows, {}, {"precursor": None})
+    def fan_out():
+        jobs, stores, owners = [], [], []
+        for st in states:
+            name = st.info.name
+            _load_precursors(root, st)
+            todo = [(loaded, name, st.maps, True, name)]
+            if compare is not None:
+                theirs = [m for m in st.maps if m < compare.layer(name).units]
+                if theirs:
+                    todo.append((compare, f"compare/{name}", theirs, False,
+                                 f"{name} ({compare.name})"))
+            for model, sub, some, own, label in todo:
+                store = FolderParts(folder, model.convention, under=sub)
+                have = {g[0]: a for g in parts(some, inits) if (a := store.arrays(g)) is not None}
+                jobs.append((model, LayerJob(name, some, inits, epochs, lr, range_mode, style,
+                                             seed, pp, own, label, have, dict(st.done))))
+                stores.append(store)
+                owners.append(st)
 
-        def keep(res):
-            d = root / st.info.name / f"map_{res.map:03d}" / "precursor"
-            d.mkdir(parents=True, exist_ok=True)
-            entry = write_result(d, res)
-            write_json(d / "result.json", entry)           # written last: the map is finished
-            st.entries[res.map] = entry
-            st.done[res.map] = RescueRow(res.map, 0.0, res.status, res.best_value)
-        return rescue(st.info.name, model=loaded, probe=st.probe, probe_inits=inits,
-                      probe_epochs=epochs, lr=lr, seed=seed, grid=pp["grid"], values=pp["values"],
-                      test_epochs=pp["test_epochs"], top=pp["top"], epochs=pp["epochs"],
-                      screen=pp["screen"], wake=pp["wake"], done=dict(st.done), on_result=keep,
-                      progress=stages)
+        def done(i, work):
+            st = owners[i]
+            for phase, t in work.seconds.items():
+                seconds[phase] = round(seconds.get(phase, 0.0) + t, 3)
+            for phase, t in work.cpu_seconds.items():
+                cpu[phase] = round(cpu.get(phase, 0.0) + t, 3)
+            if work.rescue is None:
+                st.compare = work.probe
+            else:
+                st.probe, st.rescue = work.probe, work.rescue
+        t = time.perf_counter()
+        run_jobs(executor, jobs, stores, lambda i, res: keep(owners[i], res), done, stages)
+        if executor is not None and executor.name != "local":
+            seconds[f"jobs on {executor.name}"] = round(time.perf_counter() - t, 3)
 
     def write_pages(st):
         plotter = StatsPlotter(BINS, unit=pages.noun(st.info))
@@ -218,14 +252,9 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
         site.n_digits, site.data_source = len(data.labels), data.source
         for st in states:
             st.data, st.stats = data, data.layers[st.info.name]
-            name = st.info.name
-            st.probe = timed("oip", probe, name, st.maps, loaded, name)
-            st.rescue = timed("rescue", rescue_layer, st)
+        fan_out()
+        for st in states:
             st.measures = timed("measures", measure, loaded, st)
-            if compare is not None:
-                theirs = [m for m in st.maps if m < compare.layer(name).units]
-                if theirs:
-                    st.compare = timed("compare", probe, name, theirs, compare, f"compare/{name}")
         for st in states:
             timed("pages", write_pages, st)
         timed("weights", extras.write_weights, root, loaded, site)
@@ -265,17 +294,17 @@ def _index(root: Path, loaded, states: list[LayerState], site: pages.SiteInfo,
     pages.write_index(root, states, site, complete, extras.links(root))
 
 
-def _load_precursor(root: Path, st: LayerState, m: int) -> None:
-    """A map's precursor finished by an earlier (interrupted) run, if any."""
-    d = root / st.info.name / f"map_{m:03d}" / "precursor"
-    entry = read_json(d / "result.json")
-    if entry is None or not (d / "best.npy").exists():
-        return
-    k = st.maps.index(m)
-    st.entries[m] = entry
-    st.done[m] = RescueRow(m, float(st.probe.best_values[k]), entry["status"],
-                           float(entry["best_activation"]), np.load(d / "best.npy"),
-                           int(entry["best_candidate"]))
+def _load_precursors(root: Path, st: LayerState) -> None:
+    """The maps' precursors finished by an earlier (interrupted) run, if any (their
+    random-init activation is filled in by :func:`~.work.layer_work` from the probe)."""
+    for m in st.maps:
+        d = root / st.info.name / f"map_{m:03d}" / "precursor"
+        entry = read_json(d / "result.json")
+        if entry is None or not (d / "best.npy").exists():
+            continue
+        st.entries[m] = entry
+        st.done[m] = RescueRow(m, None, entry["status"], float(entry["best_activation"]),
+                               np.load(d / "best.npy"), int(entry["best_candidate"]))
 
 
 def _site_info(loaded, params, compare, manifest) -> pages.SiteInfo:

@@ -21,29 +21,70 @@ def parts(maps: list[int], inits: int) -> list[list[int]]:
     return [maps[i:i + per] for i in range(0, len(maps), per)]
 
 
-def run_in_parts(out: OutputFolder, maps: list[int], inits: int,
-                 compute: Callable[[list[int]], OIPRun], convention=None,
-                 transforms: tuple = (), on_skip: Callable[[int], None] | None = None,
-                 under: str = "") -> OIPRun:
-    """``compute(group)`` for each group of maps not already in ``out`` (kept under
-    ``[under/]parts/`` as soon as it is done); returns the whole run.  An interrupted
-    group is never kept: KeyboardInterrupt propagates and the finished parts stay for
-    --resume."""
-    folder = out.path / under / "parts"
-    folder.mkdir(parents=True, exist_ok=True)
+class FolderParts:
+    """Parts kept in ``out/[under/]parts/`` as soon as each is done (resume reads them)."""
+
+    def __init__(self, out: OutputFolder, convention=None, transforms: tuple = (),
+                 under: str = ""):
+        self.folder = out.path / under / "parts"
+        self.convention, self.transforms = convention, transforms
+
+    def _path(self, group: list[int]):
+        return self.folder / f"maps_{group[0]:04d}-{group[-1]:04d}.npz"
+
+    def arrays(self, group: list[int]) -> dict | None:
+        path = self._path(group)
+        have = load_npz(path) if path.exists() else None
+        return have if have is not None and [int(m) for m in have["maps"]] == group else None
+
+    def load(self, group: list[int]) -> OIPRun | None:
+        have = self.arrays(group)
+        return None if have is None else OIPRun.from_arrays(have, self.convention, self.transforms)
+
+    def save(self, group: list[int], run: OIPRun) -> None:
+        self.save_arrays(run.to_arrays())
+
+    def save_arrays(self, arrays: dict) -> None:
+        """Keep a part computed elsewhere (:attr:`HeldParts.new`)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        save_npz(self._path([int(m) for m in arrays["maps"]]), arrays)
+
+
+class HeldParts:
+    """Parts held in memory, for a job that runs elsewhere: ``have`` {first map: arrays}
+    are the finished ones; the new ones are collected in ``new`` (the same form) for the
+    caller to keep."""
+
+    def __init__(self, have: dict, convention=None, transforms: tuple = ()):
+        self.have, self.new = dict(have), {}
+        self.convention, self.transforms = convention, transforms
+
+    def load(self, group: list[int]) -> OIPRun | None:
+        have = self.have.get(group[0])
+        return None if have is None else OIPRun.from_arrays(have, self.convention, self.transforms)
+
+    def save(self, group: list[int], run: OIPRun) -> None:
+        self.new[group[0]] = run.to_arrays()
+
+
+def run_in_parts(store, maps: list[int], inits: int, compute: Callable[[list[int]], OIPRun],
+                 on_skip: Callable[[int], None] | None = None) -> OIPRun:
+    """``compute(group)`` for each group of maps that ``store`` (:class:`FolderParts` or
+    :class:`HeldParts`) lacks, saved there as soon as it is done; returns the whole run.
+    An interrupted group is never kept: KeyboardInterrupt propagates and the finished
+    parts stay for --resume."""
     runs = []
     for group in parts(maps, inits):
-        path = folder / f"maps_{group[0]:04d}-{group[-1]:04d}.npz"
-        have = load_npz(path) if path.exists() else None
-        if have is not None and [int(m) for m in have["maps"]] == group:
-            runs.append(OIPRun.from_arrays(have, convention, transforms))
+        run = store.load(group)
+        if run is not None:
+            runs.append(run)
             if on_skip:
                 on_skip(len(group))
             continue
         run = compute(group)
         if run.interrupted:
             raise KeyboardInterrupt
-        save_npz(path, run.to_arrays())
+        store.save(group, run)
         runs.append(run)
     return OIPRun.concat(runs)
 
@@ -86,4 +127,4 @@ def write_oip(out: OutputFolder, run: OIPRun, manifest: dict) -> dict:
     return manifest
 
 
-__all__ = ["write_oip", "run_in_parts", "parts", "live_or_dead"]
+__all__ = ["write_oip", "run_in_parts", "FolderParts", "HeldParts", "parts", "live_or_dead"]

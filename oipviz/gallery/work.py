@@ -1,0 +1,136 @@
+"""The gallery's heavy part, one job per (model, layer): the OIP probe in parts and, for
+the gallery's own model, the rescue of the maps it leaves dead.
+
+:func:`layer_work` is the job.  :func:`run_jobs` runs a list of jobs on an executor
+(:mod:`oipviz.executors`): in this process one after the other (``local``; parts and
+precursor results are kept as each finishes), or one Ray task per job (``ray``; the
+results come back to this process, which keeps them the same way).  Either way the
+same function computes, so a Ray gallery equals a local one.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from ..oip import OIPRun, oip
+from ..progress import Stages
+from ..rescue import RescueResult, RescueRow, rescue
+from ..status import DEAD, LIVE, fires
+
+
+@dataclass
+class LayerJob:
+    """What to compute for one (model, layer); plain values, so it can travel to Ray.
+
+    ``precursor``: the rescue settings (None: dead maps stay dead); ``rescue=False``: the
+    probe only (the ``--compare`` model).  ``have``: finished parts {first map: arrays};
+    ``done``: {map: RescueRow} of finished precursors (resume)."""
+
+    layer: str
+    maps: list[int]
+    inits: int
+    epochs: int
+    lr: float
+    range_mode: str
+    style: str
+    seed: int
+    precursor: dict | None
+    rescue: bool = True
+    label: str = ""
+    have: dict = field(default_factory=dict, repr=False)
+    done: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def units(self) -> int:
+        """Image-steps of the probe (the progress unit)."""
+        return len(self.maps) * self.inits * self.epochs
+
+
+@dataclass
+class LayerWork:
+    """A job's result: the probe, the rescue (None for a probe-only job) and the parts
+    computed by this job ({first map: arrays}, for the caller to keep)."""
+
+    layer: str
+    probe: OIPRun
+    rescue: RescueResult | None
+    new_parts: dict = field(default_factory=dict, repr=False)
+    seconds: dict = field(default_factory=dict)       # wall time per phase, in the job
+    cpu_seconds: dict = field(default_factory=dict)   # CPU time per phase, in the job
+
+
+def layer_work(loaded, job: LayerJob, store=None, on_result: Callable | None = None,
+               progress=False) -> LayerWork:
+    """Run ``job`` on ``loaded``.  ``store``: where parts are kept (default: in memory,
+    returned in ``new_parts``); ``on_result(PrecursorResult)``: called as each dead map's
+    precursor finishes; ``progress``: ``f(stage, n, total)``, False or None (bars)."""
+    from ..writers.oip import HeldParts, run_in_parts
+
+    store = store or HeldParts(job.have, loaded.convention)
+    stages = Stages(progress)
+    tick = stages.tick(f"{job.label or job.layer}: OIPs of {len(job.maps)} maps × "
+                       f"{job.inits} inits", job.units)
+    work = LayerWork(job.layer, None, None, getattr(store, "new", {}))
+
+    def timed(phase, fn):
+        t, c = time.perf_counter(), time.process_time()
+        try:
+            return fn()
+        finally:
+            work.seconds[phase] = time.perf_counter() - t
+            work.cpu_seconds[phase] = time.process_time() - c
+    try:
+        work.probe = timed("oip" if job.rescue else "compare", lambda: run_in_parts(
+            store, job.maps, job.inits, lambda group: oip(
+                job.layer, group, loaded, inits=job.inits, epochs=job.epochs, lr=job.lr,
+                seed=job.seed, range_mode=job.range_mode, style=job.style, progress=tick),
+            on_skip=lambda g: tick(g * job.inits * job.epochs)))
+        if job.rescue:
+            work.rescue = timed("rescue", lambda: _rescue(loaded, job, work.probe, on_result,
+                                                          stages))
+    finally:
+        stages.close()
+    return work
+
+
+def _rescue(loaded, job: LayerJob, probe: OIPRun, on_result, stages) -> RescueResult:
+    pp, value = job.precursor, dict(zip(probe.maps, probe.best_values))
+    if pp is None:
+        rows = [RescueRow(m, float(v), LIVE if fires(v) else DEAD, best_image=img)
+                for m, v, img in zip(probe.maps, probe.best_values, probe.best_images)]
+        return RescueResult(job.layer, probe, rows, {}, {"precursor": None})
+    return rescue(job.layer, model=loaded, probe=probe, probe_inits=job.inits,
+                  probe_epochs=job.epochs, lr=job.lr, seed=job.seed, grid=pp["grid"],
+                  values=pp["values"], test_epochs=pp["test_epochs"], top=pp["top"],
+                  epochs=pp["epochs"], screen=pp["screen"], wake=pp["wake"],
+                  done={m: replace(row, probe_value=float(value[m]))
+                        for m, row in job.done.items() if m in value},
+                  on_result=on_result, progress=stages)
+
+
+def run_jobs(ex, jobs: list[tuple[object, LayerJob]], stores: list, on_result: Callable,
+             on_done: Callable[[int, LayerWork], None], progress: Stages) -> None:
+    """Run ``jobs`` [(model, job)] on executor ``ex`` (None: in this process).
+
+    In this process each job keeps its parts in ``stores[i]`` and its precursor results
+    through ``on_result(i, res)`` as they finish.  On Ray the same happens when the job's
+    task returns.  ``on_done(i, work)`` is called for every job."""
+    if ex is None or ex.name == "local":
+        for i, (model, job) in enumerate(jobs):
+            on_done(i, layer_work(model, job, stores[i], lambda r, i=i: on_result(i, r),
+                                  progress))
+        return
+    tick = progress.tick(f"{len(jobs)} (model, layer) job(s) on {ex.name}: OIPs",
+                         sum(job.units for _, job in jobs))
+    handles = {ex.submit("gallery", (job,), job.units, job.label or job.layer, model=model): i
+               for i, (model, job) in enumerate(jobs)}
+    while handles:
+        h, work = ex.next_done(tick)
+        i = handles.pop(h)
+        for arrays in work.new_parts.values():
+            stores[i].save_arrays(arrays)
+        if work.rescue is not None:
+            for res in work.rescue.results.values():
+                on_result(i, res)
+        on_done(i, work)
