@@ -126,7 +126,8 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, s
     """
     from ..errors import LayerError
     from ..executors import check_executor
-    from ..gallery.site import PRECURSOR_DEFAULTS, layer_list
+    from ..gallery.site import PRECURSOR_DEFAULTS
+    from ..gallery.work import layer_list
     from ..outputs import MARKER, OutputFolder, resolve_target
     from ..precursor import check_params
     from .params import parse_maps
@@ -188,7 +189,8 @@ def _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path
     with the (model, layer) jobs on executor ``where`` (name, address, cpus per task)."""
     from ..errors import OutputError
     from ..executors import executor
-    from ..gallery.site import build_gallery, check_compare, gallery_layers
+    from ..gallery.site import build_gallery
+    from ..gallery.work import check_compare, gallery_layers
     from ..manifest import base_manifest
     from .params import ModelSpec, parse_maps
 

@@ -15,7 +15,7 @@ import importlib
 
 _API = {
     "build_gallery": "site",
-    "gallery_layers": "site",
+    "gallery_layers": "work",
     "GalleryResult": "site",
     "PRECURSOR_DEFAULTS": "site",
     "dataset_stats": "stats",

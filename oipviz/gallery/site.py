@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import LayerError, ModelError
 from ..outputs import OutputFolder, load_npz, read_json, save_npz, write_bytes, write_json
 from ..precursor import DEFAULT_WAKE
 from ..progress import Stages
@@ -80,53 +79,6 @@ class GalleryResult:
     counts: dict[str, dict[str, int]]
     seconds: dict[str, float]
     pages_written: int
-
-
-def layer_list(layer: str | list[str] | None) -> list[str]:
-    """``conv1,conv2`` (or a list) as names in order; None or '' gives []."""
-    if not layer:
-        return []
-    names = [n.strip() for n in (layer.split(",") if isinstance(layer, str) else layer)]
-    if not all(names):
-        raise LayerError(f"empty layer name in {layer!r}")
-    return names
-
-
-def gallery_layers(loaded, layer: str | list[str] | None = None,
-                   all_layers: bool = False) -> list[str]:
-    """The layers a gallery shows: ``layer`` (a name, ``conv1,conv2`` or a list); all conv
-    layers; or by default the last conv layer (the first Dense layer of a model without
-    conv layers)."""
-    convs = loaded.conv_layers()
-    dense = [i for i in loaded.layers if i.units is not None and not i.is_conv]
-    names = layer_list(layer)
-    if names:
-        out = []
-        for name in names:
-            info = loaded.layer(name)
-            if info.units is None:
-                raise LayerError(f"layer {info.name!r} ({info.type}) has no maps or units; "
-                                 "choose from " + ", ".join(i.name for i in convs + dense))
-            if info.name in out:
-                raise LayerError(f"layer {info.name!r} is given twice")
-            out.append(info.name)
-        return out
-    if all_layers:
-        return [i.name for i in (convs or dense)]
-    if not convs and not dense:
-        raise ModelError(f"{loaded.name} has no conv or Dense layer to show")
-    return [(convs[-1] if convs else dense[0]).name]
-
-
-def check_compare(compare, layers: list[str]) -> None:
-    """The other model must have every layer, with maps or units."""
-    for name in layers:
-        try:
-            info = compare.layer(name)
-        except LayerError:
-            raise LayerError(f"--compare model {compare.name} has no layer {name!r}") from None
-        if info.units is None:
-            raise LayerError(f"--compare model {compare.name}: layer {name!r} has no maps or units")
 
 
 def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | None = None, *,
@@ -217,6 +169,10 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
                 stores.append(store)
                 owners.append(st)
 
+        def probed(i, run):                  # the index of an interrupted run shows it
+            if jobs[i][1].rescue:
+                owners[i].probe = run
+
         def done(i, work):
             st = owners[i]
             for phase, t in work.seconds.items():
@@ -228,7 +184,8 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
             else:
                 st.probe, st.rescue = work.probe, work.rescue
         t = time.perf_counter()
-        run_jobs(executor, jobs, stores, lambda i, res: keep(owners[i], res), done, stages)
+        run_jobs(executor, jobs, stores, lambda i, res: keep(owners[i], res), done, stages,
+                 probed)
         if executor is not None and executor.name != "local":
             seconds[f"jobs on {executor.name}"] = round(time.perf_counter() - t, 3)
 

@@ -1,5 +1,6 @@
 """The gallery's heavy part, one job per (model, layer): the OIP probe in parts and, for
-the gallery's own model, the rescue of the maps it leaves dead.
+the gallery's own model, the rescue of the maps it leaves dead.  :func:`gallery_layers`
+picks the layers, :func:`check_compare` checks the other model has them.
 
 :func:`layer_work` is the job.  :func:`run_jobs` runs a list of jobs on an executor
 (:mod:`oipviz.executors`): in this process one after the other (``local``; parts and
@@ -13,10 +14,58 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
+from ..errors import LayerError, ModelError
 from ..oip import OIPRun, oip
 from ..progress import Stages
 from ..rescue import RescueResult, RescueRow, rescue
 from ..status import DEAD, LIVE, fires
+
+
+def layer_list(layer: str | list[str] | None) -> list[str]:
+    """``conv1,conv2`` (or a list) as names in order; None or '' gives []."""
+    if not layer:
+        return []
+    names = [n.strip() for n in (layer.split(",") if isinstance(layer, str) else layer)]
+    if not all(names):
+        raise LayerError(f"empty layer name in {layer!r}")
+    return names
+
+
+def gallery_layers(loaded, layer: str | list[str] | None = None,
+                   all_layers: bool = False) -> list[str]:
+    """The layers a gallery shows: ``layer`` (a name, ``conv1,conv2`` or a list); all conv
+    layers; or by default the last conv layer (the first Dense layer of a model without
+    conv layers)."""
+    convs = loaded.conv_layers()
+    dense = [i for i in loaded.layers if i.units is not None and not i.is_conv]
+    names = layer_list(layer)
+    if names:
+        out = []
+        for name in names:
+            info = loaded.layer(name)
+            if info.units is None:
+                raise LayerError(f"layer {info.name!r} ({info.type}) has no maps or units; "
+                                 "choose from " + ", ".join(i.name for i in convs + dense))
+            if info.name in out:
+                raise LayerError(f"layer {info.name!r} is given twice")
+            out.append(info.name)
+        return out
+    if all_layers:
+        return [i.name for i in (convs or dense)]
+    if not convs and not dense:
+        raise ModelError(f"{loaded.name} has no conv or Dense layer to show")
+    return [(convs[-1] if convs else dense[0]).name]
+
+
+def check_compare(compare, layers: list[str]) -> None:
+    """The other model must have every layer, with maps or units."""
+    for name in layers:
+        try:
+            info = compare.layer(name)
+        except LayerError:
+            raise LayerError(f"--compare model {compare.name} has no layer {name!r}") from None
+        if info.units is None:
+            raise LayerError(f"--compare model {compare.name}: layer {name!r} has no maps or units")
 
 
 @dataclass
@@ -61,10 +110,11 @@ class LayerWork:
 
 
 def layer_work(loaded, job: LayerJob, store=None, on_result: Callable | None = None,
-               progress=False) -> LayerWork:
+               progress=False, on_probe: Callable | None = None) -> LayerWork:
     """Run ``job`` on ``loaded``.  ``store``: where parts are kept (default: in memory,
-    returned in ``new_parts``); ``on_result(PrecursorResult)``: called as each dead map's
-    precursor finishes; ``progress``: ``f(stage, n, total)``, False or None (bars)."""
+    returned in ``new_parts``); ``on_probe(OIPRun)``: called when the probe is complete;
+    ``on_result(PrecursorResult)``: as each dead map's precursor finishes; ``progress``:
+    ``f(stage, n, total)``, False or None (bars)."""
     from ..writers.oip import HeldParts, run_in_parts
 
     store = store or HeldParts(job.have, loaded.convention)
@@ -86,6 +136,8 @@ def layer_work(loaded, job: LayerJob, store=None, on_result: Callable | None = N
                 job.layer, group, loaded, inits=job.inits, epochs=job.epochs, lr=job.lr,
                 seed=job.seed, range_mode=job.range_mode, style=job.style, progress=tick),
             on_skip=lambda g: tick(g * job.inits * job.epochs)))
+        if on_probe:
+            on_probe(work.probe)
         if job.rescue:
             work.rescue = timed("rescue", lambda: _rescue(loaded, job, work.probe, on_result,
                                                           stages))
@@ -110,16 +162,18 @@ def _rescue(loaded, job: LayerJob, probe: OIPRun, on_result, stages) -> RescueRe
 
 
 def run_jobs(ex, jobs: list[tuple[object, LayerJob]], stores: list, on_result: Callable,
-             on_done: Callable[[int, LayerWork], None], progress: Stages) -> None:
+             on_done: Callable[[int, LayerWork], None], progress: Stages,
+             on_probe: Callable | None = None) -> None:
     """Run ``jobs`` [(model, job)] on executor ``ex`` (None: in this process).
 
-    In this process each job keeps its parts in ``stores[i]`` and its precursor results
-    through ``on_result(i, res)`` as they finish.  On Ray the same happens when the job's
-    task returns.  ``on_done(i, work)`` is called for every job."""
+    In this process each job keeps its parts in ``stores[i]``, shows its probe through
+    ``on_probe(i, run)`` and keeps its precursor results through ``on_result(i, res)`` as
+    they finish.  On Ray the same happens when the job's task returns.
+    ``on_done(i, work)`` is called for every job."""
     if ex is None or ex.name == "local":
         for i, (model, job) in enumerate(jobs):
             on_done(i, layer_work(model, job, stores[i], lambda r, i=i: on_result(i, r),
-                                  progress))
+                                  progress, on_probe and (lambda run, i=i: on_probe(i, run))))
         return
     tick = progress.tick(f"{len(jobs)} (model, layer) job(s) on {ex.name}: OIPs",
                          sum(job.units for _, job in jobs))
