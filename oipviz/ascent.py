@@ -140,8 +140,10 @@ class Engine:
                     xt = t(xt, step_seed)
                 loss, climb, gate = self._climb(self._acts(xt), w, fb)
                 objective = tf.reduce_sum(climb)
+                level = tf.stop_gradient(tf.maximum(loss, 0.0))
                 for t in by_stage["penalty"]:
-                    objective -= tf.reduce_sum(gate * t(img, step_seed))
+                    scale = gate * level if getattr(t, "relative", False) else gate
+                    objective -= tf.reduce_sum(scale * t(img, step_seed))
             g = tape.gradient(objective, x)
             for t in by_stage["gradient"]:
                 g = t(g, step_seed)

@@ -18,7 +18,10 @@ from .status import live_or_dead
 OBJECTIVE_KINDS = ("mean", "max", "unit", "logit")
 RANGES = ("free", "valid")
 #: named transform presets (added to any --jitter/--tv/--blur the user gives)
-STYLES = {"plain": (), "readable": (T.Jitter(2), T.Scale(0.95, 1.05), T.Rotate(5.0), T.Blur(0.5))}
+#: readable: robust to small shifts, scalings and rotations; smooth (gradient blur and a TV
+#: penalty relative to the activation, so weak maps are not pushed to zero)
+STYLES = {"plain": (), "readable": (T.Jitter(2), T.Scale(0.95, 1.05), T.Rotate(5.0), T.Blur(0.5),
+                                   T.TotalVariation(0.001, relative=True))}
 INIT_SPREAD = 0.15   # valid range: inits are 0.5 + INIT_SPREAD · fluctuation, in pixels
 MAX_INITS = 4096
 #: array fields of an OIPRun, saved and loaded by :meth:`OIPRun.to_arrays`
@@ -189,7 +192,7 @@ def oip(layer: str, maps=None, model=None, inits: int = 8, epochs: int = 600, lr
     into the model's valid pixel range, a projection onto it after every step, and a
     map at zero climbs its pre-activation until it fires); the activation reported is
     always that of the final image.  ``style``: ``plain`` or ``readable`` (jitter, small
-    scale and rotation, gradient blur).  ``jitter``/``tv``/``blur`` add to the transform
+    scale and rotation, gradient blur, relative TV penalty).  ``jitter``/``tv``/``blur`` add to the transform
     list (:func:`plan_transforms`); ``transforms`` replaces it.  ``progress``: a
     callback ``f(image_steps)``, ``False`` for silence, or None for a progress bar.
     """

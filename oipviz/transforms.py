@@ -80,9 +80,12 @@ class Rotate:
 
 @dataclass(frozen=True)
 class TotalVariation:
-    """Penalty ``weight`` × Σ|neighbour differences| per image (smoother pictures)."""
+    """Penalty ``weight`` × Σ|neighbour differences| per image (smoother pictures);
+    ``relative``: times the image's current value (no gradient through it), so a weak map
+    is smoothed as much as a strong one instead of being pushed to zero."""
 
     weight: float
+    relative: bool = False
     stage = "penalty"
 
     def __call__(self, x, seed=None):

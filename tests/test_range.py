@@ -52,6 +52,30 @@ def test_valid_range_wakes_maps_random_inits_leave_dead(loaded):
     assert valid.status == ["live", "live"], valid.best_values
 
 
+def _tv_per_pixel(loaded, run):
+    px = loaded.convention.from_engine(np.stack(run.best_images)).reshape(-1, 28, 28)
+    return (np.abs(np.diff(px, axis=1)).sum((1, 2)) + np.abs(np.diff(px, axis=2)).sum((1, 2))) / 784
+
+
+def test_readable_is_smoother_and_its_relative_tv_keeps_weak_maps_alive(loaded):
+    from oipviz import transforms as T
+    from oipviz.oip import plan_transforms
+
+    maps = list(range(8))
+    kw = dict(inits=2, epochs=120, lr=0.05, range_mode="valid", progress=False)
+    plain = oipviz.oip("conv3", maps, loaded, style="plain", **kw)
+    readable = oipviz.oip("conv3", maps, loaded, style="readable", **kw)
+    assert "TotalVariation(weight=0.001, relative=True)" in repr(readable.transforms)
+    assert np.median(_tv_per_pixel(loaded, readable)) < 0.8 * np.median(_tv_per_pixel(loaded, plain))
+    # the same penalty in absolute terms (as large for a map at 0.3 as for one at 9)
+    # crushes the weaker maps; the relative one keeps most of every map's activation
+    strong = [t if not isinstance(t, T.TotalVariation) else T.TotalVariation(0.01)
+              for t in readable.transforms]
+    absolute = oipviz.oip("conv3", maps, loaded, transforms=tuple(strong), **kw)
+    kept = lambda run: int(np.sum(run.best_values >= 0.5 * plain.best_values))  # noqa: E731
+    assert kept(readable) >= 6 and kept(absolute) <= 4, (kept(readable), kept(absolute))
+
+
 def test_alignment_similarity():
     from oipviz.inits import fluctuations
 

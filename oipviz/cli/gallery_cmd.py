@@ -65,7 +65,8 @@ def _wake():
                    "free: the articles' unconstrained ascent, min-max scaled "
                    "[default: valid, the rescue probe's].")
 @click.option("--style", type=click.Choice(["readable", "plain"]), default=lambda: _probe(3),
-              help="readable: ±2 px jitter, 5% scale, 5° rotation and a gradient blur; "
+              help="readable: ±2 px jitter, 5% scale, 5° rotation, a gradient blur and a "
+                   "relative TV penalty; "
                    "plain: none [default: readable, the rescue probe's].")
 @click.option("--precursor", "precursor_screen", default="forward", show_default=True,
               type=click.Choice(["forward", "halving", "exhaustive", "off"]),

@@ -117,8 +117,9 @@ def ascent_options(epochs: int, lr: float, range_mode: str = "free", style: str 
                               "[0, 1]) and maps at zero climb their pre-activation until they fire."),
             click.option("--style", type=click.Choice(["plain", "readable"]), default=style,
                          show_default=True,
-                         help="readable: ±2 px jitter, 5% scale, 5° rotation and a gradient "
-                              "blur (smoother, transformation-robust pictures)."),
+                         help="readable: ±2 px jitter, 5% scale, 5° rotation, a gradient blur "
+                              "and a TV penalty relative to the activation (smoother, "
+                              "transformation-robust pictures)."),
             click.option("--epochs", type=count(1), default=epochs, show_default=True,
                          help="Gradient-ascent steps."),
             click.option("--lr", type=LR, default=lr, show_default=True,

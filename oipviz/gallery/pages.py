@@ -205,7 +205,7 @@ RANGE_NOTES = {"valid": "valid: every OIP is a real input (pixels in [0, 1]), dr
                         "pixels; the contrast-enhanced pictures are labelled",
                "free": "free (the articles' method): unconstrained, each picture min–max "
                        "scaled; in-range numbers are of the OIP clipped to [0, 1]"}
-STYLE_NOTES = {"readable": "readable: ±2 px jitter, 5% scale, 5° rotation, gradient blur",
+STYLE_NOTES = {"readable": "readable: ±2 px jitter, 5% scale, 5° rotation, gradient blur, relative TV penalty",
                "plain": "plain: no transforms"}
 
 
