@@ -4,6 +4,8 @@
 
 1. the default command (``--map 56 --iters 4``) on a 560×560 photo;   target ≤ 8 s
 2. ``--tile 28 --octaves 3`` on a 1024×1024 photo;                     target ≤ 30 s
+3. the defaults on a 640×480 photo; target (issue 12) ≤ 3 s after TensorFlow's import
+   (wall time minus the bare import measured in the same run)
 
 The photo is a real one shipped with an installed package (scikit-learn's flower.jpg
 if present, else matplotlib's grace_hopper.jpg), centre-cropped and resized.  For each
@@ -27,7 +29,8 @@ from pathlib import Path
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"default_560": 8.0, "tile28_octaves3_1024": 30.0}
+TARGETS = {"default_560": 8.0, "tile28_octaves3_1024": 30.0, "default_640x480": 3.0}
+AFTER_IMPORT = {"default_640x480"}   # targets counted after TensorFlow's import
 
 
 def find_photo() -> Path:
@@ -45,12 +48,12 @@ def find_photo() -> Path:
     return Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
 
 
-def square(src: Path, size: int, dst: Path) -> Path:
+def photo(src: Path, size: tuple[int, int], dst: Path) -> Path:
+    """``src`` centre-cropped to the aspect of ``size`` (w, h) and resized to it."""
+    from PIL import ImageOps
+
     with Image.open(src) as im:
-        im = im.convert("RGB")
-        s = min(im.size)
-        left, top = (im.width - s) // 2, (im.height - s) // 2
-        im.crop((left, top, left + s, top + s)).resize((size, size), Image.BICUBIC).save(dst, quality=92)
+        ImageOps.fit(im.convert("RGB"), size, Image.BICUBIC).save(dst, quality=92)
     return dst
 
 
@@ -85,8 +88,9 @@ def main() -> None:
     a = ap.parse_args()
     src = find_photo()
     cases = {
-        "default_560": (560, ["--map", "56", "--iters", "4"]),
-        "tile28_octaves3_1024": (1024, ["--tile", "28", "--octaves", "3"]),
+        "default_560": ((560, 560), ["--map", "56", "--iters", "4"]),
+        "tile28_octaves3_1024": ((1024, 1024), ["--tile", "28", "--octaves", "3"]),
+        "default_640x480": ((640, 480), []),
     }
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +99,7 @@ def main() -> None:
         print(f"photo: {src}")
         print(f"bare 'import tensorflow, keras': {tf_import:.2f} s")
         for name, (size, extra) in cases.items():
-            img = square(src, size, tmp / f"photo{size}.jpg")
+            img = photo(src, size, tmp / f"photo{size[0]}x{size[1]}.jpg")
             runs = []
             for k in range(a.repeats):
                 out = tmp / f"{name}_{k}"
@@ -125,13 +129,20 @@ def main() -> None:
                       f"({100 * r['live_tile_fraction']:.0f}% of tiles live); "
                       f"load {r['loadavg_1min_before']}")
             best = min(runs, key=lambda r: r["wall_s"])
-            results[name] = {"command": f"oipviz dream photo{size}.jpg {' '.join(extra)}",
-                             "size": size, "target_s": TARGETS[name], "best_wall_s": best["wall_s"],
-                             "best_over_target": round(best["wall_s"] / TARGETS[name], 3),
-                             "meets_target": best["wall_s"] <= TARGETS[name],
+            timed = best["wall_s"] - (tf_import if name in AFTER_IMPORT else 0.0)
+            results[name] = {"command": f"oipviz dream {img.name} {' '.join(extra)}".strip(),
+                             "size": list(size), "target_s": TARGETS[name],
+                             "target_counts": "after the TensorFlow import" if name in AFTER_IMPORT
+                             else "end to end", "best_wall_s": best["wall_s"],
+                             "best_over_target": round(timed / TARGETS[name], 3),
+                             "meets_target": timed <= TARGETS[name],
                              "wall_minus_tf_import_s": round(best["wall_s"] - tf_import, 3),
                              "runs": runs}
+    sys.path.insert(0, str(ROOT / "bench"))
+    from engine import cpu_info  # the machine record shared by the benches
+
     report = {"benchmark": "oipviz dream end to end (subprocess, TF import included)",
+              "machine": dict(cpu_info(), load_average=os.getloadavg()),
               "photo": str(src), "tf_import_s": round(tf_import, 3), "cpus": os.cpu_count(),
               "platform": platform.platform(), "python": platform.python_version(),
               "note": "2-core machine shared with other jobs: see loadavg per run", "cases": results}
