@@ -215,17 +215,21 @@ def _wake_objective(loaded, layer: str, m: int):
 
 
 def _candidates(loaded, layer, m, grid, vals, losses, eligible, top, chunk,
-                wake) -> tuple[np.ndarray, str]:
+                wake, pre=None) -> tuple[np.ndarray, str]:
     """Top ``top`` pattern indices by screen loss, and a note if there are fewer.  With
     ``wake``, when fewer than ``top`` patterns are above zero, the rest are the zero-loss
-    patterns nearest to firing (highest pre-activation)."""
+    patterns nearest to firing (highest pre-activation; ``pre``: known values by pattern
+    index, NaN where not measured)."""
     eligible = drop_duplicate_flats(eligible, grid, len(vals))
     top_idx = eligible[rank(losses[eligible], top)]
     alive = fires(losses[top_idx])
     if not wake or alive.all():
         return top_idx, _fewer_note(len(top_idx), top)
     zero = eligible[~fires(losses[eligible])]
-    pre = forward_table(loaded, layer, [m], zero, grid, vals, chunk, pre=True)[:, 0]
+    if pre is None or np.isnan(pre[zero]).any():
+        pre = forward_table(loaded, layer, [m], zero, grid, vals, chunk, pre=True)[:, 0]
+    else:
+        pre = pre[zero]
     need = top - int(alive.sum())
     return topped_up(top_idx[alive], zero[rank(pre, need + len(vals))], top, grid, vals)
 
@@ -244,11 +248,11 @@ def topped_up(keep, fill, top, grid, vals) -> tuple[np.ndarray, str]:
 
 def _result(loaded, layer, m, grid, vals, screen, test_epochs, n, losses, steps_of, eligible, top,
             epochs, lr, seed, t_screen, screen_units, progress, chunk=1024,
-            wake=0, cands=None) -> PrecursorResult:
+            wake=0, cands=None, pre=None) -> PrecursorResult:
     obj = _objective(loaded, layer, m)
     t0 = time.perf_counter()
     top_idx, note = cands or _candidates(loaded, layer, m, grid, vals, losses, eligible, top,
-                                         chunk, wake)
+                                         chunk, wake, pre)
     starts = precursor_patterns(top_idx, grid, vals)
     x = starts
     woken = np.zeros(len(starts), bool)
@@ -299,21 +303,26 @@ def precursor_maps(layer: str, maps, model=None, grid: int = 3, values=(0.2, 0.5
     idx = _all_indices(n, indices)
     if top > len(idx):
         raise OipvizError(f"top {top} is more than the {len(idx):,} patterns screened")
-    group = len(maps) if screen == "exhaustive" else forward_group(len(idx), len(maps))
+    with_pre = screen == "halving" and wake > 0   # zeros ranked by pre-activation (fair wake)
+    group = len(maps) if screen == "exhaustive" else \
+        forward_group(len(idx) * (1 + with_pre), len(maps))
     for g0 in range(0, len(maps), group):
         gmaps = maps[g0:g0 + group]
-        table = None
+        table = pre_table = None
         t_fwd = 0.0
         if screen != "exhaustive":
             t = time.perf_counter()
-            table = forward_table(loaded, info.name, gmaps, idx, grid, vals, chunk, progress)
+            table = forward_table(loaded, info.name, gmaps, idx, grid, vals, chunk, progress,
+                                  with_pre=with_pre)
+            if with_pre:
+                table, pre_table = table
             t_fwd = (time.perf_counter() - t) / len(gmaps)
         for j, m in enumerate(gmaps):
             t = time.perf_counter()
             obj = _objective(loaded, info.name, m)
             steps_of = np.full(n, -1, np.int16)
             losses = np.full(n, np.nan, np.float32)
-            eligible = idx
+            eligible, pre = idx, None
             if screen == "exhaustive":
                 losses[idx] = ascent_screen(loaded, obj, idx, grid, vals, test_epochs, lr, chunk,
                                             seed, progress)
@@ -324,17 +333,21 @@ def precursor_maps(layer: str, maps, model=None, grid: int = 3, values=(0.2, 0.5
                 steps_of[idx] = 0
                 units = 0
             else:
+                if with_pre:
+                    pre = np.full(n, np.nan, np.float32)
+                    pre[idx] = pre_table[:, j]
                 hl, hs, fin = halving_screen(loaded, obj, idx, table[:, j], grid, vals, top,
-                                             test_epochs, lr, chunk, seed, rounds, progress)
+                                             test_epochs, lr, chunk, seed, rounds, progress,
+                                             None if pre is None else pre[idx])
                 losses[idx], steps_of[idx] = hl, hs
                 eligible = idx[fin]
                 units = sum(s * k for s, k in halving_plan(len(idx), top, test_epochs, rounds))
             t_screen = time.perf_counter() - t + t_fwd
             if table is not None and j == len(gmaps) - 1:
-                table = None
+                table = pre_table = None
             yield _result(loaded, info.name, m, grid, vals, screen, test_epochs, n, losses,
                           steps_of, eligible, top, epochs, lr, seed, t_screen, units, progress,
-                          chunk, wake)
+                          chunk, wake, pre=pre)
 
 
 def precursor(layer: str, map: int, model=None, grid: int = 3, values=(0.2, 0.5, 0.8),

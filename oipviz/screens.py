@@ -82,25 +82,27 @@ def ascent_screen(loaded, objective, indices: np.ndarray, grid: int, values, ste
 
 def forward_table(loaded, layer: str, maps: list[int], indices: np.ndarray, grid: int, values,
                   chunk: int, progress: Callable[[int], None] | None = None,
-                  pre: bool = False) -> np.ndarray:
+                  pre: bool = False, with_pre: bool = False):
     """(len(indices), len(maps)) float32: each map's objective on each raw pattern.
 
     One forward pass per chunk gives every map of the layer (the same values as
     ``ascend(..., steps=0).final`` with ``map_mean``/``dense_unit`` objectives; with
-    ``pre``, the values before the layer's activation).
+    ``pre``, the values before the layer's activation).  ``with_pre``: a pair (values,
+    pre-activation values) from the same pass.
     """
     info = loaded.layer(layer)
+    heads = [(info.name, pre)] + ([(info.name, True)] if with_pre else [])
     cols = np.asarray(maps, np.int64)
-    out = np.empty((len(indices), len(cols)), np.float32)
+    outs = [np.empty((len(indices), len(cols)), np.float32) for _ in heads]
     pos = 0
     for idx in _chunks(indices, chunk):
         x = precursor_patterns(idx, grid, values)
-        a = forward(loaded, [(info.name, pre)], x, chunk)[0]
-        out[pos:pos + len(idx)] = (a.mean(axis=(1, 2)) if a.ndim == 4 else a)[:, cols]
+        for out, a in zip(outs, forward(loaded, heads, x, chunk)):
+            out[pos:pos + len(idx)] = (a.mean(axis=(1, 2)) if a.ndim == 4 else a)[:, cols]
         pos += len(idx)
         if progress:
             progress(len(idx))
-    return out
+    return tuple(outs) if with_pre else outs[0]
 
 
 def halving_plan(n: int, top: int, test_epochs: int, rounds=HALVING_ROUNDS) -> list[tuple[int, int]]:
@@ -138,21 +140,35 @@ def screen_work(n: int, n_maps: int, screen: str, test_epochs: int, top: int,
 
 def halving_screen(loaded, objective, indices: np.ndarray, forward: np.ndarray, grid: int,
                    values, top: int, test_epochs: int, lr: float, chunk: int, seed: int = 0,
-                   rounds=HALVING_ROUNDS, progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   rounds=HALVING_ROUNDS, progress=None,
+                   pre: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Successive halving from forward values: (losses, steps, finalists) over ``indices``.
 
     Each round restarts from the raw patterns (memory stays bounded), so the last
     round's losses are exactly the exhaustive screen's for the patterns that reach it.
+    ``pre`` (the raw patterns' pre-activations): patterns at zero, which have no gradient
+    and stay at zero, are ranked by it below those above zero, so the finalists hold the
+    patterns nearest to firing that the wake top-up picks from (as from the exhaustive
+    screen's zeros).
     """
     losses = forward.astype(np.float32).copy()
     steps_of = np.zeros(len(indices), np.int16)
     alive = np.arange(len(indices))
     for steps, keep in halving_plan(len(indices), top, test_epochs, rounds):
-        alive = alive[rank(losses[alive], keep)]
+        key = losses[alive] if pre is None else _key(losses[alive], pre[alive])
+        alive = alive[rank(key, keep)]
         losses[alive] = ascent_screen(loaded, objective, indices[alive], grid, values, steps,
                                       lr, chunk, seed, progress)
         steps_of[alive] = steps
     return losses, steps_of, alive
+
+
+def _key(losses: np.ndarray, pre: np.ndarray) -> np.ndarray:
+    """Rank key: the loss above zero, else the pre-activation (at most the loss, so at
+    or below zero and below every loss that fires)."""
+    from .status import DEAD_EPS, fires
+
+    return np.where(fires(losses), losses, np.minimum(pre, DEAD_EPS))
 
 
 def work(n: int, n_maps: int, screen: str, test_epochs: int, top: int, epochs: int) -> int:
