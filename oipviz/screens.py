@@ -18,9 +18,13 @@ import numpy as np
 
 from .ascent import ascend, forward
 from .errors import OipvizError
-from .inits import precursor_patterns
+from .inits import pattern_digits, precursor_patterns
+from .status import fires
 
 SCREENS = ("exhaustive", "forward", "halving")
+#: the precursor's screen unless told (bench/halving.py: the same top 8 and best refined
+#: activation as the exhaustive screen on the maps measured, for a fraction of the work)
+DEFAULT_SCREEN = "halving"
 #: successive halving: (ascent steps, fraction of the previous round kept before it).
 #: Round 0 is the forward value of every pattern; the last round always runs
 #: ``test_epochs`` steps, so its losses equal the exhaustive screen's.
@@ -82,27 +86,25 @@ def ascent_screen(loaded, objective, indices: np.ndarray, grid: int, values, ste
 
 def forward_table(loaded, layer: str, maps: list[int], indices: np.ndarray, grid: int, values,
                   chunk: int, progress: Callable[[int], None] | None = None,
-                  pre: bool = False, with_pre: bool = False):
+                  pre: bool = False) -> np.ndarray:
     """(len(indices), len(maps)) float32: each map's objective on each raw pattern.
 
     One forward pass per chunk gives every map of the layer (the same values as
     ``ascend(..., steps=0).final`` with ``map_mean``/``dense_unit`` objectives; with
-    ``pre``, the values before the layer's activation).  ``with_pre``: a pair (values,
-    pre-activation values) from the same pass.
+    ``pre``, the values before the layer's activation).
     """
     info = loaded.layer(layer)
-    heads = [(info.name, pre)] + ([(info.name, True)] if with_pre else [])
     cols = np.asarray(maps, np.int64)
-    outs = [np.empty((len(indices), len(cols)), np.float32) for _ in heads]
+    out = np.empty((len(indices), len(cols)), np.float32)
     pos = 0
     for idx in _chunks(indices, chunk):
         x = precursor_patterns(idx, grid, values)
-        for out, a in zip(outs, forward(loaded, heads, x, chunk)):
-            out[pos:pos + len(idx)] = (a.mean(axis=(1, 2)) if a.ndim == 4 else a)[:, cols]
+        a = forward(loaded, [(info.name, pre)], x, chunk)[0]
+        out[pos:pos + len(idx)] = (a.mean(axis=(1, 2)) if a.ndim == 4 else a)[:, cols]
         pos += len(idx)
         if progress:
             progress(len(idx))
-    return tuple(outs) if with_pre else outs[0]
+    return out
 
 
 def halving_plan(n: int, top: int, test_epochs: int, rounds=HALVING_ROUNDS) -> list[tuple[int, int]]:
@@ -140,35 +142,21 @@ def screen_work(n: int, n_maps: int, screen: str, test_epochs: int, top: int,
 
 def halving_screen(loaded, objective, indices: np.ndarray, forward: np.ndarray, grid: int,
                    values, top: int, test_epochs: int, lr: float, chunk: int, seed: int = 0,
-                   rounds=HALVING_ROUNDS, progress=None,
-                   pre: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   rounds=HALVING_ROUNDS, progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Successive halving from forward values: (losses, steps, finalists) over ``indices``.
 
     Each round restarts from the raw patterns (memory stays bounded), so the last
     round's losses are exactly the exhaustive screen's for the patterns that reach it.
-    ``pre`` (the raw patterns' pre-activations): patterns at zero, which have no gradient
-    and stay at zero, are ranked by it below those above zero, so the finalists hold the
-    patterns nearest to firing that the wake top-up picks from (as from the exhaustive
-    screen's zeros).
     """
     losses = forward.astype(np.float32).copy()
     steps_of = np.zeros(len(indices), np.int16)
     alive = np.arange(len(indices))
     for steps, keep in halving_plan(len(indices), top, test_epochs, rounds):
-        key = losses[alive] if pre is None else _key(losses[alive], pre[alive])
-        alive = alive[rank(key, keep)]
+        alive = alive[rank(losses[alive], keep)]
         losses[alive] = ascent_screen(loaded, objective, indices[alive], grid, values, steps,
                                       lr, chunk, seed, progress)
         steps_of[alive] = steps
     return losses, steps_of, alive
-
-
-def _key(losses: np.ndarray, pre: np.ndarray) -> np.ndarray:
-    """Rank key: the loss above zero, else the pre-activation (at most the loss, so at
-    or below zero and below every loss that fires)."""
-    from .status import DEAD_EPS, fires
-
-    return np.where(fires(losses), losses, np.minimum(pre, DEAD_EPS))
 
 
 def work(n: int, n_maps: int, screen: str, test_epochs: int, top: int, epochs: int) -> int:
@@ -205,6 +193,37 @@ def drop_duplicate_flats(indices: np.ndarray, grid: int, n_values: int) -> np.nd
         return indices
     step = (n_values ** (grid * grid) - 1) // (n_values - 1)     # 11…1 in base V
     return indices[~np.isin(indices, np.arange(1, n_values, dtype=np.int64) * step)]
+
+
+def _candidates(loaded, layer, m, grid, vals, losses, eligible, top, chunk,
+                wake, pool=None) -> tuple[np.ndarray, str]:
+    """Top ``top`` pattern indices by screen loss, and a note if there are fewer.  With
+    ``wake``, when fewer than ``top`` patterns are above zero, the rest are the zero-loss
+    patterns of ``pool`` (default: ``eligible``) nearest to firing (highest pre-activation).
+    A pattern at zero has no gradient and stays at zero, so the halving screen's pool is
+    every pattern: the same zeros as the exhaustive screen's."""
+    eligible = drop_duplicate_flats(eligible, grid, len(vals))
+    top_idx = eligible[rank(losses[eligible], top)]
+    alive = fires(losses[top_idx])
+    if not wake or alive.all():
+        return top_idx, _fewer_note(len(top_idx), top)
+    pool = eligible if pool is None else drop_duplicate_flats(pool, grid, len(vals))
+    zero = pool[~fires(losses[pool])]
+    pre = forward_table(loaded, layer, [m], zero, grid, vals, chunk, pre=True)[:, 0]
+    need = top - int(alive.sum())
+    return topped_up(top_idx[alive], zero[rank(pre, need + len(vals))], top, grid, vals)
+
+
+def topped_up(keep, fill, top, grid, vals) -> tuple[np.ndarray, str]:
+    """``keep`` (candidates above zero) topped up to ``top`` from ``fill`` (patterns at
+    zero, nearest to firing first), and a note if there are fewer."""
+    need = top - len(keep)
+    # the V one-value patterns are all the same flat image: keep one of them
+    d = pattern_digits(fill, grid, len(vals)).reshape(len(fill), -1)
+    flat = (d == d[:, :1]).all(axis=1)
+    fill = fill[~flat | (np.cumsum(flat) == 1)][:need]
+    out = np.concatenate([keep, fill])
+    return out, _fewer_note(len(out), top)
 
 
 def _fewer_note(got: int, top: int) -> str:
