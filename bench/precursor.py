@@ -60,7 +60,11 @@ def timed(name, fn):
 P.ModelSpec.load = timed("model_load", P.ModelSpec.load)
 W.write_precursor = timed("write", W.write_precursor)
 t = time.perf_counter()
-main(sys.argv[1:], standalone_mode=False)
+try:
+    main(sys.argv[1:])
+except SystemExit as e:
+    if e.code not in (0, None):
+        raise
 T.update(tf_import=t_tf, imports=t_import, cli=time.perf_counter() - t)
 print("TIMES " + json.dumps(T))
 '''

@@ -198,10 +198,10 @@ def _objective(loaded, layer: str, m: int):
 # ----------------------------------------------------------------------------- refine
 
 def refine(loaded, objective, patterns: np.ndarray, epochs: int, lr: float, seed: int = 0,
-           chunk: int = 1024, progress=None):
+           chunk: int = 1024, progress=None, prune: bool = True):
     """``epochs`` ascent steps on the candidates (one engine call)."""
     r = ascend(loaded, patterns, objective, steps=epochs, lr=lr, seed=seed, chunk=chunk,
-               progress=progress)
+               progress=progress, prune=prune)
     if r.interrupted:
         raise KeyboardInterrupt
     return r
@@ -225,23 +225,22 @@ def _result(loaded, layer, m, grid, vals, screen, test_epochs, n, losses, steps_
                                          chunk, wake, pool)
     starts = precursor_patterns(top_idx, grid, vals)
     x = starts
-    woken = np.zeros(len(starts), bool)
-    v0 = None
-    if wake:
-        v0 = evaluate(loaded, starts, obj)
-        woken = ~fires(v0)
-        if woken.any():
-            rw = ascend(loaded, starts[woken], _wake_objective(loaded, layer, m), steps=wake,
-                        lr=lr, seed=seed)
-            if rw.interrupted:
-                raise KeyboardInterrupt
-            x = starts.copy()
-            x[woken] = rw.images
-    r = refine(loaded, obj, x, epochs, lr, seed, progress=progress)
+    v0 = evaluate(loaded, starts, obj)
+    woken = ~fires(v0) if wake else np.zeros(len(starts), bool)
+    if woken.any():
+        rw = ascend(loaded, starts[woken], _wake_objective(loaded, layer, m), steps=wake,
+                    lr=lr, seed=seed)
+        if rw.interrupted:
+            raise KeyboardInterrupt
+        x = starts.copy()
+        x[woken] = rw.images
+    # starts above zero have a gradient: skip the engine's zero-gradient check (same result)
+    r = refine(loaded, obj, x, epochs, lr, seed, progress=progress,
+               prune=not bool(fires(v0).all()))
     return PrecursorResult(
         layer=layer, map=int(m), grid=grid, values=vals, screen=screen, test_epochs=test_epochs,
         n_patterns=n, screen_losses=losses, screen_steps=steps_of, top_indices=top_idx,
-        start_patterns=starts, images=r.images, start=r.start if v0 is None else v0,
+        start_patterns=starts, images=r.images, start=v0 if wake else r.start,
         final=r.final, history=r.history, history_steps=r.history_steps, epochs=epochs,
         screen_seconds=t_screen, refine_seconds=time.perf_counter() - t0,
         screen_image_steps=screen_units, wake=int(wake), woken=woken,

@@ -64,17 +64,19 @@ def _all_indices(n: int, indices) -> np.ndarray:
 
 def ascent_screen(loaded, objective, indices: np.ndarray, grid: int, values, steps: int,
                   lr: float, chunk: int, seed: int = 0,
-                  progress: Callable[[int], None] | None = None) -> np.ndarray:
+                  progress: Callable[[int], None] | None = None, prune: bool = True) -> np.ndarray:
     """Objective after ``steps`` ascent steps from each pattern of ``indices`` (float32).
 
-    Patterns are built chunk by chunk, so memory stays bounded for any grid.
+    Patterns are built chunk by chunk, so memory stays bounded for any grid.  ``prune``:
+    see :func:`oipviz.ascent.ascend` (False skips its zero-gradient check, e.g. when every
+    pattern is known to be above zero).
     """
     out = np.empty(len(indices), np.float32)
     pos = 0
     for idx in _chunks(indices, chunk):
         x = precursor_patterns(idx, grid, values)
         r = ascend(loaded, x, objective, steps=steps, lr=lr, seed=seed, chunk=chunk,
-                   history_points=1, progress=progress)
+                   history_points=1, progress=progress, prune=prune)
         if r.interrupted:
             raise KeyboardInterrupt
         out[pos:pos + len(idx)] = r.final
@@ -153,8 +155,9 @@ def halving_screen(loaded, objective, indices: np.ndarray, forward: np.ndarray, 
     alive = np.arange(len(indices))
     for steps, keep in halving_plan(len(indices), top, test_epochs, rounds):
         alive = alive[rank(losses[alive], keep)]
+        # patterns above zero have a gradient: no zero-gradient check (the same result)
         losses[alive] = ascent_screen(loaded, objective, indices[alive], grid, values, steps,
-                                      lr, chunk, seed, progress)
+                                      lr, chunk, seed, progress, not fires(losses[alive]).all())
         steps_of[alive] = steps
     return losses, steps_of, alive
 
