@@ -3,7 +3,8 @@
 For maps that random (short-scale) fluctuations never wake, the articles test every
 g×g pattern of V grey values (3×3 squares × {0.2, 0.5, 0.8} = 19,683 patterns),
 upsampled bicubically and standardized, with a short ascent (10 steps), and then
-optimize the best 8 for 1,200 steps.  Patterns are enumerated by index
+optimize the best 8 for 1,200 steps.  The default screen, ``halving``, gives those 10 steps
+only to the patterns that the raw activation and a 3-step ascent rank best.  Patterns are enumerated by index
 (:func:`oipviz.inits.pattern_digits`); the screens are in :mod:`oipviz.screens`.
 
 **Wake.** A ReLU map that is zero everywhere has no gradient, so the ascent cannot move
@@ -25,9 +26,9 @@ from .ascent import ascend, evaluate
 from .errors import OipvizError
 from .inits import pattern_digits, precursor_patterns
 from .progress import reporter
-from .screens import (HALVING_ROUNDS, SCREENS, _all_indices, _fewer_note, ascent_screen,
-                      drop_duplicate_flats, forward_group, forward_table, halving_plan,
-                      halving_screen, rank, work)
+from .screens import (DEFAULT_SCREEN, HALVING_ROUNDS, SCREENS, _all_indices, _candidates,
+                      ascent_screen, forward_group, forward_table, halving_plan, halving_screen,
+                      work)
 from .status import fires, rescued_or_dead
 
 DEFAULT_WAKE = 200  # pre-activation steps for candidates at zero everywhere (0 = the articles)
@@ -177,7 +178,8 @@ def check_params(grid: int, values, top: int, test_epochs: int, epochs: int, lr:
     if test_epochs < 0:
         raise OipvizError(f"test epochs must be >= 0 (got {test_epochs})")
     if screen == "halving" and test_epochs < 1:
-        raise OipvizError("the halving screen needs test epochs >= 1")
+        raise OipvizError("the halving screen needs test epochs >= 1; for a screen without "
+                          "ascent steps use the forward screen")
     if epochs < 1:
         raise OipvizError(f"epochs must be at least 1 (got {epochs})")
     if chunk < 1:
@@ -196,10 +198,10 @@ def _objective(loaded, layer: str, m: int):
 # ----------------------------------------------------------------------------- refine
 
 def refine(loaded, objective, patterns: np.ndarray, epochs: int, lr: float, seed: int = 0,
-           chunk: int = 1024, progress=None):
+           chunk: int = 1024, progress=None, prune: bool = True):
     """``epochs`` ascent steps on the candidates (one engine call)."""
     r = ascend(loaded, patterns, objective, steps=epochs, lr=lr, seed=seed, chunk=chunk,
-               progress=progress)
+               progress=progress, prune=prune)
     if r.interrupted:
         raise KeyboardInterrupt
     return r
@@ -214,60 +216,31 @@ def _wake_objective(loaded, layer: str, m: int):
     return O.map_premean(info.name, m) if info.is_conv else O.class_logit(info.name, m)
 
 
-def _candidates(loaded, layer, m, grid, vals, losses, eligible, top, chunk,
-                wake) -> tuple[np.ndarray, str]:
-    """Top ``top`` pattern indices by screen loss, and a note if there are fewer.  With
-    ``wake``, when fewer than ``top`` patterns are above zero, the rest are the zero-loss
-    patterns nearest to firing (highest pre-activation)."""
-    eligible = drop_duplicate_flats(eligible, grid, len(vals))
-    top_idx = eligible[rank(losses[eligible], top)]
-    alive = fires(losses[top_idx])
-    if not wake or alive.all():
-        return top_idx, _fewer_note(len(top_idx), top)
-    zero = eligible[~fires(losses[eligible])]
-    pre = forward_table(loaded, layer, [m], zero, grid, vals, chunk, pre=True)[:, 0]
-    need = top - int(alive.sum())
-    return topped_up(top_idx[alive], zero[rank(pre, need + len(vals))], top, grid, vals)
-
-
-def topped_up(keep, fill, top, grid, vals) -> tuple[np.ndarray, str]:
-    """``keep`` (candidates above zero) topped up to ``top`` from ``fill`` (patterns at
-    zero, nearest to firing first), and a note if there are fewer."""
-    need = top - len(keep)
-    # the V one-value patterns are all the same flat image: keep one of them
-    d = pattern_digits(fill, grid, len(vals)).reshape(len(fill), -1)
-    flat = (d == d[:, :1]).all(axis=1)
-    fill = fill[~flat | (np.cumsum(flat) == 1)][:need]
-    out = np.concatenate([keep, fill])
-    return out, _fewer_note(len(out), top)
-
-
 def _result(loaded, layer, m, grid, vals, screen, test_epochs, n, losses, steps_of, eligible, top,
             epochs, lr, seed, t_screen, screen_units, progress, chunk=1024,
-            wake=0, cands=None) -> PrecursorResult:
+            wake=0, cands=None, pool=None) -> PrecursorResult:
     obj = _objective(loaded, layer, m)
     t0 = time.perf_counter()
     top_idx, note = cands or _candidates(loaded, layer, m, grid, vals, losses, eligible, top,
-                                         chunk, wake)
+                                         chunk, wake, pool)
     starts = precursor_patterns(top_idx, grid, vals)
     x = starts
-    woken = np.zeros(len(starts), bool)
-    v0 = None
-    if wake:
-        v0 = evaluate(loaded, starts, obj)
-        woken = ~fires(v0)
-        if woken.any():
-            rw = ascend(loaded, starts[woken], _wake_objective(loaded, layer, m), steps=wake,
-                        lr=lr, seed=seed)
-            if rw.interrupted:
-                raise KeyboardInterrupt
-            x = starts.copy()
-            x[woken] = rw.images
-    r = refine(loaded, obj, x, epochs, lr, seed, progress=progress)
+    v0 = evaluate(loaded, starts, obj)
+    woken = ~fires(v0) if wake else np.zeros(len(starts), bool)
+    if woken.any():
+        rw = ascend(loaded, starts[woken], _wake_objective(loaded, layer, m), steps=wake,
+                    lr=lr, seed=seed)
+        if rw.interrupted:
+            raise KeyboardInterrupt
+        x = starts.copy()
+        x[woken] = rw.images
+    # starts above zero have a gradient: skip the engine's zero-gradient check (same result)
+    r = refine(loaded, obj, x, epochs, lr, seed, progress=progress,
+               prune=not bool(fires(v0).all()))
     return PrecursorResult(
         layer=layer, map=int(m), grid=grid, values=vals, screen=screen, test_epochs=test_epochs,
         n_patterns=n, screen_losses=losses, screen_steps=steps_of, top_indices=top_idx,
-        start_patterns=starts, images=r.images, start=r.start if v0 is None else v0,
+        start_patterns=starts, images=r.images, start=v0 if wake else r.start,
         final=r.final, history=r.history, history_steps=r.history_steps, epochs=epochs,
         screen_seconds=t_screen, refine_seconds=time.perf_counter() - t0,
         screen_image_steps=screen_units, wake=int(wake), woken=woken,
@@ -278,7 +251,7 @@ def _result(loaded, layer, m, grid, vals, screen, test_epochs, n, losses, steps_
 
 def precursor_maps(layer: str, maps, model=None, grid: int = 3, values=(0.2, 0.5, 0.8),
                    test_epochs: int = 10, top: int = 8, epochs: int = 1200, lr: float = 0.02,
-                   seed: int = 0, screen: str = "exhaustive", chunk: int = 1024,
+                   seed: int = 0, screen: str = DEFAULT_SCREEN, chunk: int = 1024,
                    progress: Callable[[int], None] | None = None, indices=None,
                    rounds=HALVING_ROUNDS, wake: int = DEFAULT_WAKE) -> Iterator[PrecursorResult]:
     """Run the precursor on several maps; yields each map's result as soon as it is done.
@@ -334,19 +307,20 @@ def precursor_maps(layer: str, maps, model=None, grid: int = 3, values=(0.2, 0.5
                 table = None
             yield _result(loaded, info.name, m, grid, vals, screen, test_epochs, n, losses,
                           steps_of, eligible, top, epochs, lr, seed, t_screen, units, progress,
-                          chunk, wake)
+                          chunk, wake, pool=None if eligible is idx else idx)
 
 
 def precursor(layer: str, map: int, model=None, grid: int = 3, values=(0.2, 0.5, 0.8),
               test_epochs: int = 10, top: int = 8, epochs: int = 1200, lr: float = 0.02,
-              seed: int = 0, screen: str = "exhaustive", chunk: int = 1024,
+              seed: int = 0, screen: str = DEFAULT_SCREEN, chunk: int = 1024,
               progress: Callable[[int], None] | bool | None = None, indices=None,
               wake: int = DEFAULT_WAKE) -> PrecursorResult:
     """Grid search for one map: screen every pattern, refine the ``top`` best.
 
     ``model``: a path, a :class:`~oipviz.loader.LoadedModel` or None (bundled model).
-    ``screen``: ``exhaustive`` (``test_epochs`` steps on every pattern; the articles'),
-    ``forward`` (raw activation) or ``halving``.  ``indices`` restricts the screen to
+    ``screen``: ``halving`` (the default: forward values, then a few steps on the best part
+    and ``test_epochs`` steps on the best of those), ``exhaustive`` (``test_epochs`` steps
+    on every pattern; the articles') or ``forward`` (raw activation).  ``indices`` restricts the screen to
     those pattern indices (a slice of the enumeration); the others stay NaN.
     ``progress``: a callback ``f(units)`` (image-steps; a forward image counts 1),
     ``False`` for silence, or None for a progress bar.

@@ -14,7 +14,7 @@ import numpy as np
 from . import checks
 from .oip import OIPRun, oip
 from .precursor import DEFAULT_WAKE, PrecursorResult, check_params, precursor_maps
-from .screens import work
+from .screens import DEFAULT_SCREEN, work
 from .progress import Stages
 from .status import DEAD, LIVE, PENDING, count, fires
 
@@ -91,7 +91,7 @@ def rescue(layer: str, maps=None, model=None, probe: OIPRun | None = None,
            probe_inits: int = PROBE_INITS, probe_epochs: int = PROBE_EPOCHS,
            probe_range: str = PROBE_RANGE, probe_style: str = PROBE_STYLE, lr: float = 0.02,
            seed: int = 0, grid: int = 3, values=(0.2, 0.5, 0.8), test_epochs: int = 10,
-           top: int = 8, epochs: int = 1200, screen: str = "exhaustive", chunk: int = 1024,
+           top: int = 8, epochs: int = 1200, screen: str = DEFAULT_SCREEN, chunk: int = 1024,
            wake: int = DEFAULT_WAKE, done: dict[int, RescueRow] | None = None,
            on_result: Callable[[PrecursorResult], None] | None = None,
            progress=None) -> RescueResult:

@@ -18,9 +18,13 @@ import numpy as np
 
 from .ascent import ascend, forward
 from .errors import OipvizError
-from .inits import precursor_patterns
+from .inits import pattern_digits, precursor_patterns
+from .status import fires
 
 SCREENS = ("exhaustive", "forward", "halving")
+#: the precursor's screen unless told (bench/halving.py: the same top 8 and best refined
+#: activation as the exhaustive screen on the maps measured, for a fraction of the work)
+DEFAULT_SCREEN = "halving"
 #: successive halving: (ascent steps, fraction of the previous round kept before it).
 #: Round 0 is the forward value of every pattern; the last round always runs
 #: ``test_epochs`` steps, so its losses equal the exhaustive screen's.
@@ -60,17 +64,19 @@ def _all_indices(n: int, indices) -> np.ndarray:
 
 def ascent_screen(loaded, objective, indices: np.ndarray, grid: int, values, steps: int,
                   lr: float, chunk: int, seed: int = 0,
-                  progress: Callable[[int], None] | None = None) -> np.ndarray:
+                  progress: Callable[[int], None] | None = None, prune: bool = True) -> np.ndarray:
     """Objective after ``steps`` ascent steps from each pattern of ``indices`` (float32).
 
-    Patterns are built chunk by chunk, so memory stays bounded for any grid.
+    Patterns are built chunk by chunk, so memory stays bounded for any grid.  ``prune``:
+    see :func:`oipviz.ascent.ascend` (False skips its zero-gradient check, e.g. when every
+    pattern is known to be above zero).
     """
     out = np.empty(len(indices), np.float32)
     pos = 0
     for idx in _chunks(indices, chunk):
         x = precursor_patterns(idx, grid, values)
         r = ascend(loaded, x, objective, steps=steps, lr=lr, seed=seed, chunk=chunk,
-                   history_points=1, progress=progress)
+                   history_points=1, progress=progress, prune=prune)
         if r.interrupted:
             raise KeyboardInterrupt
         out[pos:pos + len(idx)] = r.final
@@ -149,8 +155,9 @@ def halving_screen(loaded, objective, indices: np.ndarray, forward: np.ndarray, 
     alive = np.arange(len(indices))
     for steps, keep in halving_plan(len(indices), top, test_epochs, rounds):
         alive = alive[rank(losses[alive], keep)]
+        # patterns above zero have a gradient: no zero-gradient check (the same result)
         losses[alive] = ascent_screen(loaded, objective, indices[alive], grid, values, steps,
-                                      lr, chunk, seed, progress)
+                                      lr, chunk, seed, progress, not fires(losses[alive]).all())
         steps_of[alive] = steps
     return losses, steps_of, alive
 
@@ -189,6 +196,37 @@ def drop_duplicate_flats(indices: np.ndarray, grid: int, n_values: int) -> np.nd
         return indices
     step = (n_values ** (grid * grid) - 1) // (n_values - 1)     # 11…1 in base V
     return indices[~np.isin(indices, np.arange(1, n_values, dtype=np.int64) * step)]
+
+
+def _candidates(loaded, layer, m, grid, vals, losses, eligible, top, chunk,
+                wake, pool=None) -> tuple[np.ndarray, str]:
+    """Top ``top`` pattern indices by screen loss, and a note if there are fewer.  With
+    ``wake``, when fewer than ``top`` patterns are above zero, the rest are the zero-loss
+    patterns of ``pool`` (default: ``eligible``) nearest to firing (highest pre-activation).
+    A pattern at zero has no gradient and stays at zero, so the halving screen's pool is
+    every pattern: the same zeros as the exhaustive screen's."""
+    eligible = drop_duplicate_flats(eligible, grid, len(vals))
+    top_idx = eligible[rank(losses[eligible], top)]
+    alive = fires(losses[top_idx])
+    if not wake or alive.all():
+        return top_idx, _fewer_note(len(top_idx), top)
+    pool = eligible if pool is None else drop_duplicate_flats(pool, grid, len(vals))
+    zero = pool[~fires(losses[pool])]
+    pre = forward_table(loaded, layer, [m], zero, grid, vals, chunk, pre=True)[:, 0]
+    need = top - int(alive.sum())
+    return topped_up(top_idx[alive], zero[rank(pre, need + len(vals))], top, grid, vals)
+
+
+def topped_up(keep, fill, top, grid, vals) -> tuple[np.ndarray, str]:
+    """``keep`` (candidates above zero) topped up to ``top`` from ``fill`` (patterns at
+    zero, nearest to firing first), and a note if there are fewer."""
+    need = top - len(keep)
+    # the V one-value patterns are all the same flat image: keep one of them
+    d = pattern_digits(fill, grid, len(vals)).reshape(len(fill), -1)
+    flat = (d == d[:, :1]).all(axis=1)
+    fill = fill[~flat | (np.cumsum(flat) == 1)][:need]
+    out = np.concatenate([keep, fill])
+    return out, _fewer_note(len(out), top)
 
 
 def _fewer_note(got: int, top: int) -> str:

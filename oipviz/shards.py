@@ -284,7 +284,7 @@ def merge(results: list[ShardResult], spec: ScreenSpec) -> dict[int, Merged]:
 def candidates(merged: Merged, spec: ScreenSpec) -> tuple[np.ndarray, str]:
     """The patterns to refine: the top-k, topped up (with the wake) from the patterns at
     zero nearest to firing, as :func:`oipviz.precursor._candidates` does unsharded."""
-    from .precursor import topped_up
+    from .screens import topped_up
 
     keep = np.isin(merged.top_idx, drop_duplicate_flats(merged.top_idx, spec.grid,
                                                          len(spec.values)))

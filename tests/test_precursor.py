@@ -57,7 +57,8 @@ def test_enumeration_round_trip_and_values():
 def test_chunked_screen_equals_unchunked_and_topk_order(loaded):
     from oipviz.precursor import precursor
 
-    kw = dict(model=loaded, grid=2, values=VALUES, test_epochs=3, top=5, epochs=5)
+    kw = dict(model=loaded, grid=2, values=VALUES, test_epochs=3, top=5, epochs=5,
+              screen="exhaustive")
     a = precursor("conv3", 46, chunk=7, **kw)
     b = precursor("conv3", 46, chunk=81, **kw)
     assert a.n_patterns == 81 and a.n_screened == 81
@@ -95,8 +96,9 @@ def test_forward_and_halving_screens_agree_with_the_engine(loaded):
     f = precursor("conv3", 46, loaded, grid=2, screen="forward", top=3, epochs=2)
     np.testing.assert_allclose(f.screen_losses, t[:, 0], rtol=1e-5, atol=1e-6)
     # halving: its finalists get exactly the exhaustive screen's loss
-    ex = precursor("conv3", 46, loaded, grid=2, test_epochs=4, top=2, epochs=2)
-    h = precursor("conv3", 46, loaded, grid=2, test_epochs=4, top=2, epochs=2, screen="halving")
+    ex = precursor("conv3", 46, loaded, grid=2, test_epochs=4, top=2, epochs=2, screen="exhaustive")
+    h = precursor("conv3", 46, loaded, grid=2, test_epochs=4, top=2, epochs=2)   # the default
+    assert h.screen == "halving"
     plan = halving_plan(81, 2, 4)
     assert plan[-1][0] == 4 and plan[0][1] < 81
     finalists = np.flatnonzero(h.screen_steps == 4)
@@ -137,6 +139,19 @@ def test_wake_rescues_a_map_no_pattern_reaches(loaded):
     assert not np.array_equal(woken.start_patterns[0], woken.start_patterns[1])
 
 
+def test_halving_wakes_the_same_candidates_as_exhaustive_on_a_dead_map(loaded):
+    """conv3 map 44 is zero on every pattern: the wake top-up picks the patterns nearest to
+    firing among all of them, not only among the halving finalists."""
+    from oipviz.precursor import precursor
+
+    kw = dict(grid=2, test_epochs=2, top=3, epochs=5, wake=5, progress=False)
+    ex = precursor("conv3", 44, loaded, screen="exhaustive", **kw)
+    hv = precursor("conv3", 44, loaded, screen="halving", **kw)
+    assert not (hv.screen_steps == 2).all()                        # halving skipped patterns
+    assert np.array_equal(hv.top_indices, ex.top_indices) and hv.woken.all()
+    np.testing.assert_allclose(hv.final, ex.final, rtol=1e-5)
+
+
 # --------------------------------------------------------------------------- CLI
 
 def test_cli_single_map_writes_pictures_and_manifest(cli, tmp_path):
@@ -147,7 +162,7 @@ def test_cli_single_map_writes_pictures_and_manifest(cli, tmp_path):
     assert line and "screen rank" in line[0] and "refined by screen rank" in line[0]
     man = json.loads((out / "manifest.json").read_text())
     assert man["kind"] == "precursor" and man["map"] == 46 and man["grid"] == 2
-    assert man["values"] == list(VALUES) and man["screen"] == "exhaustive"
+    assert man["values"] == list(VALUES) and man["screen"] == "halving"      # the default
     assert man["n_patterns"] == 81 and man["status"] == "rescued"
     cands = man["candidates"]
     assert [c["candidate"] for c in cands] == [1, 2, 3]
@@ -171,6 +186,30 @@ def test_cli_single_map_writes_pictures_and_manifest(cli, tmp_path):
     # an existing folder is refused without --force
     r2 = cli("precursor", "--layer", "conv3", "--map", "46", *SMALL, "--out", out, "--quiet")
     assert r2.exit_code == 2 and "already exists" in r2.stderr
+
+
+def test_cli_default_screen_is_halving_and_exhaustive_still_runs(cli, tmp_path, loaded):
+    """The manifest names the screen that ran; each CLI run equals the API's with that screen."""
+    from oipviz.cli.precursor_cmd import default_screen
+    from oipviz.precursor import precursor
+
+    for screen in (None, "exhaustive"):
+        out = tmp_path / f"pre_{screen}"
+        r = cli("precursor", "--layer", "conv3", "--map", "46", *SMALL, "--out", out, "--quiet",
+                *(["--screen", screen] if screen else []))
+        assert r.exit_code == 0, (r.stdout, r.stderr)
+        man = json.loads((out / "manifest.json").read_text())
+        ref = precursor("conv3", 46, loaded, grid=2, test_epochs=2, epochs=20, top=3,
+                        screen=screen or "halving", progress=False)
+        assert man["screen"] == ref.screen == (screen or "halving")
+        assert [c["pattern_index"] for c in man["candidates"]] == ref.top_indices.tolist()
+        assert man["best_activation"] == pytest.approx(ref.best_value, rel=1e-5)
+        np.testing.assert_allclose(np.load(out / "screen_losses.npy"), ref.screen_losses, rtol=1e-5)
+        steps = ref.screen_steps
+        assert (steps == 2).all() if screen else ((steps == 0).any() and (steps == 2).sum() < 81)
+    # halving is not sharded: a sharded run defaults to the exhaustive screen
+    assert default_screen("local", None) == "halving"
+    assert default_screen("ray", None) == default_screen("local", 20) == "exhaustive"
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -59,7 +59,7 @@ def test_exhaustive_shards_and_candidates_match_the_unsharded_run(loaded):
 
     # uneven shards on chunk boundaries: every engine batch is the unsharded run's, so the
     # ascent is bit-identical (a batch of other images can change the last bit of a step)
-    kw = dict(grid=2, values=VALUES, test_epochs=2, top=4, epochs=20, chunk=4)
+    kw = dict(grid=2, values=VALUES, test_epochs=2, top=4, epochs=20, chunk=4, screen="exhaustive")
     ref = {r.map: r for r in precursor_maps("conv3", MAPS, loaded, **kw)}
     spec = spec_for("conv3", 3, 2, VALUES, "exhaustive", 2, 0.02, 0, 4, 4, 200)
     for m in MAPS:

@@ -6,10 +6,11 @@ import click
 from .params import (LR, already_complete, count, model_options, output_options, parse_maps,
                      seed_option)
 
-SCREEN_HELP = ("exhaustive: TEST-EPOCHS ascent steps on every pattern (the articles'); "
-               "forward: rank by the raw pattern's activation (one pass for all maps); "
-               "halving: forward on all, 3 steps on the best 1/8, TEST-EPOCHS steps on the best "
-               "1/4 of those.")
+SCREEN_HELP = ("halving: forward on all, 3 steps on the best 1/8, TEST-EPOCHS steps on the best "
+               "1/4 of those; exhaustive: TEST-EPOCHS ascent steps on every pattern (the "
+               "articles'); forward: rank by the raw pattern's activation (one pass for all "
+               "maps).  [default: halving; exhaustive with --executor ray or --shard-size, as "
+               "halving is not sharded]")
 
 
 @click.command("precursor")
@@ -28,8 +29,8 @@ SCREEN_HELP = ("exhaustive: TEST-EPOCHS ascent steps on every pattern (the artic
               help="Ascent steps of the refinement.")
 @click.option("--lr", type=LR, default=0.02, show_default=True,
               help="Step size (RMS of each step, in standardized pixels).")
-@click.option("--screen", type=click.Choice(["exhaustive", "forward", "halving"]),
-              default="exhaustive", show_default=True, help=SCREEN_HELP)
+@click.option("--screen", type=click.Choice(["halving", "exhaustive", "forward"]), default=None,
+              help=SCREEN_HELP)
 @click.option("--chunk", type=count(1, 65_536), default=1024, show_default=True,
               help="Patterns per engine batch.")
 @click.option("--wake", type=count(0, 100_000), default=200, show_default=True,
@@ -79,6 +80,7 @@ def command(model, layer, map_spec, grid, values_text, test_epochs, top, epochs,
     from ..precursor import check_params
     from .params import float_list, progress_sink
 
+    screen = screen or default_screen(executor_name, shard_size)
     values, n = check_params(grid, float_list(values_text, "--values", 0.0, 1.0), top,
                              test_epochs, epochs, lr, screen, chunk)
     from ..executors import check_executor
@@ -123,6 +125,13 @@ def command(model, layer, map_spec, grid, values_text, test_epochs, top, epochs,
     for line in lines:
         click.echo(line)
     click.echo(f"wrote {folder.shown}/")
+
+
+def default_screen(executor_name: str, shard_size) -> str:
+    """The precursor's default screen, or exhaustive for a sharded run (halving is not sharded)."""
+    from ..screens import DEFAULT_SCREEN
+
+    return DEFAULT_SCREEN if executor_name == "local" and shard_size is None else "exhaustive"
 
 
 def _guard(loaded, layer, maps, screen, n, test_epochs, top, epochs, lr, chunk, yes, grid,
