@@ -47,3 +47,17 @@ def _assert_user_error(result, *fragments: str) -> str:
 def user_error():
     """``user_error(result, *fragments)``: assert a one-line ``error: ...`` with exit 2."""
     return _assert_user_error
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local 2-CPU Ray cluster for one test module (skipped where Ray cannot be imported)."""
+    try:
+        import ray
+    except ImportError as exc:
+        pytest.skip(f"Ray cannot be imported ({exc}); install it with pip install 'oipviz[ray]'")
+    import logging
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    yield ray
+    ray.shutdown()

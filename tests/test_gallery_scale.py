@@ -7,7 +7,6 @@ Real TF engine, the real bundled model, a random-weight model as the other one, 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -88,17 +87,6 @@ def test_bad_layer_lists_and_executors(cli, user_error, tmp_path, args, fragment
 
 
 # --------------------------------------------------------------------------- Ray
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    try:
-        import ray
-    except ImportError as exc:
-        pytest.skip(f"Ray cannot be imported ({exc}); install it with pip install 'oipviz[ray]'")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-    yield ray
-    ray.shutdown()
-
 
 def test_ray_gallery_equals_local(ray_cluster, local_site, random_model, tmp_path, monkeypatch):
     from click.testing import CliRunner

@@ -150,19 +150,6 @@ def test_cli_executor_errors(cli, user_error, tmp_path, args, fragment):
 
 # --------------------------------------------------------------------------- Ray
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    try:
-        import ray
-    except ImportError as exc:
-        pytest.skip(f"Ray cannot be imported ({exc}); install it with pip install 'oipviz[ray]'")
-    import logging
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-    yield ray
-    ray.shutdown()
-
-
 def _our_busy_workers() -> list[int]:
     """Ray workers of this test's cluster (descendants of this process) running a shard."""
     def parent(pid: int) -> int:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .params import (LR, already_complete, count, model_options, output_options, parse_maps,
-                     seed_option)
+from .params import (LR, already_complete, count, executor_options, model_options,
+                     output_options, parse_maps, seed_option)
 
 SCREEN_HELP = ("halving: forward on all, 3 steps on the best 1/8, TEST-EPOCHS steps on the best "
                "1/4 of those; exhaustive: TEST-EPOCHS ascent steps on every pattern (the "
@@ -49,23 +49,16 @@ SCREEN_HELP = ("halving: forward on all, 3 steps on the best 1/8, TEST-EPOCHS st
 @click.option("--probe-style", type=click.Choice(["readable", "plain"]), default="readable",
               show_default=True, help="Style of the random inits for --dead-only.")
 @click.option("--yes", is_flag=True, help="Go on with a grid of more than 1.5 million patterns.")
-@click.option("--executor", "executor_name", type=click.Choice(["local", "ray"]), default="local",
-              show_default=True, help="Where the shards run: local (this process) or ray (one "
-              "task per shard; pip install 'oipviz[ray]').")
-@click.option("--address", default=None,
-              help="Ray cluster to use (HOST:PORT of 'ray start --head'); default: a local Ray "
-                   "cluster on this machine's cores.")
 @click.option("--shard-size", type=count(1, 50_000_000), default=None,
               help="Patterns per shard, rounded up to a multiple of --chunk [default: about 1/8 "
                    "of the grid, at most 16 chunks].")
-@click.option("--cpus-per-task", type=count(1, 1024), default=1, show_default=True,
-              help="Ray: cores per task (TensorFlow's threads inside it).")
+@executor_options("the shards and the refinements")
 @seed_option()
 @output_options("precursor_LAYER_MAP", resumable=True)
 @model_options
 def command(model, layer, map_spec, grid, values_text, test_epochs, top, epochs, lr, screen, chunk,
-            wake, dead_only, probe_inits, probe_epochs, probe_range, probe_style, yes, executor_name, address, shard_size,
-            cpus_per_task, seed, out, force, quiet, resume) -> None:
+            wake, dead_only, probe_inits, probe_epochs, probe_range, probe_style, yes, shard_size,
+            executor_name, address, cpus_per_task, seed, out, force, quiet, resume) -> None:
     """Screen every coarse GRID×GRID pattern of grey VALUES on a map, refine the best.
 
     \b
