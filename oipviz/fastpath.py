@@ -6,10 +6,12 @@ rows and columns some requested head sees: valid convs and 2×2 pools look only 
 right, so for conv3 of the bundled model the input is cropped to 26×26, conv1 to 24×24
 and conv2 to 10×10 (the row and column pool2 drops are never computed).
 
-Measured and not kept (bench/fastpath_variants.py): fusing a 1-channel conv and its
-max-pool into one stride-2 "taps" conv plus ``tf.maximum`` over the 4 offsets, and 2×2
-pools as reshape + ``tf.maximum``.  They are exact but slower than Keras's ops on
-TF 2.21, with oneDNN on (0.25–0.56×) and off (0.46–0.66×).
+Measured (bench/fastpath_variants.py, TF 2.21, 2-core EPYC): this crop runs the engine
+step at 1.11× the Keras path and gives the same images.  Not kept: a 1-channel conv and
+its max-pool fused into one stride-2 "taps" conv plus ``tf.maximum`` over the 4 offsets
+(0.41× Keras), 2×2 pools as reshape + ``tf.maximum`` (0.32×), and only each image's own
+conv3 filter (0.81×).  With ``TF_ENABLE_ONEDNN_OPTS=0`` some of them beat Keras run the
+same way, but Keras itself is then about 2× slower, so all are slower than the default.
 
 :func:`for_heads` builds the path for a set of heads once per loaded model, checks it
 against the Keras model (forward values and input gradients, on random and constant
