@@ -116,8 +116,7 @@ class FastChain:
 
         a, b = self.affine
         h = z if (a, b) == (1.0, 0.0) else z * a + b
-        if self.crop[0] is not None and self.crop[0] < h.shape[1]:
-            h = h[:, : self.crop[0], : self.crop[0]]
+        h = _corner(h, self.crop[0])
         out: dict = {}
         for i in range(self.last + 1):
             kind, ly = self.ops[i]
@@ -132,13 +131,20 @@ class FastChain:
                 pre = _bias(tf.matmul(h, ly.kernel), ly)
             n = self.crop[i + 1]
             if pre is not None:
-                pre = pre[:, :n, :n] if kind == "conv" and pre.shape[1] > n else pre
+                pre = _corner(pre, n) if kind == "conv" else pre
                 h = _activate(pre, ly)
-            elif kind == "pool" and h.shape[1] > n:
-                h = h[:, :n, :n]
+            elif kind == "pool":
+                h = _corner(h, n)
             out[(ly.name, False)] = h
             out[(ly.name, True)] = h if pre is None else pre
         return [out[k] for k in self.heads]
+
+
+def _corner(t, n: int | None):
+    """The top-left n×n of t (B,H,W,C); shapes unknown at trace time are sliced too."""
+    if n is None or (t.shape[1] is not None and t.shape[1] <= n and t.shape[2] <= n):
+        return t
+    return t[:, :n, :n]
 
 
 def _bias(t, layer):
