@@ -15,7 +15,8 @@ oipviz explains.  Both sides use the same batch (all 1,000 digits per gradient p
     python bench/explain.py --no-peers      # oipviz only
 
 Writes bench/results/explain.json.  oipviz is timed before and after the peers (median),
-so a change of machine load shows in the spread.
+so a change of machine load shows in the spread; then the fast path and the plain Keras
+path (``OIPVIZ_FASTPATH=0``) interleaved, for the fast path's own ratio.
 """
 from __future__ import annotations
 
@@ -174,6 +175,29 @@ def oipviz_side(loaded, x, y, rounds: int) -> tuple[dict, dict]:
     return times, maps
 
 
+def fast_vs_keras(loaded, x, y, rounds: int) -> tuple[dict, dict]:
+    """Median seconds of each method with the fast path and with the plain Keras path
+    (``OIPVIZ_FASTPATH=0``), interleaved call by call so both see the same load."""
+    from oipviz.attribution import GradCAM, Saliency, SmoothGrad
+
+    methods = {"saliency": Saliency(), "smoothgrad": SmoothGrad(SMOOTH_N, SMOOTH_NOISE),
+               "gradcam": GradCAM()}
+    times: dict = {"1": {}, "0": {}}
+    for name, m in methods.items():
+        for flag in ("1", "0"):
+            os.environ["OIPVIZ_FASTPATH"] = flag
+            m(loaded, x, y)                                       # warm-up (trace)
+        runs: dict = {"1": [], "0": []}
+        for _ in range(rounds):
+            for flag in ("1", "0"):
+                os.environ["OIPVIZ_FASTPATH"] = flag
+                runs[flag].append(median_time(lambda: m(loaded, x, y), 1))
+        for flag in runs:
+            times[flag][name] = float(np.median(runs[flag]))
+    os.environ["OIPVIZ_FASTPATH"] = "1"
+    return times["1"], times["0"]
+
+
 def engine_rate(loaded, x, steps: int = 10) -> float:
     """The ascent engine's image-steps/s on conv3 map means for the same 1,000 images."""
     from oipviz import objectives as O
@@ -250,6 +274,7 @@ def main() -> None:
                                          + " | ".join(p.stderr.strip().splitlines()[-3:])})
                 load.append(os.getloadavg()[0])
     t_b, _ = oipviz_side(loaded, x, y, args.rounds)
+    t_f, t_k = fast_vs_keras(loaded, x, y, args.rounds)
     rate = engine_rate(loaded, x)
     load.append(os.getloadavg()[0])
 
@@ -262,6 +287,11 @@ def main() -> None:
               "oipviz": {k: {"seconds": round(v, 4), "before_after": [round(t_a[k], 4),
                                                                      round(t_b[k], 4)],
                              "images_per_second": round(len(x) / v, 1)} for k, v in ours_t.items()},
+              "oipviz_fast_vs_keras_path": {"note": "interleaved, median seconds; OIPVIZ_FASTPATH=0 "
+                                                    "is the plain Keras path",
+                                            "fast": {k: round(v, 4) for k, v in t_f.items()},
+                                            "keras": {k: round(v, 4) for k, v in t_k.items()}},
+              "ratios_fast_path_over_keras_path": {k: round(t_k[k] / v, 2) for k, v in t_f.items()},
               "peers": {}, "ratios": {}}
     print(f"{'method':11s} {'oipviz':>9s} " + " ".join(f"{n:>24s}" for n in PEERS))
     for name, res in peers.items():
@@ -288,6 +318,8 @@ def main() -> None:
         for m, r in e.get("methods", {}).items():
             if "error" in r:
                 print(f"  {name} {m}: {r['error']}")
+    print("oipviz fast path / Keras path (OIPVIZ_FASTPATH=0): "
+          + ", ".join(f"{k} {t_k[k] / v:.2f}x" for k, v in t_f.items()) + " (interleaved)")
     sg = len(x) * SMOOTH_N / ours_t["smoothgrad"]
     result["smoothgrad_img_grads_per_second"] = round(sg, 1)
     result["engine_image_steps_per_second"] = round(rate, 1)

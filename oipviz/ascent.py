@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import checks
+from . import checks, fastpath
 from .status import DEAD_EPS
 from .objectives import Objective, customs_of, weight_arrays
 from .transforms import STAGES, check as check_transforms
@@ -45,7 +45,8 @@ class Engine:
     """Compiled ascent for one model, a fixed set of output heads (layer, pre-activation),
     user objective functions, a transform list and whether objectives have fallbacks.
     Built once per model and key: the cache lives on the loaded model, so it goes away
-    with it."""
+    with it.  The heads come from :mod:`oipviz.fastpath` when it covers the model and
+    passes its check against the Keras model, else from the Keras model."""
 
     def __init__(self, loaded, heads: list[tuple[str, bool]], customs: tuple = (),
                  transforms: tuple = (), fallback: bool = False):
@@ -58,6 +59,7 @@ class Engine:
         self.fallback = bool(fallback)
         self.param = next((t for t in self.transforms if t.stage == "param"), None)
         self.model = loaded.engine_model([h[0] for h in self.heads], [h[1] for h in self.heads])
+        self.fast = fastpath.for_heads(loaded, self.heads, self.model)
         self.shapes = [tuple(int(d) for d in o.shape[1:]) for o in self.model.outputs]
         self.traces = 0
         w_spec = ([tf.TensorSpec((None,) + s, tf.float32) for s in self.shapes],
@@ -82,13 +84,15 @@ class Engine:
     def get(cls, loaded, heads, customs: tuple = (), transforms: tuple = (),
             fallback: bool = False) -> "Engine":
         """The engine for ``loaded`` and this key (built on first use)."""
-        key = (tuple(heads), tuple(customs), tuple(transforms), bool(fallback))
+        key = (tuple(heads), tuple(customs), tuple(transforms), bool(fallback), fastpath.enabled())
         cache = loaded.cache.setdefault("engines", {})
         if key not in cache:
             cache[key] = cls(loaded, heads, customs, transforms, fallback)
         return cache[key]
 
     def _acts(self, x):
+        if self.fast is not None:
+            return self.fast(x)
         acts = self.model(x, training=False)
         return list(acts) if isinstance(acts, (list, tuple)) else [acts]
 

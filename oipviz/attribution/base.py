@@ -181,8 +181,10 @@ class Method:
         """(the compiled function, the heads' output shapes), built once per model and key."""
         import tensorflow as tf
 
+        from .. import fastpath
+
         cache = loaded.cache.setdefault("attribution", {})
-        key = (self.key(), tuple(heads), customs)
+        key = (self.key(), tuple(heads), customs, fastpath.enabled())
         if key not in cache:
             f = Scorer(loaded, heads, customs)
             self.prepare(loaded, f)

@@ -28,7 +28,10 @@ class Tail:
     loaded model's layer outputs don't route the heads through the returned A.)"""
 
     def __init__(self, loaded, layer: str, heads: list[tuple[str, bool]]):
-        self.front = loaded.engine_model([layer])
+        from .. import fastpath
+
+        keras_front = loaded.engine_model([layer])
+        self.front = fastpath.for_heads(loaded, [(layer, False)], keras_front) or keras_front
         model_layers = [ly for ly in loaded.model.layers if ly.__class__.__name__ != "InputLayer"]
         names = [ly.name for ly in model_layers]
         self.layers = model_layers[names.index(layer) + 1:]
