@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from . import checks, fastpath
+from . import precision as precisions
 from .status import DEAD_EPS
 from .objectives import Objective, customs_of, weight_arrays
 from .transforms import STAGES, check as check_transforms
@@ -39,17 +40,19 @@ class AscentResult:
     steps_done: int
     interrupted: bool = False
     pruned: int = 0             # images skipped because their gradient was exactly zero
+    precision: str = "float32"  # of the steps' conv chain (values are always float32)
 
 
 class Engine:
     """Compiled ascent for one model, a fixed set of output heads (layer, pre-activation),
-    user objective functions, a transform list and whether objectives have fallbacks.
-    Built once per model and key: the cache lives on the loaded model, so it goes away
-    with it.  The heads come from :mod:`oipviz.fastpath` when it covers the model and
-    passes its check against the Keras model, else from the Keras model."""
+    user objective functions, a transform list, whether objectives have fallbacks and the
+    steps' precision.  Built once per model and key: the cache lives on the loaded model,
+    so it goes away with it.  The heads come from :mod:`oipviz.fastpath` when it covers
+    the model and passes its check against the Keras model, else from the Keras model
+    (always float32: ``bfloat16`` steps need the fast path)."""
 
     def __init__(self, loaded, heads: list[tuple[str, bool]], customs: tuple = (),
-                 transforms: tuple = (), fallback: bool = False):
+                 transforms: tuple = (), fallback: bool = False, precision: str = "float32"):
         import tensorflow as tf
 
         self.loaded = loaded
@@ -60,6 +63,9 @@ class Engine:
         self.param = next((t for t in self.transforms if t.stage == "param"), None)
         self.model = loaded.engine_model([h[0] for h in self.heads], [h[1] for h in self.heads])
         self.fast = fastpath.for_heads(loaded, self.heads, self.model)
+        low = precision == "bfloat16" and self.fast is not None
+        self.precision = "bfloat16" if low else "float32"
+        self.low = tf.bfloat16 if low else None
         self.shapes = [tuple(int(d) for d in o.shape[1:]) for o in self.model.outputs]
         self.traces = 0
         w_spec = ([tf.TensorSpec((None,) + s, tf.float32) for s in self.shapes],
@@ -82,17 +88,19 @@ class Engine:
 
     @classmethod
     def get(cls, loaded, heads, customs: tuple = (), transforms: tuple = (),
-            fallback: bool = False) -> "Engine":
+            fallback: bool = False, precision: str = "float32") -> "Engine":
         """The engine for ``loaded`` and this key (built on first use)."""
-        key = (tuple(heads), tuple(customs), tuple(transforms), bool(fallback), fastpath.enabled())
+        key = (tuple(heads), tuple(customs), tuple(transforms), bool(fallback), fastpath.enabled(),
+               precision)
         cache = loaded.cache.setdefault("engines", {})
         if key not in cache:
-            cache[key] = cls(loaded, heads, customs, transforms, fallback)
+            cache[key] = cls(loaded, heads, customs, transforms, fallback, precision)
         return cache[key]
 
-    def _acts(self, x):
+    def _acts(self, x, low: bool = False):
+        """The heads' outputs (float32); ``low``: the steps' precision."""
         if self.fast is not None:
-            return self.fast(x)
+            return self.fast(x, self.low if low else None)
         acts = self.model(x, training=False)
         return list(acts) if isinstance(acts, (list, tuple)) else [acts]
 
@@ -148,7 +156,7 @@ class Engine:
                 xt = img
                 for t in by_stage["input"]:
                     xt = t(xt, step_seed)
-                loss, climb, gate = self._climb(self._acts(xt), w, fb)
+                loss, climb, gate = self._climb(self._acts(xt, low=True), w, fb)
                 objective = tf.reduce_sum(climb)
                 level = tf.stop_gradient(tf.maximum(loss, 0.0))
                 for t in by_stage["penalty"]:
@@ -178,7 +186,7 @@ class Engine:
 def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, steps: int = 600,
            lr: float = 0.01, transforms=(), seed: int = 0, chunk: int = DEFAULT_CHUNK,
            history_points: int = 100, progress: Callable[[int], None] | None = None,
-           prune: bool = True) -> AscentResult:
+           prune: bool = True, precision: str = "float32") -> AscentResult:
     """Gradient ascent on ``x0`` (B,28,28,1 in engine space), each image on its own objective.
 
     ``objectives``: one per image (or one for all).  ``lr`` is the RMS of each step.
@@ -189,6 +197,8 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
     ``prune``: the step is gradient / RMS(gradient), so an image whose gradient is exactly
     zero never moves; without random or penalty transforms such images are measured once
     and returned unchanged instead of being stepped (exact: the same result, less work).
+    ``precision``: of the steps (:mod:`oipviz.precision`); start, final and history values
+    are float32 whatever it is (history: the steps' own forward pass).
     """
     import tensorflow as tf
 
@@ -202,16 +212,17 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
     lr = checks.lr(lr)
     seed = checks.seed(seed)
     transforms = check_transforms(transforms)
+    precision = precisions.resolve(precision)
     heads = list(dict.fromkeys(h for o in objectives for h in o.heads))
     customs = customs_of(objectives)
     has_fb = any(o.fallback is not None for o in objectives)
-    engine = Engine.get(loaded, heads, customs, transforms, has_fb)
+    engine = Engine.get(loaded, heads, customs, transforms, has_fb, precision)
     param = engine.param
     if prune and steps and B and all(t.stage == "gradient" for t in transforms):
         still = _still(engine, x0, objectives, chunk)
         if still.any():
             return _pruned(loaded, x0, objectives, still, steps, lr, transforms, seed, chunk,
-                           history_points, progress)
+                           history_points, progress, engine.precision)
     chunk = max(1, min(chunk, B))
     n_chunks = -(-B // chunk)
     block = int(np.clip(BLOCK_IMAGE_STEPS // chunk, *BLOCK_RANGE))
@@ -270,7 +281,8 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
                 start[lo2:hi2] = final[lo2:hi2] = hist[:, lo2:hi2] = v[: hi2 - lo2]
             done_steps = 0 if c == 0 and s == 0 else done_steps
             break
-    return AscentResult(out, start, final, hist, np.asarray(record), done_steps, interrupted)
+    return AscentResult(out, start, final, hist, np.asarray(record), done_steps, interrupted,
+                        precision=engine.precision)
 
 
 def _still(engine, x0, objectives, chunk) -> np.ndarray:
@@ -294,7 +306,7 @@ def _still(engine, x0, objectives, chunk) -> np.ndarray:
 
 
 def _pruned(loaded, x0, objectives, still, steps, lr, transforms, seed, chunk, history_points,
-            progress) -> AscentResult:
+            progress, precision) -> AscentResult:
     """Step only the moving images; the still ones come back as they went in."""
     moving = np.flatnonzero(~still)
     v = evaluate(loaded, x0[still], [objectives[i] for i in np.flatnonzero(still)], chunk)
@@ -306,14 +318,14 @@ def _pruned(loaded, x0, objectives, still, steps, lr, transforms, seed, chunk, h
         rec = np.asarray(sorted(set(np.linspace(0, steps - 1, min(history_points, steps))
                                     .round().astype(int))))
         return AscentResult(out, start, final, np.broadcast_to(final, (len(rec), len(x0))).copy(),
-                            rec, steps, False, int(still.sum()))
+                            rec, steps, False, int(still.sum()), precision)
     r = ascend(loaded, x0[moving], [objectives[i] for i in moving], steps, lr, transforms, seed,
-               chunk, history_points, progress, prune=False)
+               chunk, history_points, progress, prune=False, precision=precision)
     out[moving], start[moving], final[moving] = r.images, r.start, r.final
     hist = np.broadcast_to(final, (len(r.history), len(x0))).copy()
     hist[:, moving] = r.history
     return AscentResult(out, start, final, hist, r.history_steps, r.steps_done, r.interrupted,
-                        int(still.sum()))
+                        int(still.sum()), r.precision)
 
 
 def evaluate(loaded, x: np.ndarray, objectives: list[Objective] | Objective,

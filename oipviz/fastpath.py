@@ -111,24 +111,28 @@ class FastChain:
                 2 * n if kind == "pool" else n
         return need
 
-    def __call__(self, z) -> list:
+    def __call__(self, z, dtype=None) -> list:
+        """The heads' outputs (float32) for images ``z``; ``dtype`` (e.g. tf.bfloat16):
+        compute the chain in that type, with the weights cast to it."""
         import tensorflow as tf
 
         a, b = self.affine
         h = z if (a, b) == (1.0, 0.0) else z * a + b
         h = _corner(h, self.crop[0])
+        cast = (lambda t: t) if dtype is None else (lambda t: tf.cast(t, dtype))
+        h = cast(h)
         out: dict = {}
         for i in range(self.last + 1):
             kind, ly = self.ops[i]
             pre = None
             if kind == "conv":
-                pre = _bias(tf.nn.conv2d(h, ly.kernel, 1, "VALID"), ly)
+                pre = _bias(tf.nn.conv2d(h, cast(ly.kernel), 1, "VALID"), ly, cast)
             elif kind == "pool":
                 h = tf.nn.max_pool2d(h, 2, 2, "VALID")
             elif kind == "flatten":
                 h = tf.reshape(h, [-1, int(np.prod(ly.output.shape[1:]))])
             elif kind == "dense":
-                pre = _bias(tf.matmul(h, ly.kernel), ly)
+                pre = _bias(tf.matmul(h, cast(ly.kernel)), ly, cast)
             n = self.crop[i + 1]
             if pre is not None:
                 pre = _corner(pre, n) if kind == "conv" else pre
@@ -137,7 +141,9 @@ class FastChain:
                 h = _corner(h, n)
             out[(ly.name, False)] = h
             out[(ly.name, True)] = h if pre is None else pre
-        return [out[k] for k in self.heads]
+        if dtype is None:
+            return [out[k] for k in self.heads]
+        return [tf.cast(out[k], tf.float32) for k in self.heads]
 
 
 def _corner(t, n: int | None):
@@ -147,10 +153,10 @@ def _corner(t, n: int | None):
     return t[:, :n, :n]
 
 
-def _bias(t, layer):
+def _bias(t, layer, cast=lambda b: b):
     import tensorflow as tf
 
-    return tf.nn.bias_add(t, layer.bias) if layer.use_bias else t
+    return tf.nn.bias_add(t, cast(layer.bias)) if layer.use_bias else t
 
 
 def _activate(pre, layer):

@@ -5,11 +5,43 @@ import os
 import sys
 
 _DEBUG = False
+#: set by the command line only: Keras imports scikit-learn (about 1 s) for its sklearn
+#: wrappers, which a CLI process never uses; an API user's session keeps them
+_SKIP_SKLEARN = False
 
 
 def set_debug(flag: bool) -> None:
     global _DEBUG
     _DEBUG = flag
+
+
+def cli_start() -> None:
+    """Called by the CLI: Keras is imported without its scikit-learn wrappers."""
+    global _SKIP_SKLEARN
+    _SKIP_SKLEARN = True
+
+
+class _NoSklearn:
+    """A meta-path finder that makes ``import sklearn`` fail while Keras is imported
+    (Keras then defines its sklearn wrappers without scikit-learn, as when it is absent)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "sklearn" or name.startswith("sklearn."):
+            raise ImportError("skipped while importing Keras")
+        return None
+
+
+def _import_tf_keras():
+    blocker = _NoSklearn() if _SKIP_SKLEARN and "sklearn" not in sys.modules else None
+    if blocker:
+        sys.meta_path.insert(0, blocker)
+    try:
+        import tensorflow as tf
+        import keras
+    finally:
+        if blocker:
+            sys.meta_path.remove(blocker)
+    return tf, keras
 
 
 def import_keras():
@@ -20,16 +52,13 @@ def import_keras():
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     if _DEBUG:
-        import tensorflow  # noqa: F401
-        import keras
-        return keras
+        return _import_tf_keras()[1]
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import tensorflow as tf
-        import keras
+        tf, keras = _import_tf_keras()
         tf.get_logger().setLevel("ERROR")
     finally:
         os.dup2(saved, 2)

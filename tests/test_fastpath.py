@@ -102,7 +102,7 @@ def test_self_check_refuses_a_wrong_fast_path(tmp_path, monkeypatch):
         l.Conv2D(4, 3, activation="relu", name="c1"), l.MaxPooling2D(name="p1"),
         l.Conv2D(8, 3, activation="relu", name="c2")])
     right = fastpath._bias
-    monkeypatch.setattr(fastpath, "_bias", lambda t, layer: right(t, layer) * 1.001)
+    monkeypatch.setattr(fastpath, "_bias", lambda t, layer, *a: right(t, layer, *a) * 1.001)
     monkeypatch.setenv("OIPVIZ_FASTPATH", "1")
     engine = Engine.get(L, [("c2", False)])
     assert engine.fast is None

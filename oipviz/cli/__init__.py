@@ -102,6 +102,7 @@ def main(debug: bool) -> None:
     oipviz dream photo.jpg --map 56 --iters 4 DeepDream on a photo
     oipviz gallery --layer conv3              browsable HTML gallery of a layer
     """
-    from ..tfenv import set_debug
+    from ..tfenv import cli_start, set_debug
 
     set_debug(debug)
+    cli_start()
