@@ -45,6 +45,7 @@ class OIPRun:
     convention: object = field(repr=False, default=None)
     transforms: tuple = ()
     range_mode: str = "free"
+    precision: str = "float32"  # of the ascent steps (values are float32)
 
     @property
     def best(self) -> np.ndarray:
@@ -90,14 +91,16 @@ class OIPRun:
         """The arrays to store (for resume); :meth:`from_arrays` reverses it."""
         out = {k: np.asarray(getattr(self, k)) for k in _ARRAYS}
         out.update(layer=np.asarray(self.layer), kind=np.asarray(self.kind),
-                   steps_done=np.asarray(self.steps_done), range_mode=np.asarray(self.range_mode))
+                   steps_done=np.asarray(self.steps_done), range_mode=np.asarray(self.range_mode),
+                   precision=np.asarray(self.precision))
         return out
 
     @classmethod
     def from_arrays(cls, a: dict, convention=None, transforms: tuple = ()) -> "OIPRun":
         return cls(str(a["layer"]), str(a["kind"]), [int(m) for m in a["maps"]], a["images"],
                    a["start"], a["final"], a["history"], a["history_steps"],
-                   int(a["steps_done"]), False, convention, transforms, str(a.get("range_mode", "free")))
+                   int(a["steps_done"]), False, convention, transforms, str(a.get("range_mode", "free")),
+                   str(a.get("precision", "float32")))
 
     @classmethod
     def concat(cls, runs: list["OIPRun"]) -> "OIPRun":
@@ -108,7 +111,7 @@ class OIPRun:
                    np.concatenate([r.final for r in runs]),
                    np.concatenate([r.history for r in runs], axis=1), r0.history_steps,
                    min(r.steps_done for r in runs), any(r.interrupted for r in runs),
-                   r0.convention, r0.transforms, r0.range_mode)
+                   r0.convention, r0.transforms, r0.range_mode, r0.precision)
 
     def sheet(self):
         """A contact sheet (PIL image): every map's best OIP, or every init of one map."""
@@ -183,7 +186,8 @@ def oip(layer: str, maps=None, model=None, inits: int = 8, epochs: int = 600, lr
         seed: int = 0, kind: str = "mean", scale_weights=DEFAULT_SCALE_WEIGHTS, jitter: int = 0,
         tv: float = 0.0, blur: float = 0.0, range_mode: str = "free", style: str = "plain",
         transforms=None, chunk: int = DEFAULT_CHUNK,
-        progress: Callable[[int], None] | bool | None = None) -> OIPRun:
+        progress: Callable[[int], None] | bool | None = None,
+        precision: str = "float32") -> OIPRun:
     """Optimize ``inits`` multi-scale fluctuation inits per map of ``layer`` in one batch.
 
     ``maps``: an int, a list, or None for every map.  ``model``: a path, a
@@ -195,13 +199,16 @@ def oip(layer: str, maps=None, model=None, inits: int = 8, epochs: int = 600, lr
     scale and rotation, gradient blur, relative TV penalty).  ``jitter``/``tv``/``blur`` add to the transform
     list (:func:`plan_transforms`); ``transforms`` replaces it.  ``progress``: a
     callback ``f(image_steps)``, ``False`` for silence, or None for a progress bar.
+    ``precision``: of the steps (:mod:`oipviz.precision`; activations are float32).
     """
     from .loader import as_loaded
+    from .precision import check as check_precision
 
     inits = checks.integer("inits", inits, 1, MAX_INITS)
     epochs = checks.integer("epochs", epochs, 0)
     lr, seed = checks.lr(lr), checks.seed(seed)
     scale_weights = check_scale_weights(scale_weights)
+    check_precision(precision)
     loaded = as_loaded(model)
     if transforms is None:
         transforms = plan_transforms(loaded.convention, range_mode, style, jitter, tv, blur)
@@ -219,9 +226,9 @@ def oip(layer: str, maps=None, model=None, inits: int = 8, epochs: int = 600, lr
         x0 = loaded.convention.to_engine(np.clip(0.5 + INIT_SPREAD * x0, 0.0, 1.0))
     with reporter(progress, len(objs) * epochs, f"{info.name}: OIPs") as tick:
         r = ascend(loaded, x0, objs, steps=epochs, lr=lr, transforms=transforms, seed=seed,
-                   chunk=chunk, progress=tick)
+                   chunk=chunk, progress=tick, precision=precision)
     M = len(maps)
     return OIPRun(info.name, kind, maps, r.images.reshape(M, inits, 28, 28, 1),
                   r.start.reshape(M, inits), r.final.reshape(M, inits),
                   r.history.reshape(len(r.history), M, inits), r.history_steps, r.steps_done,
-                  r.interrupted, loaded.convention, transforms, range_mode)
+                  r.interrupted, loaded.convention, transforms, range_mode, r.precision)

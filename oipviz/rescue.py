@@ -94,7 +94,7 @@ def rescue(layer: str, maps=None, model=None, probe: OIPRun | None = None,
            top: int = 8, epochs: int = 1200, screen: str = DEFAULT_SCREEN, chunk: int = 1024,
            wake: int = DEFAULT_WAKE, done: dict[int, RescueRow] | None = None,
            on_result: Callable[[PrecursorResult], None] | None = None,
-           progress=None) -> RescueResult:
+           progress=None, precision: str = "float32") -> RescueResult:
     """Random inits on every map of ``layer`` (or ``maps``), then the precursor on the dead.
 
     ``probe``: an :func:`oipviz.oip` run to use instead of running the random inits
@@ -104,7 +104,7 @@ def rescue(layer: str, maps=None, model=None, probe: OIPRun | None = None,
     (resume); they are not run again.  ``on_result(res)`` is called as each map's
     precursor finishes (writers use it to keep finished maps).  ``progress``: a callback
     ``f(stage, n, total)``, ``False`` or None (progress bars).  Precursor parameters are
-    those of :func:`oipviz.precursor`.
+    those of :func:`oipviz.precursor`; ``precision`` is that of every ascent (probe too).
     """
     from .loader import as_loaded
 
@@ -118,12 +118,12 @@ def rescue(layer: str, maps=None, model=None, probe: OIPRun | None = None,
     params = dict(layer=info.name, probe_inits=probe_inits, probe_epochs=probe_epochs,
                   probe_range=probe_range, probe_style=probe_style, lr=lr,
                   grid=grid, values=list(vals), test_epochs=test_epochs, top=top, epochs=epochs,
-                  screen=screen, wake=wake)
+                  screen=screen, wake=wake, precision=precision)
     try:
         if probe is None:
             total = (info.units if maps is None else len(maps)) * probe_inits * probe_epochs
             probe = oip(info.name, maps, loaded, inits=probe_inits, epochs=probe_epochs, lr=lr,
-                        range_mode=probe_range, style=probe_style,
+                        range_mode=probe_range, style=probe_style, precision=precision,
                         seed=seed, progress=stages.tick(
                             f"{info.name}: random inits × {probe_inits}", total))
         if probe.interrupted:
@@ -136,7 +136,8 @@ def rescue(layer: str, maps=None, model=None, probe: OIPRun | None = None,
             tick = stages.tick(f"{info.name}: precursor on {len(todo)} dead map(s)",
                                work(n, len(todo), screen, test_epochs, top, epochs))
             for res in precursor_maps(info.name, todo, loaded, grid, vals, test_epochs, top,
-                                      epochs, lr, seed, screen, chunk, tick, wake=wake):
+                                      epochs, lr, seed, screen, chunk, tick, wake=wake,
+                                      precision=precision):
                 results[res.map] = res
                 done[res.map] = row_of(res, probe_value=probe.best_values[probe.maps.index(res.map)])
                 if on_result:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from .executors import check_executor
+from .precision import check as check_precision
 from .precursor import DEFAULT_WAKE
 from .shards import (ScreenSpec, Shard, ShardResult, candidates, merge, plan_shards, screen_shard,
                      shard_units, spec_for, with_screen)
@@ -140,7 +141,8 @@ def probe_seconds(ex, plan: RunPlan) -> tuple[float, float]:
 def plan_run(ex, layer: str, maps, grid: int = 3, values=(0.2, 0.5, 0.8), test_epochs: int = 10,
              top: int = 8, epochs: int = 1200, lr: float = 0.02, seed: int = 0,
              screen: str = "exhaustive", chunk: int = 1024, wake: int = DEFAULT_WAKE,
-             shard_size: int | None = None, store=None) -> RunPlan | None:
+             shard_size: int | None = None, store=None,
+             precision: str = "float32") -> RunPlan | None:
     """Validate and plan a sharded run (None for the halving screen, which is not sharded).
     ``store``: an object with ``load(spec, shards)`` (finished shards, for resume)."""
     from .precursor import _objective, check_params
@@ -152,7 +154,8 @@ def plan_run(ex, layer: str, maps, grid: int = 3, values=(0.2, 0.5, 0.8), test_e
     maps = [int(m) for m in maps]
     for m in maps:
         _objective(ex.loaded, info.name, m)
-    spec = spec_for(info.name, len(maps), grid, vals, screen, test_epochs, lr, seed, chunk, top, wake)
+    spec = spec_for(info.name, len(maps), grid, vals, screen, test_epochs, lr, seed, chunk, top, wake,
+                    check_precision(precision))
     shards = plan_shards(spec, maps, shard_size)
     return RunPlan(spec, maps, shards, store.load(spec, shards) if store else {}, int(epochs))
 
@@ -161,7 +164,8 @@ def precursor_run(ex, layer: str, maps, grid: int = 3, values=(0.2, 0.5, 0.8),
                   test_epochs: int = 10, top: int = 8, epochs: int = 1200, lr: float = 0.02,
                   seed: int = 0, screen: str = "exhaustive", chunk: int = 1024, wake: int = DEFAULT_WAKE,
                   shard_size: int | None = None, store=None, plan: RunPlan | None = None,
-                  progress: Callable[[int], None] | None = None) -> Iterator[PrecursorResult]:
+                  progress: Callable[[int], None] | None = None,
+                  precision: str = "float32") -> Iterator[PrecursorResult]:
     """The precursor on ``maps`` through executor ``ex``, shard by shard; yields each map's
     :class:`~oipviz.precursor.PrecursorResult` (the same top-k and refined images as
     :func:`oipviz.precursor.precursor_maps`).  ``store``: ``load(spec, shards)`` and
@@ -170,9 +174,11 @@ def precursor_run(ex, layer: str, maps, grid: int = 3, values=(0.2, 0.5, 0.8),
     from .precursor import precursor_maps
 
     args = (grid, values, test_epochs, top, epochs, lr, seed, screen, chunk, wake)
-    plan = plan or plan_run(ex, layer, maps, *args, shard_size=shard_size, store=store)
+    plan = plan or plan_run(ex, layer, maps, *args, shard_size=shard_size, store=store,
+                            precision=precision)
     if plan is None:
-        yield from precursor_maps(layer, maps, ex.loaded, *args[:-1], progress, wake=wake)
+        yield from precursor_maps(layer, maps, ex.loaded, *args[:-1], progress, wake=wake,
+                                  precision=precision)
         return
     if progress:
         progress(sum(shard_units(plan.spec, s) for s in plan.done))

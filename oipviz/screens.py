@@ -64,19 +64,21 @@ def _all_indices(n: int, indices) -> np.ndarray:
 
 def ascent_screen(loaded, objective, indices: np.ndarray, grid: int, values, steps: int,
                   lr: float, chunk: int, seed: int = 0,
-                  progress: Callable[[int], None] | None = None, prune: bool = True) -> np.ndarray:
+                  progress: Callable[[int], None] | None = None, prune: bool = True,
+                  precision: str = "float32") -> np.ndarray:
     """Objective after ``steps`` ascent steps from each pattern of ``indices`` (float32).
 
     Patterns are built chunk by chunk, so memory stays bounded for any grid.  ``prune``:
     see :func:`oipviz.ascent.ascend` (False skips its zero-gradient check, e.g. when every
-    pattern is known to be above zero).
+    pattern is known to be above zero).  ``precision``: of the steps; the losses are
+    float32 values of the images reached.
     """
     out = np.empty(len(indices), np.float32)
     pos = 0
     for idx in _chunks(indices, chunk):
         x = precursor_patterns(idx, grid, values)
         r = ascend(loaded, x, objective, steps=steps, lr=lr, seed=seed, chunk=chunk,
-                   history_points=1, progress=progress, prune=prune)
+                   history_points=1, progress=progress, prune=prune, precision=precision)
         if r.interrupted:
             raise KeyboardInterrupt
         out[pos:pos + len(idx)] = r.final
@@ -144,7 +146,8 @@ def screen_work(n: int, n_maps: int, screen: str, test_epochs: int, top: int,
 
 def halving_screen(loaded, objective, indices: np.ndarray, forward: np.ndarray, grid: int,
                    values, top: int, test_epochs: int, lr: float, chunk: int, seed: int = 0,
-                   rounds=HALVING_ROUNDS, progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   rounds=HALVING_ROUNDS, progress=None,
+                   precision: str = "float32") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Successive halving from forward values: (losses, steps, finalists) over ``indices``.
 
     Each round restarts from the raw patterns (memory stays bounded), so the last
@@ -157,7 +160,8 @@ def halving_screen(loaded, objective, indices: np.ndarray, forward: np.ndarray, 
         alive = alive[rank(losses[alive], keep)]
         # patterns above zero have a gradient: no zero-gradient check (the same result)
         losses[alive] = ascent_screen(loaded, objective, indices[alive], grid, values, steps,
-                                      lr, chunk, seed, progress, not fires(losses[alive]).all())
+                                      lr, chunk, seed, progress, not fires(losses[alive]).all(),
+                                      precision)
         steps_of[alive] = steps
     return losses, steps_of, alive
 

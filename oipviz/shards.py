@@ -54,6 +54,7 @@ class ScreenSpec:
     wake: int
     n: int
     keep_losses: bool
+    precision: str = "float32"
 
     def as_dict(self) -> dict:
         return dict(asdict(self), values=list(self.values))
@@ -130,12 +131,13 @@ class ShardResult:
 # ----------------------------------------------------------------------------- plan
 
 def spec_for(layer: str, n_maps: int, grid: int, values, screen: str, test_epochs: int,
-             lr: float, seed: int, chunk: int, top: int, wake: int) -> ScreenSpec:
+             lr: float, seed: int, chunk: int, top: int, wake: int,
+             precision: str = "float32") -> ScreenSpec:
     """The spec of a run over ``n_maps`` maps (losses are kept when they stay small)."""
     n = len(values) ** (grid * grid)
     return ScreenSpec(layer, int(grid), tuple(float(v) for v in values), screen, int(test_epochs),
                       float(lr), int(seed), int(chunk), int(top), int(wake), int(n),
-                      n * n_maps <= KEEP_LOSSES_FLOATS)
+                      n * n_maps <= KEEP_LOSSES_FLOATS, precision)
 
 
 def shard_size(n: int, chunk: int, size: int | None = None) -> int:
@@ -179,7 +181,7 @@ def _ascent(loaded, spec: ScreenSpec, m: int, idx: np.ndarray, progress) -> tupl
         part = idx[lo:lo + spec.chunk]
         r = ascend(loaded, precursor_patterns(part, spec.grid, spec.values), obj,
                    steps=spec.test_epochs, lr=spec.lr, seed=spec.seed, chunk=spec.chunk,
-                   history_points=1, progress=progress)
+                   history_points=1, progress=progress, precision=spec.precision)
         if r.interrupted:
             raise KeyboardInterrupt
         out[lo:lo + len(part)] = r.final
@@ -323,4 +325,5 @@ def refine_map(loaded, spec: ScreenSpec, m: int, cands: tuple, epochs: int,
 
     return _result(loaded, spec.layer, m, spec.grid, spec.values, spec.screen, spec.test_epochs,
                    spec.n, np.empty(0, np.float32), np.empty(0, np.int16), None, spec.top, epochs,
-                   spec.lr, spec.seed, 0.0, 0, progress, spec.chunk, spec.wake, cands=cands)
+                   spec.lr, spec.seed, 0.0, 0, progress, spec.chunk, spec.wake, cands=cands,
+                   precision=spec.precision)

@@ -6,7 +6,7 @@ import sys
 import click
 
 from .params import (LR, already_complete, count, executor_options, model_options,
-                     output_options, seed_option)
+                     output_options, precision_option, seed_option)
 
 
 class StageBars:
@@ -94,6 +94,7 @@ def _wake():
 @click.option("--feature-samples", type=count(100, 2000), default=2000, show_default=True,
               help="Real digits on the feature-space page.")
 @executor_options("the (model, layer) jobs (OIPs and rescue of each layer)")
+@precision_option
 @seed_option()
 @output_options("gallery_LAYER (gallery_conv1_conv2 for a list); gallery_all with "
                 "--all-layers; gallery without --layer", resumable=True)
@@ -101,8 +102,8 @@ def _wake():
 def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, style,
             precursor_screen, precursor_top,
             precursor_epochs, wake, data_limit, compare_path, explain, feature_space,
-            feature_method, feature_samples, executor_name, address, cpus_per_task, seed, out,
-            force, quiet, resume) -> None:
+            feature_method, feature_samples, executor_name, address, cpus_per_task, precision,
+            seed, out, force, quiet, resume) -> None:
     """Build a static HTML gallery of a layer: open OUT/index.html in a browser.
 
     \b
@@ -152,7 +153,7 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, s
                   all_layers=all_layers, maps=map_spec.strip().lower(), inits=inits, epochs=epochs,
                   lr=lr, range=range_mode, style=style, precursor=precursor, data_limit=data_limit, compare=compare_path,
                   explain=explain, feature_space=feature_space, feature_method=feature_method,
-                  feature_samples=feature_samples)
+                  feature_samples=feature_samples, precision=precision)
     target = out or ("gallery_all" if all_layers else "gallery_" + "_".join(names) if names
                      else "gallery")
     bars = StageBars(quiet)
@@ -219,4 +220,5 @@ def _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path
                              progress=bars, manifest=base, explain=p["explain"],
                              feature_space=p["feature_space"],
                              feature_method=p["feature_method"],
-                             feature_samples=p["feature_samples"], executor=ex)
+                             feature_samples=p["feature_samples"], executor=ex,
+                             precision=p["precision"])

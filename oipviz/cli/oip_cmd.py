@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from .params import (already_complete, ascent_options, count, model_options, output_options,
-                     parse_maps, seed_option)
+                     parse_maps, precision_option, seed_option)
 
 
 @click.command("oip")
@@ -18,11 +18,12 @@ from .params import (already_complete, ascent_options, count, model_options, out
               help="mean/max of a conv map; unit or logit (pre-softmax) of a dense layer.")
 @click.option("--scale-weights", default="0.5,0.5,1,1", show_default=True,
               help="Weights of the fluctuations on 1, 2, 4 and 7 px cells.")
+@precision_option
 @seed_option()
 @output_options("oip_LAYER_MAP", resumable=True)
 @model_options
 def command(model, layer, map_spec, inits, epochs, lr, range_mode, style, jitter, tv, blur,
-            objective, scale_weights, seed, out, force, quiet, resume) -> None:
+            objective, scale_weights, precision, seed, out, force, quiet, resume) -> None:
     """Find input patterns that excite maps of LAYER most (gradient ascent, batched).
 
     Writes per map viridis, gray and contrast-enhanced PNGs and the raw .npy, a
@@ -41,7 +42,7 @@ def command(model, layer, map_spec, inits, epochs, lr, range_mode, style, jitter
     tag = map_spec.strip().lower().replace(",", "_").replace(" ", "")
     params = dict(layer=layer, maps=map_spec, inits=inits, epochs=epochs, lr=lr, range=range_mode,
                   style=style, jitter=jitter, tv=tv, blur=blur, objective=objective,
-                  scale_weights=weights)
+                  scale_weights=weights, precision=precision)
     with OutputFolder(out or f"oip_{layer}_{tag}", "oip", force, resume, resumable=True,
                       identity={"parameters": params, "seed": seed}) as folder:
         if already_complete(folder):
@@ -64,9 +65,9 @@ def command(model, layer, map_spec, inits, epochs, lr, range_mode, style, jitter
                 lambda group: oip(info.name, group, loaded, inits=inits, epochs=epochs, lr=lr,
                                   seed=seed, kind=kind, scale_weights=weights,
                                   range_mode=range_mode, transforms=transforms,
-                                  progress=bar.update),
+                                  progress=bar.update, precision=precision),
                 on_skip=lambda n: bar.update(n * inits * epochs))
-        write_oip(folder, run, manifest)
+        write_oip(folder, run, dict(manifest, precision_used=run.precision))
         folder.commit()
     status = run.status
     dead = [m for m, s in zip(run.maps, status) if s == "dead"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from .params import (LR, already_complete, count, executor_options, model_options,
-                     output_options, parse_maps, seed_option)
+                     output_options, parse_maps, precision_option, seed_option)
 
 SCREEN_HELP = ("halving: forward on all, 3 steps on the best 1/8, TEST-EPOCHS steps on the best "
                "1/4 of those; exhaustive: TEST-EPOCHS ascent steps on every pattern (the "
@@ -53,12 +53,14 @@ SCREEN_HELP = ("halving: forward on all, 3 steps on the best 1/8, TEST-EPOCHS st
               help="Patterns per shard, rounded up to a multiple of --chunk [default: about 1/8 "
                    "of the grid, at most 16 chunks].")
 @executor_options("the shards and the refinements")
+@precision_option
 @seed_option()
 @output_options("precursor_LAYER_MAP", resumable=True)
 @model_options
 def command(model, layer, map_spec, grid, values_text, test_epochs, top, epochs, lr, screen, chunk,
             wake, dead_only, probe_inits, probe_epochs, probe_range, probe_style, yes, shard_size,
-            executor_name, address, cpus_per_task, seed, out, force, quiet, resume) -> None:
+            executor_name, address, cpus_per_task, precision, seed, out, force, quiet,
+            resume) -> None:
     """Screen every coarse GRID×GRID pattern of grey VALUES on a map, refine the best.
 
     \b
@@ -82,7 +84,7 @@ def command(model, layer, map_spec, grid, values_text, test_epochs, top, epochs,
     tag = map_spec.strip().lower().replace(",", "_").replace(" ", "")
     params = dict(layer=layer, maps=map_spec, grid=grid, values=list(values), screen=screen,
                   test_epochs=test_epochs, top=top, epochs=epochs, lr=lr, chunk=chunk, wake=wake,
-                  dead_only=dead_only, shard_size=shard_size)
+                  dead_only=dead_only, shard_size=shard_size, precision=precision)
     if dead_only:
         params.update(probe_inits=probe_inits, probe_epochs=probe_epochs, probe_range=probe_range,
                       probe_style=probe_style)
@@ -98,7 +100,7 @@ def command(model, layer, map_spec, grid, values_text, test_epochs, top, epochs,
         manifest = base_manifest("precursor", loaded, params, seed)
         run = dict(loaded=loaded, layer=info.name, grid=grid, values=values,
                    test_epochs=test_epochs, top=top, epochs=epochs, lr=lr, seed=seed,
-                   screen=screen, chunk=chunk, wake=wake)
+                   screen=screen, chunk=chunk, wake=wake, precision=precision)
         from ..executors import executor
 
         with progress_sink(quiet) as sink, executor(executor_name, loaded, address, cpus_per_task,

@@ -7,7 +7,7 @@ import click
 
 def run_many(folder, maps, dead_only, probe_cfg, manifest, sink, loaded, layer,
              grid, values, test_epochs, top, epochs, lr, seed, screen, chunk, wake, ex=None,
-             shard_size=None, quiet=True) -> list[str]:
+             shard_size=None, quiet=True, precision="float32") -> list[str]:
     """Probe (with --dead-only; ``probe_cfg``: inits, epochs, range, style), precursor on
     the targets (shard by shard on executor ``ex``), rescue table; returns the lines to
     print."""
@@ -22,7 +22,7 @@ def run_many(folder, maps, dead_only, probe_cfg, manifest, sink, loaded, layer,
 
     folder.write_manifest(manifest, complete=False)
     pp = dict(grid=grid, values=values, test_epochs=test_epochs, top=top, epochs=epochs,
-              screen=screen, chunk=chunk, wake=wake)
+              screen=screen, chunk=chunk, wake=wake, precision=precision)
     probe = None
     inits, steps = probe_cfg["inits"], probe_cfg["epochs"]
     if dead_only:
@@ -32,7 +32,7 @@ def run_many(folder, maps, dead_only, probe_cfg, manifest, sink, loaded, layer,
                 FolderParts(folder, loaded.convention), maps, inits,
                 lambda g: oip(layer, g, loaded, inits=inits, epochs=steps, lr=lr, seed=seed,
                               range_mode=probe_cfg["range"], style=probe_cfg["style"],
-                              progress=bar.update),
+                              progress=bar.update, precision=precision),
                 on_skip=lambda k: bar.update(k * inits * steps))
     done = finished_rows(folder, maps, probe)
     targets = maps if probe is None else [m for m, v in zip(probe.maps, probe.best_values)

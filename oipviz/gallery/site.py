@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..outputs import OutputFolder, load_npz, read_json, save_npz, write_bytes, write_json
+from ..precision import check as check_precision
 from ..precursor import DEFAULT_WAKE
 from ..progress import Stages
 from ..rescue import (PROBE_EPOCHS, PROBE_INITS, PROBE_RANGE, PROBE_STYLE, RescueResult,
@@ -88,7 +89,7 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
                   manifest: dict | None = None, explain: bool = True,
                   feature_space: bool = True, feature_method: str = "tsne",
                   feature_samples: int = extras.FEATURE_SAMPLES,
-                  executor=None) -> GalleryResult:
+                  executor=None, precision: str = "float32") -> GalleryResult:
     """Compute what ``folder`` lacks and write the site into it (the caller commits).
 
     ``maps``: {layer: [maps]} (default: every map).  ``precursor``: the rescue settings
@@ -101,7 +102,8 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
     ``feature_space``: ``feature_space.html`` (``feature_method``: tsne or pca, on
     ``feature_samples`` digits); ``weights.html`` always (:mod:`.extras`).
     ``executor``: where the (model, layer) jobs run (:func:`oipviz.executors.executor`;
-    None: in this process), see :mod:`.work`.
+    None: in this process), see :mod:`.work`.  ``precision``: of the OIP and precursor
+    ascents (:mod:`oipviz.precision`; activations are float32).
     """
     from ..writers.oip import FolderParts, parts
     from ..writers.precursor import write_result
@@ -113,7 +115,7 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
     params = dict(inits=inits, epochs=epochs, lr=lr, range=range_mode, style=style, seed=seed,
                   precursor=pp, dataset=dataset, explain=explain,
                   feature_space=dict(method=feature_method, samples=feature_samples)
-                  if feature_space else None)
+                  if feature_space else None, precision=check_precision(precision))
     states = [LayerState(loaded.layer(n), list((maps or {}).get(n) or range(loaded.layer(n).units)))
               for n in layers]
     site = _site_info(loaded, params, compare, manifest)
@@ -165,7 +167,8 @@ def build_gallery(folder: OutputFolder, loaded, layers: list[str], maps: dict | 
                 store = FolderParts(folder, model.convention, under=sub)
                 have = {g[0]: a for g in parts(some, inits) if (a := store.arrays(g)) is not None}
                 jobs.append((model, LayerJob(name, some, inits, epochs, lr, range_mode, style,
-                                             seed, pp, own, label, have, dict(st.done))))
+                                             seed, pp, own, label, have, dict(st.done),
+                                             precision)))
                 stores.append(store)
                 owners.append(st)
 

@@ -89,6 +89,7 @@ class LayerJob:
     label: str = ""
     have: dict = field(default_factory=dict, repr=False)
     done: dict = field(default_factory=dict, repr=False)
+    precision: str = "float32"
 
     @property
     def units(self) -> int:
@@ -134,7 +135,8 @@ def layer_work(loaded, job: LayerJob, store=None, on_result: Callable | None = N
         work.probe = timed("oip" if job.rescue else "compare", lambda: run_in_parts(
             store, job.maps, job.inits, lambda group: oip(
                 job.layer, group, loaded, inits=job.inits, epochs=job.epochs, lr=job.lr,
-                seed=job.seed, range_mode=job.range_mode, style=job.style, progress=tick),
+                seed=job.seed, range_mode=job.range_mode, style=job.style, progress=tick,
+                precision=job.precision),
             on_skip=lambda g: tick(g * job.inits * job.epochs)))
         if on_probe:
             on_probe(work.probe)
@@ -158,7 +160,7 @@ def _rescue(loaded, job: LayerJob, probe: OIPRun, on_result, stages) -> RescueRe
                   epochs=pp["epochs"], screen=pp["screen"], wake=pp["wake"],
                   done={m: replace(row, probe_value=float(value[m]))
                         for m, row in job.done.items() if m in value},
-                  on_result=on_result, progress=stages)
+                  on_result=on_result, progress=stages, precision=job.precision)
 
 
 def run_jobs(ex, jobs: list[tuple[object, LayerJob]], stores: list, on_result: Callable,

@@ -75,7 +75,7 @@ def map_entry(res: PrecursorResult) -> dict:
     return {
         "map": res.map, "status": res.status, "best_activation": res.best_value,
         "best_candidate": res.best + 1, "n_patterns": res.n_patterns, "wake": res.wake,
-        "n_screened": res.n_screened, "screen": res.screen,
+        "n_screened": res.n_screened, "screen": res.screen, "precision_used": res.precision,
         "screen_seconds": round(res.screen_seconds, 3),
         "refine_seconds": round(res.refine_seconds, 3),
         "candidates": [
