@@ -4,7 +4,8 @@ Default settings (128 maps × 8 inits × 300 steps in the valid range, readable 
 rescue probe's, in resumable parts; the rescue's forward-screen precursor with wake on the
 maps they leave dead; top-9 examples and statistics over the offline digits), run as a
 real subprocess (``--extra --range free --style plain``: the articles' method).
-Prints and records (bench/results/gallery.json; gallery_free.json for ``--range free``):
+Prints and records (bench/results/gallery.json; gallery_free.json for ``--range free``,
+gallery_bfloat16.json for ``--extra --precision bfloat16``):
 
 * wall time end to end (target ≤ 30 s on 2 cores) and per phase (from the manifest:
   stats, oip, rescue, compare, pages);
@@ -158,6 +159,8 @@ def main() -> None:
         "summary": man["summary"],
         "range": man["range"],
         "style": man["style"],
+        "precision": settings.get("precision", "float32"),
+        "precision_used": man["layers"][next(iter(man["layers"]))].get("precision_used"),
         "in_range": man["layers"][next(iter(man["layers"]))]["in_range"],
         "precursor": settings["precursor"],
         "data": man["data"]["source"] + f" ({man['data']['digits']} digits)",
@@ -173,7 +176,9 @@ def main() -> None:
           f"non-ascent share {result['non_ascent_share']:.0%}")
     res_dir = ROOT / "bench" / "results"
     res_dir.mkdir(parents=True, exist_ok=True)
-    name = "gallery.json" if man["range"] == "valid" else f"gallery_{man['range']}.json"
+    prec = settings.get("precision", "float32")
+    name = ("gallery" + ("" if man["range"] == "valid" else f"_{man['range']}")
+            + ("" if prec == "float32" else f"_{prec}") + ".json")
     (res_dir / name).write_text(json.dumps(result, indent=2) + "\n")
     if a.screenshot:
         docs = ROOT / "docs"

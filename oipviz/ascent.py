@@ -186,7 +186,8 @@ class Engine:
 def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, steps: int = 600,
            lr: float = 0.01, transforms=(), seed: int = 0, chunk: int = DEFAULT_CHUNK,
            history_points: int = 100, progress: Callable[[int], None] | None = None,
-           prune: bool = True, precision: str = "float32") -> AscentResult:
+           prune: bool = True, precision: str = "float32",
+           measure_start: bool = True) -> AscentResult:
     """Gradient ascent on ``x0`` (B,28,28,1 in engine space), each image on its own objective.
 
     ``objectives``: one per image (or one for all).  ``lr`` is the RMS of each step.
@@ -199,6 +200,8 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
     and returned unchanged instead of being stepped (exact: the same result, less work).
     ``precision``: of the steps (:mod:`oipviz.precision`); start, final and history values
     are float32 whatever it is (history: the steps' own forward pass).
+    ``measure_start=False``: skip the forward pass that measures the inits (``start`` is
+    NaN for images that move), for callers that read only ``final``.
     """
     import tensorflow as tf
 
@@ -222,7 +225,7 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
         still = _still(engine, x0, objectives, chunk)
         if still.any():
             return _pruned(loaded, x0, objectives, still, steps, lr, transforms, seed, chunk,
-                           history_points, progress, engine.precision)
+                           history_points, progress, engine.precision, measure_start)
     chunk = max(1, min(chunk, B))
     n_chunks = -(-B // chunk)
     block = int(np.clip(BLOCK_IMAGE_STEPS // chunk, *BLOCK_RANGE))
@@ -251,7 +254,7 @@ def ascend(loaded, x0: np.ndarray, objectives: list[Objective] | Objective, step
         lo, hi = c * chunk, min((c + 1) * chunk, B)
         xc = _pad(x0[lo:hi], chunk)
         w, fb = weights(lo, hi)
-        start[lo:hi] = engine.evaluate(xc, w)[: hi - lo]
+        start[lo:hi] = engine.evaluate(xc, w)[: hi - lo] if measure_start else np.nan
         x = tf.constant(param.inverse(xc) if param else xc)
         rows = []
         s = 0
@@ -306,7 +309,7 @@ def _still(engine, x0, objectives, chunk) -> np.ndarray:
 
 
 def _pruned(loaded, x0, objectives, still, steps, lr, transforms, seed, chunk, history_points,
-            progress, precision) -> AscentResult:
+            progress, precision, measure_start) -> AscentResult:
     """Step only the moving images; the still ones come back as they went in."""
     moving = np.flatnonzero(~still)
     v = evaluate(loaded, x0[still], [objectives[i] for i in np.flatnonzero(still)], chunk)
@@ -320,7 +323,8 @@ def _pruned(loaded, x0, objectives, still, steps, lr, transforms, seed, chunk, h
         return AscentResult(out, start, final, np.broadcast_to(final, (len(rec), len(x0))).copy(),
                             rec, steps, False, int(still.sum()), precision)
     r = ascend(loaded, x0[moving], [objectives[i] for i in moving], steps, lr, transforms, seed,
-               chunk, history_points, progress, prune=False, precision=precision)
+               chunk, history_points, progress, prune=False, precision=precision,
+               measure_start=measure_start)
     out[moving], start[moving], final[moving] = r.images, r.start, r.final
     hist = np.broadcast_to(final, (len(r.history), len(x0))).copy()
     hist[:, moving] = r.history
@@ -331,7 +335,7 @@ def _pruned(loaded, x0, objectives, still, steps, lr, transforms, seed, chunk, h
 def evaluate(loaded, x: np.ndarray, objectives: list[Objective] | Objective,
              chunk: int = DEFAULT_CHUNK) -> np.ndarray:
     """Objective values of images ``x`` (engine space) without changing them."""
-    return ascend(loaded, x, objectives, steps=0, chunk=chunk).final
+    return ascend(loaded, x, objectives, steps=0, chunk=chunk, measure_start=False).final
 
 
 def _pad(x: np.ndarray, n: int) -> np.ndarray:

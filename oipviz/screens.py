@@ -78,7 +78,8 @@ def ascent_screen(loaded, objective, indices: np.ndarray, grid: int, values, ste
     for idx in _chunks(indices, chunk):
         x = precursor_patterns(idx, grid, values)
         r = ascend(loaded, x, objective, steps=steps, lr=lr, seed=seed, chunk=chunk,
-                   history_points=1, progress=progress, prune=prune, precision=precision)
+                   history_points=1, progress=progress, prune=prune, precision=precision,
+                   measure_start=False)
         if r.interrupted:
             raise KeyboardInterrupt
         out[pos:pos + len(idx)] = r.final

@@ -313,5 +313,6 @@ def _manifest(folder, base, params, data_limit, states, counts, runs, compare) -
                     "class_counts": st.data.class_counts,
                     "rescue": st.rescue.params, "summary": counts[st.info.name],
                     "in_range": st.measures.summary(),
+                    "precision_used": getattr(st.probe, "precision", "float32"),
                     "maps": [mappage.map_entry(st, k) for k in range(len(st.maps))]}
                     for st in states})
