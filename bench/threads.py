@@ -19,7 +19,7 @@ median, the min-max and the ratio of the median to the default's are reported, a
 setting counts as better only if it beats the default by more than the default's own
 run-to-run spread.
 
-    python bench/threads.py                         # about 5 minutes on 2 cores
+    python bench/threads.py                         # about 6 minutes on 2 quiet cores
     python bench/threads.py --rounds 1 --steps 5 --small-steps 40   # smoke run
     python bench/threads.py --configs 0,0 2,1 4,1   # own list
 
