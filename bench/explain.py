@@ -14,9 +14,12 @@ oipviz explains.  Both sides use the same batch (all 1,000 digits per gradient p
     python bench/explain.py                 # about 5 minutes on 2 busy cores (+ venv builds)
     python bench/explain.py --no-peers      # oipviz only
 
-Writes bench/results/explain.json.  oipviz is timed before and after the peers (median),
-so a change of machine load shows in the spread; then the fast path and the plain Keras
-path (``OIPVIZ_FASTPATH=0``) interleaved, for the fast path's own ratio.
+Writes bench/results/explain.json.  oipviz is timed in float32 and with bfloat16
+gradients (``precision="bfloat16"``, interleaved call by call), before and after the peers
+(median), so a change of machine load shows in the spread; the bf16 maps' agreement with
+the float32 ones is the mean (and worst) per-image Pearson correlation on all digits.
+Then the fast path and the plain Keras path (``OIPVIZ_FASTPATH=0``) interleaved, for the
+fast path's own ratio.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ PEERS = {  # side venvs: name -> pip requirements
     "tfkv": ["tf-keras-vis==0.8.7", "tensorflow==2.21.*"],
 }
 SMOOTH_N, SMOOTH_NOISE = 20, 0.2
+PRECISIONS = ("float32", "bfloat16")
 
 
 def build_venv(name: str) -> tuple[Path | None, str | None]:
@@ -162,17 +166,27 @@ def worker(name: str, data: str, out: str, rounds: int) -> None:
 
 # ----------------------------------------------------------------------------- main side
 
-def oipviz_side(loaded, x, y, rounds: int) -> tuple[dict, dict]:
-    """Median seconds of each oipviz method on all digits, and the first 16 maps."""
+def oipviz_side(loaded, x, y, rounds: int) -> tuple[dict, dict, dict]:
+    """Per precision: median seconds of each oipviz method on all digits (the precisions
+    interleaved call by call), all maps, and the precision the result says it used."""
     from oipviz.attribution import GradCAM, Saliency, SmoothGrad
 
     methods = {"saliency": Saliency(), "smoothgrad": SmoothGrad(SMOOTH_N, SMOOTH_NOISE),
                "gradcam": GradCAM()}
-    times, maps = {}, {}
+    times: dict = {p: {} for p in PRECISIONS}
+    maps: dict = {p: {} for p in PRECISIONS}
+    used: dict = {p: {} for p in PRECISIONS}
     for name, m in methods.items():
-        maps[name] = m(loaded, x, y).maps[:16]                   # also the warm-up (trace)
-        times[name] = median_time(lambda: m(loaded, x, y), rounds)
-    return times, maps
+        for p in PRECISIONS:
+            a = m(loaded, x, y, precision=p)                      # also the warm-up (trace)
+            maps[p][name], used[p][name] = a.maps, a.precision
+        runs: dict = {p: [] for p in PRECISIONS}
+        for _ in range(rounds):
+            for p in PRECISIONS:
+                runs[p].append(median_time(lambda: m(loaded, x, y, precision=p), 1))
+        for p in PRECISIONS:
+            times[p][name] = float(np.median(runs[p]))
+    return times, maps, used
 
 
 def fast_vs_keras(loaded, x, y, rounds: int) -> tuple[dict, dict]:
@@ -210,13 +224,19 @@ def engine_rate(loaded, x, steps: int = 10) -> float:
     return len(z) * steps / t
 
 
-def agreement(ours: np.ndarray, theirs) -> float:
-    """Mean per-image Pearson correlation of two stacks of maps (absolute values: Xplique's
+def correlations(ours: np.ndarray, theirs) -> np.ndarray:
+    """Per-image Pearson correlations of two stacks of maps (absolute values: Xplique's
     SmoothGrad is the signed mean gradient, oipviz's and tf-keras-vis' its magnitude)."""
     a = np.abs(np.asarray(ours, np.float64).reshape(len(ours), -1))
     b = np.abs(np.asarray(theirs, np.float64).reshape(len(a), -1))
-    r = [np.corrcoef(u, v)[0, 1] for u, v in zip(a, b) if u.std() > 0 and v.std() > 0]
-    return float(np.mean(r)) if r else float("nan")
+    return np.array([np.corrcoef(u, v)[0, 1] for u, v in zip(a, b)
+                     if u.std() > 0 and v.std() > 0])
+
+
+def agreement(ours: np.ndarray, theirs) -> float:
+    """Mean per-image Pearson correlation of two stacks of maps."""
+    r = correlations(ours, theirs)
+    return float(np.mean(r)) if len(r) else float("nan")
 
 
 def main() -> None:
@@ -252,7 +272,8 @@ def main() -> None:
     load = [os.getloadavg()[0]]
     print(f"explain bench: {len(x)} digits ({source}), targets = predicted classes, "
           f"load average {load[0]:.1f} on {os.cpu_count()} cores")
-    t_a, ours = oipviz_side(loaded, x, y, args.rounds)
+    t_a, maps_all, used = oipviz_side(loaded, x, y, args.rounds)
+    ours = {p: {k: v[:16] for k, v in maps_all[p].items()} for p in PRECISIONS}
     peers: dict = {}
     if not args.no_peers:
         with tempfile.TemporaryDirectory() as tmp:
@@ -273,37 +294,56 @@ def main() -> None:
                                {"error": f"worker exited {p.returncode}: "
                                          + " | ".join(p.stderr.strip().splitlines()[-3:])})
                 load.append(os.getloadavg()[0])
-    t_b, _ = oipviz_side(loaded, x, y, args.rounds)
+    t_b, _, _ = oipviz_side(loaded, x, y, args.rounds)
     t_f, t_k = fast_vs_keras(loaded, x, y, args.rounds)
     rate = engine_rate(loaded, x)
     load.append(os.getloadavg()[0])
 
-    ours_t = {k: float(np.median([t_a[k], t_b[k]])) for k in t_a}
+    both = {p: {k: float(np.median([t_a[p][k], t_b[p][k]])) for k in t_a[p]} for p in PRECISIONS}
+    ours_t, low_t = both["float32"], both["bfloat16"]
+    low_r = {k: correlations(maps_all["float32"][k], maps_all["bfloat16"][k]) for k in low_t}
     result = {"bench": "explain", "cpu": cpu_info(), "tensorflow": tf.__version__,
               "load_average": [round(v, 2) for v in load], "digits": len(x), "data": source,
               "targets": "oipviz's predicted class (logit); the peers get the same classes",
               "model": "bundled seed_cnn; peers: a flat copy, pixels [0,1] -> Rescaling -> logits",
               "smoothgrad": {"samples": SMOOTH_N, "noise": SMOOTH_NOISE},
-              "oipviz": {k: {"seconds": round(v, 4), "before_after": [round(t_a[k], 4),
-                                                                     round(t_b[k], 4)],
+              "oipviz": {k: {"seconds": round(v, 4), "before_after": [round(t_a["float32"][k], 4),
+                                                                     round(t_b["float32"][k], 4)],
                              "images_per_second": round(len(x) / v, 1)} for k, v in ours_t.items()},
+              "oipviz_bfloat16": {
+                  "note": "precision='bfloat16' (bf16 pixel gradients; scores and probabilities "
+                          "float32), interleaved with float32; agreement: per-image Pearson "
+                          "with the float32 maps on all digits",
+                  **{k: {"seconds": round(v, 4), "before_after": [round(t_a["bfloat16"][k], 4),
+                                                                 round(t_b["bfloat16"][k], 4)],
+                         "images_per_second": round(len(x) / v, 1),
+                         "precision_used": used["bfloat16"][k],
+                         "speedup_over_float32": round(ours_t[k] / v, 2),
+                         "agreement_with_float32": {"mean": round(float(low_r[k].mean()), 5),
+                                                    "min": round(float(low_r[k].min()), 5)}}
+                     for k, v in low_t.items()}},
               "oipviz_fast_vs_keras_path": {"note": "interleaved, median seconds; OIPVIZ_FASTPATH=0 "
                                                     "is the plain Keras path",
                                             "fast": {k: round(v, 4) for k, v in t_f.items()},
                                             "keras": {k: round(v, 4) for k, v in t_k.items()}},
               "ratios_fast_path_over_keras_path": {k: round(t_k[k] / v, 2) for k, v in t_f.items()},
-              "peers": {}, "ratios": {}}
-    print(f"{'method':11s} {'oipviz':>9s} " + " ".join(f"{n:>24s}" for n in PEERS))
+              "peers": {}, "ratios": {}, "ratios_bfloat16": {}}
+    print(f"{'method':11s} {'f32':>8s} {'bf16':>8s} "
+          + " ".join(f"{n + ' (/f32, /bf16)':>28s}" for n in PEERS))
     for name, res in peers.items():
         entry = {k: v for k, v in res.items() if k != "methods"}
         entry["methods"] = {}
         for m, r in res.get("methods", {}).items():
             e = {k: v for k, v in r.items() if k != "maps16"}
             ref = m.replace("_flat_copy", "")
-            if "maps16" in r and ref in ours:
-                e["agreement_pearson"] = round(agreement(ours[ref], r["maps16"]), 4)
+            if "maps16" in r and ref in ours["float32"]:
+                e["agreement_pearson"] = round(agreement(ours["float32"][ref], r["maps16"]), 4)
+                e["agreement_pearson_bf16"] = round(agreement(ours["bfloat16"][ref],
+                                                              r["maps16"]), 4)
             if "seconds" in r and ref in ours_t:
                 result["ratios"][f"{m}: {name} / oipviz"] = round(r["seconds"] / ours_t[ref], 2)
+                result["ratios_bfloat16"][f"{m}: {name} / oipviz bf16"] = round(
+                    r["seconds"] / low_t[ref], 2)
             entry["methods"][m] = e
         result["peers"][name] = entry
     for m, v in ours_t.items():
@@ -311,9 +351,13 @@ def main() -> None:
         for name in PEERS:
             got = result["peers"].get(name, {}).get("methods", {})
             r = got.get(m, {}) if "seconds" in got.get(m, {}) else got.get(f"{m}_flat_copy", {})
-            cells.append(f"{r['seconds']:.3f}s ({r['seconds'] / v:.1f}x)" if "seconds" in r
+            cells.append(f"{r['seconds']:.3f}s ({r['seconds'] / v:.2f}x, "
+                         f"{r['seconds'] / low_t[m]:.2f}x)" if "seconds" in r
                          else ("error" if "error" in r else "-"))
-        print(f"{m:11s} {v:8.3f}s " + " ".join(f"{c:>24s}" for c in cells))
+        print(f"{m:11s} {v:7.3f}s {low_t[m]:7.3f}s " + " ".join(f"{c:>28s}" for c in cells))
+    print("oipviz bf16 (precision used, speedup over f32, Pearson with f32 mean/min): "
+          + "; ".join(f"{k} {used['bfloat16'][k]} {ours_t[k] / v:.2f}x "
+                      f"{low_r[k].mean():.4f}/{low_r[k].min():.4f}" for k, v in low_t.items()))
     for name, e in result["peers"].items():
         for m, r in e.get("methods", {}).items():
             if "error" in r:
@@ -322,6 +366,8 @@ def main() -> None:
           + ", ".join(f"{k} {t_k[k] / v:.2f}x" for k, v in t_f.items()) + " (interleaved)")
     sg = len(x) * SMOOTH_N / ours_t["smoothgrad"]
     result["smoothgrad_img_grads_per_second"] = round(sg, 1)
+    sg_low = len(x) * SMOOTH_N / low_t["smoothgrad"]
+    result["smoothgrad_img_grads_per_second_bf16"] = round(sg_low, 1)
     result["engine_image_steps_per_second"] = round(rate, 1)
     print(f"SmoothGrad n={SMOOTH_N}: {sg:.0f} img-grads/s; the ascent engine on the same digits "
           f"(conv3 map means): {rate:.0f} image-steps/s ({sg / rate:.2f}x)")

@@ -9,8 +9,12 @@ returns an :class:`Attribution`: one (N,28,28) map per image plus the prediction
 * Gradients are taken with respect to the image in **pixel space [0,1]**: the compiled
   function standardizes inside the graph (``z = (x - mean)/std``), so gradient × input
   and Integrated Gradients come out in the user's units.
-* Compiled like the engine: one ``tf.function`` per (method, structure, heads) with a
-  free batch axis (no retracing), cached on ``loaded.cache``; batches are chunked.
+* Compiled like the engine: one ``tf.function`` per (method, structure, heads,
+  precision) with a free batch axis (no retracing), cached on ``loaded.cache``; batches
+  are chunked.
+* ``precision="bfloat16"`` (opt-in): the pixel gradients of the gradient methods run the
+  engine's conv chain in bf16 (:mod:`oipviz.precision`, fast path only, else float32);
+  the scores and probabilities are still computed in float32.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from typing import Callable, ClassVar
 import numpy as np
 
 from .. import checks
+from .. import precision as precisions
 from ..errors import OipvizError
 from ..objectives import Objective, class_logit, customs_of, weight_arrays
 
@@ -36,6 +41,7 @@ class Attribution:
     scores: np.ndarray          # (N,) the target's value at x (a logit for class targets)
     extras: dict = field(default_factory=dict)   # method-specific arrays, e.g. completeness
     params: dict = field(default_factory=dict)
+    precision: str = "float32"  # of the pixel gradients (values are always float32)
 
 
 def as_images(x01) -> np.ndarray:
@@ -101,22 +107,27 @@ class Scorer:
     """The traced pieces every method uses: the target's value and its pixel gradient.
 
     Wraps the engine's model for ``heads`` (so objectives are weighted exactly as in
-    :mod:`oipviz.ascent`) with the standardization in front.
+    :mod:`oipviz.ascent`) with the standardization in front.  ``precision``: of the
+    gradients (``bfloat16`` needs the fast path; :attr:`precision` says what is used).
     """
 
-    def __init__(self, loaded, heads: list[tuple[str, bool]], customs: tuple):
+    def __init__(self, loaded, heads: list[tuple[str, bool]], customs: tuple,
+                 precision: str = "float32"):
         from ..ascent import Engine
 
-        self.engine = Engine.get(loaded, heads, customs)
+        self.engine = Engine.get(loaded, heads, customs, precision=precision)
+        self.precision = self.engine.precision
+        self.low = self.precision != "float32"
         self.heads = list(heads)
         self.shapes = self.engine.shapes
         self.mean, self.std = loaded.convention.mean, loaded.convention.std
         self.prob_head = self.heads.index((last_layer(loaded).name, False))
         self.softmax_out = final_is_softmax(loaded)
 
-    def acts(self, x):
-        """All heads' outputs for pixel-space images ``x``."""
-        return self.engine._acts((x - self.mean) / self.std)
+    def acts(self, x, low: bool = False):
+        """All heads' outputs (float32) for pixel-space images ``x``; ``low``: computed at
+        the gradients' precision."""
+        return self.engine._acts((x - self.mean) / self.std, low=low)
 
     def value(self, acts, w):
         return self.engine._value(acts, w)
@@ -127,19 +138,31 @@ class Scorer:
         out = acts[self.prob_head]
         return out if self.softmax_out else tf.nn.softmax(out, axis=-1)
 
-    def score(self, x, w):
+    def score(self, x, w, low: bool = False):
         """(target value (B,), heads' outputs)."""
-        acts = self.acts(x)
+        acts = self.acts(x, low)
         return self.value(acts, w), acts
 
-    def grad(self, x, w):
-        """(target value (B,), d value / d x (B,28,28,1), heads' outputs)."""
+    def _taped(self, x, w):
+        """(value, d value / d x (B,28,28,1), outputs), all at the gradients' precision."""
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
             tape.watch(x)
-            s, acts = self.score(x, w)
+            s, acts = self.score(x, w, self.low)
         return s, tape.gradient(s, x), acts
+
+    def gradient(self, x, w):
+        """d value / d x (B,28,28,1) at the gradients' precision."""
+        return self._taped(x, w)[1]
+
+    def grad(self, x, w):
+        """(target value (B,), d value / d x (B,28,28,1), heads' outputs); the value and
+        outputs are float32 (a separate float32 pass when the gradient is bf16)."""
+        s, g, acts = self._taped(x, w)
+        if self.low:
+            s, acts = self.score(x, w)
+        return s, g, acts
 
 
 class Method:
@@ -150,6 +173,8 @@ class Method:
     title: ClassVar[str] = ""
     signed: ClassVar[bool] = False      # maps can be negative (shown with a diverging map)
     layer: str | None = None
+    #: its gradients go through the engine (``bfloat16`` applies); else always float32
+    low_precision: ClassVar[bool] = True
 
     # -- what subclasses define
     def graph(self, f: Scorer, x, w, *args) -> dict:
@@ -177,16 +202,16 @@ class Method:
     def key(self) -> tuple:
         return (type(self).__name__, self.layer)
 
-    def _compiled(self, loaded, heads, customs):
-        """(the compiled function, the heads' output shapes), built once per model and key."""
+    def _compiled(self, loaded, heads, customs, precision: str = "float32"):
+        """(the compiled function, its :class:`Scorer`), built once per model and key."""
         import tensorflow as tf
 
         from .. import fastpath
 
         cache = loaded.cache.setdefault("attribution", {})
-        key = (self.key(), tuple(heads), customs, fastpath.enabled())
+        key = (self.key(), tuple(heads), customs, fastpath.enabled(), precision)
         if key not in cache:
-            f = Scorer(loaded, heads, customs)
+            f = Scorer(loaded, heads, customs, precision)
             self.prepare(loaded, f)
             w_spec = ([tf.TensorSpec((None,) + s, tf.float32) for s in f.shapes],
                       [tf.TensorSpec((None, s[-1] if len(s) == 3 else 1), tf.float32)
@@ -195,22 +220,28 @@ class Method:
             x_spec = tf.TensorSpec((None, 28, 28, 1), tf.float32)
             fn = tf.function(lambda x, w, *a: self.graph(f, x, w, *a),
                              input_signature=[x_spec, w_spec, *self.arg_specs()], jit_compile=False)
-            cache[key] = (fn, f.shapes)
+            cache[key] = (fn, f)
         return cache[key]
 
     def __call__(self, loaded, images, targets, chunk: int = DEFAULT_CHUNK,
-                 progress: Callable[[int], None] | None = None) -> Attribution:
+                 progress: Callable[[int], None] | None = None,
+                 precision: str = "float32") -> Attribution:
         """Maps for ``images`` (N,28,28[,1] in [0,1]) and ``targets`` (one per image or one
-        for all), in chunks of ``chunk`` images (one compiled call each)."""
+        for all), in chunks of ``chunk`` images (one compiled call each).  ``precision``
+        of the gradients: float32, bfloat16 or auto (:mod:`oipviz.precision`); the result
+        records the one used."""
         import tensorflow as tf
 
+        precision = precisions.resolve(precision)                 # one-line error if unknown
+        precision = precision if self.low_precision else "float32"
         x = as_images(images)
         objs = as_objectives(loaded, targets, len(x))
         last = last_layer(loaded).name
         heads = list(dict.fromkeys([h for o in objs for h in o.heads] + [(last, False)]
                                    + self.extra_heads(loaded)))
         customs = customs_of(objs)
-        fn, shapes = self._compiled(loaded, heads, customs)
+        fn, f = self._compiled(loaded, heads, customs, precision)
+        shapes = f.shapes
         chunk = checks.integer("chunk", chunk, 1)
         parts: list[dict] = []
         for lo in range(0, len(x), chunk):
@@ -224,7 +255,8 @@ class Method:
         cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         maps, probs, scores = cat.pop("map"), cat.pop("probs"), cat.pop("score")
         return Attribution(self.name, maps.astype(np.float32), probs.astype(np.float32),
-                           scores.astype(np.float32), cat, self.params())
+                           scores.astype(np.float32), cat,
+                           dict(self.params(), precision=f.precision), f.precision)
 
 
 def squeeze(t):

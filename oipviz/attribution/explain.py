@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import checks
+from .. import precision as precisions
 from ..errors import OipvizError
 from ..objectives import Objective
 from . import METHODS, method_names
@@ -52,6 +53,11 @@ class ExplainResult:
 
     def params(self) -> dict:
         return {m: self.attributions[m].params for m in self.methods}
+
+    @property
+    def precision(self) -> dict[str, str]:
+        """The precision each method's gradients were computed in (float32 or bfloat16)."""
+        return {m: self.attributions[m].precision for m in self.methods}
 
     def figure(self, rows: int = 16):
         """The grid picture (PIL): input, prediction, one heatmap per method."""
@@ -132,7 +138,8 @@ def explain(images, methods: str | Sequence[str] = "all", target="predicted", mo
             steps: int = 64, baseline="black", patch: int = 4, stride: int = 2,
             occlusion_value: float = 0.0, seed: int = 0, sanity: bool = False,
             chunk: int = 1024, progress: Callable[[str, int, int], None] | bool | None = False,
-            sources: list[str] | None = None, data=None) -> ExplainResult:
+            sources: list[str] | None = None, data=None,
+            precision: str = "float32") -> ExplainResult:
     """Attribution maps of ``methods`` for ``images``.
 
     images: (N,28,28[,1]) in [0,1], or image file path(s) (converted to MNIST style).
@@ -143,10 +150,14 @@ def explain(images, methods: str | Sequence[str] = "all", target="predicted", mo
     ``sanity=True`` adds model randomization, the random-weight comparison and
     deletion/insertion (:func:`oipviz.attribution.sanity.sanity`; ``data`` is where the
     random-features model's head is trained).  ``progress(stage, n, total)``.
+    ``precision``: of the gradients of saliency, gradinput, SmoothGrad and IG (float32,
+    bfloat16 or auto, :mod:`oipviz.precision`); scores and probabilities stay float32, and
+    ``res.precision`` says what each method used (the sanity checks run in float32).
     """
     from ..loader import as_loaded
     from ..progress import Stages
 
+    precisions.check(precision)
     x, found = read_inputs(images)
     labels = None if labels is None else np.asarray(labels).reshape(-1)
     if labels is not None and len(labels) != len(x):
@@ -160,7 +171,8 @@ def explain(images, methods: str | Sequence[str] = "all", target="predicted", mo
     stages = Stages(progress)
     attrs = {}
     for name, m in table.items():
-        attrs[name] = m(loaded, x, targets, chunk=chunk, progress=stages.tick(name, len(x)))
+        attrs[name] = m(loaded, x, targets, chunk=chunk, progress=stages.tick(name, len(x)),
+                        precision=precision)
     stages.close()
     shown = [t.name if isinstance(t, Objective) else int(t) for t in targets]
     res = ExplainResult(x, list(table), attrs, probs, shown, mode,

@@ -81,9 +81,12 @@ class Tail:
 
 class GradCAM(Method):
     """ReLU(Σₖ αₖ Aₖ) with αₖ the spatial mean of ∂f/∂Aₖ; ``cam`` in the extras keeps the
-    map at the layer's own resolution (before upsampling)."""
+    map at the layer's own resolution (before upsampling).  Always float32: ∂f/∂A runs
+    through the few layers after A, not the engine's conv chain (nothing for bf16 to speed
+    up), and A itself is part of the map."""
 
     name, title = "gradcam", "Grad-CAM"
+    low_precision = False
 
     def __init__(self, layer: str | None = None):
         self.layer = layer

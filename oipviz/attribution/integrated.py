@@ -64,7 +64,7 @@ class IntegratedGradients(Method):
         s0 = f.score(x0, w)[0]
         acc = tf.zeros_like(x)
         for i in tf.range(tf.shape(alphas)[0]):
-            acc += wts[i] * f.grad(x0 + alphas[i] * (x - x0), w)[1]
+            acc += wts[i] * f.gradient(x0 + alphas[i] * (x - x0), w)
         attr = squeeze((x - x0) * acc)
         err = tf.reduce_sum(attr, axis=[1, 2]) - (s - s0)
         return {"map": attr, "score": s, "probs": f.probs(acts), "baseline_score": s0,

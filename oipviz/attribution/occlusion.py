@@ -24,6 +24,7 @@ class Occlusion(Method):
     that cover it.  A patch over the whole image gives f(x) − f(baseline image) everywhere."""
 
     name, title, signed = "occlusion", "occlusion", True
+    low_precision = False   # no gradients: scores only, float32
 
     def __init__(self, patch: int = 4, stride: int = 2, baseline: float = 0.0):
         self.patch = checks.integer("occlusion patch", patch, 1, 28)

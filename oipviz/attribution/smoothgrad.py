@@ -45,7 +45,7 @@ class SmoothGrad(Method):
         acc = tf.zeros_like(x)
         for i in tf.range(n):
             eps = sigma * tf.random.stateless_normal(tf.shape(x), tf.stack([seed[0] + i, seed[1]]))
-            acc += f.grad(x + eps, w)[1]
+            acc += f.gradient(x + eps, w)
         mean = squeeze(acc / tf.cast(n, tf.float32))
         return {"map": tf.abs(mean) if self.absolute else mean, "score": s, "probs": f.probs(acts)}
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..precision import PRECISIONS
 from .params import Finite, count, model_options, output_options, progress_sink, seed_option
 
 
@@ -48,12 +49,17 @@ def _parse_target(text: str):
               help="Occlusion: patch stride in pixels.")
 @click.option("--occlusion-value", type=Finite(-1e3, 1e3), default=0.0, show_default=True,
               help="Occlusion: pixel value of the patch (0 = black).")
+@click.option("--precision", type=click.Choice(PRECISIONS),
+              default="float32", show_default=True,
+              help="Of the gradients (saliency, gradinput, SmoothGrad, IG): bfloat16 runs the "
+                   "conv chain in bf16 (fast path only), auto where the CPU has native bf16; "
+                   "scores and probabilities stay float32.")
 @seed_option("Which held-out digits, and the SmoothGrad noise / randomization seeds.")
 @output_options("explain (explain_STEM for one image)")
 @model_options
 def command(model, images, samples, data, methods, target_spec, layer, sanity, smooth_samples,
-            noise, ig_steps, baseline, patch, stride, occlusion_value, seed, out, force,
-            quiet) -> None:
+            noise, ig_steps, baseline, patch, stride, occlusion_value, precision, seed, out,
+            force, quiet) -> None:
     """Which pixels of IMAGES (or real digits) make the model predict what it predicts.
 
     \b
@@ -102,7 +108,8 @@ def command(model, images, samples, data, methods, target_spec, layer, sanity, s
             sources = [f"{source} held-out digit #{i}" for i in range(len(x))]
             params = {"samples": n, "data_source": source, "split": "test"}
         loaded = model.load()
-        params.update(methods=names, target=target_spec, layer=layer, sanity=sanity)
+        params.update(methods=names, target=target_spec, layer=layer, sanity=sanity,
+                      precision=precision)
         total = len(x) * len(names)
         label = f"explain: {len(x)} input(s) × {len(names)} method(s)"
         with progress_sink(quiet) as sink, click.progressbar(length=total, label=label,
@@ -114,7 +121,8 @@ def command(model, images, samples, data, methods, target_spec, layer, sanity, s
             res = explain(x, names, target, loaded, labels=labels, layer=layer,
                           samples=smooth_samples, noise=noise, steps=ig_steps, baseline=baseline,
                           patch=patch, stride=stride, occlusion_value=occlusion_value, seed=seed,
-                          sanity=sanity, progress=tick, sources=sources, data=data)
+                          sanity=sanity, progress=tick, sources=sources, data=data,
+                          precision=precision)
         from ..writers.explain import write_explain
 
         write_explain(folder, res, base_manifest("explain", loaded, params, seed))

@@ -202,6 +202,7 @@ def write_explain(out: OutputFolder, res, manifest: dict) -> dict:
             e["ig_completeness_error"] = float(res.attributions["ig"].extras["completeness_error"][i])
         entries.append(e)
     manifest = dict(manifest, methods=res.methods, method_parameters=res.params(),
+                    precision=res.precision,
                     target_mode=res.target_mode,
                     units="maps in pixel space [0,1]; class targets are pre-softmax logits",
                     inputs=entries, files=files)
