@@ -143,7 +143,7 @@ class PrecursorResult:
         woken = int(self.woken.sum()) if self.woken is not None else 0
         return (f"{self.layer} map {self.map}: best {self.best_value:.3g} (candidate {b + 1}, "
                 f"screen rank {b + 1} of {self.n_screened:,}, pattern {int(self.top_indices[b])}); "
-                f"refined by screen rank: {refined}; {self.status}"
+                f"refined by screen rank: {refined}; above zero"
                 + (f" ({woken} candidate(s) woken by {self.wake} pre-activation steps)" if woken else ""))
 
 
