@@ -13,6 +13,7 @@ run: wall time of the subprocess, time inside the engine (``ascend``) and in the
 dream (from manifest.json), the engine's share, image-steps/s, and the time of a bare
 ``import tensorflow`` measured in the same run.  Writes bench/results/dream.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"default_560": 8.0, "tile28_octaves3_1024": 30.0, "default_640x480": 3.0}
-AFTER_IMPORT = {"default_640x480"}   # targets counted after TensorFlow's import
+AFTER_IMPORT = {"default_640x480"}  # targets counted after TensorFlow's import
 
 
 def find_photo() -> Path:
@@ -75,8 +76,10 @@ def run(args: list[str], cwd: Path) -> tuple[float, float]:
 
 
 def tf_import_seconds() -> float:
-    code = "import time,os;os.environ['TF_CPP_MIN_LOG_LEVEL']='3';t=time.perf_counter();" \
-           "import tensorflow, keras;print(time.perf_counter()-t)"
+    code = (
+        "import time,os;os.environ['TF_CPP_MIN_LOG_LEVEL']='3';t=time.perf_counter();"
+        "import tensorflow, keras;print(time.perf_counter()-t)"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return float(p.stdout.strip().splitlines()[-1])
 
@@ -107,50 +110,73 @@ def main() -> None:
                 wall, cpu = run(["dream", img.name, *extra, "--out", out.name, "--quiet"], tmp)
                 man = json.loads((out / "manifest.json").read_text())
                 t = man["timing"]
-                runs.append({"wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
-                             "engine_s": t["engine_seconds"],
-                             "dream_s": t["dream_seconds"], "image_steps": t["image_steps"],
-                             "engine_share_of_wall": round(t["engine_seconds"] / wall, 3),
-                             "engine_share_of_dream": round(t["engine_seconds"] / t["dream_seconds"], 3),
-                             "image_steps_per_s": round(t["image_steps"] / t["engine_seconds"], 1),
-                             "rounds": len(man["rounds"]),
-                             "tiles_per_round": sorted({r["tiles"] for r in man["rounds"]}),
-                             "live_tile_fraction": round(
-                                 sum(r["live_tiles"] for r in man["rounds"])
-                                 / sum(r["tiles"] for r in man["rounds"]), 3),
-                             "loadavg_1min_before": round(load, 2)})
+                runs.append(
+                    {
+                        "wall_s": round(wall, 3),
+                        "cpu_s": round(cpu, 3),
+                        "engine_s": t["engine_seconds"],
+                        "dream_s": t["dream_seconds"],
+                        "image_steps": t["image_steps"],
+                        "engine_share_of_wall": round(t["engine_seconds"] / wall, 3),
+                        "engine_share_of_dream": round(t["engine_seconds"] / t["dream_seconds"], 3),
+                        "image_steps_per_s": round(t["image_steps"] / t["engine_seconds"], 1),
+                        "rounds": len(man["rounds"]),
+                        "tiles_per_round": sorted({r["tiles"] for r in man["rounds"]}),
+                        "live_tile_fraction": round(
+                            sum(r["live_tiles"] for r in man["rounds"])
+                            / sum(r["tiles"] for r in man["rounds"]),
+                            3,
+                        ),
+                        "loadavg_1min_before": round(load, 2),
+                    }
+                )
                 r = runs[-1]
-                print(f"{name} run {k + 1}: {r['wall_s']:.2f} s wall, {r['cpu_s']:.1f} s CPU "
-                      f"(target {TARGETS[name]:.0f} s, "
-                      f"ratio {r['wall_s'] / TARGETS[name]:.2f}); engine {r['engine_s']:.2f} s = "
-                      f"{100 * r['engine_share_of_wall']:.0f}% of wall, "
-                      f"{100 * r['engine_share_of_dream']:.0f}% of the dream; "
-                      f"{r['image_steps']} image-steps at {r['image_steps_per_s']:.0f}/s "
-                      f"({100 * r['live_tile_fraction']:.0f}% of tiles live); "
-                      f"load {r['loadavg_1min_before']}")
+                print(
+                    f"{name} run {k + 1}: {r['wall_s']:.2f} s wall, {r['cpu_s']:.1f} s CPU "
+                    f"(target {TARGETS[name]:.0f} s, "
+                    f"ratio {r['wall_s'] / TARGETS[name]:.2f}); engine {r['engine_s']:.2f} s = "
+                    f"{100 * r['engine_share_of_wall']:.0f}% of wall, "
+                    f"{100 * r['engine_share_of_dream']:.0f}% of the dream; "
+                    f"{r['image_steps']} image-steps at {r['image_steps_per_s']:.0f}/s "
+                    f"({100 * r['live_tile_fraction']:.0f}% of tiles live); "
+                    f"load {r['loadavg_1min_before']}"
+                )
             best = min(runs, key=lambda r: r["wall_s"])
             timed = best["wall_s"] - (tf_import if name in AFTER_IMPORT else 0.0)
-            results[name] = {"command": f"oipviz dream {img.name} {' '.join(extra)}".strip(),
-                             "size": list(size), "target_s": TARGETS[name],
-                             "target_counts": "after the TensorFlow import" if name in AFTER_IMPORT
-                             else "end to end", "best_wall_s": best["wall_s"],
-                             "best_over_target": round(timed / TARGETS[name], 3),
-                             "meets_target": timed <= TARGETS[name],
-                             "wall_minus_tf_import_s": round(best["wall_s"] - tf_import, 3),
-                             "runs": runs}
+            results[name] = {
+                "command": f"oipviz dream {img.name} {' '.join(extra)}".strip(),
+                "size": list(size),
+                "target_s": TARGETS[name],
+                "target_counts": "after the TensorFlow import"
+                if name in AFTER_IMPORT
+                else "end to end",
+                "best_wall_s": best["wall_s"],
+                "best_over_target": round(timed / TARGETS[name], 3),
+                "meets_target": timed <= TARGETS[name],
+                "wall_minus_tf_import_s": round(best["wall_s"] - tf_import, 3),
+                "runs": runs,
+            }
     sys.path.insert(0, str(ROOT / "bench"))
     from engine import cpu_info  # the machine record shared by the benches
 
-    report = {"benchmark": "oipviz dream end to end (subprocess, TF import included)",
-              "machine": dict(cpu_info(), load_average=os.getloadavg()),
-              "photo": str(src), "tf_import_s": round(tf_import, 3), "cpus": os.cpu_count(),
-              "platform": platform.platform(), "python": platform.python_version(),
-              "note": "2-core machine shared with other jobs: see loadavg per run", "cases": results}
+    report = {
+        "benchmark": "oipviz dream end to end (subprocess, TF import included)",
+        "machine": dict(cpu_info(), load_average=os.getloadavg()),
+        "photo": str(src),
+        "tf_import_s": round(tf_import, 3),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "note": "2-core machine shared with other jobs: see loadavg per run",
+        "cases": results,
+    }
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(report, indent=2) + "\n")
     for name, r in results.items():
-        print(f"{name}: best {r['best_wall_s']:.2f} s / target {r['target_s']:.0f} s = "
-              f"{r['best_over_target']:.2f} ({'meets' if r['meets_target'] else 'misses'} target)")
+        print(
+            f"{name}: best {r['best_wall_s']:.2f} s / target {r['target_s']:.0f} s = "
+            f"{r['best_over_target']:.2f} ({'meets' if r['meets_target'] else 'misses'} target)"
+        )
     print(f"wrote {a.out}")
 
 

@@ -14,6 +14,7 @@ everything.
     python bench/embed.py                 # about 5-10 minutes on 2 busy cores
     python bench/embed.py --samples 2000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,16 @@ def timed(fn):
 def run_opentsne(z, seed, jobs):
     from openTSNE import TSNE
 
-    return np.asarray(TSNE(perplexity=30, negative_gradient_method="fft", neighbors="exact",
-                           initialization="pca", n_jobs=jobs, random_state=seed).fit(z))
+    return np.asarray(
+        TSNE(
+            perplexity=30,
+            negative_gradient_method="fft",
+            neighbors="exact",
+            initialization="pca",
+            n_jobs=jobs,
+            random_state=seed,
+        ).fit(z)
+    )
 
 
 def run_sklearn(z, seed, jobs):
@@ -61,10 +70,10 @@ def main() -> None:
     import openTSNE
     import sklearn
 
-    from oipviz.features.inputs import layer_features, sample_digits
-    from oipviz.features.project import PCA_DIMS, knn_agreement, reduce_dims
-    from oipviz.loader import load_model
-    from oipviz.outputs import write_json
+    from oipviz.compute.space.inputs import layer_features, sample_digits
+    from oipviz.compute.space.project import PCA_DIMS, knn_agreement, reduce_dims
+    from oipviz.core.loader import load_model
+    from oipviz.core.outputs import write_json
 
     load_start = os.getloadavg()[0]
     loaded = load_model()
@@ -73,33 +82,56 @@ def main() -> None:
     z = reduce_dims(feats, PCA_DIMS, args.seed).astype(np.float64)
     y = digits.labels
     cores = os.cpu_count() or 1
-    result = {"bench": "embed", "cpu": cpu_info(), "load_average_start": round(load_start, 2),
-              "layer": args.layer, "samples": len(y), "features": feats.shape[1],
-              "tsne_input_dims": z.shape[1], "perplexity": 30, "seed": args.seed,
-              "versions": {"openTSNE": openTSNE.__version__, "scikit-learn": sklearn.__version__},
-              "knn_agreement_features": knn_agreement(feats, y), "runs": {}}
-    print(f"{args.layer}: {len(y)} digits, {feats.shape[1]}-D (t-SNE input {z.shape[1]}-D); "
-          f"kNN agreement in feature space {result['knn_agreement_features']:.4f}")
+    result = {
+        "bench": "embed",
+        "cpu": cpu_info(),
+        "load_average_start": round(load_start, 2),
+        "layer": args.layer,
+        "samples": len(y),
+        "features": feats.shape[1],
+        "tsne_input_dims": z.shape[1],
+        "perplexity": 30,
+        "seed": args.seed,
+        "versions": {"openTSNE": openTSNE.__version__, "scikit-learn": sklearn.__version__},
+        "knn_agreement_features": knn_agreement(feats, y),
+        "runs": {},
+    }
+    print(
+        f"{args.layer}: {len(y)} digits, {feats.shape[1]}-D (t-SNE input {z.shape[1]}-D); "
+        f"kNN agreement in feature space {result['knn_agreement_features']:.4f}"
+    )
     for name, fn in (("openTSNE", run_opentsne), ("sklearn", run_sklearn)):
         for jobs in sorted({1, cores}):
             coords, wall, cpu = timed(lambda: fn(z, args.seed, jobs))
             agree = knn_agreement(coords, y)
             key = f"{name}_{jobs}thread{'s' if jobs > 1 else ''}"
-            result["runs"][key] = {"wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
-                                   "knn_agreement_2d": round(agree, 4),
-                                   "load_average_after": round(os.getloadavg()[0], 2)}
-            print(f"{key:20s} wall {wall:7.1f} s  CPU {cpu:7.1f} s  kNN agreement {agree:.4f}  "
-                  f"(load {os.getloadavg()[0]:.1f})", flush=True)
+            result["runs"][key] = {
+                "wall_seconds": round(wall, 2),
+                "cpu_seconds": round(cpu, 2),
+                "knn_agreement_2d": round(agree, 4),
+                "load_average_after": round(os.getloadavg()[0], 2),
+            }
+            print(
+                f"{key:20s} wall {wall:7.1f} s  CPU {cpu:7.1f} s  kNN agreement {agree:.4f}  "
+                f"(load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
     runs = result["runs"]
-    best = {n: min((r for k, r in runs.items() if k.startswith(n)), key=lambda r: r["wall_seconds"])
-            for n in ("openTSNE", "sklearn")}
+    best = {
+        n: min((r for k, r in runs.items() if k.startswith(n)), key=lambda r: r["wall_seconds"])
+        for n in ("openTSNE", "sklearn")
+    }
     result["ratio_sklearn_over_opentsne_wall_best"] = round(
-        best["sklearn"]["wall_seconds"] / best["openTSNE"]["wall_seconds"], 2)
+        best["sklearn"]["wall_seconds"] / best["openTSNE"]["wall_seconds"], 2
+    )
     result["ratio_sklearn_over_opentsne_cpu_1thread"] = round(
-        runs["sklearn_1thread"]["cpu_seconds"] / runs["openTSNE_1thread"]["cpu_seconds"], 2)
+        runs["sklearn_1thread"]["cpu_seconds"] / runs["openTSNE_1thread"]["cpu_seconds"], 2
+    )
     result["load_average_end"] = round(os.getloadavg()[0], 2)
-    print(f"sklearn / openTSNE: best wall {result['ratio_sklearn_over_opentsne_wall_best']}×, "
-          f"1-thread CPU {result['ratio_sklearn_over_opentsne_cpu_1thread']}×")
+    print(
+        f"sklearn / openTSNE: best wall {result['ratio_sklearn_over_opentsne_wall_best']}×, "
+        f"1-thread CPU {result['ratio_sklearn_over_opentsne_cpu_1thread']}×"
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, result)  # strict JSON, atomic
     print(f"wrote {args.out}")

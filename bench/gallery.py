@@ -27,6 +27,7 @@ JSON's temp folder, for the README.
 
 Not a test: timings depend on the machine and on what else runs on it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,11 +42,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 30.0  # issue 12
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
-def screenshot(page: Path, png: Path, full: bool = True, width: int = 1200, height: int = 900) -> bool:
+def screenshot(
+    page: Path, png: Path, full: bool = True, width: int = 1200, height: int = 900
+) -> bool:
     if not Path("/usr/bin/chromium").exists():
         print("no /usr/bin/chromium: screenshot skipped")
         return False
@@ -71,8 +82,10 @@ def valid_vs_free(valid: Path, free: Path, png: Path, layer: str = "conv3", n: i
     from matplotlib.figure import Figure
 
     def entries(root):
-        return {e["map"]: e for e in json.loads((root / "manifest.json").read_text())
-                ["layers"][layer]["maps"]}
+        return {
+            e["map"]: e
+            for e in json.loads((root / "manifest.json").read_text())["layers"][layer]["maps"]
+        }
 
     ev, ef = entries(valid), entries(free)
     maps = [m for m in FIGURE_MAPS if ev[m]["status"] == ef[m]["status"] == "live"][:n]
@@ -80,14 +93,23 @@ def valid_vs_free(valid: Path, free: Path, png: Path, layer: str = "conv3", n: i
     def best(root, e):
         return np.load(root / layer / f"map_{e['map']:03d}" / "oips.npy")[e["oip"]["best_init"]]
 
-    rows = [("valid range\n(exact pixels)", lambda m: np.load(
-                valid / layer / f"map_{m:03d}" / "oip_best_pixels.npy"),
-             lambda m: f"{ev[m]['shown']['activation']:.3g}"),
-            ("free range\n(min-max scaled)", lambda m: best(free, ef[m]),
-             lambda m: f"{ef[m]['shown']['activation']:.3g} (free)"),
-            ("free, clipped\nto [0, 1]", lambda m: np.load(
-                free / layer / f"map_{m:03d}" / "oip_best_pixels.npy"),
-             lambda m: f"{ef[m]['shown']['clipped_activation']:.3g}")]
+    rows = [
+        (
+            "valid range\n(exact pixels)",
+            lambda m: np.load(valid / layer / f"map_{m:03d}" / "oip_best_pixels.npy"),
+            lambda m: f"{ev[m]['shown']['activation']:.3g}",
+        ),
+        (
+            "free range\n(min-max scaled)",
+            lambda m: best(free, ef[m]),
+            lambda m: f"{ef[m]['shown']['activation']:.3g} (free)",
+        ),
+        (
+            "free, clipped\nto [0, 1]",
+            lambda m: np.load(free / layer / f"map_{m:03d}" / "oip_best_pixels.npy"),
+            lambda m: f"{ef[m]['shown']['clipped_activation']:.3g}",
+        ),
+    ]
     fig = Figure(figsize=(1.55 * len(maps) + 1.2, 5.6), dpi=100)
     axes = fig.subplots(3, len(maps))
     for r, (name, img, val) in enumerate(rows):
@@ -104,8 +126,11 @@ def valid_vs_free(valid: Path, free: Path, png: Path, layer: str = "conv3", n: i
             if c == 0:
                 ax.set_ylabel(name, fontsize=8)
     st = json.loads((valid / "manifest.json").read_text())["settings"]
-    fig.suptitle(f"{layer}: best OIP of {st['inits']} inits × {st['epochs']} steps "
-                 f"({st['style']} style); numbers: activation (spatial mean)", fontsize=9)
+    fig.suptitle(
+        f"{layer}: best OIP of {st['inits']} inits × {st['epochs']} steps "
+        f"({st['style']} style); numbers: activation (spatial mean)",
+        fontsize=9,
+    )
     fig.subplots_adjust(left=0.1, right=0.99, top=0.86, bottom=0.04, wspace=0.08, hspace=0.38)
     fig.savefig(png, format="png")
     return png
@@ -115,12 +140,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layer", default="conv3")
     ap.add_argument("--keep", type=Path, default=None, help="keep the gallery in this folder")
-    ap.add_argument("--screenshot", action="store_true",
-                    help="write docs/gallery_screenshot.png (index page) and a map page shot")
-    ap.add_argument("--valid-vs-free", nargs=2, type=Path, metavar=("VALID", "FREE"),
-                    help="only draw docs/valid_vs_free.png from two kept galleries")
-    ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
-                    help="more arguments for oipviz gallery")
+    ap.add_argument(
+        "--screenshot",
+        action="store_true",
+        help="write docs/gallery_screenshot.png (index page) and a map page shot",
+    )
+    ap.add_argument(
+        "--valid-vs-free",
+        nargs=2,
+        type=Path,
+        metavar=("VALID", "FREE"),
+        help="only draw docs/valid_vs_free.png from two kept galleries",
+    )
+    ap.add_argument(
+        "--extra", nargs=argparse.REMAINDER, default=[], help="more arguments for oipviz gallery"
+    )
     a = ap.parse_args()
     if a.valid_vs_free:
         (ROOT / "docs").mkdir(exist_ok=True)
@@ -129,11 +163,23 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="oipviz_bench_gallery_"))
     out = work / f"gallery_{a.layer}"
-    cmd = [sys.executable, "-c", "from oipviz.cli import main; main()", "gallery", "--layer", a.layer,
-           "--out", str(out), "--quiet", *a.extra]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from oipviz.cli import main; main()",
+        "gallery",
+        "--layer",
+        a.layer,
+        "--out",
+        str(out),
+        "--quiet",
+        *a.extra,
+    ]
     load_before = os.getloadavg()
     t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OIPVIZ_OFFLINE="1"))
+    p = subprocess.run(
+        cmd, capture_output=True, text=True, env=dict(os.environ, OIPVIZ_OFFLINE="1")
+    )
     wall = time.perf_counter() - t
     if p.returncode != 0:
         sys.exit(f"oipviz gallery failed ({p.returncode}): {p.stderr.strip()}")
@@ -145,7 +191,9 @@ def main() -> None:
     engine_rate = image_steps / phases["oip"] if phases.get("oip") else None
     accounted = sum(phases.values())
     result = {
-        "command": "oipviz gallery --layer " + a.layer + (" " + " ".join(a.extra) if a.extra else ""),
+        "command": "oipviz gallery --layer "
+        + a.layer
+        + (" " + " ".join(a.extra) if a.extra else ""),
         "wall_seconds": round(wall, 2),
         "target_seconds": TARGET_S,
         "wall_over_target": round(wall / TARGET_S, 3),
@@ -171,14 +219,20 @@ def main() -> None:
     }
     print(p.stdout.strip())
     print(json.dumps(result, indent=2))
-    print(f"\nwall {wall:.1f} s = {wall / TARGET_S:.2f}× the {TARGET_S:.0f} s target; "
-          f"OIP phase {phases.get('oip', 0):.1f} s at {engine_rate or 0:.0f} image-steps/s; "
-          f"non-ascent share {result['non_ascent_share']:.0%}")
+    print(
+        f"\nwall {wall:.1f} s = {wall / TARGET_S:.2f}× the {TARGET_S:.0f} s target; "
+        f"OIP phase {phases.get('oip', 0):.1f} s at {engine_rate or 0:.0f} image-steps/s; "
+        f"non-ascent share {result['non_ascent_share']:.0%}"
+    )
     res_dir = ROOT / "bench" / "results"
     res_dir.mkdir(parents=True, exist_ok=True)
     prec = settings.get("precision", "float32")
-    name = ("gallery" + ("" if man["range"] == "valid" else f"_{man['range']}")
-            + ("" if prec == "float32" else f"_{prec}") + ".json")
+    name = (
+        "gallery"
+        + ("" if man["range"] == "valid" else f"_{man['range']}")
+        + ("" if prec == "float32" else f"_{prec}")
+        + ".json"
+    )
     (res_dir / name).write_text(json.dumps(result, indent=2) + "\n")
     if a.screenshot:
         docs = ROOT / "docs"

@@ -20,6 +20,7 @@ way (the same bytes on every machine for a seed).
     python bench/precision.py --per-layer 12
 Writes bench/results/precision.json (machine, load averages).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,9 @@ PRECISIONS = ("float32", "bfloat16")
 
 
 def engine_rates(loaded, rounds: int) -> dict:
-    from oipviz import objectives as O
-    from oipviz.ascent import ascend
-    from oipviz.inits import fluctuations
+    from oipviz.core import objectives as O
+    from oipviz.core.ascent import ascend
+    from oipviz.core.inits import fluctuations
 
     out = {}
     for batch, steps in ((1024, 50), (8, 1200)):
@@ -48,7 +49,7 @@ def engine_rates(loaded, rounds: int) -> dict:
         x0 = fluctuations(maps, 1, seed=0)
         objs = [O.map_mean("conv3", m) for m in maps]
         rates = {p: [] for p in PRECISIONS}
-        for p in PRECISIONS:                                  # trace once
+        for p in PRECISIONS:  # trace once
             ascend(loaded, x0, objs, steps=2, precision=p, prune=False, history_points=1)
         for _ in range(rounds):
             for p in PRECISIONS:
@@ -56,81 +57,124 @@ def engine_rates(loaded, rounds: int) -> dict:
                 ascend(loaded, x0, objs, steps=steps, precision=p, prune=False, history_points=1)
                 rates[p].append(batch * steps / (time.perf_counter() - t))
         med = {p: statistics.median(v) for p, v in rates.items()}
-        out[f"batch_{batch}"] = {"steps": steps, "image_steps_per_s": {p: round(v) for p, v in med.items()},
-                                 "bf16_over_f32": round(med["bfloat16"] / med["float32"], 2)}
-        print(f"engine batch {batch}: float32 {med['float32']:,.0f}, bfloat16 "
-              f"{med['bfloat16']:,.0f} image-steps/s = {med['bfloat16'] / med['float32']:.2f}x",
-              flush=True)
+        out[f"batch_{batch}"] = {
+            "steps": steps,
+            "image_steps_per_s": {p: round(v) for p, v in med.items()},
+            "bf16_over_f32": round(med["bfloat16"] / med["float32"], 2),
+        }
+        print(
+            f"engine batch {batch}: float32 {med['float32']:,.0f}, bfloat16 "
+            f"{med['bfloat16']:,.0f} image-steps/s = {med['bfloat16'] / med['float32']:.2f}x",
+            flush=True,
+        )
     return out
 
 
 def precursor_rows(loaded, per_layer: int) -> list[dict]:
     from halving import pick_maps
-    from oipviz.precursor import precursor
+
+    from oipviz.compute.precursor import precursor
 
     rows = []
     for layer in ("conv2", "conv3"):
         maps, _ = pick_maps(loaded, layer, per_layer)
         for m, kind in maps:
-            row = {"layer": layer, "map": m, "kind": kind, "load_1min": round(os.getloadavg()[0], 2)}
+            row = {
+                "layer": layer,
+                "map": m,
+                "kind": kind,
+                "load_1min": round(os.getloadavg()[0], 2),
+            }
             for p in PRECISIONS:
                 t = time.perf_counter()
                 r = precursor(layer, m, loaded, precision=p, progress=False)
-                row[p] = {"seconds": round(time.perf_counter() - t, 2),
-                          "screen_seconds": round(r.screen_seconds, 2),
-                          "refine_seconds": round(r.refine_seconds, 2),
-                          "top8": [int(i) for i in r.top_indices],
-                          "best": round(r.best_value, 4), "status": r.status}
+                row[p] = {
+                    "seconds": round(time.perf_counter() - t, 2),
+                    "screen_seconds": round(r.screen_seconds, 2),
+                    "refine_seconds": round(r.refine_seconds, 2),
+                    "top8": [int(i) for i in r.top_indices],
+                    "best": round(r.best_value, 4),
+                    "status": r.status,
+                }
             a, b = row["float32"], row["bfloat16"]
             row["overlap"] = len(set(a["top8"]) & set(b["top8"]))
             row["best_rel_diff"] = round(abs(b["best"] - a["best"]) / max(abs(a["best"]), 1e-9), 4)
             rows.append(row)
-            print(f"{layer} map {m:3d} ({kind}): overlap {row['overlap']}/8, best "
-                  f"{a['best']:.4g} vs {b['best']:.4g} ({100 * row['best_rel_diff']:.2f}%), "
-                  f"{a['seconds']:.1f} s vs {b['seconds']:.1f} s", flush=True)
+            print(
+                f"{layer} map {m:3d} ({kind}): overlap {row['overlap']}/8, best "
+                f"{a['best']:.4g} vs {b['best']:.4g} ({100 * row['best_rel_diff']:.2f}%), "
+                f"{a['seconds']:.1f} s vs {b['seconds']:.1f} s",
+                flush=True,
+            )
     return rows
 
 
 def exhaustive_46(loaded) -> dict:
-    from oipviz.precursor import precursor
+    from oipviz.compute.precursor import precursor
 
     out = {}
     for p in PRECISIONS:
         r = precursor("conv3", 46, loaded, screen="exhaustive", precision=p, progress=False)
-        out[p] = {"screen_seconds": round(r.screen_seconds, 2), "best": round(r.best_value, 4),
-                  "top8": [int(i) for i in r.top_indices]}
+        out[p] = {
+            "screen_seconds": round(r.screen_seconds, 2),
+            "best": round(r.best_value, 4),
+            "top8": [int(i) for i in r.top_indices],
+        }
     out["overlap"] = len(set(out["float32"]["top8"]) & set(out["bfloat16"]["top8"]))
-    out["screen_speedup"] = round(out["float32"]["screen_seconds"] / out["bfloat16"]["screen_seconds"], 2)
-    print(f"exhaustive screen map 46: {out['float32']['screen_seconds']} s vs "
-          f"{out['bfloat16']['screen_seconds']} s = {out['screen_speedup']}x; overlap "
-          f"{out['overlap']}/8; best {out['float32']['best']} vs {out['bfloat16']['best']}", flush=True)
+    out["screen_speedup"] = round(
+        out["float32"]["screen_seconds"] / out["bfloat16"]["screen_seconds"], 2
+    )
+    print(
+        f"exhaustive screen map 46: {out['float32']['screen_seconds']} s vs "
+        f"{out['bfloat16']['screen_seconds']} s = {out['screen_speedup']}x; overlap "
+        f"{out['overlap']}/8; best {out['float32']['best']} vs {out['bfloat16']['best']}",
+        flush=True,
+    )
     return out
 
 
 def oip_probe(loaded, inits: int, epochs: int) -> dict:
-    from oipviz.oip import oip
-    from oipviz.status import fires
+    from oipviz.compute.oip import oip
+    from oipviz.core.status import fires
 
     runs, secs = {}, {}
     for p in PRECISIONS:
         t = time.perf_counter()
-        runs[p] = oip("conv3", None, loaded, inits=inits, epochs=epochs, range_mode="valid",
-                      style="readable", precision=p, progress=False)
+        runs[p] = oip(
+            "conv3",
+            None,
+            loaded,
+            inits=inits,
+            steps=epochs,
+            range_mode="valid",
+            style="readable",
+            precision=p,
+            progress=False,
+        )
         secs[p] = round(time.perf_counter() - t, 2)
     a, b = runs["float32"].best_values, runs["bfloat16"].best_values
     live_a, live_b = fires(a), fires(b)
     both = live_a & live_b
     ratio = b[both] / a[both]
-    out = {"inits": inits, "epochs": epochs, "seconds": secs,
-           "speedup": round(secs["float32"] / secs["bfloat16"], 2),
-           "live": {"float32": int(live_a.sum()), "bfloat16": int(live_b.sum())},
-           "status_disagreements": int((live_a != live_b).sum()),
-           "best_ratio_bf16_over_f32": {"median": round(float(np.median(ratio)), 4),
-                                         "min": round(float(ratio.min()), 4),
-                                         "max": round(float(ratio.max()), 4),
-                                         "share_within_5pct": round(float((abs(ratio - 1) <= 0.05).mean()), 3)}}
-    print(f"OIP probe conv3 ({inits} inits x {epochs}): {secs['float32']} s vs {secs['bfloat16']} s "
-          f"= {out['speedup']}x; live {out['live']}; ratio {out['best_ratio_bf16_over_f32']}", flush=True)
+    out = {
+        "inits": inits,
+        "epochs": epochs,
+        "seconds": secs,
+        "speedup": round(secs["float32"] / secs["bfloat16"], 2),
+        "live": {"float32": int(live_a.sum()), "bfloat16": int(live_b.sum())},
+        "status_disagreements": int((live_a != live_b).sum()),
+        "best_ratio_bf16_over_f32": {
+            "median": round(float(np.median(ratio)), 4),
+            "min": round(float(ratio.min()), 4),
+            "max": round(float(ratio.max()), 4),
+            "share_within_5pct": round(float((abs(ratio - 1) <= 0.05).mean()), 3),
+        },
+    }
+    print(
+        f"OIP probe conv3 ({inits} inits x {epochs}): {secs['float32']} s vs {secs['bfloat16']} s "
+        f"= {out['speedup']}x; live {out['live']}; ratio {out['best_ratio_bf16_over_f32']}",
+        flush=True,
+    )
     return out
 
 
@@ -143,33 +187,48 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "precision.json"))
     a = ap.parse_args()
     from engine import cpu_info
-    from oipviz import precision
-    from oipviz.loader import load_model
+
+    from oipviz.core import precision
+    from oipviz.core.loader import load_model
 
     load0 = os.getloadavg()
     loaded = load_model()
-    res = {"bench": "precision", "cpu": cpu_info(), "native_bf16": precision.cpu_has_bf16(),
-           "load_average_start": [round(v, 2) for v in load0]}
+    res = {
+        "bench": "precision",
+        "cpu": cpu_info(),
+        "native_bf16": precision.cpu_has_bf16(),
+        "load_average_start": [round(v, 2) for v in load0],
+    }
     res["engine"] = engine_rates(loaded, a.rounds)
     res["exhaustive_map46"] = exhaustive_46(loaded)
     res["oip_probe"] = oip_probe(loaded, a.inits, a.epochs)
     rows = precursor_rows(loaded, a.per_layer)
     ok_maps = all(r["overlap"] >= 6 and r["best_rel_diff"] <= 0.02 for r in rows)
     probe = res["oip_probe"]
-    ok_probe = (probe["status_disagreements"] == 0
-                and abs(probe["best_ratio_bf16_over_f32"]["median"] - 1) <= 0.02)
-    res["precursor"] = {"rows": rows, "min_overlap": min(r["overlap"] for r in rows),
-                        "max_best_rel_diff": max(r["best_rel_diff"] for r in rows),
-                        "maps_within_2pct": sum(r["best_rel_diff"] <= 0.02 for r in rows),
-                        "maps": len(rows)}
-    res["decision"] = {"rule": "every precursor map overlap >= 6/8 and best within 2%; OIP probe "
-                               "statuses agree and median best ratio within 2% of 1",
-                       "precursor_holds": ok_maps, "probe_holds": ok_probe}
+    ok_probe = (
+        probe["status_disagreements"] == 0
+        and abs(probe["best_ratio_bf16_over_f32"]["median"] - 1) <= 0.02
+    )
+    res["precursor"] = {
+        "rows": rows,
+        "min_overlap": min(r["overlap"] for r in rows),
+        "max_best_rel_diff": max(r["best_rel_diff"] for r in rows),
+        "maps_within_2pct": sum(r["best_rel_diff"] <= 0.02 for r in rows),
+        "maps": len(rows),
+    }
+    res["decision"] = {
+        "rule": "every precursor map overlap >= 6/8 and best within 2%; OIP probe "
+        "statuses agree and median best ratio within 2% of 1",
+        "precursor_holds": ok_maps,
+        "probe_holds": ok_probe,
+    }
     res["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     print(json.dumps({k: res[k] for k in ("decision", "load_average_start", "load_average_end")}))
-    print(f"precursor: min overlap {res['precursor']['min_overlap']}/8, max best diff "
-          f"{100 * res['precursor']['max_best_rel_diff']:.2f}%, "
-          f"{res['precursor']['maps_within_2pct']}/{len(rows)} maps within 2%")
+    print(
+        f"precursor: min overlap {res['precursor']['min_overlap']}/8, max best diff "
+        f"{100 * res['precursor']['max_best_rel_diff']:.2f}%, "
+        f"{res['precursor']['maps_within_2pct']}/{len(rows)} maps within 2%"
+    )
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=2) + "\n")
     print(f"wrote {a.out}")

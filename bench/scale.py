@@ -14,6 +14,7 @@ Measures, on the bundled model (conv3):
 Writes bench/results/scale.json (CPU flags, core count, load average).  Timings are noisy
 when other jobs share the CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,7 @@ class Recorder:
 
 
 def timed_run(ex, **kw) -> tuple[float, list, object]:
-    from oipviz.scaleout import precursor_run
+    from oipviz.compute.scaleout import precursor_run
 
     rec = Recorder()
     t = time.perf_counter()
@@ -57,10 +58,13 @@ def timed_run(ex, **kw) -> tuple[float, list, object]:
 
 def small_grid(ex) -> None:
     """Warm up: TensorFlow imported and the engine traced wherever shards run."""
-    from oipviz.scaleout import precursor_run
+    from oipviz.compute.scaleout import precursor_run
 
-    list(precursor_run(ex, "conv3", [MAP], grid=2, test_epochs=2, top=2, epochs=2,
-                       shard_size=8, chunk=8))
+    list(
+        precursor_run(
+            ex, "conv3", [MAP], grid=2, test_steps=2, top=2, steps=2, shard_size=8, chunk=8
+        )
+    )
 
 
 def local_vs_ray(loaded) -> dict:
@@ -68,9 +72,9 @@ def local_vs_ray(loaded) -> dict:
 
     import ray
 
-    from oipviz.executors import RayExecutor, executor
+    from oipviz.compute.executors import RayExecutor, executor
 
-    kw = dict(grid=3, test_epochs=10, top=8, epochs=1)
+    kw = dict(grid=3, test_steps=10, top=8, steps=1)
     with executor("local", loaded) as ex:
         small_grid(ex)
         t_local, shards, res_local = timed_run(ex, **kw)
@@ -92,48 +96,73 @@ def local_vs_ray(loaded) -> dict:
             workers = ex.workers
     finally:
         ray.shutdown()
-    same = (res_local.top_indices.tolist() == res_ray.top_indices.tolist()
-            and res_local.images.tobytes() == res_ray.images.tobytes())
+    same = (
+        res_local.top_indices.tolist() == res_ray.top_indices.tolist()
+        and res_local.images.tobytes() == res_ray.images.tobytes()
+    )
     units = 19683 * 10
     compute = sum(r.seconds for r in rshards)
-    per_core = units / compute                                   # 1 thread per Ray task
+    per_core = units / compute  # 1 thread per Ray task
     overhead = max(0.0, (t_ray * workers - compute) / len(rshards))
-    print(f"3^9 exhaustive, ray ({workers} workers): {t_ray:.1f} s; ratio ray/local "
-          f"{t_ray / t_local:.2f}; {per_core:,.0f} image-steps/s per core; overhead "
-          f"{overhead:.2f} s per shard; same result: {same}", flush=True)
-    return {"patterns": 19683, "test_epochs": 10, "map": MAP, "shards": len(rshards),
-            "shard_patterns": max(r.shard.stop - r.shard.start for r in rshards),
-            "local_seconds": round(t_local, 2), "ray_seconds": round(t_ray, 2),
-            "ray_over_local": round(t_ray / t_local, 3), "ray_workers": workers,
-            "ray_init_seconds": round(t_init, 2), "ray_warmup_seconds": round(t_warm, 2),
-            "local_image_steps_per_second": round(units / t_local, 1),
-            "ray_shard_compute_seconds": round(compute, 2),
-            "image_steps_per_second_per_core": round(per_core, 1),
-            "overhead_seconds_per_shard": round(overhead, 3),
-            "empty_task_round_trip_ms": round(1000 * t_task, 2),
-            "pruned_fraction": round(sum(int(r.counts[0, 2]) for r in rshards) / 19683, 4),
-            "same_top_k_and_images": bool(same)}
+    print(
+        f"3^9 exhaustive, ray ({workers} workers): {t_ray:.1f} s; ratio ray/local "
+        f"{t_ray / t_local:.2f}; {per_core:,.0f} image-steps/s per core; overhead "
+        f"{overhead:.2f} s per shard; same result: {same}",
+        flush=True,
+    )
+    return {
+        "patterns": 19683,
+        "test_steps": 10,
+        "map": MAP,
+        "shards": len(rshards),
+        "shard_patterns": max(r.shard.stop - r.shard.start for r in rshards),
+        "local_seconds": round(t_local, 2),
+        "ray_seconds": round(t_ray, 2),
+        "ray_over_local": round(t_ray / t_local, 3),
+        "ray_workers": workers,
+        "ray_init_seconds": round(t_init, 2),
+        "ray_warmup_seconds": round(t_warm, 2),
+        "local_image_steps_per_second": round(units / t_local, 1),
+        "ray_shard_compute_seconds": round(compute, 2),
+        "image_steps_per_second_per_core": round(per_core, 1),
+        "overhead_seconds_per_shard": round(overhead, 3),
+        "empty_task_round_trip_ms": round(1000 * t_task, 2),
+        "pruned_fraction": round(sum(int(r.counts[0, 2]) for r in rshards) / 19683, 4),
+        "same_top_k_and_images": bool(same),
+    }
 
 
 def projection(row: dict) -> dict:
     """3^16 exhaustive (one map) on N cores: waves of 16,384-pattern shards."""
-    from oipviz.shards import shard_size
+    from oipviz.compute.shards import shard_size
 
-    n, steps = 3 ** 16, 10
+    n, steps = 3**16, 10
     size = shard_size(n, 1024)
     shards = math.ceil(n / size)
     per_core = row["image_steps_per_second_per_core"]
     shard_s = size * steps / per_core + row["overhead_seconds_per_shard"]
-    out = {"patterns": n, "test_epochs": steps, "image_steps": n * steps, "shard_patterns": size,
-           "shards": shards, "shard_seconds": round(shard_s, 1),
-           "per_core_rate": per_core, "cores": {}}
+    out = {
+        "patterns": n,
+        "test_steps": steps,
+        "image_steps": n * steps,
+        "shard_patterns": size,
+        "shards": shards,
+        "shard_seconds": round(shard_s, 1),
+        "per_core_rate": per_core,
+        "cores": {},
+    }
     for cores in (2, 64, 512):
         waves = math.ceil(shards / cores)
-        out["cores"][str(cores)] = {"hours": round(waves * shard_s / 3600, 2),
-                                    "ideal_hours": round(shards * shard_s / cores / 3600, 2),
-                                    "waves": waves}
-        print(f"3^16 exhaustive on {cores:3d} cores: {waves * shard_s / 3600:7.2f} h "
-              f"({waves} wave(s) of {size:,}-pattern shards)", flush=True)
+        out["cores"][str(cores)] = {
+            "hours": round(waves * shard_s / 3600, 2),
+            "ideal_hours": round(shards * shard_s / cores / 3600, 2),
+            "waves": waves,
+        }
+        print(
+            f"3^16 exhaustive on {cores:3d} cores: {waves * shard_s / 3600:7.2f} h "
+            f"({waves} wave(s) of {size:,}-pattern shards)",
+            flush=True,
+        )
     return out
 
 
@@ -142,21 +171,43 @@ def big_run() -> dict:
     exe = Path(sys.executable).with_name("oipviz")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "p59"
-        cmd = [str(exe), "precursor", "--layer", "conv3", "--map", "all", "--values",
-               "0.1,0.3,0.5,0.7,0.9", "--screen", "forward", "--yes", "--out", str(out)]
+        cmd = [
+            str(exe),
+            "precursor",
+            "--layer",
+            "conv3",
+            "--map",
+            "all",
+            "--values",
+            "0.1,0.3,0.5,0.7,0.9",
+            "--screen",
+            "forward",
+            "--yes",
+            "--out",
+            str(out),
+        ]
         t = time.perf_counter()
         p = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t
         man = json.loads((out / "manifest.json").read_text()) if out.exists() else {}
         size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) if out.exists() else 0
-        shard_s = sum(json.loads(f.read_text())["seconds"] for f in (out / "shards").rglob("*.json")) \
-            if out.exists() else 0.0
+        shard_s = (
+            sum(json.loads(f.read_text())["seconds"] for f in (out / "shards").rglob("*.json"))
+            if out.exists()
+            else 0.0
+        )
     plan = [ln for ln in p.stderr.splitlines() if ln.startswith(("plan:", "1,953,125"))]
     print(f"5^9 forward × 128 maps: {wall:.0f} s end to end (exit {p.returncode})", flush=True)
-    return {"command": " ".join(cmd[1:-2]), "exit_code": p.returncode, "seconds": round(wall, 1),
-            "shard_screen_seconds": round(shard_s, 1), "plan": plan,
-            "summary": man.get("summary"), "output_bytes": size,
-            "last_lines": p.stdout.splitlines()[-2:] + p.stderr.splitlines()[-2:]}
+    return {
+        "command": " ".join(cmd[1:-2]),
+        "exit_code": p.returncode,
+        "seconds": round(wall, 1),
+        "shard_screen_seconds": round(shard_s, 1),
+        "plan": plan,
+        "summary": man.get("summary"),
+        "output_bytes": size,
+        "last_lines": p.stdout.splitlines()[-2:] + p.stderr.splitlines()[-2:],
+    }
 
 
 def main() -> None:
@@ -169,19 +220,26 @@ def main() -> None:
     result = dict(prev, bench="scale", cpu=cpu_info())
     load0 = os.getloadavg()[0]
     if args.big:
-        result["forward_5x9_all_conv3_maps"] = dict(big_run(), load_average_start=round(load0, 2),
-                                                    load_average_end=round(os.getloadavg()[0], 2))
+        result["forward_5x9_all_conv3_maps"] = dict(
+            big_run(),
+            load_average_start=round(load0, 2),
+            load_average_end=round(os.getloadavg()[0], 2),
+        )
     else:
-        from oipviz.loader import load_model
-
         import ray
         import tensorflow as tf
 
+        from oipviz.core.loader import load_model
+
         row = local_vs_ray(load_model())
-        result.update(tensorflow=tf.__version__, ray=ray.__version__, exhaustive_3x9=row,
-                      projection_3x16_exhaustive=projection(row),
-                      load_average_start=round(load0, 2),
-                      load_average_end=round(os.getloadavg()[0], 2))
+        result.update(
+            tensorflow=tf.__version__,
+            ray=ray.__version__,
+            exhaustive_3x9=row,
+            projection_3x16_exhaustive=projection(row),
+            load_average_start=round(load0, 2),
+            load_average_end=round(os.getloadavg()[0], 2),
+        )
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {OUT}")
 

@@ -1,7 +1,8 @@
 """float32 matrix-multiply rate of this machine (numpy and tf.matmul), for the benches.
 
-    python bench/sgemm.py            # prints GFLOP/s of a 2048×2048 sgemm, numpy and tf
+python bench/sgemm.py            # prints GFLOP/s of a 2048×2048 sgemm, numpy and tf
 """
+
 from __future__ import annotations
 
 import time
@@ -12,7 +13,7 @@ import numpy as np
 def sgemm_gflops(n: int = 2048, reps: int = 5, rounds: int = 3) -> dict[str, float]:
     """GFLOP/s (2·n³ per product) of an n×n float32 matmul: median over ``rounds`` of the mean
     of ``reps`` products, for numpy (its BLAS) and tf.matmul (inside a tf.function)."""
-    from oipviz.tfenv import import_keras
+    from oipviz.core.tfenv import import_keras
 
     import_keras()  # TensorFlow with the package's environment (oneDNN flag, quiet logs)
     import tensorflow as tf
@@ -31,7 +32,7 @@ def sgemm_gflops(n: int = 2048, reps: int = 5, rounds: int = 3) -> dict[str, flo
             t = time.perf_counter()
             for _ in range(reps):
                 f()
-            rates[k].append(2.0 * n ** 3 * reps / (time.perf_counter() - t) / 1e9)
+            rates[k].append(2.0 * n**3 * reps / (time.perf_counter() - t) / 1e9)
     return {k: float(np.median(v)) for k, v in rates.items()}
 
 

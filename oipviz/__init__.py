@@ -1,4 +1,4 @@
-"""oipviz: see what the maps of a Keras MNIST CNN respond to, and dream with them.
+"""oipviz: see what the maps of a Keras CNN respond to, explain its decisions, dream with it.
 
 Python API (TensorFlow is imported on first use)::
 
@@ -12,16 +12,45 @@ Python API (TensorFlow is imported on first use)::
     emb = oipviz.embed("dense1", compare="random_features")  # t-SNE + kNN class agreement
     km = oipviz.clusters("pixels", k="5-40")          # k-means scan: elbow, silhouette, purity
     w = oipviz.weights(model="linear.keras")          # templates / kernels as pictures
+
+The functions live in :mod:`oipviz.api`; the layers below it are :mod:`oipviz.core`
+(model, engine, output layer), :mod:`oipviz.data`, :mod:`oipviz.compute` (compute
+functions returning results) and :mod:`oipviz.writers` / :mod:`oipviz.gallery` (files).
 """
+
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-# The submodules oip, precursor, rescue and dream are imported by .api first; binding the
-# functions afterwards makes the package attributes the functions for good.
-from . import objectives, transforms  # noqa: E402,F401
-from .api import (OipvizError, ascend, clusters, dream, embed, explain,  # noqa: E402
-                  load_dataset, load_model, oip, precursor, rescue, weights)
+from oipviz.api import (
+    OipvizError,
+    ascend,
+    clusters,
+    dream,
+    embed,
+    explain,
+    load_dataset,
+    load_model,
+    oip,
+    precursor,
+    rescue,
+    weights,
+)
+from oipviz.core import objectives, transforms
 
-__all__ = ["load_model", "load_dataset", "ascend", "oip", "precursor", "rescue", "dream",
-           "explain", "embed", "clusters", "weights", "OipvizError", "objectives", "transforms"]
+__all__ = [
+    "load_model",
+    "load_dataset",
+    "ascend",
+    "oip",
+    "precursor",
+    "rescue",
+    "dream",
+    "explain",
+    "embed",
+    "clusters",
+    "weights",
+    "OipvizError",
+    "objectives",
+    "transforms",
+]

@@ -1,4 +1,5 @@
 """Shared fixtures: the real bundled model (loaded once) and an in-process CLI runner."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,7 +9,7 @@ from click.testing import CliRunner
 @pytest.fixture(scope="session")
 def loaded():
     """The bundled seed CNN as a LoadedModel (TensorFlow is imported once per session)."""
-    from oipviz.loader import load_model
+    from oipviz.core.loader import load_model
 
     return load_model()
 

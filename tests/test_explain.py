@@ -1,5 +1,6 @@
-"""Attribution (oipviz.attribution, ``oipviz explain``): correctness on the real bundled
+"""Attribution (oipviz.compute.attribution, ``oipviz explain``): correctness on the real bundled
 model and on a linear model, sanity checks, the CLI's files and its one-line errors."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from PIL import Image, ImageDraw
 
 @pytest.fixture(scope="module")
 def digits():
-    from oipviz.data import mnist_digits
+    from oipviz.data.sources import mnist_digits
 
     x, y, _ = mnist_digits(6, seed=0)
     return x, y
@@ -48,20 +49,21 @@ def direct_logit_gradient(loaded, x01, classes):
 
 
 def test_saliency_is_the_logit_gradient(loaded, digits):
-    from oipviz.attribution import Saliency
+    from oipviz.compute.attribution import Saliency
 
     x, y = digits
     g, logits = direct_logit_gradient(loaded, x, y)
     signed = Saliency(absolute=False)(loaded, x, y)
     np.testing.assert_allclose(signed.maps, g, rtol=1e-4, atol=1e-5 * np.abs(g).max())
-    np.testing.assert_allclose(Saliency()(loaded, x, y).maps, np.abs(g), rtol=1e-4,
-                               atol=1e-5 * np.abs(g).max())
+    np.testing.assert_allclose(
+        Saliency()(loaded, x, y).maps, np.abs(g), rtol=1e-4, atol=1e-5 * np.abs(g).max()
+    )
     np.testing.assert_allclose(signed.scores, logits[np.arange(len(y)), y], rtol=1e-5)
-    assert (signed.probs.argmax(1) == y).mean() >= 0.8       # the prediction comes back
+    assert (signed.probs.argmax(1) == y).mean() >= 0.8  # the prediction comes back
 
 
 def test_compiled_once_for_any_batch(loaded, digits):
-    from oipviz.attribution import Saliency
+    from oipviz.compute.attribution import Saliency
 
     x, y = digits
     s = Saliency()
@@ -76,18 +78,23 @@ def linear(tmp_path_factory):
     """Input(28,28,1) → Flatten → Dense(10), saved and loaded through oipviz."""
     import keras
 
-    from oipviz.loader import load_model
+    from oipviz.core.loader import load_model
 
     keras.utils.set_random_seed(3)
-    m = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                          keras.layers.Dense(10, bias_initializer="random_normal")])
+    m = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, bias_initializer="random_normal"),
+        ]
+    )
     path = tmp_path_factory.mktemp("linear") / "linear.keras"
     m.save(path)
     return load_model(path)
 
 
 def test_ig_complete_and_equal_to_gradient_x_input_on_a_linear_model(linear, digits):
-    from oipviz.attribution import GradientInput, IntegratedGradients
+    from oipviz.compute.attribution import GradientInput, IntegratedGradients
 
     x, y = digits
     ig = IntegratedGradients(steps=64, baseline="black")(linear, x, y)
@@ -99,7 +106,7 @@ def test_ig_complete_and_equal_to_gradient_x_input_on_a_linear_model(linear, dig
 
 
 def test_ig_completeness_on_the_cnn(loaded, digits):
-    from oipviz.attribution import IntegratedGradients
+    from oipviz.compute.attribution import IntegratedGradients
 
     x, y = digits
     ig = IntegratedGradients(steps=64)(loaded, x, y)
@@ -108,7 +115,7 @@ def test_ig_completeness_on_the_cnn(loaded, digits):
 
 
 def test_gradcam_on_the_last_conv_layer(loaded, digits):
-    from oipviz.attribution import GradCAM, GradCAMPlusPlus
+    from oipviz.compute.attribution import GradCAM, GradCAMPlusPlus
 
     x, y = digits
     conv = loaded.conv_layers()[-1]
@@ -123,44 +130,48 @@ def test_gradcam_on_the_last_conv_layer(loaded, digits):
 
 
 def test_occlusion_with_one_whole_image_patch(loaded, digits):
-    from oipviz.attribution import Occlusion, Saliency
+    from oipviz.compute.attribution import Occlusion, Saliency
 
     x, y = digits
     occ = Occlusion(patch=28, stride=28, baseline=0.0)(loaded, x, y)
     f_base = Saliency()(loaded, np.zeros_like(x), y).scores
     want = (occ.scores - f_base)[:, None, None]
-    np.testing.assert_allclose(occ.maps, np.broadcast_to(want, occ.maps.shape), rtol=1e-4,
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        occ.maps, np.broadcast_to(want, occ.maps.shape), rtol=1e-4, atol=1e-4
+    )
 
 
 def test_smoothgrad_reproducible_and_near_saliency(loaded, digits):
-    from oipviz.attribution import Saliency, SmoothGrad
+    from oipviz.compute.attribution import Saliency, SmoothGrad
 
     x, y = digits
     a = SmoothGrad(samples=8, noise=0.1, seed=1)(loaded, x, y).maps
     b = SmoothGrad(samples=8, noise=0.1, seed=1)(loaded, x, y).maps
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, SmoothGrad(samples=8, noise=0.1, seed=2)(loaded, x, y).maps)
-    still = SmoothGrad(samples=3, noise=0.0)(loaded, x, y).maps      # no noise: the gradient
+    still = SmoothGrad(samples=3, noise=0.0)(loaded, x, y).maps  # no noise: the gradient
     np.testing.assert_allclose(still, Saliency()(loaded, x, y).maps, rtol=1e-5, atol=1e-6)
 
 
 def test_randomization_decorrelates_saliency(loaded, digits):
-    from oipviz.attribution import Saliency
-    from oipviz.attribution.sanity import model_randomization, signed_variant
+    from oipviz.compute.attribution import Saliency
+    from oipviz.compute.attribution.sanity import model_randomization, signed_variant
 
     x, y = digits
-    rows, examples = model_randomization(loaded, x, list(y), {"saliency": signed_variant(Saliency())},
-                                         cascade=False)
-    assert len(rows) == 1 and rows[0]["layers"] == [
-        ly.name for ly in loaded.model.layers if ly.weights][::-1]
+    rows, examples = model_randomization(
+        loaded, x, list(y), {"saliency": signed_variant(Saliency())}, cascade=False
+    )
+    assert (
+        len(rows) == 1
+        and rows[0]["layers"] == [ly.name for ly in loaded.model.layers if ly.weights][::-1]
+    )
     assert rows[0]["spearman"] < 0.5
     assert len(examples["saliency"]) == 2
 
 
 def test_deletion_beats_random_order(loaded, digits):
-    from oipviz.attribution import IntegratedGradients
-    from oipviz.attribution.sanity import deletion_insertion
+    from oipviz.compute.attribution import IntegratedGradients
+    from oipviz.compute.attribution.sanity import deletion_insertion
 
     x, y = digits
     maps = {"ig": IntegratedGradients(steps=16)(loaded, x, y).maps}
@@ -173,8 +184,8 @@ def test_deletion_beats_random_order(loaded, digits):
 
 def test_api_result_and_gallery_helper(loaded, digits):
     import oipviz
-    from oipviz.attribution.explain import gradcam_maps
-    from oipviz.errors import OipvizError
+    from oipviz.compute.attribution.explain import gradcam_maps
+    from oipviz.core.errors import OipvizError
 
     x, y = digits
     res = oipviz.explain(x, "saliency,gradcam", target="true", labels=y, model=loaded)
@@ -193,14 +204,17 @@ def _leftovers(folder) -> list[str]:
     return sorted(p for p in os.listdir(folder) if p != "seven.png")
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--method", "lime"], "unknown method 'lime'"),
-    (["--method", "gradcam", "--layer", "dense1"], "not a conv layer"),
-    (["--method", "saliency", "--target", "12"], "outside the classes 0–9"),
-    (["--target", "true"], "needs labels"),
-    (["--target", "seven"], "bad --target 'seven'"),
-    (["--layer", "nope", "--method", "gradcam"], "no layer 'nope'"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--method", "lime"], "unknown method 'lime'"),
+        (["--method", "gradcam", "--layer", "dense1"], "not a conv layer"),
+        (["--method", "saliency", "--target", "12"], "outside the classes 0–9"),
+        (["--target", "true"], "needs labels"),
+        (["--target", "seven"], "bad --target 'seven'"),
+        (["--layer", "nope", "--method", "gradcam"], "no layer 'nope'"),
+    ],
+)
 def test_cli_bad_arguments(cli, user_error, seven_png, tmp_path, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)
     user_error(cli("explain", seven_png, *args), fragment)
@@ -221,7 +235,7 @@ def test_cli_samples_grid(cli, tmp_path):
     r = cli("explain", "--samples", "16", "--smooth-samples", "8", "--out", out, "--quiet")
     assert r.exit_code == 0, (r.stdout, r.stderr)
     img = Image.open(out / "explain.png")
-    assert img.width > 600 and img.height > 1500                 # 16 rows × 8 columns
+    assert img.width > 600 and img.height > 1500  # 16 rows × 8 columns
     assert np.load(out / "maps_ig.npy").shape == (16, 28, 28)
     assert np.load(out / "gradcam_cam.npy").shape == (16, 3, 3)
     m = json.loads((out / "manifest.json").read_text())

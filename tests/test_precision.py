@@ -5,22 +5,23 @@ Tolerance (measured in bench/precision.py on many more maps): after the same ste
 best activation per map is within 10% of the float32 run's; the values reported are the
 float32 values of the images returned, exactly.
 """
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
-
-from oipviz import objectives as O
-from oipviz import precision
-from oipviz.errors import OipvizError
-from oipviz.inits import fluctuations
-
 from conftest import _assert_user_error
 
-needs_bf16 = pytest.mark.skipif(not precision.cpu_has_bf16(),
-                                reason="this CPU has no native bf16 (AVX512_BF16/AMX)")
+from oipviz.core import objectives as O
+from oipviz.core import precision
+from oipviz.core.errors import OipvizError
+from oipviz.core.inits import fluctuations
+
+needs_bf16 = pytest.mark.skipif(
+    not precision.cpu_has_bf16(), reason="this CPU has no native bf16 (AVX512_BF16/AMX)"
+)
 
 
 def test_check_and_auto():
@@ -32,7 +33,7 @@ def test_check_and_auto():
 
 
 def test_bf16_steps_report_float32_values_close_to_float32(loaded):
-    from oipviz.ascent import ascend, evaluate
+    from oipviz.core.ascent import ascend, evaluate
 
     objs = [O.map_mean("conv3", m) for m in range(8) for _ in range(2)]
     x0 = fluctuations(list(range(8)), 2, seed=3)
@@ -46,39 +47,71 @@ def test_bf16_steps_report_float32_values_close_to_float32(loaded):
     best_hi = hi.final.reshape(8, 2).max(axis=1)
     live = best_hi > 1.0
     assert live.sum() >= 5
-    np.testing.assert_array_equal(best_lo > 1.0, live)          # the same maps stay dead
+    np.testing.assert_array_equal(best_lo > 1.0, live)  # the same maps stay dead
     np.testing.assert_allclose(best_lo[live], best_hi[live], rtol=0.10)
-    assert not np.array_equal(lo.images, hi.images)      # the steps really ran in bf16
+    assert not np.array_equal(lo.images, hi.images)  # the steps really ran in bf16
 
 
 def test_keras_path_stays_float32(loaded, monkeypatch):
-    from oipviz.ascent import ascend
+    from oipviz.core.ascent import ascend
 
     monkeypatch.setenv("OIPVIZ_FASTPATH", "0")
-    r = ascend(loaded, fluctuations([0], 2, seed=0), O.map_mean("conv2", 0), steps=3,
-               precision="bfloat16")
+    r = ascend(
+        loaded, fluctuations([0], 2, seed=0), O.map_mean("conv2", 0), steps=3, precision="bfloat16"
+    )
     assert r.precision == "float32"
 
 
 @needs_bf16
 def test_cli_precursor_and_oip_record_the_precision(cli, tmp_path):
     out = tmp_path / "p"
-    r = cli("precursor", "--layer", "conv3", "--map", "46", "--grid", "2", "--epochs", "100",
-            "--precision", "bfloat16", "--out", out, "--quiet")
+    r = cli(
+        "precursor",
+        "--layer",
+        "conv3",
+        "--map",
+        "46",
+        "--grid",
+        "2",
+        "--epochs",
+        "100",
+        "--precision",
+        "bfloat16",
+        "--out",
+        out,
+        "--quiet",
+    )
     assert r.exit_code == 0, r.output
     m = json.loads((out / "manifest.json").read_text())
     assert m["parameters"]["precision"] == "bfloat16" and m["precision_used"] == "bfloat16"
     assert m["best_activation"] > 10
     out = tmp_path / "o"
-    r = cli("oip", "--layer", "conv3", "--map", "46", "--inits", "2", "--epochs", "30",
-            "--precision", "auto", "--out", out, "--quiet")
+    r = cli(
+        "oip",
+        "--layer",
+        "conv3",
+        "--map",
+        "46",
+        "--inits",
+        "2",
+        "--epochs",
+        "30",
+        "--precision",
+        "auto",
+        "--out",
+        out,
+        "--quiet",
+    )
     assert r.exit_code == 0, r.output
     assert json.loads((out / "manifest.json").read_text())["precision_used"] == "bfloat16"
 
 
 def test_cli_refuses_an_unknown_precision(cli, tmp_path):
-    for cmd in (["oip", "--layer", "conv3"], ["precursor", "--layer", "conv3", "--map", "1"],
-                ["gallery", "--layer", "conv3"]):
+    for cmd in (
+        ["oip", "--layer", "conv3"],
+        ["precursor", "--layer", "conv3", "--map", "1"],
+        ["gallery", "--layer", "conv3"],
+    ):
         r = cli(*cmd, "--precision", "half", "--out", tmp_path / "x")
         _assert_user_error(r, "--precision", "half")
         assert not (tmp_path / "x").exists()

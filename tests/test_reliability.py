@@ -6,6 +6,7 @@ Real engine, real bundled model, few steps.  The Ctrl-C tests start the console 
 in a child whose SIGINT disposition is SIG_DFL (so Python installs its KeyboardInterrupt
 handler) and send SIGINT once finished work is on disk.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,10 +29,13 @@ TINY_OIP = ["oip", "--layer", "conv3", "--map", "46", "--inits", "1", "--epochs"
 
 # ----------------------------------------------------------------------------- helpers
 
+
 def strict_json(path: Path):
     """Parse ``path`` as strict JSON (NaN/Infinity fail the test)."""
-    return json.loads(Path(path).read_text(),
-                      parse_constant=lambda c: pytest.fail(f"non-strict JSON {c!r} in {path}"))
+    return json.loads(
+        Path(path).read_text(),
+        parse_constant=lambda c: pytest.fail(f"non-strict JSON {c!r} in {path}"),
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -50,8 +54,10 @@ def hidden(folder: Path) -> list[str]:
 
 def tree(folder: Path) -> dict[str, bytes | None]:
     """Every path under ``folder`` with its bytes (None for folders)."""
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def console_script() -> list[str]:
@@ -78,17 +84,24 @@ class Child:
         logs.mkdir(exist_ok=True)
         self.out_path, self.err_path = logs / "stdout.txt", logs / "stderr.txt"
         self._out, self._err = open(self.out_path, "w"), open(self.err_path, "w")
-        self.proc = subprocess.Popen(console_script() + [str(a) for a in args], cwd=cwd,
-                                     stdout=self._out, stderr=self._err, env=child_env(),
-                                     preexec_fn=_sigint_default)
+        self.proc = subprocess.Popen(
+            console_script() + [str(a) for a in args],
+            cwd=cwd,
+            stdout=self._out,
+            stderr=self._err,
+            env=child_env(),
+            preexec_fn=_sigint_default,
+        )
 
     def interrupt_when(self, ready, timeout: float = 300.0, delay: float = 0.0) -> int:
         """Send SIGINT as soon as ``ready()`` holds; returns the exit status."""
         t0 = time.monotonic()
         while not ready():
             if self.proc.poll() is not None:
-                pytest.fail(f"the run ended (status {self.proc.returncode}) before it could be "
-                            f"interrupted; stderr: {self.stderr()[-500:]}")
+                pytest.fail(
+                    f"the run ended (status {self.proc.returncode}) before it could be "
+                    f"interrupted; stderr: {self.stderr()[-500:]}"
+                )
             if time.monotonic() - t0 > timeout:
                 self.proc.kill()
                 pytest.fail("the run never reached the point to interrupt it")
@@ -112,13 +125,18 @@ class Child:
 
 # ----------------------------------------------------------------------------- 1. NaN/inf
 
-@pytest.mark.parametrize("args, option", [
-    (["oip", "--layer", "conv3", "--lr", "nan"], "--lr"),
-    (["oip", "--layer", "conv3", "--lr", "inf"], "--lr"),
-    (["oip", "--layer", "conv3", "--tv", "nan"], "--tv"),
-    (["oip", "--layer", "conv3", "--blur", "inf"], "--blur"),
-    (["dream", str(PHOTO), "--lr", "nan"], "--lr"),
-], ids=["oip-lr-nan", "oip-lr-inf", "oip-tv-nan", "oip-blur-inf", "dream-lr-nan"])
+
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["oip", "--layer", "conv3", "--lr", "nan"], "--lr"),
+        (["oip", "--layer", "conv3", "--lr", "inf"], "--lr"),
+        (["oip", "--layer", "conv3", "--tv", "nan"], "--tv"),
+        (["oip", "--layer", "conv3", "--blur", "inf"], "--blur"),
+        (["dream", str(PHOTO), "--lr", "nan"], "--lr"),
+    ],
+    ids=["oip-lr-nan", "oip-lr-inf", "oip-tv-nan", "oip-blur-inf", "dream-lr-nan"],
+)
 def test_non_finite_numbers_are_refused(cli, user_error, tmp_path, monkeypatch, args, option):
     monkeypatch.chdir(tmp_path)  # default output names would land here
     user_error(cli(*args), option, "finite")
@@ -127,9 +145,12 @@ def test_non_finite_numbers_are_refused(cli, user_error, tmp_path, monkeypatch, 
 
 # ----------------------------------------------------------------------------- 2. seeds
 
-@pytest.mark.parametrize("command", [
-    ["oip", "--layer", "conv3"], ["dream", str(PHOTO)], ["activations"]],
-    ids=["oip", "dream", "activations"])
+
+@pytest.mark.parametrize(
+    "command",
+    [["oip", "--layer", "conv3"], ["dream", str(PHOTO)], ["activations"]],
+    ids=["oip", "dream", "activations"],
+)
 @pytest.mark.parametrize("seed", ["-1", "18446744073709551616"])
 def test_seed_out_of_range_is_refused(cli, user_error, tmp_path, monkeypatch, command, seed):
     monkeypatch.chdir(tmp_path)
@@ -138,12 +159,13 @@ def test_seed_out_of_range_is_refused(cli, user_error, tmp_path, monkeypatch, co
     r = cli(command[0], "--help")
     assert r.exit_code == 0
     text = " ".join(r.stdout.split())
-    seed_help = text[text.index("--seed"):]
-    seed_help = seed_help[:seed_help.find(" --", 2)]
+    seed_help = text[text.index("--seed") :]
+    seed_help = seed_help[: seed_help.find(" --", 2)]
     assert "2147483647" in seed_help or "2^31-1" in seed_help, seed_help
 
 
 # ----------------------------------------------------------------------------- 3. fail fast
+
 
 @pytest.fixture
 def locked_dir(tmp_path):
@@ -156,8 +178,10 @@ def locked_dir(tmp_path):
         if os.geteuid() == 0:
             chattr = shutil.which("chattr")
             if chattr is None:
-                pytest.skip("running as root and chattr is not available: chmod alone does not "
-                            "stop root from writing")
+                pytest.skip(
+                    "running as root and chattr is not available: chmod alone does not "
+                    "stop root from writing"
+                )
             p = subprocess.run([chattr, "+i", str(d)], capture_output=True, text=True)
             if p.returncode != 0:
                 pytest.skip(f"chattr +i not supported here: {p.stderr.strip()}")
@@ -191,8 +215,14 @@ def _fails_fast(args, tmp_path) -> str:
     times = []
     for _ in range(3):
         t0 = time.monotonic()
-        p = subprocess.run(console_script() + args, capture_output=True, text=True, timeout=60,
-                           cwd=tmp_path, env=child_env())
+        p = subprocess.run(
+            console_script() + args,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env=child_env(),
+        )
         times.append(time.monotonic() - t0)
         lines = p.stderr.strip().splitlines()
         assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
@@ -217,16 +247,25 @@ def test_unwritable_out_fails_fast_proc(tmp_path, command):
 
 
 def test_unwritable_out_does_not_import_tensorflow(tmp_path):
-    probe = ("import sys\nfrom oipviz.cli import main\n"
-             "try:\n    main(['oip', '--layer', 'conv3', '--out', '/proc/oipviz_test_out'],"
-             " prog_name='oipviz')\nexcept SystemExit as e:\n    code = e.code\n"
-             "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n")
-    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
-                       cwd=tmp_path, env=child_env())
+    probe = (
+        "import sys\nfrom oipviz.cli import main\n"
+        "try:\n    main(['oip', '--layer', 'conv3', '--out', '/proc/oipviz_test_out'],"
+        " prog_name='oipviz')\nexcept SystemExit as e:\n    code = e.code\n"
+        "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=child_env(),
+    )
     assert p.stdout.split() == ["2", "False", "False"], (p.stdout, p.stderr)
 
 
 # ----------------------------------------------------------------------------- 4. cwd
+
 
 @pytest.mark.parametrize("out", [".", ".."])
 def test_force_never_replaces_the_cwd_or_its_parents(cli, user_error, tmp_path, monkeypatch, out):
@@ -236,8 +275,7 @@ def test_force_never_replaces_the_cwd_or_its_parents(cli, user_error, tmp_path, 
     monkeypatch.chdir(here)
     before = tree(tmp_path)
     target = here if out == "." else here.parent
-    line = user_error(cli(*TINY_OIP, "--out", out, "--force"), "refusing to replace",
-                      str(target))
+    line = user_error(cli(*TINY_OIP, "--out", out, "--force"), "refusing to replace", str(target))
     assert "current folder" in line
     assert tree(tmp_path) == before
     assert hidden(here) == hidden(here.parent) == hidden(tmp_path) == []
@@ -247,6 +285,7 @@ def test_force_never_replaces_the_cwd_or_its_parents(cli, user_error, tmp_path, 
 
 
 # ----------------------------------------------------------------------------- 5. --force
+
 
 @pytest.mark.parametrize("case", ["unrelated files", "empty folder", "oipviz output"])
 def test_force_replaces_only_empty_or_oipviz_folders(cli, user_error, tmp_path, case):
@@ -276,6 +315,7 @@ def test_force_replaces_only_empty_or_oipviz_folders(cli, user_error, tmp_path, 
 
 # ----------------------------------------------------------------------------- 6. umask
 
+
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o755), (0o027, 0o750)])
 def test_output_folders_follow_the_umask(cli, tmp_path, umask, mode):
     old = os.umask(umask)
@@ -292,12 +332,13 @@ def test_output_folders_follow_the_umask(cli, tmp_path, umask, mode):
 
 # ----------------------------------------------------------------------------- 7. dream 0
 
+
 @pytest.mark.parametrize("map_", [56, 2], ids=["map56-zero-on-photo", "map2-live-on-photo"])
 def test_dream_epochs_0_measures_without_a_dead_map_warning(cli, tmp_path, loaded, map_):
-    from oipviz import objectives as O
-    from oipviz.ascent import evaluate
-    from oipviz.dream import resize
-    from oipviz.images import read_image, to_float
+    from oipviz.compute.dream import resize
+    from oipviz.core import objectives as O
+    from oipviz.core.ascent import evaluate
+    from oipviz.core.images import read_image, to_float
 
     out = tmp_path / "d"
     r = cli("dream", PHOTO, "--map", map_, "--iters", "1", "--epochs", "0", "--quiet", "--out", out)
@@ -335,8 +376,12 @@ def _interrupted_run(tmp_path: Path, args: list, name: str, done_glob: str, kind
     """Run the console script into NAME, send SIGINT once DONE_GLOB exists (in the folder
     or its hidden working copy), check the exit and what is left; returns the folder."""
     child = Child(args + ["--out", name], tmp_path, tmp_path / "logs")
-    code = child.interrupt_when(lambda: any(tmp_path.glob(f"{name}/{done_glob}"))
-                                or any(tmp_path.glob(f".{name}.*/{done_glob}")))
+    code = child.interrupt_when(
+        lambda: (
+            any(tmp_path.glob(f"{name}/{done_glob}"))
+            or any(tmp_path.glob(f".{name}.*/{done_glob}"))
+        )
+    )
     err = child.stderr()
     assert code == 130, (code, err)
     assert "error: interrupted" in err.splitlines() and "Traceback" not in err, err
@@ -359,8 +404,7 @@ def _resume_and_reference(cli, args: list, out: Path, ref: Path) -> Path:
     return ref
 
 
-def test_ctrl_c_oip_keeps_finished_parts_and_resume_gives_the_same_bytes(cli, user_error,
-                                                                         tmp_path):
+def test_ctrl_c_oip_keeps_finished_parts_and_resume_gives_the_same_bytes(cli, user_error, tmp_path):
     x = _interrupted_run(tmp_path, OIP_ALL, "X", "parts/maps_*.npz", "oip")
     if x.exists():
         _only_finished_oip_parts(x)
@@ -380,13 +424,33 @@ def test_ctrl_c_oip_keeps_finished_parts_and_resume_gives_the_same_bytes(cli, us
     assert hidden(tmp_path) == []
 
 
-PRECURSOR_RUN = ["precursor", "--layer", "conv3", "--map", "40-52", "--dead-only", "--probe-inits",
-                 "2", "--probe-epochs", "50", "--probe-range", "free", "--probe-style", "plain",
-                 "--screen", "forward", "--epochs", "300", "--top", "2"]
+PRECURSOR_RUN = [
+    "precursor",
+    "--layer",
+    "conv3",
+    "--map",
+    "40-52",
+    "--dead-only",
+    "--probe-inits",
+    "2",
+    "--probe-epochs",
+    "50",
+    "--probe-range",
+    "free",
+    "--probe-style",
+    "plain",
+    "--screen",
+    "forward",
+    "--epochs",
+    "300",
+    "--top",
+    "2",
+]
 
 
-def test_ctrl_c_precursor_keeps_finished_maps_and_resume_gives_the_same_bytes(cli, user_error,
-                                                                              tmp_path):
+def test_ctrl_c_precursor_keeps_finished_maps_and_resume_gives_the_same_bytes(
+    cli, user_error, tmp_path
+):
     q = _interrupted_run(tmp_path, PRECURSOR_RUN, "Q", "map[0-9][0-9][0-9]", "precursor")
     if q.exists():
         for name in ("contact_sheet.png", "rescue.csv", "rescue.json"):
@@ -411,8 +475,11 @@ def test_ctrl_c_precursor_keeps_finished_maps_and_resume_gives_the_same_bytes(cl
 
 
 def test_ctrl_c_dream_exits_130_and_leaves_nothing(tmp_path):
-    child = Child(["dream", PHOTO, "--map", "2", "--iters", "2000", "--epochs", "100",
-                   "--out", "D"], tmp_path, tmp_path / "logs")
+    child = Child(
+        ["dream", PHOTO, "--map", "2", "--iters", "2000", "--epochs", "100", "--out", "D"],
+        tmp_path,
+        tmp_path / "logs",
+    )
     code = child.interrupt_when(lambda: "dream conv3" in child.stdout(), delay=1.0)
     err = child.stderr()
     assert code == 130, (code, err)
@@ -434,49 +501,94 @@ def _x0(bad=None):
 
 def _api_cases():
     import oipviz
-    import oipviz.ascent
-    from oipviz import objectives as O
+    import oipviz.core.ascent
+    from oipviz.core import objectives as O
 
     obj = O.map_mean("conv3", 46)
     img = np.full((40, 40), 0.5, np.float32)
     return {
-        "oip lr=nan": (lambda m: oipviz.oip("conv3", 46, m, lr=NAN, inits=1, epochs=1), "lr"),
-        "oip lr=inf": (lambda m: oipviz.oip("conv3", 46, m, lr=INF, inits=1, epochs=1), "lr"),
-        "oip seed=-1": (lambda m: oipviz.oip("conv3", 46, m, seed=-1, inits=1, epochs=1), "seed"),
-        "oip seed=2**31": (lambda m: oipviz.oip("conv3", 46, m, seed=2**31, inits=1, epochs=1),
-                           "seed"),
-        "oip epochs=-5": (lambda m: oipviz.oip("conv3", 46, m, epochs=-5, inits=1), "epochs"),
-        "oip tv=nan": (lambda m: oipviz.oip("conv3", 46, m, tv=NAN, inits=1, epochs=1), "tv"),
-        "ascend lr=inf": (lambda m: oipviz.ascent.ascend(m, _x0(), obj, steps=1, lr=INF), "lr"),
-        "ascend lr=nan": (lambda m: oipviz.ascent.ascend(m, _x0(), obj, steps=1, lr=NAN), "lr"),
-        "ascend seed=-1": (lambda m: oipviz.ascent.ascend(m, _x0(), obj, steps=1, seed=-1),
-                           "seed"),
-        "ascend steps=-5": (lambda m: oipviz.ascent.ascend(m, _x0(), obj, steps=-5), "steps"),
-        "ascend x0 NaN": (lambda m: oipviz.ascent.ascend(m, _x0(NAN), obj, steps=1), "x0"),
-        "ascend x0 inf": (lambda m: oipviz.ascent.ascend(m, _x0(-INF), obj, steps=1), "x0"),
-        "precursor lr=nan": (lambda m: oipviz.precursor("conv3", 46, m, lr=NAN, grid=1, top=1,
-                                                        epochs=1, progress=False), "lr"),
-        "precursor seed=-1": (lambda m: oipviz.precursor("conv3", 46, m, seed=-1, grid=1, top=1,
-                                                         epochs=1, progress=False), "seed"),
-        "precursor epochs=-5": (lambda m: oipviz.precursor("conv3", 46, m, grid=1, top=1,
-                                                           epochs=-5, progress=False), "epochs"),
+        "oip lr=nan": (lambda m: oipviz.oip("conv3", 46, m, lr=NAN, inits=1, steps=1), "lr"),
+        "oip lr=inf": (lambda m: oipviz.oip("conv3", 46, m, lr=INF, inits=1, steps=1), "lr"),
+        "oip seed=-1": (lambda m: oipviz.oip("conv3", 46, m, seed=-1, inits=1, steps=1), "seed"),
+        "oip seed=2**31": (
+            lambda m: oipviz.oip("conv3", 46, m, seed=2**31, inits=1, steps=1),
+            "seed",
+        ),
+        "oip steps=-5": (lambda m: oipviz.oip("conv3", 46, m, steps=-5, inits=1), "steps"),
+        "oip tv=nan": (lambda m: oipviz.oip("conv3", 46, m, tv=NAN, inits=1, steps=1), "tv"),
+        "ascend lr=inf": (
+            lambda m: oipviz.core.ascent.ascend(m, _x0(), obj, steps=1, lr=INF),
+            "lr",
+        ),
+        "ascend lr=nan": (
+            lambda m: oipviz.core.ascent.ascend(m, _x0(), obj, steps=1, lr=NAN),
+            "lr",
+        ),
+        "ascend seed=-1": (
+            lambda m: oipviz.core.ascent.ascend(m, _x0(), obj, steps=1, seed=-1),
+            "seed",
+        ),
+        "ascend steps=-5": (lambda m: oipviz.core.ascent.ascend(m, _x0(), obj, steps=-5), "steps"),
+        "ascend x0 NaN": (lambda m: oipviz.core.ascent.ascend(m, _x0(NAN), obj, steps=1), "x0"),
+        "ascend x0 inf": (lambda m: oipviz.core.ascent.ascend(m, _x0(-INF), obj, steps=1), "x0"),
+        "precursor lr=nan": (
+            lambda m: oipviz.precursor(
+                "conv3", 46, m, lr=NAN, grid=1, top=1, steps=1, progress=False
+            ),
+            "lr",
+        ),
+        "precursor seed=-1": (
+            lambda m: oipviz.precursor(
+                "conv3", 46, m, seed=-1, grid=1, top=1, steps=1, progress=False
+            ),
+            "seed",
+        ),
+        "precursor steps=-5": (
+            lambda m: oipviz.precursor("conv3", 46, m, grid=1, top=1, steps=-5, progress=False),
+            "steps",
+        ),
         "rescue lr=nan": (lambda m: oipviz.rescue("conv3", [46], m, lr=NAN, progress=False), "lr"),
-        "rescue seed=-1": (lambda m: oipviz.rescue("conv3", [46], m, seed=-1, progress=False),
-                           "seed"),
-        "dream lr=nan": (lambda m: oipviz.dream(img, 56, model=m, lr=NAN, iters=1, epochs=1,
-                                                progress=False), "lr"),
-        "dream seed=-1": (lambda m: oipviz.dream(img, 56, model=m, seed=-1, iters=1, epochs=1,
-                                                 progress=False), "seed"),
-        "dream epochs=-5": (lambda m: oipviz.dream(img, 56, model=m, epochs=-5, iters=1,
-                                                   progress=False), "epochs"),
+        "rescue seed=-1": (
+            lambda m: oipviz.rescue("conv3", [46], m, seed=-1, progress=False),
+            "seed",
+        ),
+        "dream lr=nan": (
+            lambda m: oipviz.dream(img, 56, model=m, lr=NAN, iters=1, steps=1, progress=False),
+            "lr",
+        ),
+        "dream seed=-1": (
+            lambda m: oipviz.dream(img, 56, model=m, seed=-1, iters=1, steps=1, progress=False),
+            "seed",
+        ),
+        "dream steps=-5": (
+            lambda m: oipviz.dream(img, 56, model=m, steps=-5, iters=1, progress=False),
+            "steps",
+        ),
     }
 
 
-API_CASES = ["oip lr=nan", "oip lr=inf", "oip seed=-1", "oip seed=2**31", "oip epochs=-5",
-             "oip tv=nan", "ascend lr=inf", "ascend lr=nan", "ascend seed=-1", "ascend steps=-5",
-             "ascend x0 NaN", "ascend x0 inf", "precursor lr=nan", "precursor seed=-1",
-             "precursor epochs=-5", "rescue lr=nan", "rescue seed=-1", "dream lr=nan",
-             "dream seed=-1", "dream epochs=-5"]
+API_CASES = [
+    "oip lr=nan",
+    "oip lr=inf",
+    "oip seed=-1",
+    "oip seed=2**31",
+    "oip steps=-5",
+    "oip tv=nan",
+    "ascend lr=inf",
+    "ascend lr=nan",
+    "ascend seed=-1",
+    "ascend steps=-5",
+    "ascend x0 NaN",
+    "ascend x0 inf",
+    "precursor lr=nan",
+    "precursor seed=-1",
+    "precursor steps=-5",
+    "rescue lr=nan",
+    "rescue seed=-1",
+    "dream lr=nan",
+    "dream seed=-1",
+    "dream steps=-5",
+]
 
 
 @pytest.mark.parametrize("case", API_CASES)
@@ -492,11 +604,26 @@ def test_api_refuses_bad_numbers(loaded, case):
 
 # ----------------------------------------------------------------------------- 10. grid 1
 
+
 @pytest.mark.parametrize("top", ["2", "3"])
 def test_precursor_grid_1_says_why_fewer_candidates(cli, tmp_path, top):
     out = tmp_path / "p"
-    r = cli("precursor", "--layer", "conv3", "--map", "46", "--grid", "1", "--top", top,
-            "--epochs", "20", "--quiet", "--out", out)
+    r = cli(
+        "precursor",
+        "--layer",
+        "conv3",
+        "--map",
+        "46",
+        "--grid",
+        "1",
+        "--top",
+        top,
+        "--epochs",
+        "20",
+        "--quiet",
+        "--out",
+        out,
+    )
     assert r.exit_code == 0, (r.stdout, r.stderr)
     notes = [line for line in r.stdout.splitlines() if line.startswith("note: ")]
     assert len(notes) == 1, r.stdout
@@ -507,8 +634,22 @@ def test_precursor_grid_1_says_why_fewer_candidates(cli, tmp_path, top):
 
 def test_precursor_grid_1_no_duplicate_flat_candidates_on_a_map_flat_images_excite(cli, tmp_path):
     out = tmp_path / "p"
-    r = cli("precursor", "--layer", "conv3", "--map", "6", "--grid", "1", "--top", "3",
-            "--epochs", "5", "--quiet", "--out", out)
+    r = cli(
+        "precursor",
+        "--layer",
+        "conv3",
+        "--map",
+        "6",
+        "--grid",
+        "1",
+        "--top",
+        "3",
+        "--epochs",
+        "5",
+        "--quiet",
+        "--out",
+        out,
+    )
     assert r.exit_code == 0, (r.stdout, r.stderr)
     m = strict_json(out / "manifest.json")
     assert len(m["candidates"]) == 1 and "note: " in r.stdout, r.stdout
@@ -516,14 +657,29 @@ def test_precursor_grid_1_no_duplicate_flat_candidates_on_a_map_flat_images_exci
 
 # ----------------------------------------------------------------------------- 11. JSON
 
-def test_manifests_are_strict_json(cli, tmp_path):
-    from oipviz.outputs import dumps
 
-    assert json.loads(dumps({"a": float("nan"), "b": [np.float32("inf")]})) == {"a": None,
-                                                                                 "b": [None]}
+def test_manifests_are_strict_json(cli, tmp_path):
+    from oipviz.core.outputs import dumps
+
+    assert json.loads(dumps({"a": float("nan"), "b": [np.float32("inf")]})) == {
+        "a": None,
+        "b": [None],
+    }
     out = tmp_path / "mixed"
-    r = cli("oip", "--layer", "conv3", "--map", "4,46", "--inits", "2", "--epochs", "5",
-            "--quiet", "--out", out)
+    r = cli(
+        "oip",
+        "--layer",
+        "conv3",
+        "--map",
+        "4,46",
+        "--inits",
+        "2",
+        "--epochs",
+        "5",
+        "--quiet",
+        "--out",
+        out,
+    )
     assert r.exit_code == 0, (r.stdout, r.stderr)
     m = strict_json(out / "manifest.json")  # also checked for every test by the fixture
     assert [e["status"] for e in m["maps"]] == ["dead", "live"]

@@ -4,6 +4,7 @@ The merge test screens all 3^9 patterns (forward screen: one pass) in 7 uneven s
 the Ray tests start a local 2-worker cluster and are skipped, with the reason printed,
 where Ray cannot be imported.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,20 +14,20 @@ import signal
 import numpy as np
 import pytest
 
-from oipviz.screens import drop_duplicate_flats, forward_table, rank
-from oipviz.shards import Shard, candidates, merge, screen_shard, spec_for, with_screen
-from oipviz.status import fires
+from oipviz.compute.screens import drop_duplicate_flats, forward_table, rank
+from oipviz.compute.shards import Shard, candidates, merge, screen_shard, spec_for, with_screen
+from oipviz.core.status import fires
 
 VALUES = (0.2, 0.5, 0.8)
 # conv3 map 44 is zero on every pattern (all ties); 49 fires on few; 46 on many
 MAPS = [46, 44, 49]
-UNEVEN = [0, 5, 1000, 1001, 4100, 9000, 15000, 19683]      # 7 shards, one of a single pattern
+UNEVEN = [0, 5, 1000, 1001, 4100, 9000, 15000, 19683]  # 7 shards, one of a single pattern
 SMALL = ["--grid", "2", "--test-epochs", "2", "--epochs", "20", "--top", "3"]
 
 
 def _shard_all(loaded, spec, bounds, maps):
     res = [screen_shard(loaded, spec, Shard(tuple(maps), a, b)) for a, b in zip(bounds, bounds[1:])]
-    return merge(res[::-1], spec), res                     # the order shards finish in is free
+    return merge(res[::-1], spec), res  # the order shards finish in is free
 
 
 def test_uneven_shards_merge_to_the_unsharded_top_k(loaded):
@@ -35,7 +36,7 @@ def test_uneven_shards_merge_to_the_unsharded_top_k(loaded):
     idx = np.arange(spec.n)
     table = forward_table(loaded, "conv3", MAPS, idx, 3, VALUES, 1024)
     pre = forward_table(loaded, "conv3", MAPS, idx, 3, VALUES, 1024, pre=True)
-    assert all(r.to_arrays()["top_idx"].nbytes <= 3 * 8 * 8 for r in parts)   # small results
+    assert all(r.to_arrays()["top_idx"].nbytes <= 3 * 8 * 8 for r in parts)  # small results
     for j, m in enumerate(MAPS):
         mg, col = merged[m], table[:, j]
         top = rank(col, 8)
@@ -46,7 +47,7 @@ def test_uneven_shards_merge_to_the_unsharded_top_k(loaded):
         if len(zero) > spec.n - 8:  # the wake tops up from these (one flat pattern only)
             zero = drop_duplicate_flats(zero, 3, len(VALUES))
             assert np.array_equal(mg.near_idx, zero[rank(pre[zero, j], 8 + 3)])
-    assert np.array_equal(merged[44].top_idx, np.arange(8))   # all tied at zero: lowest indices
+    assert np.array_equal(merged[44].top_idx, np.arange(8))  # all tied at zero: lowest indices
     assert merged[44].counts["zero"] == spec.n
     assert fires(merged[46].top_val).all() and not fires(merged[44].top_val).any()
 
@@ -54,12 +55,12 @@ def test_uneven_shards_merge_to_the_unsharded_top_k(loaded):
 def test_exhaustive_shards_and_candidates_match_the_unsharded_run(loaded):
     from dataclasses import replace
 
-    from oipviz.ascent import AscentResult
-    from oipviz.precursor import _candidates, precursor_maps
+    from oipviz.compute.precursor import _candidates, precursor_maps
+    from oipviz.core.ascent import AscentResult
 
     # uneven shards on chunk boundaries: every engine batch is the unsharded run's, so the
     # ascent is bit-identical (a batch of other images can change the last bit of a step)
-    kw = dict(grid=2, values=VALUES, test_epochs=2, top=4, epochs=20, chunk=4, screen="exhaustive")
+    kw = dict(grid=2, values=VALUES, test_steps=2, top=4, steps=20, chunk=4, screen="exhaustive")
     ref = {r.map: r for r in precursor_maps("conv3", MAPS, loaded, **kw)}
     spec = spec_for("conv3", 3, 2, VALUES, "exhaustive", 2, 0.02, 0, 4, 4, 200)
     for m in MAPS:
@@ -69,9 +70,10 @@ def test_exhaustive_shards_and_candidates_match_the_unsharded_run(loaded):
         cands = candidates(mg, spec)
         assert np.array_equal(cands[0], r.top_indices)
         idx = np.arange(81)
-        assert np.array_equal(cands[0], _candidates(loaded, "conv3", m, 2, VALUES, r.screen_losses,
-                                                    idx, 4, 4, 200)[0])
-        if "pruned" in AscentResult.__dataclass_fields__:   # the engine skips still images
+        assert np.array_equal(
+            cands[0], _candidates(loaded, "conv3", m, 2, VALUES, r.screen_losses, idx, 4, 4, 200)[0]
+        )
+        if "pruned" in AscentResult.__dataclass_fields__:  # the engine skips still images
             assert mg.counts["pruned"] == mg.counts["zero"]  # at zero: no gradient, not stepped
     # large runs keep only the top-k: the result still reports every pattern screened
     small = spec_for("conv3", 1, 2, VALUES, "exhaustive", 2, 0.02, 0, 4, 4, 200)
@@ -83,12 +85,12 @@ def test_exhaustive_shards_and_candidates_match_the_unsharded_run(loaded):
 
 
 def test_local_executor_is_byte_identical_to_precursor_maps(loaded):
-    from oipviz.executors import executor
-    from oipviz.scaleout import precursor_run
-    from oipviz.precursor import precursor_maps
+    from oipviz.compute.executors import executor
+    from oipviz.compute.precursor import precursor_maps
+    from oipviz.compute.scaleout import precursor_run
 
     for screen in ("exhaustive", "forward"):
-        kw = dict(grid=2, values=VALUES, test_epochs=2, top=3, epochs=30, screen=screen, chunk=16)
+        kw = dict(grid=2, values=VALUES, test_steps=2, top=3, steps=30, screen=screen, chunk=16)
         a = list(precursor_maps("conv3", MAPS, loaded, **kw))
         with executor("local", loaded) as ex:
             b = list(precursor_run(ex, "conv3", MAPS, shard_size=20, **kw))
@@ -100,11 +102,23 @@ def test_local_executor_is_byte_identical_to_precursor_maps(loaded):
 
 
 def test_cli_plans_then_resumes_shard_by_shard(cli, tmp_path, monkeypatch):
-    import oipviz.executors as E
+    import oipviz.compute.executors as E
 
     out = tmp_path / "pre"
-    args = ["precursor", "--layer", "conv3", "--map", "46", *SMALL, "--chunk", "16",
-            "--shard-size", "20", "--out", out]
+    args = [
+        "precursor",
+        "--layer",
+        "conv3",
+        "--map",
+        "46",
+        *SMALL,
+        "--chunk",
+        "16",
+        "--shard-size",
+        "20",
+        "--out",
+        out,
+    ]
     real, calls = E.JOBS["screen"], []
 
     def interrupted(loaded, spec, shard, progress=None):
@@ -119,14 +133,18 @@ def test_cli_plans_then_resumes_shard_by_shard(cli, tmp_path, monkeypatch):
     assert "81 patterns (2×2 grid, 3 values)" in r.stderr and "3 shard(s) of ≤ 32" in r.stderr
     assert "estimated" in r.stderr and "image-steps/s" in r.stderr
     kept = sorted(p.name for p in (out / "shards" / "map046").iterdir())
-    assert kept == ["00000000-00000032.json", "00000000-00000032.npz",
-                    "00000032-00000064.json", "00000032-00000064.npz"]
+    assert kept == [
+        "00000000-00000032.json",
+        "00000000-00000032.npz",
+        "00000032-00000064.json",
+        "00000032-00000064.npz",
+    ]
     assert (out / ".incomplete").exists()
     meta = json.loads((out / "shards" / "map046" / "00000000-00000032.json").read_text())
     assert meta["counts"]["46"]["screened"] == 32 and meta["spec"]["screen"] == "exhaustive"
     monkeypatch.setitem(E.JOBS, "screen", real)
     calls.clear()
-    monkeypatch.setitem(E.JOBS, "screen", interrupted)   # counts the shards computed again
+    monkeypatch.setitem(E.JOBS, "screen", interrupted)  # counts the shards computed again
     r = cli(*args, "--resume", "--quiet")
     assert r.exit_code == 0, (r.stdout, r.stderr)
     assert calls == [64] and not (out / ".incomplete").exists()
@@ -137,11 +155,17 @@ def test_cli_plans_then_resumes_shard_by_shard(cli, tmp_path, monkeypatch):
         assert (out / f).read_bytes() == (fresh / f).read_bytes(), f
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--address", "127.0.0.1:6379"], "--address needs --executor ray"),
-    (["--screen", "halving", "--executor", "ray"], "not sharded"),
-    (["--executor", "ray", "--address", "127.0.0.1:1"], "cannot reach a Ray cluster at 127.0.0.1:1"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--address", "127.0.0.1:6379"], "--address needs --executor ray"),
+        (["--screen", "halving", "--executor", "ray"], "not sharded"),
+        (
+            ["--executor", "ray", "--address", "127.0.0.1:1"],
+            "cannot reach a Ray cluster at 127.0.0.1:1",
+        ),
+    ],
+)
 def test_cli_executor_errors(cli, user_error, tmp_path, args, fragment):
     out = tmp_path / "bad"
     user_error(cli("precursor", "--layer", "conv3", "--map", "46", "--out", out, *args), fragment)
@@ -150,8 +174,10 @@ def test_cli_executor_errors(cli, user_error, tmp_path, args, fragment):
 
 # --------------------------------------------------------------------------- Ray
 
+
 def _our_busy_workers() -> list[int]:
     """Ray workers of this test's cluster (descendants of this process) running a shard."""
+
     def parent(pid: int) -> int:
         with open(f"/proc/{pid}/stat") as f:
             return int(f.read().rsplit(")", 1)[1].split()[1])
@@ -173,8 +199,20 @@ def _our_busy_workers() -> list[int]:
 
 
 def test_ray_cli_is_byte_identical_to_local(ray_cluster, cli, tmp_path):
-    args = ["precursor", "--layer", "conv3", "--map", ",".join(map(str, MAPS)), "--screen",
-            "forward", "--epochs", "30", "--top", "4", "--quiet"]
+    args = [
+        "precursor",
+        "--layer",
+        "conv3",
+        "--map",
+        ",".join(map(str, MAPS)),
+        "--screen",
+        "forward",
+        "--epochs",
+        "30",
+        "--top",
+        "4",
+        "--quiet",
+    ]
     r = cli(*args, "--out", tmp_path / "local")
     assert r.exit_code == 0, (r.stdout, r.stderr)
     r = cli(*args, "--out", tmp_path / "ray", "--executor", "ray")
@@ -182,20 +220,22 @@ def test_ray_cli_is_byte_identical_to_local(ray_cluster, cli, tmp_path):
     man = json.loads((tmp_path / "ray" / "manifest.json").read_text())
     assert man["executor"] == {"name": "ray", "workers": 2, "cores": 2}
     pids = {json.loads(p.read_text())["pid"] for p in (tmp_path / "ray" / "shards").rglob("*.json")}
-    assert os.getpid() not in pids                           # computed by the workers
+    assert os.getpid() not in pids  # computed by the workers
     for m in MAPS:
         a, b = tmp_path / "local" / f"map{m:03d}", tmp_path / "ray" / f"map{m:03d}"
         files = sorted(p.name for p in a.iterdir() if p.suffix in (".npy", ".png"))
-        assert files and files == sorted(p.name for p in b.iterdir() if p.suffix in (".npy", ".png"))
+        assert files and files == sorted(
+            p.name for p in b.iterdir() if p.suffix in (".npy", ".png")
+        )
         for f in files:
             assert (a / f).read_bytes() == (b / f).read_bytes(), (m, f)
 
 
 def test_ray_run_survives_a_killed_worker(ray_cluster, loaded):
-    from oipviz.executors import RayExecutor, executor
-    from oipviz.scaleout import precursor_run
+    from oipviz.compute.executors import RayExecutor, executor
+    from oipviz.compute.scaleout import precursor_run
 
-    kw = dict(grid=3, values=VALUES, test_epochs=1, top=3, epochs=30, chunk=256, shard_size=1024)
+    kw = dict(grid=3, values=VALUES, test_steps=1, top=3, steps=30, chunk=256, shard_size=1024)
     with executor("local", loaded) as ex:
         ref = next(precursor_run(ex, "conv3", [46], **kw))
     killed = []
@@ -214,17 +254,19 @@ def test_ray_run_survives_a_killed_worker(ray_cluster, loaded):
         res = next(precursor_run(ex, "conv3", [46], store=KillOnce(), **kw))
     assert killed, "no busy worker was found to kill"
     assert np.array_equal(res.top_indices, ref.top_indices)
-    assert np.array_equal(res.images, ref.images) and np.array_equal(res.screen_losses, ref.screen_losses)
+    assert np.array_equal(res.images, ref.images) and np.array_equal(
+        res.screen_losses, ref.screen_losses
+    )
 
 
 def test_ray_shard_that_keeps_failing_stops_with_one_line(ray_cluster, loaded):
-    from oipviz.executors import ModelBundle, RayExecutor, ShardError
-    from oipviz.scaleout import precursor_run
+    from oipviz.compute.executors import ModelBundle, RayExecutor, ShardError
+    from oipviz.compute.scaleout import precursor_run
 
     with RayExecutor(loaded, max_retries=1) as ex:
         ex.bundle = ray_cluster.put(ModelBundle("broken.keras", b"not a model", None, None))
         with pytest.raises(ShardError) as info:
-            list(precursor_run(ex, "conv3", [46], grid=2, test_epochs=1, epochs=2, top=2))
+            list(precursor_run(ex, "conv3", [46], grid=2, test_steps=1, steps=2, top=2))
     msg = str(info.value)
     assert "\n" not in msg and "failed 2 time(s)" in msg and "ModelError" in msg
     assert "--resume" in msg and msg.startswith("shard map046/")

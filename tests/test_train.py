@@ -1,4 +1,5 @@
 """The model zoo, `oipviz train` (model + card + confusion PNG) and the bundled model's card."""
+
 from __future__ import annotations
 
 import json
@@ -7,10 +8,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from oipviz import data
+from oipviz.data import sources as data
 
-CARD_FIELDS = ("architecture", "dataset", "data_source", "samples", "preprocessing",
-               "heldout_accuracy", "per_class_accuracy", "seed", "versions", "epochs")
+CARD_FIELDS = (
+    "architecture",
+    "dataset",
+    "data_source",
+    "samples",
+    "preprocessing",
+    "heldout_accuracy",
+    "per_class_accuracy",
+    "seed",
+    "versions",
+    "epochs",
+)
 
 
 @pytest.fixture
@@ -35,7 +46,11 @@ def test_zoo_architectures(loaded):
     from oipviz.models import ARCH_NAMES
     from oipviz.models.zoo import ARCHITECTURES
 
-    assert set(ARCHITECTURES) == set(ARCH_NAMES) == {"seed_cnn", "random_features", "lenet5", "mlp", "linear"}
+    assert (
+        set(ARCHITECTURES)
+        == set(ARCH_NAMES)
+        == {"seed_cnn", "random_features", "lenet5", "mlp", "linear"}
+    )
     built = {name: f() for name, f in ARCHITECTURES.items()}
     for name, m in built.items():
         assert tuple(m.inputs[0].shape) == (None, 28, 28, 1), name
@@ -43,8 +58,16 @@ def test_zoo_architectures(loaded):
         assert m.layers[-1].name == "predictions"
 
     seed = built["seed_cnn"]
-    assert [l.name for l in seed.layers] == ["conv1", "pool1", "conv2", "pool2", "conv3", "flatten",
-                                             "dense1", "predictions"]
+    assert [l.name for l in seed.layers] == [
+        "conv1",
+        "pool1",
+        "conv2",
+        "pool2",
+        "conv3",
+        "flatten",
+        "dense1",
+        "predictions",
+    ]
     assert _conv_units(seed) == {"conv1": 32, "conv2": 64, "conv3": 128}
     assert tuple(seed.get_layer("conv1").output.shape) == (None, 26, 26, 32)
     assert tuple(seed.get_layer("conv2").output.shape) == (None, 11, 11, 64)
@@ -76,7 +99,7 @@ def test_random_features_convs_are_frozen(loaded):
 
 
 def test_train_cli_writes_model_card_and_confusion(tmp_path, small_npz, cli, user_error, loaded):
-    from oipviz.loader import load_model
+    from oipviz.core.loader import load_model
 
     out = tmp_path / "digits.keras"
     r = cli("train", "--arch", "seed_cnn", "--epochs", "1", "--data", small_npz, "--out", out)
@@ -117,7 +140,11 @@ def test_train_cli_writes_model_card_and_confusion(tmp_path, small_npz, cli, use
 
     # an existing --out is refused without --force, and nothing is touched
     before = {p: p.read_bytes() for p in (out, card_file, png)}
-    user_error(cli("train", "--epochs", "1", "--data", small_npz, "--out", out), "already exists", "--force")
+    user_error(
+        cli("train", "--epochs", "1", "--data", small_npz, "--out", out),
+        "already exists",
+        "--force",
+    )
     assert all(p.read_bytes() == b for p, b in before.items())
 
 

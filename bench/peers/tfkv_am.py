@@ -5,14 +5,15 @@ layer applies the model's standardization), exactly like oipviz's images.
 
 usage: python tfkv_am.py MODEL LAYER MEAN STD MAPS(comma) INITS STEPS SEED OUT.npz
 """
+
 import os
 import sys
 import time
 import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import numpy as np  # noqa: E402
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tf_keras_vis.activation_maximization import ActivationMaximization  # noqa: E402
 
@@ -32,15 +33,16 @@ def main() -> None:
     images = np.empty_like(seeds)
     t = time.perf_counter()
     for lo in range(0, len(per), 512):
-        idx = tf.constant(per[lo:lo + 512])
+        idx = tf.constant(per[lo : lo + 512])
 
         def score(o, idx=idx):  # each image's own map mean
             return tf.gather(tf.reduce_mean(o, axis=[1, 2]), idx, batch_dims=1)
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            images[lo:lo + 512] = np.asarray(am(score, seed_input=seeds[lo:lo + 512],
-                                                input_range=(0.0, 1.0), steps=steps))
+            images[lo : lo + 512] = np.asarray(
+                am(score, seed_input=seeds[lo : lo + 512], input_range=(0.0, 1.0), steps=steps)
+            )
     np.savez(out, images=images, maps=per, seconds=time.perf_counter() - t)
 
 

@@ -3,6 +3,7 @@
 User errors print ``error: <one line>`` on stderr and exit with status 2 (no traceback
 unless ``--debug``).  TensorFlow is imported only by the commands that need it.
 """
+
 from __future__ import annotations
 
 import os
@@ -10,10 +11,21 @@ import sys
 
 import click
 
-from ..errors import OipvizError
+from oipviz.core.errors import OipvizError
 
-COMMANDS = ("info", "train", "oip", "precursor", "dream", "activations", "gallery", "explain",
-            "embed", "clusters", "weights")
+COMMANDS = (
+    "info",
+    "train",
+    "oip",
+    "precursor",
+    "dream",
+    "activations",
+    "gallery",
+    "explain",
+    "embed",
+    "clusters",
+    "weights",
+)
 
 
 class OipvizGroup(click.Group):
@@ -41,8 +53,9 @@ class OipvizGroup(click.Group):
         except click.Abort as exc:
             if isinstance(exc.__context__, EOFError) and not debug:
                 # click turns any EOFError into Abort; only Ctrl-C means "interrupted"
-                click.echo("error: internal error EOFError (rerun with --debug for a traceback)",
-                           err=True)
+                click.echo(
+                    "error: internal error EOFError (rerun with --debug for a traceback)", err=True
+                )
                 sys.exit(1)
             click.echo("error: interrupted", err=True)
             sys.exit(130)
@@ -72,8 +85,11 @@ class OipvizGroup(click.Group):
             if debug:
                 raise
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-            click.echo(f"error: internal error {type(exc).__name__}: {first} "
-                       "(rerun with --debug for a traceback)", err=True)
+            click.echo(
+                f"error: internal error {type(exc).__name__}: {first} "
+                "(rerun with --debug for a traceback)",
+                err=True,
+            )
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
@@ -102,7 +118,7 @@ def main(debug: bool) -> None:
     oipviz dream photo.jpg --map 56 --iters 4 DeepDream on a photo
     oipviz gallery --layer conv3              browsable HTML gallery of a layer
     """
-    from ..tfenv import cli_start, set_debug
+    from oipviz.core.tfenv import cli_start, set_debug
 
     set_debug(debug)
     cli_start()

@@ -1,13 +1,14 @@
 """``oipviz activations``: what every layer does with some inputs."""
+
 from __future__ import annotations
 
 import click
 
-from .params import count, model_options, output_options, seed_option
+from oipviz.cli.params import count, model_options, output_options, seed_option
 
 
 def _parse_digits(text: str | None) -> list[int] | None:
-    from ..errors import OipvizError
+    from oipviz.core.errors import OipvizError
 
     if text is None:
         return None
@@ -22,10 +23,19 @@ def _parse_digits(text: str | None) -> list[int] | None:
 
 @click.command("activations")
 @click.argument("images", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--samples", type=count(1, 1000), default=None,
-              help="Without IMAGES: how many real held-out digits to show (default 4).")
-@click.option("--digits", "digit_spec", default=None, metavar="3,8",
-              help="Without IMAGES: only digits of these classes.")
+@click.option(
+    "--samples",
+    type=count(1, 1000),
+    default=None,
+    help="Without IMAGES: how many real held-out digits to show (default 4).",
+)
+@click.option(
+    "--digits",
+    "digit_spec",
+    default=None,
+    metavar="3,8",
+    help="Without IMAGES: only digits of these classes.",
+)
 @seed_option("Which held-out digits (the offline set is shuffled with it).")
 @output_options("activations")
 @model_options
@@ -47,16 +57,18 @@ def command(model, images, samples, digit_spec, seed, out, force, quiet) -> None
     the background.  Without IMAGES, --samples real held-out digits are used
     (optionally only the classes in --digits).
     """
-    from ..errors import OipvizError
-    from ..gallery.activations import activations, write_activations
-    from ..gallery.inputs import dataset_inputs, dataset_of, load_inputs
-    from ..manifest import base_manifest
-    from ..outputs import OutputFolder
+    from oipviz.compute.activations import activations, write_activations
+    from oipviz.core.errors import OipvizError
+    from oipviz.core.manifest import base_manifest
+    from oipviz.core.outputs import OutputFolder
+    from oipviz.data.inputs import dataset_inputs, dataset_of, load_inputs
 
     digits = _parse_digits(digit_spec)
     if images and (digits is not None or samples is not None):
-        raise OipvizError("--samples/--digits pick real digits; they cannot be combined with IMAGES")
-    inputs = load_inputs(list(images)) if images else None      # bad files fail here
+        raise OipvizError(
+            "--samples/--digits pick real digits; they cannot be combined with IMAGES"
+        )
+    inputs = load_inputs(list(images)) if images else None  # bad files fail here
     with OutputFolder(out or "activations", "activations", force) as folder:
         loaded = model.load()
         if inputs is not None:
@@ -66,13 +78,18 @@ def command(model, images, samples, digit_spec, seed, out, force, quiet) -> None
             inputs, source = dataset_inputs(n, digits, seed, dataset_of(loaded))
             params = {"samples": n, "digits": digits, "data_source": source, "split": "test"}
         res = activations(loaded, inputs)
-        man = write_activations(folder, res, loaded, base_manifest("activations", loaded, params,
-                                                                   seed))
+        man = write_activations(
+            folder, res, loaded, base_manifest("activations", loaded, params, seed)
+        )
         folder.commit()
     if not quiet:
         for e in man["inputs"]:
             lab = f" (label {e['label']})" if e["label"] is not None else ""
-            click.echo(f"{e['input']:2d} {e['source']}{lab}: predicted {e['prediction']} "
-                       f"({e['probability']:.1%})")
-    click.echo(f"wrote {folder.shown}/ ({len(man['inputs'])} input(s) × {len(res.layers)} "
-               "layer(s)); open index.html")
+            click.echo(
+                f"{e['input']:2d} {e['source']}{lab}: predicted {e['prediction']} "
+                f"({e['probability']:.1%})"
+            )
+    click.echo(
+        f"wrote {folder.shown}/ ({len(man['inputs'])} input(s) × {len(res.layers)} "
+        "layer(s)); open index.html"
+    )

@@ -1,32 +1,52 @@
 """``oipviz embed``: a 2-D map (t-SNE, PCA, UMAP) of real digits as a layer sees them,
 with the kNN class-agreement score; ``--compare`` sets a random-weight net beside it."""
+
 from __future__ import annotations
 
 import click
 
-from ..features.inputs import MODES
-from ..features.project import METHODS
-from .params import Finite, count, model_options, output_options, seed_option
+from oipviz.cli.params import Finite, count, model_options, output_options, seed_option
+from oipviz.compute.space.inputs import MODES
+from oipviz.compute.space.project import METHODS
 
 
 def data_options(f):
     """--data and --dataset: where the digits of the feature commands come from."""
-    f = click.option("--dataset", type=click.Choice(["mnist", "fashion_mnist"]), default="mnist",
-                     show_default=True)(f)
-    return click.option("--data", type=click.Path(exists=True), default=None,
-                        help="An .npz (keras layout) or a folder of IDX files [default: the first "
-                             "source that works, e.g. the offline MNIST subset].")(f)
+    f = click.option(
+        "--dataset",
+        type=click.Choice(["mnist", "fashion_mnist"]),
+        default="mnist",
+        show_default=True,
+    )(f)
+    return click.option(
+        "--data",
+        type=click.Path(exists=True),
+        default=None,
+        help="An .npz (keras layout) or a folder of IDX files [default: the first "
+        "source that works, e.g. the offline MNIST subset].",
+    )(f)
 
 
 def digit_options(samples: int, lo: int):
     """--samples, --mode, --data, --dataset: which digits, and how conv outputs become vectors."""
+
     def deco(f):
         f = data_options(f)
-        f = click.option("--mode", type=click.Choice(MODES), default="pool", show_default=True,
-                         help="Conv layers: average each map over space (pool) or flatten "
-                              "(flat).")(f)
-        return click.option("--samples", type=count(lo, 70_000), default=samples,
-                            show_default=True, help="Real digits (held-out ones first).")(f)
+        f = click.option(
+            "--mode",
+            type=click.Choice(MODES),
+            default="pool",
+            show_default=True,
+            help="Conv layers: average each map over space (pool) or flatten (flat).",
+        )(f)
+        return click.option(
+            "--samples",
+            type=count(lo, 70_000),
+            default=samples,
+            show_default=True,
+            help="Real digits (held-out ones first).",
+        )(f)
+
     return deco
 
 
@@ -47,30 +67,77 @@ def tag(text: str) -> str:
 
 
 @click.command("embed")
-@click.option("--layer", default="dense1", show_default=True,
-              help="Any layer (see 'oipviz info'), or 'pixels' for the raw images.")
-@click.option("--method", type=click.Choice(METHODS), default="tsne", show_default=True,
-              help="tsne (openTSNE), pca (scikit-learn) or umap (needs umap-learn).")
-@click.option("--perplexity", type=Finite(1.0, 1000.0), default=30.0, show_default=True,
-              help="t-SNE perplexity (needs at least 3×perplexity+1 samples).")
-@click.option("--k", "k", type=count(1, 1000), default=10, show_default=True,
-              help="Neighbours for the kNN class-agreement score.")
-@click.option("--compare", is_flag=False, flag_value="random_features", default=None,
-              metavar="[MODEL]",
-              help="Add a second model's panel and a raw-pixels panel.  Alone: the zoo's "
-                   "random_features net (frozen random convs seeded with --seed, Dense head "
-                   "trained for 2 epochs here); or a .keras/.h5 path.")
-@click.option("--compare-layer", default=None,
-              help="The second model's layer [default: same name, else its last hidden layer].")
-@click.option("--jobs", type=count(1, 256), default=None,
-              help="t-SNE threads [default: all cores; on a busy shared machine 1 can be "
-                   "faster].")
+@click.option(
+    "--layer",
+    default="dense1",
+    show_default=True,
+    help="Any layer (see 'oipviz info'), or 'pixels' for the raw images.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(METHODS),
+    default="tsne",
+    show_default=True,
+    help="tsne (openTSNE), pca (scikit-learn) or umap (needs umap-learn).",
+)
+@click.option(
+    "--perplexity",
+    type=Finite(1.0, 1000.0),
+    default=30.0,
+    show_default=True,
+    help="t-SNE perplexity (needs at least 3×perplexity+1 samples).",
+)
+@click.option(
+    "--k",
+    "k",
+    type=count(1, 1000),
+    default=10,
+    show_default=True,
+    help="Neighbours for the kNN class-agreement score.",
+)
+@click.option(
+    "--compare",
+    is_flag=False,
+    flag_value="random_features",
+    default=None,
+    metavar="[MODEL]",
+    help="Add a second model's panel and a raw-pixels panel.  Alone: the zoo's "
+    "random_features net (frozen random convs seeded with --seed, Dense head "
+    "trained for 2 epochs here); or a .keras/.h5 path.",
+)
+@click.option(
+    "--compare-layer",
+    default=None,
+    help="The second model's layer [default: same name, else its last hidden layer].",
+)
+@click.option(
+    "--jobs",
+    type=count(1, 256),
+    default=None,
+    help="t-SNE threads [default: all cores; on a busy shared machine 1 can be faster].",
+)
 @digit_options(samples=2000, lo=2)
 @seed_option("Random seed (0 to 2^31-1) of the embedding (and of a random_features net).")
 @output_options("embed_LAYER")
 @model_options
-def command(model, layer, samples, method, mode, perplexity, k, compare, compare_layer, jobs,
-            data, dataset, seed, out, force, quiet) -> None:
+def command(
+    model,
+    layer,
+    samples,
+    method,
+    mode,
+    perplexity,
+    k,
+    compare,
+    compare_layer,
+    jobs,
+    data,
+    dataset,
+    seed,
+    out,
+    force,
+    quiet,
+) -> None:
     """Embed real digits as LAYER sees them; colour by class, ring the misclassified.
 
     \b
@@ -82,37 +149,62 @@ def command(model, layer, samples, method, mode, perplexity, k, compare, compare
     """
     from pathlib import Path
 
-    from ..errors import ModelError
-    from ..features import project
-    from ..features.compare import RANDOM_FEATURES
-    from ..features.embed import embed
-    from ..manifest import base_manifest
-    from ..outputs import OutputFolder
-    from ..writers.features import write_embed
+    from oipviz.compute.space import project
+    from oipviz.compute.space.compare import RANDOM_FEATURES
+    from oipviz.compute.space.embed import embed
+    from oipviz.core.errors import ModelError
+    from oipviz.core.manifest import base_manifest
+    from oipviz.core.outputs import OutputFolder
+    from oipviz.writers.features import write_embed
 
     project.check_method(method)
     project.check_sizes(samples, method, perplexity, k)
     if compare not in (None, RANDOM_FEATURES) and not Path(compare).is_file():
         raise ModelError(f"--compare: model file {compare} not found")
     name = f"embed_{tag(layer)}" + (f"_vs_{tag(Path(compare).stem)}" if compare else "")
-    params = dict(layer=layer, samples=samples, method=method, mode=mode, perplexity=perplexity,
-                  k=k, compare=compare, compare_layer=compare_layer, jobs=jobs, data=data,
-                  dataset=dataset)
+    params = dict(
+        layer=layer,
+        samples=samples,
+        method=method,
+        mode=mode,
+        perplexity=perplexity,
+        k=k,
+        compare=compare,
+        compare_layer=compare_layer,
+        jobs=jobs,
+        data=data,
+        dataset=dataset,
+    )
     if compare not in (None, RANDOM_FEATURES):
-        from ..versions import file_sha256
+        from oipviz.core.versions import file_sha256
 
         params["compare_sha256"] = file_sha256(compare)
     with OutputFolder(out or name, "embed", force) as folder:
         loaded = model.load()
-        res = embed(layer, loaded, samples=samples, method=method, mode=mode, seed=seed,
-                    perplexity=perplexity, k=k, compare=compare, compare_layer=compare_layer,
-                    data=data, dataset=dataset, n_jobs=jobs, progress=stage_echo(quiet))
+        res = embed(
+            layer,
+            loaded,
+            samples=samples,
+            method=method,
+            mode=mode,
+            seed=seed,
+            perplexity=perplexity,
+            k=k,
+            compare=compare,
+            compare_layer=compare_layer,
+            data=data,
+            dataset=dataset,
+            n_jobs=jobs,
+            progress=stage_echo(quiet),
+        )
         write_embed(folder, res, base_manifest("embed", loaded, params, seed))
         folder.commit()
     for note in res.notes:
         click.echo(f"note: {note}")
     for s in res.summary():
         acc = "" if s["accuracy"] is None else f", {s['misclassified']} misclassified"
-        click.echo(f"{s['panel']}: kNN agreement {s['knn_agreement_2d']:.3f} in 2-D, "
-                   f"{s['knn_agreement_features']:.3f} in {s['dims']}-D{acc}")
+        click.echo(
+            f"{s['panel']}: kNN agreement {s['knn_agreement_2d']:.3f} in 2-D, "
+            f"{s['knn_agreement_features']:.3f} in {s['dims']}-D{acc}"
+        )
     click.echo(f"wrote {folder.shown}/ ({len(res.digits)} digits); open index.html")

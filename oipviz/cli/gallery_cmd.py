@@ -1,12 +1,21 @@
 """``oipviz gallery``: a static HTML site of a layer's maps (OIPs, precursor, data)."""
+
 from __future__ import annotations
 
 import sys
 
 import click
 
-from .params import (LR, already_complete, count, executor_options, model_options,
-                     output_options, precision_option, seed_option)
+from oipviz.cli.params import (
+    LR,
+    already_complete,
+    count,
+    executor_options,
+    model_options,
+    output_options,
+    precision_option,
+    seed_option,
+)
 
 
 class StageBars:
@@ -21,8 +30,9 @@ class StageBars:
         if stage != self.stage:
             self.close()
             self.stage = stage
-            self.bar = click.progressbar(length=max(total, 1), label=stage, show_eta=True,
-                                         file=sys.stderr)
+            self.bar = click.progressbar(
+                length=max(total, 1), label=stage, show_eta=True, file=sys.stderr
+            )
             self.bar.__enter__()
         self.bar.update(n)
 
@@ -33,77 +43,185 @@ class StageBars:
 
 
 def _probe(i: int):
-    from ..rescue import PROBE_EPOCHS, PROBE_INITS, PROBE_RANGE, PROBE_STYLE
+    from oipviz.compute.rescue import PROBE_STEPS, PROBE_INITS, PROBE_RANGE, PROBE_STYLE
 
-    return (PROBE_INITS, PROBE_EPOCHS, PROBE_RANGE, PROBE_STYLE)[i]
+    return (PROBE_INITS, PROBE_STEPS, PROBE_RANGE, PROBE_STYLE)[i]
 
 
 def _wake():
-    from ..precursor import DEFAULT_WAKE
+    from oipviz.compute.precursor import DEFAULT_WAKE
 
     return DEFAULT_WAKE
 
 
 @click.command("gallery")
-@click.option("--layer", default=None,
-              help="Layer(s) to show: a conv layer (its maps) or a Dense layer (its units), or "
-                   "a list (conv1,conv2,conv3) [default: the last conv layer; without conv "
-                   "layers the first Dense layer].")
-@click.option("--all-layers", is_flag=True,
-              help="One site with every conv layer (every Dense layer without conv layers).")
-@click.option("--maps", "map_spec", default="all", show_default=True,
-              help="Subset of maps: index, list (1,3,9), range (0-15) or all (one layer only).")
-@click.option("--inits", type=count(1, 4096), default=lambda: _probe(0),
-              help="Random multi-scale inits per map [default: 8, the rescue probe's].")
-@click.option("--epochs", type=count(1), default=lambda: _probe(1),
-              help="Gradient-ascent steps per init [default: 300, the rescue probe's].")
-@click.option("--lr", type=LR, default=0.02, show_default=True,
-              help="Step size: RMS of each step, in standardized pixels.")
-@click.option("--range", "range_mode", type=click.Choice(["valid", "free"]),
-              default=lambda: _probe(2),
-              help="valid: every OIP is a real input (pixels in [0, 1]), drawn as exact pixels; "
-                   "free: the articles' unconstrained ascent, min-max scaled "
-                   "[default: valid, the rescue probe's].")
-@click.option("--style", type=click.Choice(["readable", "plain"]), default=lambda: _probe(3),
-              help="readable: ±2 px jitter, 5% scale, 5° rotation, a gradient blur and a "
-                   "relative TV penalty; "
-                   "plain: none [default: readable, the rescue probe's].")
-@click.option("--precursor", "precursor_screen", default="forward", show_default=True,
-              type=click.Choice(["forward", "halving", "exhaustive", "off"]),
-              help="Screen of the precursor run on maps no random init woke (off: skip it).")
-@click.option("--precursor-top", type=count(1, 10_000), default=2, show_default=True,
-              help="Precursor patterns refined per dead map.")
-@click.option("--precursor-epochs", type=count(1), default=200, show_default=True,
-              help="Refinement steps of each precursor pattern.")
-@click.option("--wake", type=click.IntRange(0, 100_000), default=_wake,
-              help="Pre-activation steps for precursor candidates at zero (0: the articles') "
-                   "[default: 200, as 'precursor'].")
-@click.option("--data-limit", type=count(10), default=5000, show_default=True,
-              help="Use at most this many real digits for the dataset statistics.")
-@click.option("--compare", "compare_path", default=None, metavar="MODEL",
-              help="Another model (e.g. a random_features model) shown side by side.")
-@click.option("--explain/--no-explain", "explain", default=True, show_default=True,
-              help="Grad-CAM of each map's top digits (conv layers) and misclassified.html: "
-                   "the misclassified digits under every attribution method.")
-@click.option("--feature-space/--no-feature-space", "feature_space", default=True,
-              show_default=True,
-              help="feature_space.html: the layer's 2-D embedding with its kNN agreement and "
-                   "a k-means scan (with --compare: the other model's beside it).")
-@click.option("--feature-method", type=click.Choice(["tsne", "pca"]), default="tsne",
-              show_default=True, help="Embedding of the feature-space page (tsne: openTSNE).")
-@click.option("--feature-samples", type=count(100, 2000), default=2000, show_default=True,
-              help="Real digits on the feature-space page.")
+@click.option(
+    "--layer",
+    default=None,
+    help="Layer(s) to show: a conv layer (its maps) or a Dense layer (its units), or "
+    "a list (conv1,conv2,conv3) [default: the last conv layer; without conv "
+    "layers the first Dense layer].",
+)
+@click.option(
+    "--all-layers",
+    is_flag=True,
+    help="One site with every conv layer (every Dense layer without conv layers).",
+)
+@click.option(
+    "--maps",
+    "map_spec",
+    default="all",
+    show_default=True,
+    help="Subset of maps: index, list (1,3,9), range (0-15) or all (one layer only).",
+)
+@click.option(
+    "--inits",
+    type=count(1, 4096),
+    default=lambda: _probe(0),
+    help="Random multi-scale inits per map [default: 8, the rescue probe's].",
+)
+@click.option(
+    "--epochs",
+    type=count(1),
+    default=lambda: _probe(1),
+    help="Gradient-ascent steps per init [default: 300, the rescue probe's].",
+)
+@click.option(
+    "--lr",
+    type=LR,
+    default=0.02,
+    show_default=True,
+    help="Step size: RMS of each step, in standardized pixels.",
+)
+@click.option(
+    "--range",
+    "range_mode",
+    type=click.Choice(["valid", "free"]),
+    default=lambda: _probe(2),
+    help="valid: every OIP is a real input (pixels in [0, 1]), drawn as exact pixels; "
+    "free: the articles' unconstrained ascent, min-max scaled "
+    "[default: valid, the rescue probe's].",
+)
+@click.option(
+    "--style",
+    type=click.Choice(["readable", "plain"]),
+    default=lambda: _probe(3),
+    help="readable: ±2 px jitter, 5% scale, 5° rotation, a gradient blur and a "
+    "relative TV penalty; "
+    "plain: none [default: readable, the rescue probe's].",
+)
+@click.option(
+    "--precursor",
+    "precursor_screen",
+    default="forward",
+    show_default=True,
+    type=click.Choice(["forward", "halving", "exhaustive", "off"]),
+    help="Screen of the precursor run on maps no random init woke (off: skip it).",
+)
+@click.option(
+    "--precursor-top",
+    type=count(1, 10_000),
+    default=2,
+    show_default=True,
+    help="Precursor patterns refined per dead map.",
+)
+@click.option(
+    "--precursor-epochs",
+    type=count(1),
+    default=200,
+    show_default=True,
+    help="Refinement steps of each precursor pattern.",
+)
+@click.option(
+    "--wake",
+    type=click.IntRange(0, 100_000),
+    default=_wake,
+    help="Pre-activation steps for precursor candidates at zero (0: the articles') "
+    "[default: 200, as 'precursor'].",
+)
+@click.option(
+    "--data-limit",
+    type=count(10),
+    default=5000,
+    show_default=True,
+    help="Use at most this many real digits for the dataset statistics.",
+)
+@click.option(
+    "--compare",
+    "compare_path",
+    default=None,
+    metavar="MODEL",
+    help="Another model (e.g. a random_features model) shown side by side.",
+)
+@click.option(
+    "--explain/--no-explain",
+    "explain",
+    default=True,
+    show_default=True,
+    help="Grad-CAM of each map's top digits (conv layers) and misclassified.html: "
+    "the misclassified digits under every attribution method.",
+)
+@click.option(
+    "--feature-space/--no-feature-space",
+    "feature_space",
+    default=True,
+    show_default=True,
+    help="feature_space.html: the layer's 2-D embedding with its kNN agreement and "
+    "a k-means scan (with --compare: the other model's beside it).",
+)
+@click.option(
+    "--feature-method",
+    type=click.Choice(["tsne", "pca"]),
+    default="tsne",
+    show_default=True,
+    help="Embedding of the feature-space page (tsne: openTSNE).",
+)
+@click.option(
+    "--feature-samples",
+    type=count(100, 2000),
+    default=2000,
+    show_default=True,
+    help="Real digits on the feature-space page.",
+)
 @executor_options("the (model, layer) jobs (OIPs and rescue of each layer)")
 @precision_option
 @seed_option()
-@output_options("gallery_LAYER (gallery_conv1_conv2 for a list); gallery_all with "
-                "--all-layers; gallery without --layer", resumable=True)
+@output_options(
+    "gallery_LAYER (gallery_conv1_conv2 for a list); gallery_all with "
+    "--all-layers; gallery without --layer",
+    resumable=True,
+)
 @model_options
-def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, style,
-            precursor_screen, precursor_top,
-            precursor_epochs, wake, data_limit, compare_path, explain, feature_space,
-            feature_method, feature_samples, executor_name, address, cpus_per_task, precision,
-            seed, out, force, quiet, resume) -> None:
+def command(
+    model,
+    layer,
+    all_layers,
+    map_spec,
+    inits,
+    epochs,
+    lr,
+    range_mode,
+    style,
+    precursor_screen,
+    precursor_top,
+    precursor_epochs,
+    wake,
+    data_limit,
+    compare_path,
+    explain,
+    feature_space,
+    feature_method,
+    feature_samples,
+    executor_name,
+    address,
+    cpus_per_task,
+    precision,
+    seed,
+    out,
+    force,
+    quiet,
+    resume,
+) -> None:
     """Build a static HTML gallery of a layer: open OUT/index.html in a browser.
 
     \b
@@ -126,13 +244,13 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, s
     Each (model, layer) is one job: with --executor ray they run in parallel on a Ray
     cluster and give the same images as a local run.
     """
-    from ..errors import LayerError
-    from ..executors import check_executor
-    from ..gallery.site import PRECURSOR_DEFAULTS
-    from ..gallery.work import layer_list
-    from ..outputs import MARKER, OutputFolder, resolve_target
-    from ..precursor import check_params
-    from .params import parse_maps
+    from oipviz.cli.params import parse_maps
+    from oipviz.compute.executors import check_executor
+    from oipviz.compute.layerjobs import layer_list
+    from oipviz.compute.precursor import check_params
+    from oipviz.core.errors import LayerError
+    from oipviz.core.outputs import MARKER, OutputFolder, resolve_target
+    from oipviz.gallery.site import PRECURSOR_DEFAULTS
 
     if all_layers and layer:
         raise LayerError("give --layer or --all-layers, not both")
@@ -142,35 +260,90 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, s
     if not whole:
         if all_layers or len(names) > 1:
             raise LayerError("--maps needs a single --layer")
-        parse_maps(map_spec, sys.maxsize)                 # syntax now, range once loaded
-    precursor = None if precursor_screen == "off" else dict(
-        PRECURSOR_DEFAULTS, screen=precursor_screen, top=precursor_top, epochs=precursor_epochs,
-        wake=wake)
+        parse_maps(map_spec, sys.maxsize)  # syntax now, range once loaded
+    precursor = (
+        None
+        if precursor_screen == "off"
+        else dict(
+            PRECURSOR_DEFAULTS,
+            screen=precursor_screen,
+            top=precursor_top,
+            steps=precursor_epochs,
+            wake=wake,
+        )
+    )
     if precursor:
-        check_params(precursor["grid"], precursor["values"], precursor_top,
-                     precursor["test_epochs"], precursor_epochs, lr, precursor_screen, 1024)
-    params = dict(model=model.path, input_scale=model.input_scale, layer=layer,
-                  all_layers=all_layers, maps=map_spec.strip().lower(), inits=inits, epochs=epochs,
-                  lr=lr, range=range_mode, style=style, precursor=precursor, data_limit=data_limit, compare=compare_path,
-                  explain=explain, feature_space=feature_space, feature_method=feature_method,
-                  feature_samples=feature_samples, precision=precision)
-    target = out or ("gallery_all" if all_layers else "gallery_" + "_".join(names) if names
-                     else "gallery")
+        check_params(
+            precursor["grid"],
+            precursor["values"],
+            precursor_top,
+            precursor["test_steps"],
+            precursor_epochs,
+            lr,
+            precursor_screen,
+            1024,
+        )
+    params = dict(
+        model=model.path,
+        input_scale=model.input_scale,
+        layer=layer,
+        all_layers=all_layers,
+        maps=map_spec.strip().lower(),
+        inits=inits,
+        epochs=epochs,
+        lr=lr,
+        range=range_mode,
+        style=style,
+        precursor=precursor,
+        data_limit=data_limit,
+        compare=compare_path,
+        explain=explain,
+        feature_space=feature_space,
+        feature_method=feature_method,
+        feature_samples=feature_samples,
+        precision=precision,
+    )
+    target = out or (
+        "gallery_all" if all_layers else "gallery_" + "_".join(names) if names else "gallery"
+    )
     bars = StageBars(quiet)
     try:
-        with OutputFolder(target, "gallery", force, resume, resumable=True,
-                          identity={"parameters": params, "seed": seed}) as folder:
+        with OutputFolder(
+            target,
+            "gallery",
+            force,
+            resume,
+            resumable=True,
+            identity={"parameters": params, "seed": seed},
+        ) as folder:
             if already_complete(folder):
                 return
-            res = _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path,
-                       seed, bars, (executor_name, address, cpus_per_task))
+            res = _run(
+                folder,
+                model,
+                params,
+                layer,
+                all_layers,
+                whole,
+                map_spec,
+                compare_path,
+                seed,
+                bars,
+                (executor_name, address, cpus_per_task),
+            )
             folder.commit()
     except KeyboardInterrupt:
         bars.close()
         kept = (resolve_target(target) / MARKER).exists()
-        click.echo("interrupted: " + (f"finished parts are kept in {target}; continue with the "
-                                      "same command and --resume" if kept else "nothing kept"),
-                   err=True)
+        click.echo(
+            "interrupted: "
+            + (
+                f"finished parts are kept in {target}; continue with the same command and --resume"
+                if kept
+                else "nothing kept"
+            ),
+            err=True,
+        )
         sys.exit(130)
     finally:
         bars.close()
@@ -178,23 +351,26 @@ def command(model, layer, all_layers, map_spec, inits, epochs, lr, range_mode, s
         click.echo(f"{name}: {c['live']} live, {c['rescued']} rescued, {c['dead']} dead")
         st = res.layers[name]
         s, what = st.measures.summary(), "map" if st.info.is_conv else "unit"
-        click.echo(f"{name}: {params['range']} range; the OIP beats the best real digit on "
-                   f"{s['beats_best_real']} of {s['live']} live {what}s ({s['counted_on']}); "
-                   f"{s['unique']} unique, {s['several_forms']} several forms")
+        click.echo(
+            f"{name}: {params['range']} range; the OIP beats the best real digit on "
+            f"{s['beats_best_real']} of {s['live']} live {what}s ({s['counted_on']}); "
+            f"{s['unique']} unique, {s['several_forms']} several forms"
+        )
     click.echo("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.seconds.items()))
     click.echo(f"wrote {res.pages_written} map page(s); open {folder.shown}/index.html")
 
 
-def _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path, seed, bars,
-         where):
+def _run(
+    folder, model, params, layer, all_layers, whole, map_spec, compare_path, seed, bars, where
+):
     """Load the model(s), check the layer and maps, build the site (the folder is open)
     with the (model, layer) jobs on executor ``where`` (name, address, cpus per task)."""
-    from ..errors import OutputError
-    from ..executors import executor
-    from ..gallery.site import build_gallery
-    from ..gallery.work import check_compare, gallery_layers
-    from ..manifest import base_manifest
-    from .params import ModelSpec, parse_maps
+    from oipviz.cli.params import ModelSpec, parse_maps
+    from oipviz.compute.executors import executor
+    from oipviz.compute.layerjobs import check_compare, gallery_layers
+    from oipviz.core.errors import OutputError
+    from oipviz.core.manifest import base_manifest
+    from oipviz.gallery.site import build_gallery
 
     if not folder.resumed:
         folder.write_manifest({"parameters": params, "seed": seed}, complete=False)
@@ -207,18 +383,34 @@ def _run(folder, model, params, layer, all_layers, whole, map_spec, compare_path
     base = base_manifest("gallery", loaded, params, seed)
     old = (getattr(folder, "previous", None) or {}).get("model") or {}
     if folder.resumed and old.get("sha256") not in (None, base["model"]["sha256"]):
-        raise OutputError(f"--resume: {folder.shown} was made with another model file; "
-                          "use --force to start over")
+        raise OutputError(
+            f"--resume: {folder.shown} was made with another model file; use --force to start over"
+        )
     p = params
     name, address, cpus = where
     with executor(name, loaded, address, cpus, unsafe=model.unsafe) as ex:
         base["executor"] = {"name": ex.name, "workers": ex.workers, "cores": ex.cores}
         folder.write_manifest(base, complete=False)
-        return build_gallery(folder, loaded, layers, maps, inits=p["inits"], epochs=p["epochs"],
-                             lr=p["lr"], range_mode=p["range"], style=p["style"], seed=seed,
-                             precursor=p["precursor"], data_limit=p["data_limit"], compare=other,
-                             progress=bars, manifest=base, explain=p["explain"],
-                             feature_space=p["feature_space"],
-                             feature_method=p["feature_method"],
-                             feature_samples=p["feature_samples"], executor=ex,
-                             precision=p["precision"])
+        return build_gallery(
+            folder,
+            loaded,
+            layers,
+            maps,
+            inits=p["inits"],
+            steps=p["epochs"],
+            lr=p["lr"],
+            range_mode=p["range"],
+            style=p["style"],
+            seed=seed,
+            precursor=p["precursor"],
+            data_limit=p["data_limit"],
+            compare=other,
+            progress=bars,
+            manifest=base,
+            explain=p["explain"],
+            feature_space=p["feature_space"],
+            feature_method=p["feature_method"],
+            feature_samples=p["feature_samples"],
+            executor=ex,
+            precision=p["precision"],
+        )

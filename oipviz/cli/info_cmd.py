@@ -1,9 +1,10 @@
 """``oipviz info``: the model's layers, input convention and card."""
+
 from __future__ import annotations
 
 import click
 
-from .params import model_options
+from oipviz.cli.params import model_options
 
 
 @click.command("info")
@@ -26,9 +27,11 @@ def command(model) -> None:
             click.echo("  ".join("-" * w for w in widths))
     card = loaded.card
     if card:
-        click.echo(f"card: {card.get('architecture')} trained on {card.get('dataset')} "
-                   f"({card.get('data_source')}, {card.get('samples', {}).get('train')} train / "
-                   f"{card.get('samples', {}).get('test')} held out), held-out accuracy "
-                   f"{card.get('heldout_accuracy', float('nan')):.2%}")
+        click.echo(
+            f"card: {card.get('architecture')} trained on {card.get('dataset')} "
+            f"({card.get('data_source')}, {card.get('samples', {}).get('train')} train / "
+            f"{card.get('samples', {}).get('test')} held out), held-out accuracy "
+            f"{card.get('heldout_accuracy', float('nan')):.2%}"
+        )
     else:
         click.echo("card: none (no NAME.card.json beside the model)")

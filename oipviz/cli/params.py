@@ -4,6 +4,7 @@ Every numeric option goes through :class:`Finite` or :func:`count`, so NaN, ±in
 negative or absurd values are one-line errors before anything is loaded.  Seeds are
 in [0, 2^31 - 1]: the engine feeds them to TensorFlow's stateless RNG as int32.
 """
+
 from __future__ import annotations
 
 import functools
@@ -70,81 +71,154 @@ def _nonempty_path(ctx, param, value):
 
 def output_options(default: str, resumable: bool = False):
     """--out, --force, --quiet (and --resume) for a command writing one folder."""
+
     def deco(f):
-        opts = [click.option("--out", type=str, default=None, callback=_nonempty_path,
-                             help=f"Output folder [default: {default}]."),
-                click.option("--force", is_flag=True,
-                             help="Replace an existing output folder (only an empty folder or "
-                                  "an earlier oipviz output)."),
-                click.option("--quiet", is_flag=True, help="No progress bar.")]
+        opts = [
+            click.option(
+                "--out",
+                type=str,
+                default=None,
+                callback=_nonempty_path,
+                help=f"Output folder [default: {default}].",
+            ),
+            click.option(
+                "--force",
+                is_flag=True,
+                help="Replace an existing output folder (only an empty folder or "
+                "an earlier oipviz output).",
+            ),
+            click.option("--quiet", is_flag=True, help="No progress bar."),
+        ]
         if resumable:
-            opts.append(click.option("--resume", is_flag=True,
-                                     help="Continue an interrupted run in --out (same settings)."))
+            opts.append(
+                click.option(
+                    "--resume",
+                    is_flag=True,
+                    help="Continue an interrupted run in --out (same settings).",
+                )
+            )
         for o in reversed(opts):
             f = o(f)
         return f
+
     return deco
 
 
 def executor_options(what: str):
     """--executor, --address, --cpus-per-task: where the jobs (``what``) run."""
+
     def deco(f):
         opts = [
-            click.option("--executor", "executor_name", type=click.Choice(["local", "ray"]),
-                         default="local", show_default=True,
-                         help=f"Where {what} run: local (this process) or ray (one task each; "
-                              "pip install 'oipviz[ray]')."),
-            click.option("--address", default=None,
-                         help="Ray cluster to use (HOST:PORT of 'ray start --head'); default: a "
-                              "local Ray cluster on this machine's cores."),
-            click.option("--cpus-per-task", type=count(1, 1024), default=1, show_default=True,
-                         help="Ray: cores per task (TensorFlow's threads inside it).")]
+            click.option(
+                "--executor",
+                "executor_name",
+                type=click.Choice(["local", "ray"]),
+                default="local",
+                show_default=True,
+                help=f"Where {what} run: local (this process) or ray (one task each; "
+                "pip install 'oipviz[ray]').",
+            ),
+            click.option(
+                "--address",
+                default=None,
+                help="Ray cluster to use (HOST:PORT of 'ray start --head'); default: a "
+                "local Ray cluster on this machine's cores.",
+            ),
+            click.option(
+                "--cpus-per-task",
+                type=count(1, 1024),
+                default=1,
+                show_default=True,
+                help="Ray: cores per task (TensorFlow's threads inside it).",
+            ),
+        ]
         for o in reversed(opts):
             f = o(f)
         return f
+
     return deco
 
 
 def precision_option(f):
-    """--precision: of the ascent steps (oipviz.precision)."""
-    from ..precision import PRECISIONS
+    """--precision: of the ascent steps (oipviz.core.precision)."""
+    from oipviz.core.precision import PRECISIONS
 
     return click.option(
-        "--precision", type=click.Choice(PRECISIONS), default="float32", show_default=True,
+        "--precision",
+        type=click.Choice(PRECISIONS),
+        default="float32",
+        show_default=True,
         help="Of the ascent steps: bfloat16 runs the conv chain in bf16 (about 1.8x faster "
-             "where the CPU has AVX512_BF16/AMX; activations reported are float32); auto: "
-             "bfloat16 on such CPUs.")(f)
+        "where the CPU has AVX512_BF16/AMX; activations reported are float32); auto: "
+        "bfloat16 on such CPUs.",
+    )(f)
 
 
 def ascent_options(epochs: int, lr: float, range_mode: str = "free", style: str = "plain"):
     """--epochs, --lr, --range, --style, --jitter, --tv, --blur: the engine's step and its
     transforms."""
+
     def deco(f):
         opts = [
-            click.option("--range", "range_mode", type=click.Choice(["free", "valid"]),
-                         default=range_mode, show_default=True,
-                         help="free: the articles' unconstrained ascent (values far outside the "
-                              "pixel range); valid: the image stays a real input (pixels in "
-                              "[0, 1]) and maps at zero climb their pre-activation until they fire."),
-            click.option("--style", type=click.Choice(["plain", "readable"]), default=style,
-                         show_default=True,
-                         help="readable: ±2 px jitter, 5% scale, 5° rotation, a gradient blur "
-                              "and a TV penalty relative to the activation (smoother, "
-                              "transformation-robust pictures)."),
-            click.option("--epochs", type=count(1), default=epochs, show_default=True,
-                         help="Gradient-ascent steps."),
-            click.option("--lr", type=LR, default=lr, show_default=True,
-                         help="Step size: RMS of each step, in standardized pixels (0 < lr <= 100)."),
-            click.option("--jitter", type=click.IntRange(0, 8), default=0, show_default=True,
-                         help="Random roll of up to ± this many pixels per step."),
-            click.option("--tv", type=NONNEG_SMALL, default=0.0, show_default=True,
-                         help="Total-variation penalty (smoother pictures)."),
-            click.option("--blur", type=SIGMA, default=0.0, show_default=True,
-                         help="Sigma (px, <= 10) of a Gaussian blur of each gradient."),
+            click.option(
+                "--range",
+                "range_mode",
+                type=click.Choice(["free", "valid"]),
+                default=range_mode,
+                show_default=True,
+                help="free: the articles' unconstrained ascent (values far outside the "
+                "pixel range); valid: the image stays a real input (pixels in "
+                "[0, 1]) and maps at zero climb their pre-activation until they fire.",
+            ),
+            click.option(
+                "--style",
+                type=click.Choice(["plain", "readable"]),
+                default=style,
+                show_default=True,
+                help="readable: ±2 px jitter, 5% scale, 5° rotation, a gradient blur "
+                "and a TV penalty relative to the activation (smoother, "
+                "transformation-robust pictures).",
+            ),
+            click.option(
+                "--epochs",
+                type=count(1),
+                default=epochs,
+                show_default=True,
+                help="Gradient-ascent steps.",
+            ),
+            click.option(
+                "--lr",
+                type=LR,
+                default=lr,
+                show_default=True,
+                help="Step size: RMS of each step, in standardized pixels (0 < lr <= 100).",
+            ),
+            click.option(
+                "--jitter",
+                type=click.IntRange(0, 8),
+                default=0,
+                show_default=True,
+                help="Random roll of up to ± this many pixels per step.",
+            ),
+            click.option(
+                "--tv",
+                type=NONNEG_SMALL,
+                default=0.0,
+                show_default=True,
+                help="Total-variation penalty (smoother pictures).",
+            ),
+            click.option(
+                "--blur",
+                type=SIGMA,
+                default=0.0,
+                show_default=True,
+                help="Sigma (px, <= 10) of a Gaussian blur of each gradient.",
+            ),
         ]
         for o in reversed(opts):
             f = o(f)
         return f
+
     return deco
 
 
@@ -155,25 +229,35 @@ class ModelSpec:
         self.path, self.input_scale, self.unsafe = path, input_scale, unsafe
 
     def load(self):
-        from ..loader import load_model
+        from oipviz.core.loader import load_model
 
         return load_model(self.path, unsafe=self.unsafe, input_scale=self.input_scale)
 
 
 def model_options(f):
     """--model, --input-scale and --unsafe, passed as ``model`` (a :class:`ModelSpec`)."""
-    @click.option("--model", "model_path", type=str, default=None,
-                  help="A .keras or .h5 model, or a bundled name (seed_cnn) "
-                       "[default: the bundled seed CNN].")
-    @click.option("--input-scale", default=None, metavar="CONV",
-                  help="How the model wants pixels: unit, 255 or standardize[:MEAN,STD] "
-                       "(default: from the model card or a Rescaling layer).")
-    @click.option("--unsafe", is_flag=True,
-                  help="Allow Lambda layers (runs code stored in the model file).")
+
+    @click.option(
+        "--model",
+        "model_path",
+        type=str,
+        default=None,
+        help="A .keras or .h5 model, or a bundled name (seed_cnn) [default: the bundled seed CNN].",
+    )
+    @click.option(
+        "--input-scale",
+        default=None,
+        metavar="CONV",
+        help="How the model wants pixels: unit, 255 or standardize[:MEAN,STD] "
+        "(default: from the model card or a Rescaling layer).",
+    )
+    @click.option(
+        "--unsafe", is_flag=True, help="Allow Lambda layers (runs code stored in the model file)."
+    )
     @functools.wraps(f)
     def wrapper(*args, model_path, input_scale, unsafe, **kwargs):
         if input_scale is not None:
-            from ..loader import InputConvention
+            from oipviz.core.convention import InputConvention
 
             InputConvention.parse(input_scale)  # a bad value fails before anything loads
         kwargs["model"] = ModelSpec(model_path, input_scale, unsafe)
@@ -184,7 +268,7 @@ def model_options(f):
 
 def parse_maps(text: str, n_maps: int) -> list[int]:
     """Parse ``46``, ``1,3,9``, ``0-15`` or ``all`` into map indices."""
-    from ..errors import LayerError
+    from oipviz.core.errors import LayerError
 
     text = text.strip().lower()
     if text == "all":
@@ -201,18 +285,20 @@ def parse_maps(text: str, n_maps: int) -> list[int]:
             else:
                 out.append(int(part))
         except ValueError:
-            raise LayerError(f"bad --map {text!r}; use an index, a list (1,3,9), a range (0-15) "
-                             "or all") from None
+            raise LayerError(
+                f"bad --map {text!r}; use an index, a list (1,3,9), a range (0-15) or all"
+            ) from None
     bad = [m for m in out if not 0 <= m < n_maps]
     if bad:
         raise LayerError(f"map {bad[0]} out of range: valid 0–{n_maps - 1}")
     return list(dict.fromkeys(out))
 
 
-def float_list(text: str | None, name: str, lo: float | None = None,
-               hi: float | None = None) -> list[float] | None:
+def float_list(
+    text: str | None, name: str, lo: float | None = None, hi: float | None = None
+) -> list[float] | None:
     """Comma-separated finite numbers (optionally in [lo, hi])."""
-    from ..errors import OipvizError
+    from oipviz.core.errors import OipvizError
 
     if text is None:
         return None

@@ -1,49 +1,70 @@
 """``oipviz train``: train a zoo architecture and write model, card and confusion matrix."""
+
 from __future__ import annotations
 
 import click
 
-from ..models import ARCH_NAMES
-from ..models.train import MAX_BATCH, MAX_EPOCHS
-from .params import count, seed_option
+from oipviz.cli.params import count, seed_option
+from oipviz.models import ARCH_NAMES
+from oipviz.models.train import MAX_BATCH, MAX_EPOCHS
 
 
 @click.command("train")
 @click.option("--arch", type=click.Choice(ARCH_NAMES), default="seed_cnn", show_default=True)
-@click.option("--dataset", type=click.Choice(["mnist", "fashion_mnist"]), default="mnist",
-              show_default=True)
-@click.option("--data", type=click.Path(exists=True), default=None,
-              help="An .npz (keras layout: x_train, y_train, x_test, y_test) or a folder of IDX "
-                   "files; default: first source that works.  Checked before training: 28×28 "
-                   "images, pixels uint8 0..255 or floats in [0, 1] or [0, 255], labels 0..9 "
-                   "(one-hot rows are converted with argmax), at least one sample per split.")
+@click.option(
+    "--dataset", type=click.Choice(["mnist", "fashion_mnist"]), default="mnist", show_default=True
+)
+@click.option(
+    "--data",
+    type=click.Path(exists=True),
+    default=None,
+    help="An .npz (keras layout: x_train, y_train, x_test, y_test) or a folder of IDX "
+    "files; default: first source that works.  Checked before training: 28×28 "
+    "images, pixels uint8 0..255 or floats in [0, 1] or [0, 255], labels 0..9 "
+    "(one-hot rows are converted with argmax), at least one sample per split.",
+)
 @click.option("--epochs", type=count(1, MAX_EPOCHS), default=30, show_default=True)
 @click.option("--batch-size", type=count(1, MAX_BATCH), default=64, show_default=True)
 @seed_option("Random seed (0 to 2^31-1): weights, augmentation and the offline split.")
 @click.option("--no-augment", is_flag=True, help="Train without random shifts/rotations.")
-@click.option("--out", type=click.Path(dir_okay=False), required=True,
-              help="Model file to write (.keras or .h5); NAME.card.json and "
-                   "NAME.confusion.png go beside it.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Model file to write (.keras or .h5); NAME.card.json and NAME.confusion.png go beside it.",
+)
 @click.option("--force", is_flag=True, help="Replace existing output files.")
 def command(arch, dataset, data, epochs, batch_size, seed, no_augment, out, force) -> None:
     """Train an architecture from the zoo on MNIST or Fashion-MNIST."""
-    from ..data import load_dataset
-    from ..models.train import check_outputs, pixel_stats, save_trained, train
+    from oipviz.data.sources import load_dataset
+    from oipviz.models.train import check_outputs, pixel_stats, save_trained, train
 
     check_outputs(out, force)  # before the data are read and long before training
     ds = load_dataset(dataset, path=data, seed=seed)  # validated: bad data fail here
     pixel_stats(ds)
     for note in ds.notes:
         click.echo(f"note: {note}")
-    with click.progressbar(length=epochs, label=f"training {arch}", show_eta=True,
-                           item_show_func=lambda s: s) as bar:
+    with click.progressbar(
+        length=epochs, label=f"training {arch}", show_eta=True, item_show_func=lambda s: s
+    ) as bar:
+
         def on_epoch(epoch, logs):
             bar.update(1, f"acc {logs['accuracy']:.3f} held-out {logs['val_accuracy']:.3f}")
 
-        model, card, confusion = train(arch, dataset, ds, epochs, seed, batch_size=batch_size,
-                                       augment_data=not no_augment, on_epoch=on_epoch)
+        model, card, confusion = train(
+            arch,
+            dataset,
+            ds,
+            epochs,
+            seed,
+            batch_size=batch_size,
+            augment_data=not no_augment,
+            on_epoch=on_epoch,
+        )
     paths = save_trained(model, card, confusion, out, force=force)
-    click.echo(f"held-out accuracy {card['heldout_accuracy']:.2%} on {card['samples']['test']} "
-               f"images ({card['data_source']})")
+    click.echo(
+        f"held-out accuracy {card['heldout_accuracy']:.2%} on {card['samples']['test']} "
+        f"images ({card['data_source']})"
+    )
     for p in paths:
         click.echo(f"wrote {p}")

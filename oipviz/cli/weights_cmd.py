@@ -1,17 +1,21 @@
 """``oipviz weights``: a layer's weights as pictures (templates or kernels) beside the
 per-class mean images of real digits."""
+
 from __future__ import annotations
 
 import click
 
-from .embed_cmd import data_options, tag
-from .params import model_options, output_options
+from oipviz.cli.embed_cmd import data_options, tag
+from oipviz.cli.params import model_options, output_options
 
 
 @click.command("weights")
-@click.option("--layer", default=None,
-              help="A conv layer (its kernels) or a Dense layer on the 784 pixels (one 28×28 "
-                   "template per unit) [default: the first layer with weights].")
+@click.option(
+    "--layer",
+    default=None,
+    help="A conv layer (its kernels) or a Dense layer on the 784 pixels (one 28×28 "
+    "template per unit) [default: the first layer with weights].",
+)
 @data_options
 @output_options("weights_MODEL[_LAYER]")
 @model_options
@@ -28,10 +32,10 @@ def command(model, layer, data, dataset, out, force, quiet) -> None:
     """
     from pathlib import Path
 
-    from ..features.weights import weights
-    from ..manifest import base_manifest
-    from ..outputs import OutputFolder
-    from ..writers.features import write_weights
+    from oipviz.compute.space.weights import weights
+    from oipviz.core.manifest import base_manifest
+    from oipviz.core.outputs import OutputFolder
+    from oipviz.writers.features import write_weights
 
     stem = Path(model.path).stem if model.path else "seed_cnn"
     name = f"weights_{tag(stem)}" + (f"_{tag(layer)}" if layer else "")
@@ -42,11 +46,12 @@ def command(model, layer, data, dataset, out, force, quiet) -> None:
         man = write_weights(folder, res, base_manifest("weights", loaded, params, None))
         folder.commit()
     s = man["summary"]
-    click.echo(f"{res.model}: {res.layer}, {s['pictures']} {res.kind} "
-               f"(range ±{s['range']:.3g})")
+    click.echo(f"{res.model}: {res.layer}, {s['pictures']} {res.kind} (range ±{s['range']:.3g})")
     if "template_vs_class_mean_correlation" in s:
         r = s["template_vs_class_mean_correlation"]
         rs = " ".join(f"{d}:{v:.2f}" for d, v in enumerate(r))
-        click.echo(f"template ~ own class mean, r: {rs}; {s['template_matches_own_class_mean']}"
-                   "/10 templates match their own class mean best")
+        click.echo(
+            f"template ~ own class mean, r: {rs}; {s['template_matches_own_class_mean']}"
+            "/10 templates match their own class mean best"
+        )
     click.echo(f"wrote {folder.shown}/")

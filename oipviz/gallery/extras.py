@@ -1,26 +1,28 @@
 """The gallery's composed extras: Grad-CAM strips of each map's top digits, the
 misclassified digits under every attribution method (``misclassified.html``), the
 layer's feature space (``feature_space.html``) and the first layer's weights
-(``weights.html``).  Each part is computed by its own module (:mod:`oipviz.attribution`,
-:mod:`oipviz.features`) and written as a finished item: its page is written last, and a
+(``weights.html``).  Each part is computed by its own module (:mod:`oipviz.compute.attribution`,
+:mod:`oipviz.compute.space`) and written as a finished item: its page is written last, and a
 resumed run skips a part whose page exists.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-from .figures import overlay, save, tile_grid
-from .pages import fmt, write_page
+from oipviz.gallery.figures import overlay, save, tile_grid
+from oipviz.gallery.pages import fmt, write_page
 
 MAX_MISCLASSIFIED = 24
 FEATURE_SAMPLES = 2000
-FEATURE_KS = [6, 8, 10, 12, 15]          # MiniBatchKMeans: a small K range
+FEATURE_KS = [6, 8, 10, 12, 15]  # MiniBatchKMeans: a small K range
 MISCLASSIFIED, FEATURE_SPACE, WEIGHTS = "misclassified.html", "feature_space.html", "weights.html"
 
 
 # ----------------------------------------------------------------------------- Grad-CAM strips
+
 
 def gradcam_strips(root: Path, loaded, st, ks: list[int]) -> dict:
     """Grad-CAM (predicted class) at the gallery's conv layer for the top-9 digits of the
@@ -28,7 +30,7 @@ def gradcam_strips(root: Path, loaded, st, ks: list[int]) -> dict:
     returns {k: figure entry for the map page}.  Not a conv layer: {}."""
     if not st.info.is_conv or not ks:
         return {}
-    from ..attribution import gradcam_maps
+    from oipviz.compute.attribution import gradcam_maps
 
     s, layer = st.stats, st.info.name
     digits = np.concatenate([s.top_digits[st.maps[k]] for k in ks])
@@ -37,7 +39,7 @@ def gradcam_strips(root: Path, loaded, st, ks: list[int]) -> dict:
     out = {}
     for j, k in enumerate(ks):
         m = st.maps[k]
-        cam, p = maps[j * n:(j + 1) * n], probs[j * n:(j + 1) * n]
+        cam, p = maps[j * n : (j + 1) * n], probs[j * n : (j + 1) * n]
         peak = cam.reshape(len(cam), -1).max(axis=1).reshape(-1, 1, 1)
         norm = np.where(peak > 0, cam / np.where(peak > 0, peak, 1.0), 0.0)
         caps = [f"#{r + 1}: {int(q.argmax())} {q.max():.0%}" for r, q in enumerate(p)]
@@ -45,24 +47,28 @@ def gradcam_strips(root: Path, loaded, st, ks: list[int]) -> dict:
         rel = f"map_{m:03d}/gradcam.png"
         (root / layer / rel).parent.mkdir(parents=True, exist_ok=True)
         save(root / layer / rel, grid)
-        out[k] = {"src": rel, "size": grid.size,
-                  "caption": f"Grad-CAM at {layer} for the predicted class over the same "
-                             "top digits (#rank: predicted class and its probability; each "
-                             "map scaled to its own maximum; bright: the regions of the layer "
-                             "that raise the class logit)."}
+        out[k] = {
+            "src": rel,
+            "size": grid.size,
+            "caption": f"Grad-CAM at {layer} for the predicted class over the same "
+            "top digits (#rank: predicted class and its probability; each "
+            "map scaled to its own maximum; bright: the regions of the layer "
+            "that raise the class logit).",
+        }
     return out
 
 
 # ----------------------------------------------------------------------------- misclassified
 
+
 def write_misclassified(root: Path, loaded, st, site, seed: int = 0) -> bool:
     """``misclassified.html``: the model's misclassified held-out digits (the confusion
     matrix's; at most :data:`MAX_MISCLASSIFIED`) with every attribution method side by
-    side (:func:`oipviz.attribution.explain`, its writer's grid figure)."""
-    from ..attribution import explain
-    from ..attribution.base import predict_probs
-    from ..writers.explain import grid_figure
-    from .inputs import real_images
+    side (:func:`oipviz.compute.attribution.explain`, its writer's grid figure)."""
+    from oipviz.compute.attribution import explain
+    from oipviz.compute.attribution.base import predict_probs
+    from oipviz.data.inputs import real_images
+    from oipviz.writers.explain import grid_figure
 
     if (root / MISCLASSIFIED).exists():
         return False
@@ -76,36 +82,59 @@ def write_misclassified(root: Path, loaded, st, site, seed: int = 0) -> bool:
     if len(shown):
         layer = st.info.name if st.info.is_conv else None
         methods = "all" if loaded.conv_layers() else "saliency,gradinput,smoothgrad,ig,occlusion"
-        res = explain(x01[shown, :, :, 0], methods, target="predicted", model=loaded,
-                      labels=labels[shown], layer=layer, seed=seed)
+        res = explain(
+            x01[shown, :, :, 0],
+            methods,
+            target="predicted",
+            model=loaded,
+            labels=labels[shown],
+            layer=layer,
+            seed=seed,
+        )
         fig = grid_figure(res, rows=len(shown))
         (root / "explain").mkdir(exist_ok=True)
         save(root / "explain" / "misclassified.png", fig)
         rows = [(int(i), int(labels[i]), int(pred[i]), f"{probs[i].max():.0%}") for i in shown]
-    note = (f"{len(wrong)} of the {len(labels):,} held-out digits ({source}; the confusion "
-            "matrix's) are misclassified"
-            + (f"; the first {len(shown)} are shown" if len(shown) < len(wrong) else "")
-            + ". Each row: the digit with the model's prediction, then one attribution map per "
-              "method for the predicted (wrong) class: red/bright raises its logit, blue "
-              "lowers it." + (f" Grad-CAM and Grad-CAM++ at {st.info.name}." if st.info.is_conv
-                              else ""))
-    write_page(root / MISCLASSIFIED, "misclassified.html", root="",
-               title=f"Misclassified digits: {site.model}", note=note, rows=rows,
-               grid=None if fig is None else {"src": "explain/misclassified.png",
-                                              "size": fig.size})
+    note = (
+        f"{len(wrong)} of the {len(labels):,} held-out digits ({source}; the confusion "
+        "matrix's) are misclassified"
+        + (f"; the first {len(shown)} are shown" if len(shown) < len(wrong) else "")
+        + ". Each row: the digit with the model's prediction, then one attribution map per "
+        "method for the predicted (wrong) class: red/bright raises its logit, blue "
+        "lowers it." + (f" Grad-CAM and Grad-CAM++ at {st.info.name}." if st.info.is_conv else "")
+    )
+    write_page(
+        root / MISCLASSIFIED,
+        "misclassified.html",
+        root="",
+        title=f"Misclassified digits: {site.model}",
+        note=note,
+        rows=rows,
+        grid=None if fig is None else {"src": "explain/misclassified.png", "size": fig.size},
+    )
     return True
 
 
 # ----------------------------------------------------------------------------- feature space
 
-def write_feature_space(root: Path, loaded, states: list, site, *, method: str = "tsne",
-                        samples: int = FEATURE_SAMPLES, compare=None, seed: int = 0,
-                        progress=None) -> bool:
+
+def write_feature_space(
+    root: Path,
+    loaded,
+    states: list,
+    site,
+    *,
+    method: str = "tsne",
+    samples: int = FEATURE_SAMPLES,
+    compare=None,
+    seed: int = 0,
+    progress=None,
+) -> bool:
     """``feature_space.html``: per layer the embedding (kNN agreement) and the k-means
-    sheet and scores of :func:`oipviz.features.space.feature_space` (``samples`` digits);
+    sheet and scores of :func:`oipviz.compute.space.space.feature_space` (``samples`` digits);
     with ``compare``, the other model's embedding of its same-named layer beside it."""
-    from ..features.plots import contingency
-    from ..features.space import feature_space
+    from oipviz.compute.space.space import feature_space
+    from oipviz.writers.plots import contingency
 
     if (root / FEATURE_SPACE).exists():
         return False
@@ -114,44 +143,102 @@ def write_feature_space(root: Path, loaded, states: list, site, *, method: str =
     sections = []
     for st in states:
         name = st.info.name
-        fs = feature_space(name, loaded, samples=samples, method=method, k=FEATURE_KS,
-                           seed=seed, progress=progress)
+        fs = feature_space(
+            name, loaded, samples=samples, method=method, k=FEATURE_KS, seed=seed, progress=progress
+        )
         km, sm = fs.clusters, fs.summary()
-        figs = [_fig(d, f"{name}_embedding.png", fs.embedding.figure(),
-                     f"{site.model}: {name} ({method}), coloured by true class")]
-        rows = [(site.model, sm["features"], sm["samples"], fmt(sm["knn_agreement_2d"]),
-                 fmt(sm["knn_agreement_features"]))]
+        figs = [
+            _fig(
+                d,
+                f"{name}_embedding.png",
+                fs.embedding.figure(),
+                f"{site.model}: {name} ({method}), coloured by true class",
+            )
+        ]
+        rows = [
+            (
+                site.model,
+                sm["features"],
+                sm["samples"],
+                fmt(sm["knn_agreement_2d"]),
+                fmt(sm["knn_agreement_features"]),
+            )
+        ]
         if compare is not None:
-            other = feature_space(name, compare, samples=samples, method=method, k=FEATURE_KS,
-                                  seed=seed, progress=progress)
+            other = feature_space(
+                name,
+                compare,
+                samples=samples,
+                method=method,
+                k=FEATURE_KS,
+                seed=seed,
+                progress=progress,
+            )
             so = other.summary()
-            figs.append(_fig(d, f"{name}_compare_embedding.png", other.embedding.figure(),
-                             f"{compare.name}: its layer {name} ({method})"))
-            rows.append((compare.name, so["features"], so["samples"],
-                         fmt(so["knn_agreement_2d"]), fmt(so["knn_agreement_features"])))
+            figs.append(
+                _fig(
+                    d,
+                    f"{name}_compare_embedding.png",
+                    other.embedding.figure(),
+                    f"{compare.name}: its layer {name} ({method})",
+                )
+            )
+            rows.append(
+                (
+                    compare.name,
+                    so["features"],
+                    so["samples"],
+                    fmt(so["knn_agreement_2d"]),
+                    fmt(so["knn_agreement_features"]),
+                )
+            )
         k = km.show_k
-        clusters = [_fig(d, f"{name}_clusters.png", km.sheet(),
-                         f"K={k}: the digit nearest each centroid, its cluster's majority class "
-                         "and share"),
-                    _fig(d, f"{name}_contingency.png",
-                         contingency(km.contingency, f"K={k}: cluster × class (purity "
-                                                     f"{km.purity:.3f})"),
-                         "cluster × true class counts")]
-        scan = [(r["k"], fmt(r["inertia"]), fmt(r["silhouette"]), fmt(r["cpu_seconds"]))
-                for r in km.rows()]
-        sections.append({"name": name, "figures": figs, "rows": rows, "clusters": clusters,
-                         "scan": scan,
-                         "line": f"k-means (MiniBatchKMeans) over K = "
-                                 f"{', '.join(map(str, km.ks))}: best silhouette at K = "
-                                 f"{sm['best_k_silhouette']} ({fmt(sm['best_silhouette'])}); "
-                                 f"shown K = {k}, purity {fmt(sm['purity'])}."})
+        clusters = [
+            _fig(
+                d,
+                f"{name}_clusters.png",
+                km.sheet(),
+                f"K={k}: the digit nearest each centroid, its cluster's majority class and share",
+            ),
+            _fig(
+                d,
+                f"{name}_contingency.png",
+                contingency(km.contingency, f"K={k}: cluster × class (purity {km.purity:.3f})"),
+                "cluster × true class counts",
+            ),
+        ]
+        scan = [
+            (r["k"], fmt(r["inertia"]), fmt(r["silhouette"]), fmt(r["cpu_seconds"]))
+            for r in km.rows()
+        ]
+        sections.append(
+            {
+                "name": name,
+                "figures": figs,
+                "rows": rows,
+                "clusters": clusters,
+                "scan": scan,
+                "line": f"k-means (MiniBatchKMeans) over K = "
+                f"{', '.join(map(str, km.ks))}: best silhouette at K = "
+                f"{sm['best_k_silhouette']} ({fmt(sm['best_silhouette'])}); "
+                f"shown K = {k}, purity {fmt(sm['purity'])}.",
+            }
+        )
     n = sections[0]["rows"][0][2] if sections else 0
-    note = (f"{n:,} real digits (held-out first) as each layer sees them (conv maps pooled over "
-            f"space), embedded in 2-D with {'t-SNE (openTSNE)' if method == 'tsne' else method.upper()}"
-            f", seed {seed}. kNN agreement: the share of each digit's nearest neighbours with "
-            "its class, in the 2-D map and in the layer's feature space.")
-    write_page(root / FEATURE_SPACE, "feature_space.html", root="",
-               title=f"Feature space: {site.model}", note=note, sections=sections)
+    note = (
+        f"{n:,} real digits (held-out first) as each layer sees them (conv maps pooled over "
+        f"space), embedded in 2-D with {'t-SNE (openTSNE)' if method == 'tsne' else method.upper()}"
+        f", seed {seed}. kNN agreement: the share of each digit's nearest neighbours with "
+        "its class, in the 2-D map and in the layer's feature space."
+    )
+    write_page(
+        root / FEATURE_SPACE,
+        "feature_space.html",
+        root="",
+        title=f"Feature space: {site.model}",
+        note=note,
+        sections=sections,
+    )
     return True
 
 
@@ -162,12 +249,13 @@ def _fig(d: Path, name: str, img, caption: str) -> dict:
 
 # ----------------------------------------------------------------------------- weights
 
+
 def write_weights(root: Path, loaded, site, samples: int = 5000) -> bool:
     """``weights.html``: the first conv layer's kernels (an MLP: the first Dense layer's
-    28×28 templates) and the per-class mean images (:mod:`oipviz.features.weights`).
+    28×28 templates) and the per-class mean images (:mod:`oipviz.compute.space.weights`).
     A model whose first layer with weights is not drawable gets no page."""
-    from ..errors import LayerError
-    from ..features.weights import weights
+    from oipviz.compute.space.weights import weights
+    from oipviz.core.errors import LayerError
 
     if (root / WEIGHTS).exists():
         return False
@@ -178,30 +266,55 @@ def write_weights(root: Path, loaded, site, samples: int = 5000) -> bool:
         return False
     d = root / "weights"
     d.mkdir(exist_ok=True)
-    figs = [_fig(d, f"{res.kind}.png", res.sheet(),
-                 f"{res.layer}: {'class templates' if res.per_class else res.kind}, one "
-                 f"symmetric range ±{res.vmax:.3g} (blue < 0 < red)"),
-            _fig(d, "class_means.png", res.means_sheet(),
-                 f"mean image per class of {int(res.class_counts.sum()):,} real digits "
-                 f"({res.source})")]
+    figs = [
+        _fig(
+            d,
+            f"{res.kind}.png",
+            res.sheet(),
+            f"{res.layer}: {'class templates' if res.per_class else res.kind}, one "
+            f"symmetric range ±{res.vmax:.3g} (blue < 0 < red)",
+        ),
+        _fig(
+            d,
+            "class_means.png",
+            res.means_sheet(),
+            f"mean image per class of {int(res.class_counts.sum()):,} real digits ({res.source})",
+        ),
+    ]
     corr = res.correlation()
-    rows = [] if corr is None else [(c, fmt(corr[c, c]), int(corr[c].argmax()))
-                                    for c in range(len(corr))]
-    note = (f"The weights of {res.layer}, the model's first layer with weights, as pictures: "
-            + ("one 28×28 template per unit." if res.kind == "templates" else
-               "its kernels (rows: output maps, columns: input channels)."))
-    write_page(root / WEIGHTS, "weights.html", root="", title=f"Weights of {res.layer}: "
-               f"{site.model}", note=note, figures=figs, rows=rows)
+    rows = (
+        []
+        if corr is None
+        else [(c, fmt(corr[c, c]), int(corr[c].argmax())) for c in range(len(corr))]
+    )
+    note = f"The weights of {res.layer}, the model's first layer with weights, as pictures: " + (
+        "one 28×28 template per unit."
+        if res.kind == "templates"
+        else "its kernels (rows: output maps, columns: input channels)."
+    )
+    write_page(
+        root / WEIGHTS,
+        "weights.html",
+        root="",
+        title=f"Weights of {res.layer}: {site.model}",
+        note=note,
+        figures=figs,
+        rows=rows,
+    )
     return True
 
 
 def links(root: Path) -> list[tuple[str, str]]:
     """The index's links to the extra pages that exist."""
-    return [(page, text) for page, text in (
-        (FEATURE_SPACE, "feature space (embedding, clusters)"),
-        (MISCLASSIFIED, "misclassified digits, every attribution method"),
-        (WEIGHTS, "weight templates / kernels and class means")) if (root / page).exists()]
+    return [
+        (page, text)
+        for page, text in (
+            (FEATURE_SPACE, "feature space (embedding, clusters)"),
+            (MISCLASSIFIED, "misclassified digits, every attribution method"),
+            (WEIGHTS, "weight templates / kernels and class means"),
+        )
+        if (root / page).exists()
+    ]
 
 
-__all__ = ["gradcam_strips", "write_misclassified", "write_feature_space", "write_weights",
-           "links"]
+__all__ = ["gradcam_strips", "write_misclassified", "write_feature_space", "write_weights", "links"]

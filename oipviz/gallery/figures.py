@@ -2,8 +2,9 @@
 sheets, Dense-unit strips and the histogram / class-selectivity figure.
 
 Functions return PIL images; :func:`save` and :func:`png` write them through
-:mod:`oipviz.outputs` (atomic, deterministic bytes).
+:mod:`oipviz.core.outputs` (atomic, deterministic bytes).
 """
+
 from __future__ import annotations
 
 import io
@@ -12,8 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..outputs import write_bytes
-from ..render import _font, colorize as colour
+from oipviz.core.outputs import write_bytes
+from oipviz.core.render import _font
+from oipviz.core.render import colorize as colour
 
 
 def save(path: str | Path, img: Image.Image) -> Path:
@@ -40,8 +42,13 @@ def upsample_maps(maps: np.ndarray, size: int = 28) -> np.ndarray:
     return np.stack([cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR) for m in maps])
 
 
-def overlay(digits01: np.ndarray, maps: np.ndarray, vmax: float, cmap: str = "inferno",
-            opacity: float = 0.65) -> np.ndarray:
+def overlay(
+    digits01: np.ndarray,
+    maps: np.ndarray,
+    vmax: float,
+    cmap: str = "inferno",
+    opacity: float = 0.65,
+) -> np.ndarray:
     """Digits (K,28,28) in [0,1] with their upsampled activation ``maps`` (K,h,w) laid over
     them as a semi-transparent heatmap (opacity grows with activation / ``vmax``).
     Without maps (a Dense layer: (K,0,0)) the plain gray digits.  Returns (K,28,28,3) uint8.
@@ -55,9 +62,16 @@ def overlay(digits01: np.ndarray, maps: np.ndarray, vmax: float, cmap: str = "in
     return np.round(gray * (1 - alpha) + colour(a, cmap) * alpha).clip(0, 255).astype(np.uint8)
 
 
-def tile_grid(tiles: np.ndarray, captions: list[str], cols: int, scale: int = 3, pad: int = 4,
-              caption_h: int = 15, title: str | None = None,
-              left: Image.Image | None = None) -> Image.Image:
+def tile_grid(
+    tiles: np.ndarray,
+    captions: list[str],
+    cols: int,
+    scale: int = 3,
+    pad: int = 4,
+    caption_h: int = 15,
+    title: str | None = None,
+    left: Image.Image | None = None,
+) -> Image.Image:
     """Tiles (K,H,W,3) uint8 enlarged ``scale``× (nearest) in a grid with captions;
     ``left``: an optional panel left of the grid."""
     tiles = np.asarray(tiles, np.uint8)
@@ -73,7 +87,7 @@ def tile_grid(tiles: np.ndarray, captions: list[str], cols: int, scale: int = 3,
     for k in range(K):
         r, c = divmod(k, cols)
         y, x = top + pad + r * (h + caption_h + pad), lw + pad + c * (w + pad)
-        canvas[y:y + h, x:x + w] = big[k]
+        canvas[y : y + h, x : x + w] = big[k]
     img = Image.fromarray(canvas, "RGB")
     draw = ImageDraw.Draw(img)
     font = _font(11)
@@ -81,8 +95,12 @@ def tile_grid(tiles: np.ndarray, captions: list[str], cols: int, scale: int = 3,
         draw.text((lw + pad, 4), title, fill=(0, 0, 0), font=font)
     for k, cap in enumerate(captions):
         r, c = divmod(k, cols)
-        draw.text((lw + pad + c * (w + pad) + 1, top + pad + r * (h + caption_h + pad) + h + 1),
-                  cap, fill=(30, 30, 30), font=font)
+        draw.text(
+            (lw + pad + c * (w + pad) + 1, top + pad + r * (h + caption_h + pad) + h + 1),
+            cap,
+            fill=(30, 30, 30),
+            font=font,
+        )
     if left is not None:
         img.paste(left, (pad, pad))
     return img
@@ -102,21 +120,33 @@ def input_panel(x01: np.ndarray, lines: list[str], size: int = 112) -> Image.Ima
     return panel
 
 
-def activation_sheet(x01: np.ndarray, maps: np.ndarray, lines: list[str],
-                     title: str) -> Image.Image:
+def activation_sheet(
+    x01: np.ndarray, maps: np.ndarray, lines: list[str], title: str
+) -> Image.Image:
     """One conv layer's maps (h,w,M) for one input: small viridis images labelled with
     their index on one colour scale (0 … the layer's largest value), the input left."""
     maps = np.asarray(maps, np.float32)
     h, w, M = maps.shape
     vmax = float(maps.max())
     a = np.clip(maps / vmax, 0, 1) if vmax > 0 else np.zeros_like(maps)
-    return tile_grid(colour(np.moveaxis(a, -1, 0)), [str(m) for m in range(M)],
-                     cols=int(np.ceil(np.sqrt(M * 1.6))), scale=max(1, int(round(44 / max(h, w)))),
-                     title=f"{title}   (colour: 0 … {vmax:.3g})", left=input_panel(x01, lines))
+    return tile_grid(
+        colour(np.moveaxis(a, -1, 0)),
+        [str(m) for m in range(M)],
+        cols=int(np.ceil(np.sqrt(M * 1.6))),
+        scale=max(1, int(round(44 / max(h, w)))),
+        title=f"{title}   (colour: 0 … {vmax:.3g})",
+        left=input_panel(x01, lines),
+    )
 
 
-def unit_strip(x01: np.ndarray, values: np.ndarray, lines: list[str], title: str,
-               per_row: int = 32, cell: int = 12) -> Image.Image:
+def unit_strip(
+    x01: np.ndarray,
+    values: np.ndarray,
+    lines: list[str],
+    title: str,
+    per_row: int = 32,
+    cell: int = 12,
+) -> Image.Image:
     """A Dense layer's unit values for one input as a heat strip: one viridis cell per
     unit (0 … the largest value), rows of ``per_row`` units, the input left."""
     v = np.asarray(values, np.float32).ravel()
@@ -124,7 +154,7 @@ def unit_strip(x01: np.ndarray, values: np.ndarray, lines: list[str], title: str
     a = np.clip(v / vmax, 0, 1) if vmax > 0 else np.zeros_like(v)
     rows = -(-len(v) // per_row)
     cells = np.full((rows * per_row, 3), 255, np.uint8)
-    cells[:len(v)] = colour(a)
+    cells[: len(v)] = colour(a)
     strip = cells.reshape(rows, per_row, 3).repeat(cell, axis=0).repeat(cell, axis=1)
     left = input_panel(x01, lines)
     pad, top = 4, 34
@@ -135,8 +165,9 @@ def unit_strip(x01: np.ndarray, values: np.ndarray, lines: list[str], title: str
     img.paste(Image.fromarray(strip, "RGB"), (x0, top))
     draw = ImageDraw.Draw(img)
     draw.text((x0, 4), f"{title}   (colour: 0 … {vmax:.3g})", fill=(0, 0, 0), font=_font(11))
-    draw.text((x0, 19), f"units 0-{len(v) - 1}, {per_row} per row", fill=(90, 90, 90),
-              font=_font(10))
+    draw.text(
+        (x0, 19), f"units 0-{len(v) - 1}, {per_row} per row", fill=(90, 90, 90), font=_font(10)
+    )
     return img
 
 
@@ -176,13 +207,35 @@ class StatsPlotter:
         self.edges = np.linspace(0.0, 1.0, bins + 1)
         self.hist = ax.stairs(np.zeros(bins), self.edges, fill=True, color=self.BLUE, animated=True)
         self.thresh = ax.axvline(0, color=self.ORANGE, lw=1.3, animated=True)
-        self.h_text = ax.text(0.99, 0.97, "", transform=ax.transAxes, ha="right", va="top",
-                              fontsize=7, color="#222", animated=True)
-        self.sel = PolyCollection([self._bar(i, 0.0) for i in range(n_classes)], animated=True,
-                                  facecolors=self.BLUE, edgecolors="none")
+        self.h_text = ax.text(
+            0.99,
+            0.97,
+            "",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+            color="#222",
+            animated=True,
+        )
+        self.sel = PolyCollection(
+            [self._bar(i, 0.0) for i in range(n_classes)],
+            animated=True,
+            facecolors=self.BLUE,
+            edgecolors="none",
+        )
         bx.add_collection(self.sel)
-        self.s_text = bx.text(0.99, 0.97, "", transform=bx.transAxes, ha="right", va="top",
-                              fontsize=7, color="#222", animated=True)
+        self.s_text = bx.text(
+            0.99,
+            0.97,
+            "",
+            transform=bx.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+            color="#222",
+            animated=True,
+        )
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 
@@ -195,8 +248,15 @@ class StatsPlotter:
         w, h = self.fig.get_size_inches()
         return int(round(w * self.dpi)), int(round(h * self.dpi))
 
-    def render(self, hist: np.ndarray, hist_max: float, frac_zero: float, selectivity: np.ndarray,
-               threshold: float, oip_value: float | None = None) -> Image.Image:
+    def render(
+        self,
+        hist: np.ndarray,
+        hist_max: float,
+        frac_zero: float,
+        selectivity: np.ndarray,
+        threshold: float,
+        oip_value: float | None = None,
+    ) -> Image.Image:
         """The figure of one map (``threshold``: the top-k cut, marked in orange)."""
         positive = hist.sum() > 0
         self.hist.set_data(hist / max(int(hist.max()), 1), self.edges)
@@ -235,8 +295,14 @@ class SimilarityPlotter:
         self.canvas = FigureCanvasAgg(self.fig)
         ax = self.fig.add_axes([0.13, 0.13, 0.66, 0.74])
         cax = self.fig.add_axes([0.83, 0.13, 0.04, 0.74])
-        self.im = ax.imshow(np.zeros((k, k)), cmap="viridis", vmin=0.0, vmax=1.0,
-                            interpolation="nearest", animated=True)
+        self.im = ax.imshow(
+            np.zeros((k, k)),
+            cmap="viridis",
+            vmin=0.0,
+            vmax=1.0,
+            interpolation="nearest",
+            animated=True,
+        )
         self.fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), "viridis"), cax=cax)
         cax.tick_params(labelsize=7)
         ax.set_xticks(range(k), [str(i) for i in range(k)], fontsize=7)
@@ -244,8 +310,15 @@ class SimilarityPlotter:
         ax.set_xlabel("init", fontsize=8)
         ax.set_ylabel("init", fontsize=8)
         self.title = ax.set_title("", fontsize=8, loc="left", animated=True)
-        self.cells = [ax.text(j, i, "", ha="center", va="center", fontsize=6, animated=True)
-                      for i in range(k) for j in range(k)] if k <= 10 else []
+        self.cells = (
+            [
+                ax.text(j, i, "", ha="center", va="center", fontsize=6, animated=True)
+                for i in range(k)
+                for j in range(k)
+            ]
+            if k <= 10
+            else []
+        )
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 

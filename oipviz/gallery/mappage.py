@@ -2,38 +2,77 @@
 their in-range activation against the best real digit, their uniqueness across inits,
 the precursor result, the top digits and the statistics.  No TensorFlow here.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..render import save_oip
-from ..uniqueness import UNIQUE_AT
-from .figures import overlay, png, save, tile_grid
-from .measures import pixels
-from .pages import SiteInfo, fmt, noun, page_of, save_npy, size_of, thumb_of, write_page
+from oipviz.compute.measures import pixels
+from oipviz.compute.uniqueness import UNIQUE_AT
+from oipviz.core.render import save_oip
+from oipviz.gallery.figures import overlay, png, save, tile_grid
+from oipviz.gallery.pages import (
+    SiteInfo,
+    fmt,
+    noun,
+    page_of,
+    save_npy,
+    size_of,
+    thumb_of,
+    write_page,
+)
 
 KEEP_CANDIDATES = 8
-RANGE_WORDS = {"valid": "valid range: pixels in [0, 1], drawn exactly (no stretch)",
-               "free": "free range (the articles' method): each picture min–max scaled"}
+RANGE_WORDS = {
+    "valid": "valid range: pixels in [0, 1], drawn exactly (no stretch)",
+    "free": "free range (the articles' method): each picture min–max scaled",
+}
 
 
 def map_entry(st, k: int) -> dict:
     """The manifest entry of map ``k`` of a finished layer."""
     m, row, s = st.maps[k], st.rescue.rows[k], st.stats
     pe = st.entries.get(m)
-    return {"map": m, "status": row.status, "activation": st.value(k),
-            "oip": {"start": st.probe.start[k], "final": st.probe.final[k],
-                    "best_init": int(st.probe.best[k]), "best": float(st.probe.best_values[k]),
-                    "range": st.probe.range_mode},
-            **st.measures.entry(k),
-            "precursor": None if pe is None else {k2: pe[k2] for k2 in (
-                "status", "best_activation", "best_candidate", "wake", "screen", "candidates")},
-            "compare": _other(st, m),
-            "data": s.summary(m), "selectivity": s.selectivity[:, m],
-            "examples": [{"rank": r + 1, "index": int(i), "label": int(st.data.labels[i]),
-                          "prediction": int(st.data.pred[i]), "probability": float(st.data.prob[i]),
-                          "activation": float(a)}
-                         for r, (i, a) in enumerate(zip(s.top_idx[m], s.top_acts[m]))]}
+    return {
+        "map": m,
+        "status": row.status,
+        "activation": st.value(k),
+        "oip": {
+            "start": st.probe.start[k],
+            "final": st.probe.final[k],
+            "best_init": int(st.probe.best[k]),
+            "best": float(st.probe.best_values[k]),
+            "range": st.probe.range_mode,
+        },
+        **st.measures.entry(k),
+        "precursor": None
+        if pe is None
+        else {
+            k2: pe[k2]
+            for k2 in (
+                "status",
+                "best_activation",
+                "best_candidate",
+                "wake",
+                "screen",
+                "candidates",
+            )
+        },
+        "compare": _other(st, m),
+        "data": s.summary(m),
+        "selectivity": s.selectivity[:, m],
+        "examples": [
+            {
+                "rank": r + 1,
+                "index": int(i),
+                "label": int(st.data.labels[i]),
+                "prediction": int(st.data.pred[i]),
+                "probability": float(st.data.prob[i]),
+                "activation": float(a),
+            }
+            for r, (i, a) in enumerate(zip(s.top_idx[m], s.top_acts[m]))
+        ],
+    }
 
 
 def _other(st, m: int) -> dict | None:
@@ -45,8 +84,9 @@ def _other(st, m: int) -> dict | None:
     return {"value": float(c.best_values[j]), "status": c.status[j]}
 
 
-def write_map(root: Path, st, k: int, site: SiteInfo, plotter, sim_plotter,
-              gradcam: dict | None = None) -> None:
+def write_map(
+    root: Path, st, k: int, site: SiteInfo, plotter, sim_plotter, gradcam: dict | None = None
+) -> None:
     """Figures of map ``k`` into ``<layer>/map_NNN/``, then its page (written last: a page
     that exists is finished).  ``gradcam``: the figure of its top digits' Grad-CAM strip
     (:func:`.extras.gradcam_strips`), if any."""
@@ -60,24 +100,40 @@ def write_map(root: Path, st, k: int, site: SiteInfo, plotter, sim_plotter,
     oips = []
     for i, z in enumerate(imgs):
         png(d / f"oip_init{i}.png", probe.shown(z))
-        oips.append({"src": f"{name}/oip_init{i}.png", "alt": f"OIP of init {i}",
-                     "caption": f"init {i}: {fmt(probe.start[k, i])} → {fmt(probe.final[k, i])}"
-                                + (" (best)" if i == best else "")})
+        oips.append(
+            {
+                "src": f"{name}/oip_init{i}.png",
+                "alt": f"OIP of init {i}",
+                "caption": f"init {i}: {fmt(probe.start[k, i])} → {fmt(probe.final[k, i])}"
+                + (" (best)" if i == best else ""),
+            }
+        )
     oips += _best_figures(d, name, st, k, imgs[best])
     save_npy(d / "oips.npy", imgs)
     examples, stats = _data_figures(d, name, st, m, e, site, plotter)
-    write_page(root / page_of(layer, m), "map.html", root="../", title=f"{layer} {what} {m}",
-               status=e["status"], noun=what, summary=_summary(e, what),
-               oip_note=f"{p['inits']} random multi-scale inits, {p['epochs']} gradient-ascent "
-                        f"steps each (lr {p['lr']}, seed {p['seed']}, {p['style']} style); "
-                        f"start → reached activation; {RANGE_WORDS[probe.range_mode]}."
-                        + (f" {layer} maps are {info.shape[1]}×{info.shape[2]}." if info.is_conv
-                           else ""),
-               oips=oips, in_range=_in_range(st, k, e, site), uniq=_uniqueness(d, name, st, k,
-                                                                                 sim_plotter),
-               precursor=_precursor(root, st, m, site), compare=_compare(st, k, e, site),
-               examples=examples, gradcam=gradcam, stats=stats, npy=f"{name}/oips.npy",
-               pixels_npy=f"{name}/oip_best_pixels.npy")
+    write_page(
+        root / page_of(layer, m),
+        "map.html",
+        root="../",
+        title=f"{layer} {what} {m}",
+        status=e["status"],
+        noun=what,
+        summary=_summary(e, what),
+        oip_note=f"{p['inits']} random multi-scale inits, {p['steps']} gradient-ascent "
+        f"steps each (lr {p['lr']}, seed {p['seed']}, {p['style']} style); "
+        f"start → reached activation; {RANGE_WORDS[probe.range_mode]}."
+        + (f" {layer} maps are {info.shape[1]}×{info.shape[2]}." if info.is_conv else ""),
+        oips=oips,
+        in_range=_in_range(st, k, e, site),
+        uniq=_uniqueness(d, name, st, k, sim_plotter),
+        precursor=_precursor(root, st, m, site),
+        compare=_compare(st, k, e, site),
+        examples=examples,
+        gradcam=gradcam,
+        stats=stats,
+        npy=f"{name}/oips.npy",
+        pixels_npy=f"{name}/oip_best_pixels.npy",
+    )
 
 
 def _best_figures(d: Path, name: str, st, k: int, z) -> list[dict]:
@@ -89,14 +145,17 @@ def _best_figures(d: Path, name: str, st, k: int, z) -> list[dict]:
     px = pixels(probe.convention, z)
     save_oip(d, "oip_best", z, px if valid else None)
     save_npy(d / "oip_best_pixels.npy", px)
-    figs = [("gray", f"best, {'exact pixels' if valid else 'min–max scaled'}"),
-            ("enhanced", "contrast-enhanced view")]
+    figs = [
+        ("gray", f"best, {'exact pixels' if valid else 'min–max scaled'}"),
+        ("enhanced", "contrast-enhanced view"),
+    ]
     if not valid:
         png(d / "oip_best_clipped.png", px, "gray", scale=8)
         own = meas.source[k] == "oip"
         figs.append(("clipped", "clipped to [0, 1]" + (f": {fmt(meas.clipped[k])}" if own else "")))
-    return [{"src": f"{name}/oip_best_{t}.png", "alt": f"best OIP ({t})", "caption": c}
-            for t, c in figs]
+    return [
+        {"src": f"{name}/oip_best_{t}.png", "alt": f"best OIP ({t})", "caption": c} for t, c in figs
+    ]
 
 
 def _in_range(st, k: int, e: dict, site: SiteInfo) -> dict:
@@ -115,8 +174,10 @@ def _in_range(st, k: int, e: dict, site: SiteInfo) -> dict:
     elif real <= 0:
         verdict = f"No real digit activates it; the {what} ({how}) reaches {fmt(v)}."
     else:
-        verdict = (f"In range ({how}), the {what} reaches {v / real:.2g}× the best real digit's "
-                   f"activation: it {'beats' if meas.beats(k) else 'does not beat'} it.")
+        verdict = (
+            f"In range ({how}), the {what} reaches {v / real:.2g}× the best real digit's "
+            f"activation: it {'beats' if meas.beats(k) else 'does not beat'} it."
+        )
     return {"rows": rows, "verdict": verdict}
 
 
@@ -125,16 +186,23 @@ def _uniqueness(d: Path, name: str, st, k: int, plotter) -> dict:
     meas, p = st.measures, st.probe
     K, lab = p.images.shape[1], meas.label(k)
     if lab is None:
-        return {"label": None, "na": "No random init woke this map, so its inits' images are "
-                                     "no OIPs to compare."}
+        return {
+            "label": None,
+            "na": "No random init woke this map, so its inits' images are no OIPs to compare.",
+        }
     med = float(meas.median[k])
     fig = plotter.render(meas.sims[k], f"median {med:.2f}: {lab}")
     save(d / "similarity.png", fig)
-    return {"median": fmt(med), "label": lab, "src": f"{name}/similarity.png", "size": fig.size,
-            "note": f"Are the OIPs unique? Each pair of the {K} inits' OIPs is compared after "
-                    "the best alignment (normalized cross-correlation over shifts of up to "
-                    f"±7 px; 1 = the same picture shifted). Median over the pairs ≥ {UNIQUE_AT}: "
-                    "unique; below: several forms."}
+    return {
+        "median": fmt(med),
+        "label": lab,
+        "src": f"{name}/similarity.png",
+        "size": fig.size,
+        "note": f"Are the OIPs unique? Each pair of the {K} inits' OIPs is compared after "
+        "the best alignment (normalized cross-correlation over shifts of up to "
+        f"±7 px; 1 = the same picture shifted). Median over the pairs ≥ {UNIQUE_AT}: "
+        "unique; below: several forms.",
+    }
 
 
 def _data_figures(d: Path, name: str, st, m: int, e: dict, site: SiteInfo, plotter):
@@ -142,26 +210,47 @@ def _data_figures(d: Path, name: str, st, m: int, e: dict, site: SiteInfo, plott
     s, dat = st.stats, e["data"]
     vmax = float(s.top_maps[m].max()) if s.conv else 1.0
     caps = [f"#{x['rank']} {x['label']}: {x['activation']:.3g}" for x in e["examples"]]
-    grid = tile_grid(overlay(s.top_digits[m], s.top_maps[m], vmax if vmax > 0 else 1.0), caps,
-                     cols=3, scale=4)
+    grid = tile_grid(
+        overlay(s.top_digits[m], s.top_maps[m], vmax if vmax > 0 else 1.0), caps, cols=3, scale=4
+    )
     save(d / "examples.png", grid)
-    fig = plotter.render(s.hist[m], float(s.hist_max[m]), dat["frac_zero"], s.selectivity[:, m],
-                         max(dat["top_threshold"], 0.0), e["shown"]["in_range_activation"])
+    fig = plotter.render(
+        s.hist[m],
+        float(s.hist_max[m]),
+        dat["frac_zero"],
+        s.selectivity[:, m],
+        max(dat["top_threshold"], 0.0),
+        e["shown"]["in_range_activation"],
+    )
     save(d / "stats.png", fig)
     counts = st.data.class_counts
-    examples = {"src": f"{name}/examples.png", "size": grid.size,
-                "note": _ex_note(e, site, noun(st.info)),
-                "caption": "Upsampled activation of the map as a semi-transparent heatmap over "
-                           "each digit (one colour scale for all nine)." if s.conv else
-                           "The digits (a Dense unit has one value per digit).",
-                "rows": [(x["rank"], x["index"], x["label"],
-                          f"{x['prediction']} ({x['probability']:.0%})", fmt(x["activation"]))
-                         for x in e["examples"]]}
-    stats = {"src": f"{name}/stats.png", "size": fig.size,
-             "caption": "Left: how many digits reach each activation (digits at 0 left out; "
-                        "orange line: the top-9 threshold; 'OIP': its in-range activation). "
-                        "Right: mean activation per true class (orange: the preferred class).",
-             "rows": [(c, int(counts[c]), fmt(v)) for c, v in enumerate(e["selectivity"])]}
+    examples = {
+        "src": f"{name}/examples.png",
+        "size": grid.size,
+        "note": _ex_note(e, site, noun(st.info)),
+        "caption": "Upsampled activation of the map as a semi-transparent heatmap over "
+        "each digit (one colour scale for all nine)."
+        if s.conv
+        else "The digits (a Dense unit has one value per digit).",
+        "rows": [
+            (
+                x["rank"],
+                x["index"],
+                x["label"],
+                f"{x['prediction']} ({x['probability']:.0%})",
+                fmt(x["activation"]),
+            )
+            for x in e["examples"]
+        ],
+    }
+    stats = {
+        "src": f"{name}/stats.png",
+        "size": fig.size,
+        "caption": "Left: how many digits reach each activation (digits at 0 left out; "
+        "orange line: the top-9 threshold; 'OIP': its in-range activation). "
+        "Right: mean activation per true class (orange: the preferred class).",
+        "rows": [(c, int(counts[c]), fmt(v)) for c, v in enumerate(e["selectivity"])],
+    }
     return examples, stats
 
 
@@ -171,23 +260,35 @@ def _summary(e: dict, what: str) -> str:
         pref = "it does not respond to any class"
     else:
         others = (sum(sel) - sel[pc]) / max(len(sel) - 1, 1)
-        ratio = f"{sel[pc] / others:.2g}× the mean of the other classes" if others > 0 else \
-            "the other classes give 0"
+        ratio = (
+            f"{sel[pc] / others:.2g}× the mean of the other classes"
+            if others > 0
+            else "the other classes give 0"
+        )
         pref = f"it prefers class {pc} (mean {fmt(sel[pc])}, {ratio})"
     best, sh = "Best OIP" if e["status"] == "live" else "Best pattern", e["shown"]
-    act = (f"{fmt(sh['activation'])} (valid range, as written)" if sh["range"] == "valid" else
-           f"{fmt(sh['activation'])} (free range), {fmt(sh['clipped_activation'])} clipped to [0, 1]")
-    return (f"{best} activation {act}. Over the data: mean {fmt(d['mean'])}, "
-            f"max {fmt(d['max'])}, zero on {d['frac_zero']:.0%} of the digits; {pref}.")
+    act = (
+        f"{fmt(sh['activation'])} (valid range, as written)"
+        if sh["range"] == "valid"
+        else f"{fmt(sh['activation'])} (free range), {fmt(sh['clipped_activation'])} clipped to [0, 1]"
+    )
+    return (
+        f"{best} activation {act}. Over the data: mean {fmt(d['mean'])}, "
+        f"max {fmt(d['max'])}, zero on {d['frac_zero']:.0%} of the digits; {pref}."
+    )
 
 
 def _ex_note(e: dict, site: SiteInfo, what: str) -> str:
     if e["data"]["max"] <= 0:
-        return (f"This {what} is 0 on every one of the {site.n_digits:,} digits, so the 'top' "
-                "digits below are arbitrary.")
+        return (
+            f"This {what} is 0 on every one of the {site.n_digits:,} digits, so the 'top' "
+            "digits below are arbitrary."
+        )
     how = "spatial mean of the map" if what == "map" else "the unit's value"
-    return (f"The {len(e['examples'])} digits (of {site.n_digits:,}) with the highest activation, "
-            f"ranked. Activation = {how}.")
+    return (
+        f"The {len(e['examples'])} digits (of {site.n_digits:,}) with the highest activation, "
+        f"ranked. Activation = {how}."
+    )
 
 
 def _precursor(root: Path, st, m: int, site: SiteInfo) -> dict | None:
@@ -195,31 +296,56 @@ def _precursor(root: Path, st, m: int, site: SiteInfo) -> dict | None:
     if pe is None:
         return None
     pp, rel = site.params["precursor"], f"map_{m:03d}/precursor/"
-    wake = (f" Candidates at zero first climbed the pre-activation for {pp['wake']} steps."
-            if pp["wake"] else "")
-    note = (f"No random init moved this {noun(st.info)} above 0, so the precursor screened all "
-            f"{pe['n_patterns']:,} coarse {pp['grid']}×{pp['grid']} patterns of the grey values "
-            f"{', '.join(str(v) for v in pp['values'])} ({pp['screen']} screen) and refined the "
-            f"best {pp['top']} for {pp['epochs']} steps.{wake} Its images are the precursor's: "
-            "free range, min–max scaled.")
-    return {"status": pe["status"], "note": note, "dir": rel,
-            "figures": [{"src": f"{rel}best_{t}.png", "alt": f"precursor result ({t})",
-                         "caption": f"precursor, free range, {t}: {fmt(pe['best_activation'])}"}
-                        for t in ("viridis", "gray", "enhanced")],
-            "header": ("#", "pattern", "screen", "start", "refined", "woken"),
-            "rows": [(c["candidate"], c["pattern_index"], fmt(c["screen_loss"]),
-                      fmt(c["start_activation"]), fmt(c["refined_activation"]),
-                      "yes" if c["woken"] else "no") for c in pe["candidates"][:KEEP_CANDIDATES]],
-            "sheet": f"{rel}contact_sheet.png",
-            "sheet_size": size_of(root / st.info.name / rel / "contact_sheet.png")}
+    wake = (
+        f" Candidates at zero first climbed the pre-activation for {pp['wake']} steps."
+        if pp["wake"]
+        else ""
+    )
+    note = (
+        f"No random init moved this {noun(st.info)} above 0, so the precursor screened all "
+        f"{pe['n_patterns']:,} coarse {pp['grid']}×{pp['grid']} patterns of the grey values "
+        f"{', '.join(str(v) for v in pp['values'])} ({pp['screen']} screen) and refined the "
+        f"best {pp['top']} for {pp['steps']} steps.{wake} Its images are the precursor's: "
+        "free range, min–max scaled."
+    )
+    return {
+        "status": pe["status"],
+        "note": note,
+        "dir": rel,
+        "figures": [
+            {
+                "src": f"{rel}best_{t}.png",
+                "alt": f"precursor result ({t})",
+                "caption": f"precursor, free range, {t}: {fmt(pe['best_activation'])}",
+            }
+            for t in ("viridis", "gray", "enhanced")
+        ],
+        "header": ("#", "pattern", "screen", "start", "refined", "woken"),
+        "rows": [
+            (
+                c["candidate"],
+                c["pattern_index"],
+                fmt(c["screen_loss"]),
+                fmt(c["start_activation"]),
+                fmt(c["refined_activation"]),
+                "yes" if c["woken"] else "no",
+            )
+            for c in pe["candidates"][:KEEP_CANDIDATES]
+        ],
+        "sheet": f"{rel}contact_sheet.png",
+        "sheet_size": size_of(root / st.info.name / rel / "contact_sheet.png"),
+    }
 
 
 def _compare(st, k: int, e: dict, site: SiteInfo) -> dict | None:
     m, c = st.maps[k], e["compare"]
     if c is None:
         return None
-    return {"name": site.compare, "page": f"../compare/{st.info.name}.html",
-            "this_src": thumb_of(st, k).split("/", 1)[1],
-            "this_caption": f"{site.model}: {fmt(e['activation'])} ({e['status']})",
-            "other_src": f"../compare/{st.info.name}/map_{m:03d}.png",
-            "other_caption": f"{site.compare}: {fmt(c['value'])} ({c['status']})"}
+    return {
+        "name": site.compare,
+        "page": f"../compare/{st.info.name}.html",
+        "this_src": thumb_of(st, k).split("/", 1)[1],
+        "this_caption": f"{site.model}: {fmt(e['activation'])} ({e['status']})",
+        "other_src": f"../compare/{st.info.name}/map_{m:03d}.png",
+        "other_caption": f"{site.compare}: {fmt(c['value'])} ({c['status']})",
+    }

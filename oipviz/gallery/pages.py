@@ -1,9 +1,10 @@
 """The gallery's writer: templates, the index, the layer's contact sheet and the compare
 page, from the results the site composed (map pages: :mod:`.mappage`).  HTML comes from
 the jinja2 templates in ``templates/`` (all extend ``base.html``); every file goes through
-:mod:`oipviz.outputs`.  Pages are static: relative links only, no network, no JavaScript.
+:mod:`oipviz.core.outputs`.  Pages are static: relative links only, no network, no JavaScript.
 No TensorFlow here.
 """
+
 from __future__ import annotations
 
 import io
@@ -14,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..outputs import write_bytes, write_text
-from ..render import contact_sheet, normalize
-from ..status import STATUSES
-from .figures import png, save
+from oipviz.core.outputs import write_bytes, write_text
+from oipviz.core.render import contact_sheet, normalize
+from oipviz.core.status import STATUSES
+from oipviz.gallery.figures import png, save
 
 
 @dataclass
@@ -25,32 +26,36 @@ class SiteInfo:
     """What every page states: model, settings, data, how to resume."""
 
     model: str
-    params: dict                      # inits, epochs, lr, seed, precursor (or None)
+    params: dict  # inits, steps, lr, seed, precursor (or None)
     n_digits: int = 0
     data_source: str = ""
-    compare: str | None = None        # the other model's name
+    compare: str | None = None  # the other model's name
     model_rows: list = field(default_factory=list)
-    confusion: str | None = None      # relative path of the model's confusion matrix
+    confusion: str | None = None  # relative path of the model's confusion matrix
     resume_command: str = "the same command with --resume"
 
 
 # ----------------------------------------------------------------------------- templates
+
 
 @lru_cache(maxsize=1)
 def environment():
     """The jinja2 environment of the package's templates (HTML autoescaped)."""
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("oipviz.gallery", "templates"),
-                             autoescape=jinja2.select_autoescape(["html"]),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("oipviz.gallery", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     env.filters["fmt"] = fmt
     return env
 
 
 def write_page(path: str | Path, template: str, **context) -> Path:
     """Render ``templates/<template>`` and write it atomically."""
-    from .. import __version__
+    from oipviz import __version__
 
     html = environment().get_template(template).render(version=__version__, **context)
     return write_text(path, html)
@@ -76,7 +81,7 @@ def fmt(v, digits: int = 3) -> str:
     if v == 0:
         return "0"
     if 1e-3 <= abs(v) < 1e5:
-        return f"{v:.{digits}g}" if abs(v) < 10 ** digits else f"{v:.0f}"
+        return f"{v:.{digits}g}" if abs(v) < 10**digits else f"{v:.0f}"
     return f"{v:.2e}"
 
 
@@ -106,6 +111,7 @@ def size_of(path: Path) -> tuple[int, int]:
 
 # ----------------------------------------------------------------------------- index, compare
 
+
 def tiles(root: Path, st, prefix: str = "") -> list[dict]:
     """Index tiles of a layer in any state: a finished map links to its page; pictures
     and links appear only when their files exist (so an interrupted site stays valid)."""
@@ -116,12 +122,18 @@ def tiles(root: Path, st, prefix: str = "") -> list[dict]:
         thumb = thumb_of(st, k) if st.probe is not None else None
         value = st.value(k)
         pre = thumb is not None and "/precursor/" in thumb
-        out.append({"map": m, "status": status, "label": str(m),
-                    "href": prefix + page if (root / page).exists() else None,
-                    "thumb": prefix + thumb if thumb and (root / thumb).exists() else None,
-                    "tip": f"{st.info.name} {noun(st.info)} {m}: {status}"
-                           + ("" if value is None else f", {fmt(value)}")
-                           + (" (picture: precursor, free range)" if pre else "")})
+        out.append(
+            {
+                "map": m,
+                "status": status,
+                "label": str(m),
+                "href": prefix + page if (root / page).exists() else None,
+                "thumb": prefix + thumb if thumb and (root / thumb).exists() else None,
+                "tip": f"{st.info.name} {noun(st.info)} {m}: {status}"
+                + ("" if value is None else f", {fmt(value)}")
+                + (" (picture: precursor, free range)" if pre else ""),
+            }
+        )
     return out
 
 
@@ -129,13 +141,20 @@ def sheet_of(st):
     """The layer's contact sheet (PIL): each map's shown picture as the site draws it (a
     valid OIP as exact pixels; a precursor result min–max scaled, free range)."""
     rows, probe = st.rescue.rows, st.probe
-    pics = [normalize(r.best_image) if st.maps[k] in st.entries else probe.shown(r.best_image)
-            for k, r in enumerate(rows)]
+    pics = [
+        normalize(r.best_image) if st.maps[k] in st.entries else probe.shown(r.best_image)
+        for k, r in enumerate(rows)
+    ]
     how = RANGE_TITLES[probe.range_mode]
-    return contact_sheet(pics, [str(m) for m in st.maps], None, status=[r.status for r in rows],
-                         cell=56, cols=min(16, max(1, len(rows))),
-                         title=f"{st.info.name}: best OIP per map ({how}; rescued: precursor, "
-                               "free range)")
+    return contact_sheet(
+        pics,
+        [str(m) for m in st.maps],
+        None,
+        status=[r.status for r in rows],
+        cell=56,
+        cols=min(16, max(1, len(rows))),
+        title=f"{st.info.name}: best OIP per map ({how}; rescued: precursor, free range)",
+    )
 
 
 RANGE_TITLES = {"valid": "valid range, exact pixels", "free": "free range, min-max scaled"}
@@ -146,17 +165,23 @@ def _layer_lines(st, site: SiteInfo) -> list[str]:
     if st.measures is None:
         return []
     s, what = st.measures.summary(), noun(st.info)
-    on = ("in-range OIP (as written)" if s["counted_on"].startswith("in-range")
-          else "OIP clipped to [0, 1]")
-    return [f"OIP vs real digits: on {s['beats_best_real']} of {s['live']} live {what}s the "
-            f"{on} beats the best of the {site.n_digits:,} real digits.",
-            f"Unique OIPs? {s['unique']} unique, {s['several_forms']} several forms (median "
-            f"aligned similarity of the {site.params['inits']} inits' OIPs ≥ {s['unique_at']}: "
-            "unique)."]
+    on = (
+        "in-range OIP (as written)"
+        if s["counted_on"].startswith("in-range")
+        else "OIP clipped to [0, 1]"
+    )
+    return [
+        f"OIP vs real digits: on {s['beats_best_real']} of {s['live']} live {what}s the "
+        f"{on} beats the best of the {site.n_digits:,} real digits.",
+        f"Unique OIPs? {s['unique']} unique, {s['several_forms']} several forms (median "
+        f"aligned similarity of the {site.params['inits']} inits' OIPs ≥ {s['unique_at']}: "
+        "unique).",
+    ]
 
 
-def write_index(root: Path, states: list, site: SiteInfo, complete: bool,
-                extra_links: list | tuple = ()) -> Path:
+def write_index(
+    root: Path, states: list, site: SiteInfo, complete: bool, extra_links: list | tuple = ()
+) -> Path:
     """index.html from the layers' current state (finished, partial or pending);
     ``extra_links``: (href, text) of the extra pages that exist (the confusion matrix
     links to ``misclassified.html`` when it is one of them)."""
@@ -172,41 +197,75 @@ def write_index(root: Path, states: list, site: SiteInfo, complete: bool,
         links = [(f"{name}/sheet.png", "contact sheet (PNG)")] if sheet.exists() else []
         if (root / "compare" / f"{name}.html").exists():
             links.append((f"compare/{name}.html", f"side by side with {site.compare}"))
-        layers.append({"name": name, "units": info.units, "noun": noun(info), "tiles": t,
-                       "shape": f"{info.shape[1]}×{info.shape[2]}" if info.is_conv else "",
-                       "counts": counts, "links": links, "lines": _layer_lines(st, site)})
+        layers.append(
+            {
+                "name": name,
+                "units": info.units,
+                "noun": noun(info),
+                "tiles": t,
+                "shape": f"{info.shape[1]}×{info.shape[2]}" if info.is_conv else "",
+                "counts": counts,
+                "links": links,
+                "lines": _layer_lines(st, site),
+            }
+        )
     p, pp = site.params, site.params["precursor"]
-    rows = [("layers", ", ".join(st.info.name for st in states)),
-            ("OIPs", f"{p['inits']} inits × {p['epochs']} steps, lr {p['lr']}, seed {p['seed']}"),
-            ("range", RANGE_NOTES[p["range"]]),
-            ("style", STYLE_NOTES[p["style"]]),
-            ("precursor", "off" if pp is None else
-             f"{pp['screen']} screen of {len(pp['values']) ** (pp['grid'] ** 2):,} patterns, top "
-             f"{pp['top']} refined {pp['epochs']} steps, wake {pp['wake']}"),
-            ("data", f"{site.n_digits:,} {p['dataset']} images from {site.data_source}"
-             if site.n_digits else "–")]
+    rows = [
+        ("layers", ", ".join(st.info.name for st in states)),
+        ("OIPs", f"{p['inits']} inits × {p['steps']} steps, lr {p['lr']}, seed {p['seed']}"),
+        ("range", RANGE_NOTES[p["range"]]),
+        ("style", STYLE_NOTES[p["style"]]),
+        (
+            "precursor",
+            "off"
+            if pp is None
+            else f"{pp['screen']} screen of {len(pp['values']) ** (pp['grid'] ** 2):,} patterns, top "
+            f"{pp['top']} refined {pp['steps']} steps, wake {pp['wake']}",
+        ),
+        (
+            "data",
+            f"{site.n_digits:,} {p['dataset']} images from {site.data_source}"
+            if site.n_digits
+            else "–",
+        ),
+    ]
     if site.compare:
         rows.append(("compared with", site.compare))
-    note = ("A map's activation is the spatial mean of its output (after the layer's activation "
-            "function, e.g. ReLU): the quantity the OIPs maximize. A Dense unit's activation is "
-            "its value. Pictures of rescued maps are the precursor's (free range, min–max "
-            "scaled).")
-    return write_page(root / "index.html", "index.html", root="",
-                      title=f"oipviz gallery: {site.model}, {rows[0][1]}",
-                      complete=complete, n_maps=sum(len(st.maps) for st in states), n_pages=n_pages,
-                      resume_command=site.resume_command, model_rows=site.model_rows,
-                      param_rows=rows, confusion=site.confusion, activation_note=note,
-                      layers=layers, extra_links=list(extra_links),
-                      confusion_href=next((h for h, _ in extra_links
-                                           if h == "misclassified.html"), None))
+    note = (
+        "A map's activation is the spatial mean of its output (after the layer's activation "
+        "function, e.g. ReLU): the quantity the OIPs maximize. A Dense unit's activation is "
+        "its value. Pictures of rescued maps are the precursor's (free range, min–max "
+        "scaled)."
+    )
+    return write_page(
+        root / "index.html",
+        "index.html",
+        root="",
+        title=f"oipviz gallery: {site.model}, {rows[0][1]}",
+        complete=complete,
+        n_maps=sum(len(st.maps) for st in states),
+        n_pages=n_pages,
+        resume_command=site.resume_command,
+        model_rows=site.model_rows,
+        param_rows=rows,
+        confusion=site.confusion,
+        activation_note=note,
+        layers=layers,
+        extra_links=list(extra_links),
+        confusion_href=next((h for h, _ in extra_links if h == "misclassified.html"), None),
+    )
 
 
-RANGE_NOTES = {"valid": "valid: every OIP is a real input (pixels in [0, 1]), drawn as exact "
-                        "pixels; the contrast-enhanced pictures are labelled",
-               "free": "free (the articles' method): unconstrained, each picture min–max "
-                       "scaled; in-range numbers are of the OIP clipped to [0, 1]"}
-STYLE_NOTES = {"readable": "readable: ±2 px jitter, 5% scale, 5° rotation, gradient blur, relative TV penalty",
-               "plain": "plain: no transforms"}
+RANGE_NOTES = {
+    "valid": "valid: every OIP is a real input (pixels in [0, 1]), drawn as exact "
+    "pixels; the contrast-enhanced pictures are labelled",
+    "free": "free (the articles' method): unconstrained, each picture min–max "
+    "scaled; in-range numbers are of the OIP clipped to [0, 1]",
+}
+STYLE_NOTES = {
+    "readable": "readable: ±2 px jitter, 5% scale, 5° rotation, gradient blur, relative TV penalty",
+    "plain": "plain: no transforms",
+}
 
 
 def write_compare(root: Path, st, site: SiteInfo) -> Path:
@@ -221,25 +280,49 @@ def write_compare(root: Path, st, site: SiteInfo) -> Path:
     mine = [st.status(k) for k in range(len(st.maps))]
     theirs = other.status
     va, vb = [st.value(k) or 0.0 for k in range(len(st.maps))], other.best_values
-    summary = [("maps", len(mine), len(theirs)),
-               ("live (random inits)", mine.count("live"), theirs.count("live")),
-               ("rescued by the precursor", mine.count("rescued"), "–"),
-               ("dead", mine.count("dead"), theirs.count("dead")),
-               ("median best activation", fmt(np.median(va)), fmt(np.median(vb)))]
-    other_tiles = [{"map": m, "status": s, "label": f"{m}: {fmt(v)}", "href": None,
-                    "thumb": f"{layer}/map_{m:03d}.png", "tip": f"{site.compare} map {m}: {s}"}
-                   for m, s, v in zip(other.maps, theirs, vb)]
+    summary = [
+        ("maps", len(mine), len(theirs)),
+        ("live (random inits)", mine.count("live"), theirs.count("live")),
+        ("rescued by the precursor", mine.count("rescued"), "–"),
+        ("dead", mine.count("dead"), theirs.count("dead")),
+        ("median best activation", fmt(np.median(va)), fmt(np.median(vb))),
+    ]
+    other_tiles = [
+        {
+            "map": m,
+            "status": s,
+            "label": f"{m}: {fmt(v)}",
+            "href": None,
+            "thumb": f"{layer}/map_{m:03d}.png",
+            "tip": f"{site.compare} map {m}: {s}",
+        }
+        for m, s, v in zip(other.maps, theirs, vb)
+    ]
     p = site.params
     return write_page(
-        root / "compare" / f"{layer}.html", "compare.html", root="../",
-        title=f"{layer}: {site.model} vs {site.compare}", name_a=site.model, name_b=site.compare,
+        root / "compare" / f"{layer}.html",
+        "compare.html",
+        root="../",
+        title=f"{layer}: {site.model} vs {site.compare}",
+        name_a=site.model,
+        name_b=site.compare,
         note=f"Best OIP per map of layer {layer} in both models, from the same random inits "
-             f"({p['inits']} per map, {p['epochs']} steps, seed {p['seed']}, {p['range']} range); "
-             "the number is the activation reached. "
-             + ("Each OIP is drawn as exact pixels. " if p["range"] == "valid" else
-                "Each OIP is min–max scaled. ") + "A trained layer has structured "
-             "patterns, a random one noise-like ones.",
+        f"({p['inits']} per map, {p['steps']} steps, seed {p['seed']}, {p['range']} range); "
+        "the number is the activation reached. "
+        + (
+            "Each OIP is drawn as exact pixels. "
+            if p["range"] == "valid"
+            else "Each OIP is min–max scaled. "
+        )
+        + "A trained layer has structured "
+        "patterns, a random one noise-like ones.",
         summary=summary,
-        sides=[{"name": site.model, "tiles": tiles(root, st, "../"),
-                "sheet": f"../{layer}/sheet.png" if (root / layer / "sheet.png").exists() else None},
-               {"name": site.compare, "tiles": other_tiles, "sheet": f"{layer}_other.png"}])
+        sides=[
+            {
+                "name": site.model,
+                "tiles": tiles(root, st, "../"),
+                "sheet": f"../{layer}/sheet.png" if (root / layer / "sheet.png").exists() else None,
+            },
+            {"name": site.compare, "tiles": other_tiles, "sheet": f"{layer}_other.png"},
+        ],
+    )

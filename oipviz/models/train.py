@@ -1,32 +1,28 @@
 """Train a zoo architecture and write the model, its card and a confusion matrix.
 
-The data are validated (:func:`oipviz.data.validate_arrays`) before TensorFlow is
+The data are validated (:func:`oipviz.data.sources.validate_arrays`) before TensorFlow is
 imported; the card is strict JSON and is written only for a model whose weights and
 figures are all finite.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from .. import checks
-from ..data import Dataset, load_dataset
-from ..errors import DataError, OipvizError
-from ..outputs import check_file_target, dumps
-from ..versions import package_versions
-from . import ARCH_NAMES
+from oipviz.core import checks
+from oipviz.core.errors import DataError, OipvizError
+from oipviz.core.loader import card_path
+from oipviz.core.outputs import check_file_target, dumps
+from oipviz.core.versions import package_versions
+from oipviz.data.sources import Dataset, load_dataset
+from oipviz.models import ARCH_NAMES
 
 MAX_EPOCHS = 1000
 MAX_BATCH = 4096
-
-
-def card_path(model_path: str | Path) -> Path:
-    """The card that belongs to a model file: ``NAME.card.json`` beside it."""
-    p = Path(model_path)
-    return p.with_name(p.name.rsplit(".", 1)[0] + ".card.json")
 
 
 def output_paths(out: str | Path) -> list[Path]:
@@ -46,8 +42,9 @@ def check_outputs(out: str | Path, force: bool) -> list[Path]:
     return paths
 
 
-def augment(x: np.ndarray, rng: np.random.Generator, max_shift: float = 2.0,
-            max_rot: float = 10.0) -> np.ndarray:
+def augment(
+    x: np.ndarray, rng: np.random.Generator, max_shift: float = 2.0, max_rot: float = 10.0
+) -> np.ndarray:
     """Small random shifts and rotations (OpenCV affine warps) of uint8 digits."""
     import cv2
 
@@ -66,14 +63,23 @@ def pixel_stats(ds: Dataset) -> tuple[float, float]:
     mean, std = float(x01.mean()), float(x01.std())
     if not std > 0:
         where = ds.source.removeprefix("path:")
-        raise DataError(f"{where}: every x_train pixel is {int(ds.x_train.flat[0])}; "
-                        "blank images cannot be learned from")
+        raise DataError(
+            f"{where}: every x_train pixel is {int(ds.x_train.flat[0])}; "
+            "blank images cannot be learned from"
+        )
     return mean, std
 
 
-def train(arch: str = "seed_cnn", dataset: str = "mnist", data: str | Path | Dataset | None = None,
-          epochs: int = 30, seed: int = 0, batch_size: int = 64, augment_data: bool = True,
-          on_epoch: Callable[[int, dict], None] | None = None):
+def train(
+    arch: str = "seed_cnn",
+    dataset: str = "mnist",
+    data: str | Path | Dataset | None = None,
+    epochs: int = 30,
+    seed: int = 0,
+    batch_size: int = 64,
+    augment_data: bool = True,
+    on_epoch: Callable[[int, dict], None] | None = None,
+):
     """Train ``arch`` on ``data`` (a path, an already loaded :class:`Dataset`, or None for
     the first source that works); return (model, card, confusion matrix).
 
@@ -87,10 +93,10 @@ def train(arch: str = "seed_cnn", dataset: str = "mnist", data: str | Path | Dat
     # validated, before TF is imported: bad data fail fast
     ds = data if isinstance(data, Dataset) else load_dataset(dataset, path=data, seed=seed)
     mean, std = pixel_stats(ds)
-    from ..tfenv import import_keras
+    from oipviz.core.tfenv import import_keras
 
     keras = import_keras()  # TF's start-up log noise silenced
-    from .zoo import ARCHITECTURES
+    from oipviz.models.zoo import ARCHITECTURES
 
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -101,17 +107,23 @@ def train(arch: str = "seed_cnn", dataset: str = "mnist", data: str | Path | Dat
     model = ARCHITECTURES[arch]()
     steps = epochs * int(np.ceil(len(ds.x_train) / batch_size))
     lr = keras.optimizers.schedules.CosineDecay(2e-3, steps, alpha=0.02)
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(lr),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     x_test = prep(ds.x_test)
     for epoch in range(epochs):
         xb = augment(ds.x_train, rng) if augment_data else ds.x_train
-        hist = model.fit(prep(xb), ds.y_train, batch_size=batch_size, epochs=1, verbose=0,
-                         shuffle=True)
+        hist = model.fit(
+            prep(xb), ds.y_train, batch_size=batch_size, epochs=1, verbose=0, shuffle=True
+        )
         logs = {k: float(v[-1]) for k, v in hist.history.items()}
         if not np.isfinite(logs.get("loss", 0.0)):
-            raise OipvizError(f"training diverged in epoch {epoch + 1} (the loss is not finite); "
-                              "nothing was written")
+            raise OipvizError(
+                f"training diverged in epoch {epoch + 1} (the loss is not finite); "
+                "nothing was written"
+            )
         if on_epoch:
             logs["val_accuracy"] = float(model.evaluate(x_test, ds.y_test, verbose=0)[1])
             on_epoch(epoch, logs)
@@ -128,8 +140,12 @@ def train(arch: str = "seed_cnn", dataset: str = "mnist", data: str | Path | Dat
         "data_source": ds.source,
         "samples": ds.counts,
         "data_conversions": ds.notes,
-        "preprocessing": {"kind": "standardize", "mean": mean, "std": std,
-                          "note": "model input = (pixel/255 - mean) / std"},
+        "preprocessing": {
+            "kind": "standardize",
+            "mean": mean,
+            "std": std,
+            "note": "model input = (pixel/255 - mean) / std",
+        },
         "augmentation": "random shifts ±2 px, rotations ±10°" if augment_data else "none",
         "epochs": epochs,
         "batch_size": batch_size,
@@ -155,8 +171,15 @@ def plot_confusion(confusion: np.ndarray, path: str | Path, title: str) -> None:
         for j in range(10):
             v = confusion[i, j]
             if v:
-                ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
-                        color="black" if v > confusion.max() / 2 else "white")
+                ax.text(
+                    j,
+                    i,
+                    str(v),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="black" if v > confusion.max() / 2 else "white",
+                )
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted")
@@ -167,8 +190,9 @@ def plot_confusion(confusion: np.ndarray, path: str | Path, title: str) -> None:
     plt.close(fig)
 
 
-def save_trained(model, card: dict, confusion: np.ndarray, out: str | Path,
-                 force: bool = False) -> list[Path]:
+def save_trained(
+    model, card: dict, confusion: np.ndarray, out: str | Path, force: bool = False
+) -> list[Path]:
     """Write ``out`` (.keras/.h5), its card (strict JSON) and ``NAME.confusion.png``: each
     to a temp name beside its target, renamed into place only when all three are done."""
     paths = check_outputs(out, force)
@@ -179,9 +203,11 @@ def save_trained(model, card: dict, confusion: np.ndarray, out: str | Path,
         text = dumps(card) + "\n"  # strict: a NaN would be null, never "NaN"
         model.save(temps[0])
         temps[1].write_text(text)
-        plot_confusion(confusion, temps[2],
-                       f"{card['architecture']} on {card['dataset']}: "
-                       f"{card['heldout_accuracy']:.1%} held-out")
+        plot_confusion(
+            confusion,
+            temps[2],
+            f"{card['architecture']} on {card['dataset']}: {card['heldout_accuracy']:.1%} held-out",
+        )
         for t, p in zip(temps, paths):
             os.replace(t, p)
     except BaseException:

@@ -1,7 +1,8 @@
 """Architectures from the source articles, as Keras 3 models on 28×28×1 inputs."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 from keras import layers
@@ -9,32 +10,38 @@ from keras import layers
 
 def seed_cnn() -> keras.Model:
     """The CNN of the OIP/DeepDream articles: conv1 32 → conv2 64 → conv3 128 (3×3 maps)."""
-    return keras.Sequential([
-        keras.Input((28, 28, 1), name="image"),
-        layers.Conv2D(32, 3, activation="relu", name="conv1"),
-        layers.MaxPooling2D(2, name="pool1"),
-        layers.Conv2D(64, 3, activation="relu", name="conv2"),
-        layers.MaxPooling2D(2, name="pool2"),
-        layers.Conv2D(128, 3, activation="relu", name="conv3"),
-        layers.Flatten(name="flatten"),
-        layers.Dense(70, activation="relu", name="dense1"),
-        layers.Dense(10, activation="softmax", name="predictions"),
-    ], name="seed_cnn")
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1), name="image"),
+            layers.Conv2D(32, 3, activation="relu", name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(64, 3, activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Conv2D(128, 3, activation="relu", name="conv3"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(70, activation="relu", name="dense1"),
+            layers.Dense(10, activation="softmax", name="predictions"),
+        ],
+        name="seed_cnn",
+    )
 
 
 def random_features() -> keras.Model:
     """Three random, frozen 32-map conv layers; only the final Dense layer learns."""
     init = keras.initializers.GlorotUniform
-    model = keras.Sequential([
-        keras.Input((28, 28, 1), name="image"),
-        layers.Conv2D(32, 3, activation="relu", kernel_initializer=init(), name="conv1"),
-        layers.MaxPooling2D(2, name="pool1"),
-        layers.Conv2D(32, 3, activation="relu", kernel_initializer=init(), name="conv2"),
-        layers.MaxPooling2D(2, name="pool2"),
-        layers.Conv2D(32, 3, activation="relu", kernel_initializer=init(), name="conv3"),
-        layers.Flatten(name="flatten"),
-        layers.Dense(10, activation="softmax", name="predictions"),
-    ], name="random_features")
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1), name="image"),
+            layers.Conv2D(32, 3, activation="relu", kernel_initializer=init(), name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(32, 3, activation="relu", kernel_initializer=init(), name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Conv2D(32, 3, activation="relu", kernel_initializer=init(), name="conv3"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(10, activation="softmax", name="predictions"),
+        ],
+        name="random_features",
+    )
     for layer in model.layers[:-1]:
         layer.trainable = False
     return model
@@ -42,30 +49,36 @@ def random_features() -> keras.Model:
 
 def lenet5() -> keras.Model:
     """LeNet-5 with ReLU and max-pooling (the variant the LeNet article recommends)."""
-    return keras.Sequential([
-        keras.Input((28, 28, 1), name="image"),
-        layers.Conv2D(6, 5, padding="same", activation="relu", name="conv1"),
-        layers.MaxPooling2D(2, name="pool1"),
-        layers.Conv2D(16, 5, activation="relu", name="conv2"),
-        layers.MaxPooling2D(2, name="pool2"),
-        layers.Flatten(name="flatten"),
-        layers.Dense(120, activation="relu", name="fc1"),
-        layers.Dense(84, activation="relu", name="fc2"),
-        layers.Dense(10, activation="softmax", name="predictions"),
-    ], name="lenet5")
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1), name="image"),
+            layers.Conv2D(6, 5, padding="same", activation="relu", name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(16, 5, activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(120, activation="relu", name="fc1"),
+            layers.Dense(84, activation="relu", name="fc2"),
+            layers.Dense(10, activation="softmax", name="predictions"),
+        ],
+        name="lenet5",
+    )
 
 
 def mlp() -> keras.Model:
     """784-512-512-10 perceptron with ReLU and dropout 0.2 (the MLP notebook)."""
-    return keras.Sequential([
-        keras.Input((28, 28, 1), name="image"),
-        layers.Flatten(name="flatten"),
-        layers.Dense(512, activation="relu", name="dense1"),
-        layers.Dropout(0.2, name="dropout1"),
-        layers.Dense(512, activation="relu", name="dense2"),
-        layers.Dropout(0.2, name="dropout2"),
-        layers.Dense(10, activation="softmax", name="predictions"),
-    ], name="mlp")
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1), name="image"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(512, activation="relu", name="dense1"),
+            layers.Dropout(0.2, name="dropout1"),
+            layers.Dense(512, activation="relu", name="dense2"),
+            layers.Dropout(0.2, name="dropout2"),
+            layers.Dense(10, activation="softmax", name="predictions"),
+        ],
+        name="mlp",
+    )
 
 
 def linear(l2: float = 0.1) -> keras.Model:
@@ -73,12 +86,20 @@ def linear(l2: float = 0.1) -> keras.Model:
     article); its ten weight vectors are class templates (``oipviz weights``).  Zero
     init and weight decay (as in that article's linear classifier) keep pixels that never
     see ink out of the templates and make them look like digits (held-out accuracy ~88 %)."""
-    return keras.Sequential([
-        keras.Input((28, 28, 1), name="image"),
-        layers.Flatten(name="flatten"),
-        layers.Dense(10, activation="softmax", kernel_initializer="zeros",
-                     kernel_regularizer=keras.regularizers.L2(l2), name="predictions"),
-    ], name="linear")
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1), name="image"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(
+                10,
+                activation="softmax",
+                kernel_initializer="zeros",
+                kernel_regularizer=keras.regularizers.L2(l2),
+                name="predictions",
+            ),
+        ],
+        name="linear",
+    )
 
 
 ARCHITECTURES: dict[str, Callable[[], keras.Model]] = {

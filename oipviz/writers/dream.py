@@ -1,14 +1,15 @@
-"""Write a :class:`~oipviz.dream.DreamResult`: the dream, one strip of the articles'
+"""Write a :class:`~oipviz.compute.dream.DreamResult`: the dream, one strip of the articles'
 panels per round, and the manifest."""
+
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
 
-from ..dream import DreamResult, DreamRound, resize
-from ..images import ImagePlanes, compose, save_image
-from ..outputs import OutputFolder
-from ..render import colorize, normalize, strip, to_image
+from oipviz.compute.dream import DreamResult, DreamRound, resize
+from oipviz.core.images import ImagePlanes, compose, save_image
+from oipviz.core.outputs import OutputFolder
+from oipviz.core.render import colorize, normalize, strip, to_image
 
 
 def _plane_at(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -19,8 +20,9 @@ def _plane_at(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack([resize(a[..., c], size) for c in range(a.shape[2])], axis=-1)
 
 
-def round_panels(rd: DreamRound, planes: ImagePlanes | None = None,
-                 gray: bool = False) -> tuple[list[Image.Image], list[str]]:
+def round_panels(
+    rd: DreamRound, planes: ImagePlanes | None = None, gray: bool = False
+) -> tuple[list[Image.Image], list[str]]:
     """The article's panels of one round as PIL images, with captions.
 
     28×28 OIP (viridis, gray; the mosaic of tiles when tiled), the blurry upscaled dream,
@@ -37,9 +39,11 @@ def round_panels(rd: DreamRound, planes: ImagePlanes | None = None,
     panels = [to_image(small, "viridis", scale), to_image(small, "gray", scale)]
     tag = "OIP 28x28" if rd.tiles == 1 else f"{rd.tiles} tiles 28x28"
     labels = [f"{tag} (viridis)", f"{tag} (gray)"]
-    for arr, lab in ((normalize(rd.upscaled), "upscaled dream"),
-                     (normalize(rd.with_detail), "+ details"),
-                     (rd.adjusted, "contrast adjusted")):
+    for arr, lab in (
+        (normalize(rd.upscaled), "upscaled dream"),
+        (normalize(rd.with_detail), "+ details"),
+        (rd.adjusted, "contrast adjusted"),
+    ):
         panels.append(Image.fromarray(colorize(arr, "gray")[..., 0]))
         labels.append(lab)
     if planes is not None and planes.rgb is not None and not gray:
@@ -51,8 +55,9 @@ def round_panels(rd: DreamRound, planes: ImagePlanes | None = None,
     return panels, labels
 
 
-def write_dream(out: OutputFolder, res: DreamResult, manifest: dict,
-                planes: ImagePlanes | None = None) -> dict:
+def write_dream(
+    out: OutputFolder, res: DreamResult, manifest: dict, planes: ImagePlanes | None = None
+) -> dict:
     """dream.png (the input's size and mode), one strip per round, manifest.json."""
     many = len({r.octave for r in res.rounds}) > 1
     save_image(out.path / "dream.png", res.image, res.mode)
@@ -61,16 +66,33 @@ def write_dream(out: OutputFolder, res: DreamResult, manifest: dict,
         name = f"octave{rd.octave}_round{rd.round}.png" if many else f"round{rd.round}.png"
         panels, labels = round_panels(rd, planes, res.params.get("gray", False))
         strip(panels, out.path / name, labels)
-        rounds.append({"octave": rd.octave, "round": rd.round, "tiles": rd.tiles,
-                       "live_tiles": rd.live_tiles, "nudged_with_noise": rd.nudged,
-                       "size": [rd.adjusted.shape[1], rd.adjusted.shape[0]],
-                       "activation_start": rd.activation_start,
-                       "activation_end": rd.activation_end, "strip": name})
-    manifest = dict(manifest, objective=res.objective, output={
-        "file": "dream.png", "mode": res.mode,
-        "size": [int(res.image.shape[1]), int(res.image.shape[0])]},
-        rounds=rounds, timing={"engine_seconds": round(res.engine_seconds, 4),
-                               "dream_seconds": round(res.total_seconds, 4),
-                               "image_steps": res.image_steps})
+        rounds.append(
+            {
+                "octave": rd.octave,
+                "round": rd.round,
+                "tiles": rd.tiles,
+                "live_tiles": rd.live_tiles,
+                "nudged_with_noise": rd.nudged,
+                "size": [rd.adjusted.shape[1], rd.adjusted.shape[0]],
+                "activation_start": rd.activation_start,
+                "activation_end": rd.activation_end,
+                "strip": name,
+            }
+        )
+    manifest = dict(
+        manifest,
+        objective=res.objective,
+        output={
+            "file": "dream.png",
+            "mode": res.mode,
+            "size": [int(res.image.shape[1]), int(res.image.shape[0])],
+        },
+        rounds=rounds,
+        timing={
+            "engine_seconds": round(res.engine_seconds, 4),
+            "dream_seconds": round(res.total_seconds, 4),
+            "image_steps": res.image_steps,
+        },
+    )
     out.write_manifest(manifest)
     return manifest

@@ -1,6 +1,7 @@
 """The embedding's HTML page: one SVG scatter per panel; hovering a point shows the digit
 (an inline data: URI) and rings the same digit in every panel.  One self-contained file,
 no network.  The jinja2 template lives here so it ships with the code."""
+
 from __future__ import annotations
 
 import base64
@@ -10,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-SIZE = 420     # SVG user units per panel
+SIZE = 420  # SVG user units per panel
 MARGIN = 8
 
 TEMPLATE = """<!doctype html>
@@ -117,23 +118,42 @@ def svg_points(coords: np.ndarray, labels: np.ndarray, pred: np.ndarray | None) 
     miss = np.zeros(len(labels), bool) if pred is None else pred != labels
     r = float(np.clip(600 / np.sqrt(len(labels)) / 10, 1.6, 5))
     order = np.concatenate([np.flatnonzero(~miss), np.flatnonzero(miss)])
-    parts = [f'<circle cx="{xy[i, 0]:.1f}" cy="{SIZE - xy[i, 1]:.1f}" r="{r:.1f}" '
-             f'class="c{labels[i] % 10}{" miss" if miss[i] else ""}" data-i="{i}"/>'
-             for i in order]
+    parts = [
+        f'<circle cx="{xy[i, 0]:.1f}" cy="{SIZE - xy[i, 1]:.1f}" r="{r:.1f}" '
+        f'class="c{labels[i] % 10}{" miss" if miss[i] else ""}" data-i="{i}"/>'
+        for i in order
+    ]
     return Markup("".join(parts))
 
 
 def render(result, title: str, meta: str) -> str:
     """The page of an EmbedResult."""
-    from ..features.plots import CLASS_COLOURS
+    from oipviz.writers.plots import CLASS_COLOURS
 
     y = result.labels
-    panels = [{"title": p.title, "features": p.features, "notes": p.notes,
-               "points": svg_points(p.coords, y, p.pred)} for p in result.panels]
-    preds = [{"model": p.model, "pred": p.pred.tolist()} for p in result.panels
-             if p.pred is not None]
+    panels = [
+        {
+            "title": p.title,
+            "features": p.features,
+            "notes": p.notes,
+            "points": svg_points(p.coords, y, p.pred),
+        }
+        for p in result.panels
+    ]
+    preds = [
+        {"model": p.model, "pred": p.pred.tolist()} for p in result.panels if p.pred is not None
+    ]
     preds = list({p["model"]: p for p in preds}.values())  # one line per model
     return template().render(
-        title=title, meta=meta, scores=result.summary(), notes=result.notes, k=result.k,
-        panels=panels, size=SIZE, colours=CLASS_COLOURS, labels=y.tolist(), preds=preds,
-        thumbs=[thumbnail(x) for x in result.digits.x01])
+        title=title,
+        meta=meta,
+        scores=result.summary(),
+        notes=result.notes,
+        k=result.k,
+        panels=panels,
+        size=SIZE,
+        colours=CLASS_COLOURS,
+        labels=y.tolist(),
+        preds=preds,
+        thumbs=[thumbnail(x) for x in result.digits.x01],
+    )

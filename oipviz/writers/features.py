@@ -1,6 +1,7 @@
 """Write the feature views (embedding, clusters, weights) into an
-:class:`~oipviz.outputs.OutputFolder`: PNGs, CSV, .npy, an HTML page, the manifest.
+:class:`~oipviz.core.outputs.OutputFolder`: PNGs, CSV, .npy, an HTML page, the manifest.
 No TensorFlow here: everything comes from the result objects."""
+
 from __future__ import annotations
 
 import csv
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..outputs import OutputFolder, write_bytes, write_text
+from oipviz.core.outputs import OutputFolder, write_bytes, write_text
 
 
 def save_png(path: Path, image) -> str:
@@ -32,21 +33,26 @@ def save_csv(path: Path, rows: list[dict]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
-    w.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()}
-                for r in rows)
+    w.writerows(
+        {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows
+    )
     write_text(path, buf.getvalue())
     return path.name
 
 
 def _data(digits) -> dict:
-    return {"source": digits.source, "samples": len(digits), "heldout_first": digits.heldout,
-            "note": "held-out digits first, then training digits"}
+    return {
+        "source": digits.source,
+        "samples": len(digits),
+        "heldout_first": digits.heldout,
+        "note": "held-out digits first, then training digits",
+    }
 
 
 def write_embed(out: OutputFolder, res, manifest: dict) -> dict:
     """embedding.png, index.html, coords.npy (first panel; coords_<panel>.npy for the
     others), labels.npy, scores.csv, a copy of a model built for the run, manifest."""
-    from .embed_page import render
+    from oipviz.writers.embed_page import render
 
     tmp = out.path
     files = [save_png(tmp / "embedding.png", res.figure())]
@@ -60,14 +66,23 @@ def write_embed(out: OutputFolder, res, manifest: dict) -> dict:
             shutil.copyfile(f, tmp / f.name)
             files.append(f.name)
     title = " vs ".join(p.title for p in res.panels[:2]) + f" ({res.method})"
-    meta = (f"{len(res.digits)} digits from {res.digits.source} ({res.digits.heldout} held-out "
-            f"first, then training digits) · {res.method} · seed {res.seed} · k = {res.k}")
+    meta = (
+        f"{len(res.digits)} digits from {res.digits.source} ({res.digits.heldout} held-out "
+        f"first, then training digits) · {res.method} · seed {res.seed} · k = {res.k}"
+    )
     write_text(tmp / "index.html", render(res, title, meta))
     files.append("index.html")
-    manifest = dict(manifest, data=_data(res.digits), method=res.method, mode=res.mode,
-                    k=res.k, perplexity=res.perplexity, notes=res.notes,
-                    panels=[dict(s, notes=p.notes) for s, p in zip(res.summary(), res.panels)],
-                    files=sorted(files) + ["manifest.json"])
+    manifest = dict(
+        manifest,
+        data=_data(res.digits),
+        method=res.method,
+        mode=res.mode,
+        k=res.k,
+        perplexity=res.perplexity,
+        notes=res.notes,
+        panels=[dict(s, notes=p.notes) for s, p in zip(res.summary(), res.panels)],
+        files=sorted(files) + ["manifest.json"],
+    )
     out.write_manifest(manifest)
     return manifest
 
@@ -75,29 +90,55 @@ def write_embed(out: OutputFolder, res, manifest: dict) -> dict:
 def write_clusters(out: OutputFolder, res, manifest: dict) -> dict:
     """elbow.png, silhouette.png, cpu_time.png, scores.csv; for the chosen K the
     centroid sheet, the contingency table (CSV + PNG), assignment and centroids (.npy)."""
-    from ..features.plots import contingency, curve
+    from oipviz.writers.plots import contingency, curve
 
     tmp, k = out.path, res.show_k
     desc = f"{res.features}, {len(res.labels)} digits"
-    files = [save_png(tmp / "elbow.png", curve(res.ks, res.inertia, "inertia",
-                                               f"elbow: {desc}", k)),
-             save_png(tmp / "silhouette.png", curve(res.ks, res.silhouette, "mean silhouette",
-                                                    f"silhouette ({res.silhouette_n} points): "
-                                                    f"{desc}", res.best_k)),
-             save_png(tmp / "cpu_time.png", curve(res.ks, res.cpu_seconds, "CPU seconds",
-                                                  f"MiniBatchKMeans CPU time: {desc}")),
-             save_csv(tmp / "scores.csv", res.rows()),
-             save_png(tmp / f"centroids_K{k}.png", res.sheet()),
-             save_png(tmp / f"contingency_K{k}.png", contingency(
-                 res.contingency, f"K={k}: cluster × class (purity {res.purity:.3f})")),
-             save_csv(tmp / f"contingency_K{k}.csv",
-                      [{"cluster": j, **{str(c): int(v) for c, v in enumerate(row)},
-                        "size": int(row.sum()), "majority": int(row.argmax())}
-                       for j, row in enumerate(res.contingency)]),
-             save_npy(tmp / "assignment.npy", res.assignment),
-             save_npy(tmp / "centroids.npy", res.centroids)]
-    manifest = dict(manifest, data=_data(res.digits), summary=res.summary(), scan=res.rows(),
-                    notes=res.notes, files=sorted(files) + ["manifest.json"])
+    files = [
+        save_png(tmp / "elbow.png", curve(res.ks, res.inertia, "inertia", f"elbow: {desc}", k)),
+        save_png(
+            tmp / "silhouette.png",
+            curve(
+                res.ks,
+                res.silhouette,
+                "mean silhouette",
+                f"silhouette ({res.silhouette_n} points): {desc}",
+                res.best_k,
+            ),
+        ),
+        save_png(
+            tmp / "cpu_time.png",
+            curve(res.ks, res.cpu_seconds, "CPU seconds", f"MiniBatchKMeans CPU time: {desc}"),
+        ),
+        save_csv(tmp / "scores.csv", res.rows()),
+        save_png(tmp / f"centroids_K{k}.png", res.sheet()),
+        save_png(
+            tmp / f"contingency_K{k}.png",
+            contingency(res.contingency, f"K={k}: cluster × class (purity {res.purity:.3f})"),
+        ),
+        save_csv(
+            tmp / f"contingency_K{k}.csv",
+            [
+                {
+                    "cluster": j,
+                    **{str(c): int(v) for c, v in enumerate(row)},
+                    "size": int(row.sum()),
+                    "majority": int(row.argmax()),
+                }
+                for j, row in enumerate(res.contingency)
+            ],
+        ),
+        save_npy(tmp / "assignment.npy", res.assignment),
+        save_npy(tmp / "centroids.npy", res.centroids),
+    ]
+    manifest = dict(
+        manifest,
+        data=_data(res.digits),
+        summary=res.summary(),
+        scan=res.rows(),
+        notes=res.notes,
+        files=sorted(files) + ["manifest.json"],
+    )
     out.write_manifest(manifest)
     return manifest
 
@@ -105,17 +146,28 @@ def write_clusters(out: OutputFolder, res, manifest: dict) -> dict:
 def write_weights(out: OutputFolder, res, manifest: dict) -> dict:
     """templates.png or kernels.png, class_means.png, the raw arrays, the manifest."""
     tmp = out.path
-    files = [save_png(tmp / f"{res.kind}.png", res.sheet()),
-             save_npy(tmp / f"{res.kind}.npy", res.images),
-             save_png(tmp / "class_means.png", res.means_sheet()),
-             save_npy(tmp / "class_means.npy", res.class_means)]
+    files = [
+        save_png(tmp / f"{res.kind}.png", res.sheet()),
+        save_npy(tmp / f"{res.kind}.npy", res.images),
+        save_png(tmp / "class_means.png", res.means_sheet()),
+        save_npy(tmp / "class_means.npy", res.class_means),
+    ]
     corr = res.correlation()
     if corr is not None:
-        files.append(save_csv(tmp / "correlation.csv", [
-            {"template": f"class {c}", **{f"mean {d}": float(v) for d, v in enumerate(row)}}
-            for c, row in enumerate(corr)]))
-    manifest = dict(manifest, summary=res.summary(),
-                    data={"source": res.source, "class_counts": res.class_counts},
-                    files=sorted(files) + ["manifest.json"])
+        files.append(
+            save_csv(
+                tmp / "correlation.csv",
+                [
+                    {"template": f"class {c}", **{f"mean {d}": float(v) for d, v in enumerate(row)}}
+                    for c, row in enumerate(corr)
+                ],
+            )
+        )
+    manifest = dict(
+        manifest,
+        summary=res.summary(),
+        data={"source": res.source, "class_counts": res.class_counts},
+        files=sorted(files) + ["manifest.json"],
+    )
     out.write_manifest(manifest)
     return manifest

@@ -1,15 +1,16 @@
-"""Write an :class:`~oipviz.oip.OIPRun` as PNGs, .npy, contact sheets and a manifest;
+"""Write an :class:`~oipviz.compute.oip.OIPRun` as PNGs, .npy, contact sheets and a manifest;
 run a resumable multi-map OIP job in parts."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from ..oip import OIPRun
-from ..outputs import OutputFolder, load_npz, save_npz
-from ..render import contact_sheet, enhance, save_oip
-from ..status import count, live_or_dead
+from oipviz.compute.oip import OIPRun
+from oipviz.core.outputs import OutputFolder, load_npz, save_npz
+from oipviz.core.render import contact_sheet, enhance, save_oip
+from oipviz.core.status import count, live_or_dead
 
 #: images per resumable part of a multi-map run (fixed, so a resumed run gives the same bytes)
 PART_IMAGES = 512
@@ -18,14 +19,13 @@ PART_IMAGES = 512
 def parts(maps: list[int], inits: int) -> list[list[int]]:
     """The fixed groups of maps a run is computed in."""
     per = max(1, PART_IMAGES // inits)
-    return [maps[i:i + per] for i in range(0, len(maps), per)]
+    return [maps[i : i + per] for i in range(0, len(maps), per)]
 
 
 class FolderParts:
     """Parts kept in ``out/[under/]parts/`` as soon as each is done (resume reads them)."""
 
-    def __init__(self, out: OutputFolder, convention=None, transforms: tuple = (),
-                 under: str = ""):
+    def __init__(self, out: OutputFolder, convention=None, transforms: tuple = (), under: str = ""):
         self.folder = out.path / under / "parts"
         self.convention, self.transforms = convention, transforms
 
@@ -67,8 +67,13 @@ class HeldParts:
         self.new[group[0]] = run.to_arrays()
 
 
-def run_in_parts(store, maps: list[int], inits: int, compute: Callable[[list[int]], OIPRun],
-                 on_skip: Callable[[int], None] | None = None) -> OIPRun:
+def run_in_parts(
+    store,
+    maps: list[int],
+    inits: int,
+    compute: Callable[[list[int]], OIPRun],
+    on_skip: Callable[[int], None] | None = None,
+) -> OIPRun:
     """``compute(group)`` for each group of maps that ``store`` (:class:`FolderParts` or
     :class:`HeldParts`) lacks, saved there as soon as it is done; returns the whole run.
     An interrupted group is never kept: KeyboardInterrupt propagates and the finished
@@ -96,33 +101,56 @@ def write_oip(out: OutputFolder, run: OIPRun, manifest: dict) -> dict:
     status = run.status
     per_map = []
     for k, m in enumerate(run.maps):
-        entry = {"map": m, "status": status[k],
-                 "activation_start": [float(v) for v in run.start[k]],
-                 "activation_end": [float(v) for v in run.final[k]],
-                 "best_init": int(run.best[k]), "best_activation": float(run.best_values[k])}
+        entry = {
+            "map": m,
+            "status": status[k],
+            "activation_start": [float(v) for v in run.start[k]],
+            "activation_end": [float(v) for v in run.final[k]],
+            "best_init": int(run.best[k]),
+            "best_activation": float(run.best_values[k]),
+        }
         if status[k] == "live":
             px = run.shown(run.best_images[k]) if run.range_mode == "valid" else None
             entry["files"] = [p.name for p in save_oip(tmp, f"map{m:03d}", run.best_images[k], px)]
         per_map.append(entry)
     if len(run.maps) > 1:
         labels = [f"{m}" + (" dead" if s == "dead" else "") for m, s in zip(run.maps, status)]
-        title = f"{run.layer}: OIPs ({run.kind})" + (", valid range" if run.range_mode == "valid" else "")
-        contact_sheet([run.shown(b) for b in run.best_images], labels, tmp / "contact_sheet.png",
-                      status=status, title=title)
-        contact_sheet([enhance(b) for b in run.best_images], labels,
-                      tmp / "contact_sheet_enhanced.png", status=status,
-                      title=f"{run.layer}: OIPs, contrast-enhanced")
+        title = f"{run.layer}: OIPs ({run.kind})" + (
+            ", valid range" if run.range_mode == "valid" else ""
+        )
+        contact_sheet(
+            [run.shown(b) for b in run.best_images],
+            labels,
+            tmp / "contact_sheet.png",
+            status=status,
+            title=title,
+        )
+        contact_sheet(
+            [enhance(b) for b in run.best_images],
+            labels,
+            tmp / "contact_sheet_enhanced.png",
+            status=status,
+            title=f"{run.layer}: OIPs, contrast-enhanced",
+        )
     else:
         run.sheet().save(tmp / "contact_sheet.png", format="PNG")
     np.save(tmp / "history.npy", run.history)
     c = count(status)
-    manifest = dict(manifest, layer=run.layer, steps_done=run.steps_done, range=run.range_mode,
-                    rendering=("exact pixels (0 = black, 1 = white)" if run.range_mode == "valid"
-                               else "min-max scaled per image (the articles' plots)")
-                    + "; *_enhanced.png: contrast-enhanced",
-                    transforms=[repr(t) for t in run.transforms],
-                    summary={"maps": len(run.maps), "live": c["live"], "dead": c["dead"]},
-                    maps=per_map)
+    manifest = dict(
+        manifest,
+        layer=run.layer,
+        steps_done=run.steps_done,
+        range=run.range_mode,
+        rendering=(
+            "exact pixels (0 = black, 1 = white)"
+            if run.range_mode == "valid"
+            else "min-max scaled per image (the articles' plots)"
+        )
+        + "; *_enhanced.png: contrast-enhanced",
+        transforms=[repr(t) for t in run.transforms],
+        summary={"maps": len(run.maps), "live": c["live"], "dead": c["dead"]},
+        maps=per_map,
+    )
     out.write_manifest(manifest)
     return manifest
 

@@ -1,5 +1,6 @@
 """Write a rescue run (``precursor --dead-only`` / several maps): one subfolder per map as
 soon as it is finished, then the rescue table (CSV + JSON), an overview sheet, the manifest."""
+
 from __future__ import annotations
 
 import csv
@@ -7,12 +8,12 @@ import io
 
 import numpy as np
 
-from ..oip import OIPRun
-from ..outputs import OutputFolder, read_json, write_json, write_text
-from ..precursor import PrecursorResult
-from ..rescue import RescueResult, RescueRow
-from ..status import PENDING
-from .precursor import write_result
+from oipviz.compute.oip import OIPRun
+from oipviz.compute.precursor import PrecursorResult
+from oipviz.compute.rescue import RescueResult, RescueRow
+from oipviz.core.outputs import OutputFolder, read_json, write_json, write_text
+from oipviz.core.status import PENDING
+from oipviz.writers.precursor import write_result
 
 
 def map_folder(m: int) -> str:
@@ -23,12 +24,17 @@ def keep_map(out: OutputFolder, res: PrecursorResult, manifest: dict) -> None:
     """Write one finished map atomically (``mapNNN/``): resume skips it from now on."""
     with out.item(map_folder(res.map)) as tmp:
         entry = write_result(tmp, res)
-        write_json(tmp / "manifest.json", dict(manifest, tool="oipviz", kind="precursor",
-                                               complete=True, layer=res.layer, **entry))
+        write_json(
+            tmp / "manifest.json",
+            dict(
+                manifest, tool="oipviz", kind="precursor", complete=True, layer=res.layer, **entry
+            ),
+        )
 
 
-def finished_rows(out: OutputFolder, maps: list[int],
-                  probe: OIPRun | None = None) -> dict[int, RescueRow]:
+def finished_rows(
+    out: OutputFolder, maps: list[int], probe: OIPRun | None = None
+) -> dict[int, RescueRow]:
     """Rows of the maps already finished in ``out`` (for resume)."""
     rows = {}
     for m in maps:
@@ -37,8 +43,14 @@ def finished_rows(out: OutputFolder, maps: list[int],
         if not e or not (d / "best.npy").exists():
             continue
         pv = None if probe is None else float(probe.best_values[probe.maps.index(m)])
-        rows[m] = RescueRow(m, pv, e["status"], e["best_activation"], np.load(d / "best.npy"),
-                            e.get("best_candidate"))
+        rows[m] = RescueRow(
+            m,
+            pv,
+            e["status"],
+            e["best_activation"],
+            np.load(d / "best.npy"),
+            e.get("best_candidate"),
+        )
     return rows
 
 
@@ -49,20 +61,31 @@ def write_rescue(out: OutputFolder, res: RescueResult, manifest: dict) -> dict:
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: ("" if v is None else (f"{v:.6g}" if isinstance(v, float) else v))
-                    for k, v in r.items()})
+        w.writerow(
+            {
+                k: ("" if v is None else (f"{v:.6g}" if isinstance(v, float) else v))
+                for k, v in r.items()
+            }
+        )
     write_text(out.path / "rescue.csv", buf.getvalue())
     c = res.counts
-    summary = {"maps": len(rows), "dead_after_random_inits": len(res.dead_after_probe),
-               "live_after_random_inits": c["live"], "rescued": c["rescued"],
-               "still_dead": c["dead"], "pending": c[PENDING]}
+    summary = {
+        "maps": len(rows),
+        "dead_after_random_inits": len(res.dead_after_probe),
+        "live_after_random_inits": c["live"],
+        "rescued": c["rescued"],
+        "still_dead": c["dead"],
+        "pending": c[PENDING],
+    }
     write_json(out.path / "rescue.json", {"summary": summary, "maps": rows})
     ran = [r for r in res.rows if r.precursor_value is not None]
     if ran:
         res_sheet = RescueResult(res.layer, res.probe, ran, {}, res.params).sheet()
         res_sheet.save(out.path / "contact_sheet.png", format="PNG")
-    manifest = dict(manifest, summary=summary,
-                    maps=[read_json(out.path / map_folder(r.map) / "manifest.json") or {}
-                          for r in ran])
+    manifest = dict(
+        manifest,
+        summary=summary,
+        maps=[read_json(out.path / map_folder(r.map) / "manifest.json") or {} for r in ran],
+    )
     out.write_manifest(manifest)
     return manifest

@@ -1,16 +1,17 @@
 """Shard results as small files in an output folder: ``shards/<maps>/<start>-<stop>.npz``
 (the arrays) and ``.json`` (spec, counts, seconds, host).  A killed run resumes shard by
 shard, on any executor: finished shards are loaded instead of computed."""
+
 from __future__ import annotations
 
-from ..outputs import OutputFolder, load_npz, read_json, save_npz, write_json
-from ..shards import ScreenSpec, Shard, ShardResult
+from oipviz.compute.shards import ScreenSpec, Shard, ShardResult
+from oipviz.core.outputs import OutputFolder, load_npz, read_json, save_npz, write_json
 
 FOLDER = "shards"
 
 
 class ShardStore:
-    """Shard files inside ``out`` (an :class:`~oipviz.outputs.OutputFolder`)."""
+    """Shard files inside ``out`` (an :class:`~oipviz.core.outputs.OutputFolder`)."""
 
     def __init__(self, out: OutputFolder):
         self.root = out.path / FOLDER
@@ -36,9 +37,12 @@ class ShardStore:
             if not m or m.get("spec") != want:
                 continue
             a = load_npz(npz)
-            if a is None or [int(v) for v in a["range"]] != [s.start, s.stop] or \
-                    tuple(int(v) for v in a["maps"]) != s.maps or \
-                    (spec.keep_losses and "losses" not in a):
+            if (
+                a is None
+                or [int(v) for v in a["range"]] != [s.start, s.stop]
+                or tuple(int(v) for v in a["maps"]) != s.maps
+                or (spec.keep_losses and "losses" not in a)
+            ):
                 continue
             done[s] = ShardResult.from_arrays(a, m)
         return done

@@ -13,6 +13,7 @@ not_image.png   a text file with an image's name
 empty.png       0 bytes
 bomb.png        a valid PNG header claiming 20000×20000 px (400 MP) with almost no data
 """
+
 import struct
 import zlib
 from pathlib import Path
@@ -45,7 +46,9 @@ def main() -> None:
         cv2.line(strokes, (int(p[0]), int(p[1])), (int(p[2]), int(p[3])), 1.0, 2, cv2.LINE_AA)
     strokes = cv2.GaussianBlur(strokes, (0, 0), 0.7)
     grain = rng.normal(0, 0.01, (H, W))
-    lum = np.clip(base + 0.35 * disc + 0.07 * clouds + 0.3 * strokes + grain, 0, 1).astype(np.float32)
+    lum = np.clip(base + 0.35 * disc + 0.07 * clouds + 0.3 * strokes + grain, 0, 1).astype(
+        np.float32
+    )
     smooth = np.clip(base + 0.35 * disc + 0.07 * clouds + 0.3 * strokes, 0, 1)
     r = np.clip(lum + 0.25 * disc - 0.05, 0, 1)
     g = np.clip(lum - 0.1 * disc, 0, 1)
@@ -54,8 +57,12 @@ def main() -> None:
     Image.fromarray(rgb).save(OUT / "photo.png", optimize=True)
     Image.fromarray(rgb[..., 1]).save(OUT / "gray.png", optimize=True)
     alpha = (np.clip(1.1 - xx / W, 0, 1) * 255).round().astype(np.uint8)
-    Image.fromarray(np.concatenate([rgb, alpha[..., None]], -1)).save(OUT / "rgba.png", optimize=True)
-    Image.fromarray(rgb).quantize(32, dither=Image.Dither.NONE).save(OUT / "palette.png", optimize=True)
+    Image.fromarray(np.concatenate([rgb, alpha[..., None]], -1)).save(
+        OUT / "rgba.png", optimize=True
+    )
+    Image.fromarray(rgb).quantize(32, dither=Image.Dither.NONE).save(
+        OUT / "palette.png", optimize=True
+    )
     g16 = (smooth[:64, :64] * 65535).round().astype(np.uint16)
     Image.fromarray(g16).save(OUT / "gray16.tif", compression="tiff_adobe_deflate")
     stored = np.zeros((48, 80, 3), np.uint8)
@@ -73,8 +80,12 @@ def main() -> None:
     (OUT / "not_image.png").write_text("this is plain text, not a PNG\n")
     (OUT / "empty.png").write_bytes(b"")
     ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
-    (OUT / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
-                                   + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b""))
+    (OUT / "bomb.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + _chunk(b"IEND", b"")
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,366 @@
+"""Optimal input patterns (OIPs): many maps × many inits, one batched ascent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from oipviz.core import checks
+from oipviz.core import objectives as O
+from oipviz.core import transforms as T
+from oipviz.core.ascent import DEFAULT_CHUNK, Block, ascend
+from oipviz.core.errors import LayerError, OipvizError
+from oipviz.core.inits import DEFAULT_SCALE_WEIGHTS, fluctuations
+from oipviz.core.progress import reporter
+from oipviz.core.status import live_or_dead
+
+OBJECTIVE_KINDS = ("mean", "max", "unit", "logit")
+RANGES = ("free", "valid")
+#: named transform presets (added to any --jitter/--tv/--blur the user gives)
+#: readable: robust to small shifts, scalings and rotations; smooth (gradient blur and a TV
+#: penalty relative to the activation, so weak maps are not pushed to zero)
+STYLES = {
+    "plain": (),
+    "readable": (
+        T.Jitter(2),
+        T.Scale(0.95, 1.05),
+        T.Rotate(5.0),
+        T.Blur(0.5),
+        T.TotalVariation(0.001, relative=True),
+    ),
+}
+INIT_SPREAD = 0.15  # valid range: inits are 0.5 + INIT_SPREAD · fluctuation, in pixels
+MAX_INITS = 4096
+#: array fields of an OIPRun, saved and loaded by :meth:`OIPRun.to_arrays`
+_ARRAYS = ("maps", "images", "start", "final", "history", "history_steps")
+
+
+@dataclass
+class OIPRun:
+    """Result of :func:`oip`: arrays are map-major, images in engine space."""
+
+    layer: str
+    kind: str
+    maps: list[int]
+    images: np.ndarray  # (M, inits, 28, 28, 1)
+    start: np.ndarray  # (M, inits) objective value of each init
+    final: np.ndarray  # (M, inits) objective value reached
+    history: np.ndarray  # (T, M, inits)
+    history_steps: np.ndarray  # (T,)
+    steps_done: int
+    interrupted: bool
+    convention: object = field(repr=False, default=None)
+    transforms: tuple = ()
+    range_mode: str = "free"
+    precision: str = "float32"  # of the ascent steps (values are float32)
+
+    @property
+    def best(self) -> np.ndarray:
+        """Index of the best init per map."""
+        return self.final.argmax(axis=1)
+
+    @property
+    def best_images(self) -> np.ndarray:
+        """(M,28,28) best OIP per map, engine space."""
+        return self.images[np.arange(len(self.maps)), self.best, :, :, 0]
+
+    @property
+    def best_values(self) -> np.ndarray:
+        return self.final.max(axis=1)
+
+    @property
+    def status(self) -> list[str]:
+        """'live', or 'dead' when no init moved the map above zero."""
+        return [live_or_dead(v) for v in self.best_values]
+
+    def pixels(self) -> np.ndarray:
+        """Best OIPs mapped back to pixel space (unclipped; 0 = black, 1 = white)."""
+        return self.convention.from_engine(self.best_images)
+
+    def shown(self, z: np.ndarray) -> np.ndarray:
+        """How an image of this run is drawn: exact pixels for ``valid`` runs, min-max
+        scaled (the articles' plots) for ``free`` ones."""
+        from oipviz.core.render import normalize
+
+        if self.range_mode == "valid":
+            return np.clip(self.convention.from_engine(np.asarray(z).squeeze()), 0.0, 1.0)
+        return normalize(z)
+
+    def uniqueness(self, max_shift: int = 7) -> tuple[np.ndarray, np.ndarray]:
+        """Per map: the inits' aligned similarity matrix (M,K,K) and its median (M,)."""
+        from oipviz.compute.uniqueness import median_similarity, similarity_matrix
+
+        sims = np.stack(
+            [similarity_matrix(self.images[k, ..., 0], max_shift) for k in range(len(self.maps))]
+        )
+        return sims, np.array([median_similarity(s) for s in sims])
+
+    def to_arrays(self) -> dict:
+        """The arrays to store (for resume); :meth:`from_arrays` reverses it."""
+        out = {k: np.asarray(getattr(self, k)) for k in _ARRAYS}
+        out.update(
+            layer=np.asarray(self.layer),
+            kind=np.asarray(self.kind),
+            steps_done=np.asarray(self.steps_done),
+            range_mode=np.asarray(self.range_mode),
+            precision=np.asarray(self.precision),
+        )
+        return out
+
+    @classmethod
+    def from_arrays(cls, a: dict, convention=None, transforms: tuple = ()) -> OIPRun:
+        return cls(
+            str(a["layer"]),
+            str(a["kind"]),
+            [int(m) for m in a["maps"]],
+            a["images"],
+            a["start"],
+            a["final"],
+            a["history"],
+            a["history_steps"],
+            int(a["steps_done"]),
+            False,
+            convention,
+            transforms,
+            str(a.get("range_mode", "free")),
+            str(a.get("precision", "float32")),
+        )
+
+    @classmethod
+    def concat(cls, runs: list[OIPRun]) -> OIPRun:
+        """One run from runs over disjoint groups of maps (same settings)."""
+        r0 = runs[0]
+        return cls(
+            r0.layer,
+            r0.kind,
+            [m for r in runs for m in r.maps],
+            np.concatenate([r.images for r in runs]),
+            np.concatenate([r.start for r in runs]),
+            np.concatenate([r.final for r in runs]),
+            np.concatenate([r.history for r in runs], axis=1),
+            r0.history_steps,
+            min(r.steps_done for r in runs),
+            any(r.interrupted for r in runs),
+            r0.convention,
+            r0.transforms,
+            r0.range_mode,
+            r0.precision,
+        )
+
+    def sheet(self):
+        """A contact sheet (PIL image): every map's best OIP, or every init of one map."""
+        from oipviz.core.render import contact_sheet
+
+        if len(self.maps) == 1:
+            return contact_sheet(
+                [self.shown(i) for i in self.images[0, ..., 0]],
+                [f"init {i}: {v:.3g}" for i, v in enumerate(self.final[0])],
+                None,
+                cols=min(4, self.images.shape[1]),
+                status=[live_or_dead(v) for v in self.final[0]],
+                title=f"{self.layer} map {self.maps[0]}: all inits",
+            )
+        return contact_sheet(
+            [self.shown(b) for b in self.best_images],
+            [str(m) for m in self.maps],
+            None,
+            status=self.status,
+            cell=56,
+            cols=min(16, len(self.maps)),
+            title=f"{self.layer}: best OIP per map",
+        )
+
+    def _repr_html_(self) -> str:
+        from oipviz.core.notebook import card
+
+        st = self.status
+        return card(
+            f"OIPs of {self.layer}",
+            {
+                "maps": len(self.maps),
+                "inits per map": self.images.shape[1],
+                "steps": self.steps_done,
+                "live / dead": f"{st.count('live')} / {st.count('dead')}",
+                "best activation": f"{self.best_values.max():.4g} (map {self.maps[int(self.best_values.argmax())]})",
+                "interrupted": self.interrupted,
+            },
+            self.sheet(),
+        )
+
+
+def objective_for(loaded, layer: str, m: int, kind: str = "mean") -> O.Objective:
+    """The objective for map/unit ``m`` of ``layer`` (``kind``: mean, max, unit, logit)."""
+    info = loaded.layer(layer)
+    if kind not in OBJECTIVE_KINDS:
+        raise LayerError(f"unknown objective {kind!r}; choose from {', '.join(OBJECTIVE_KINDS)}")
+    if info.is_conv:
+        if kind not in ("mean", "max"):
+            raise LayerError(f"objective {kind!r} needs a dense layer; {info.name} is a conv layer")
+        return (O.map_mean if kind == "mean" else O.map_max)(info.name, m)
+    if kind == "logit":
+        return O.class_logit(info.name, m)
+    if kind == "max":
+        raise LayerError(f"objective 'max' needs a conv layer; {info.name} is dense")
+    return O.dense_unit(info.name, m)
+
+
+def check_scale_weights(weights) -> tuple[float, ...]:
+    try:
+        w = tuple(checks.number("scale weight", v, 0.0, 1e6) for v in weights)
+    except TypeError:
+        raise OipvizError(f"bad --scale-weights {weights!r}; give 4 non-negative numbers") from None
+    if len(w) != 4 or not any(w):
+        raise OipvizError(
+            f"bad --scale-weights {list(w)!r}; give 4 non-negative numbers, not all 0"
+        )
+    return w
+
+
+def plan_transforms(
+    convention,
+    range_mode: str = "free",
+    style: str = "plain",
+    jitter: int = 0,
+    tv: float = 0.0,
+    blur: float = 0.0,
+) -> tuple:
+    """The transform list of a run: the style's preset, the scalar flags, and for
+    ``range_mode='valid'`` a projection onto the model's valid pixel range (applied last)."""
+    if range_mode not in RANGES:
+        raise OipvizError(f"unknown range {range_mode!r}; choose from {', '.join(RANGES)}")
+    if style not in STYLES:
+        raise OipvizError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
+    ts = STYLES[style] + T.from_flags(
+        checks.integer("jitter", jitter, 0, 27),
+        checks.number("tv", tv, 0.0),
+        checks.number("blur", blur, 0.0, 10.0),
+    )
+    if range_mode == "valid":
+        lo, hi = (float(v) for v in convention.to_engine(np.array([0.0, 1.0])))
+        ts = ts + (T.Clip(lo, hi),)
+    return ts
+
+
+def start_images(
+    loaded, maps: list[int], inits: int, seed: int, scale_weights, range_mode: str
+) -> np.ndarray:
+    """The multi-scale fluctuation inits of ``maps`` (map-major), in engine space; squeezed
+    into the valid pixel range for ``range_mode='valid'``."""
+    x0 = fluctuations(maps, inits, seed, scale_weights)
+    if range_mode == "valid":
+        x0 = loaded.convention.to_engine(np.clip(0.5 + INIT_SPREAD * x0, 0.0, 1.0))
+    return x0
+
+
+def _warm_start(init_images, loaded, n_maps: int, inits: int) -> np.ndarray:
+    """``init_images`` (M, inits, H, W, C) checked and flattened to the engine's batch."""
+    x = checks.finite_array("init_images", init_images)
+    want = (n_maps, inits, *loaded.geometry.shape)
+    if x.shape != want:
+        raise OipvizError(f"init_images has shape {x.shape}; expected {want} (maps, inits, image)")
+    return x.reshape(-1, *loaded.geometry.shape)
+
+
+def oip(
+    layer: str,
+    maps=None,
+    model=None,
+    inits: int = 8,
+    steps: int = 600,
+    lr: float = 0.02,
+    seed: int = 0,
+    kind: str = "mean",
+    scale_weights=DEFAULT_SCALE_WEIGHTS,
+    jitter: int = 0,
+    tv: float = 0.0,
+    blur: float = 0.0,
+    range_mode: str = "free",
+    style: str = "plain",
+    transforms=None,
+    chunk: int = DEFAULT_CHUNK,
+    progress: Callable[[int], None] | bool | None = None,
+    precision: str = "float32",
+    init_images: np.ndarray | None = None,
+    on_block: Callable[[Block], None] | None = None,
+    block_steps: int | None = None,
+) -> OIPRun:
+    """Optimal input patterns: ``inits`` starts per map of ``layer``, all in one batch.
+
+    Parameters
+    ----------
+    layer : str
+        A conv layer (its maps) or a Dense layer (its units).
+    maps : int, list of int or None
+        The maps; None: every map of the layer.
+    model : str, Path, LoadedModel or None
+        The model (None: the bundled seed CNN).
+    inits, steps, lr, seed : int, int, float, int
+        Starts per map, ascent steps, step size (RMS in engine space) and seed.
+    kind : str
+        ``mean`` or ``max`` of a conv map; ``unit`` or ``logit`` of a Dense layer.
+    scale_weights : sequence of 4 floats
+        Weights of the fluctuations on 1, 2, 4 and 7 px cells (on 28×28).
+    jitter, tv, blur : int, float, float
+        Added to the style's transform list (:func:`plan_transforms`).
+    range_mode : str
+        ``free`` (the articles' unconstrained ascent) or ``valid`` (inits squeezed into the
+        valid pixel range, a projection onto it after every step, and a map at zero climbs
+        its pre-activation until it fires); the activation reported is always that of the
+        final image.
+    style : str
+        ``plain`` or ``readable`` (jitter, small scale and rotation, gradient blur, relative
+        TV penalty).
+    transforms : sequence, optional
+        Replaces the transform list.
+    progress : callable, False or None
+        ``f(image_steps)``, False for silence, None for a progress bar.
+    precision : str
+        Of the steps (:mod:`oipviz.core.precision`; activations are float32).
+    init_images : ndarray, optional
+        Engine-space starts (maps, inits, H, W, C) instead of random ones (a warm start).
+    on_block, block_steps :
+        Passed to :func:`oipviz.core.ascent.ascend` (streaming).
+
+    Returns
+    -------
+    OIPRun
+    """
+    from oipviz.core.loader import as_loaded
+    from oipviz.core.precision import check as check_precision
+
+    inits = checks.integer("inits", inits, 1, MAX_INITS)
+    steps = checks.integer("steps", steps, 0)
+    lr, seed = checks.lr(lr), checks.seed(seed)
+    scale_weights = check_scale_weights(scale_weights)
+    check_precision(precision)
+    loaded = as_loaded(model)
+    if transforms is None:
+        transforms = plan_transforms(loaded.convention, range_mode, style, jitter, tv, blur)
+    elif range_mode not in RANGES:
+        raise OipvizError(f"unknown range {range_mode!r}; choose from {', '.join(RANGES)}")
+    transforms = T.check(transforms)
+    info = loaded.unit_layer(layer)
+    maps = loaded.check_maps(
+        info.name, range(info.units) if maps is None else np.atleast_1d(maps).tolist()
+    )
+    objs = [objective_for(loaded, info.name, m, kind) for m in maps for _ in range(inits)]
+    if range_mode == "valid":
+        objs = [O.wake(o) for o in objs]
+    if init_images is None:
+        x0 = start_images(loaded, maps, inits, seed, scale_weights, range_mode)
+    else:
+        x0 = _warm_start(init_images, loaded, len(maps), inits)
+    with reporter(progress, len(objs) * steps, f"{info.name}: OIPs") as tick:
+        r = ascend(
+            loaded, x0, objs, steps=steps, lr=lr, transforms=transforms, seed=seed, chunk=chunk,
+            progress=tick, precision=precision, on_block=on_block, block_steps=block_steps,
+        )  # fmt: skip
+    M = len(maps)
+    return OIPRun(
+        info.name, kind, maps, r.images.reshape(M, inits, *loaded.geometry.shape),
+        r.start.reshape(M, inits), r.final.reshape(M, inits),
+        r.history.reshape(len(r.history), M, inits), r.history_steps, r.steps_done,
+        r.interrupted, loaded.convention, transforms, range_mode, r.precision,
+    )  # fmt: skip

@@ -1,0 +1,242 @@
+"""Rescue the maps random inits miss: random multi-scale inits on every map (the probe),
+then the precursor grid search on the maps that stay dead.
+
+This is the workflow behind ``oipviz precursor --map all --dead-only`` and the gallery's
+live / rescued / dead badges: both call :func:`rescue`, so they report the same counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from oipviz.compute.oip import OIPRun, oip
+from oipviz.compute.precursor import DEFAULT_WAKE, PrecursorResult, check_params, precursor_maps
+from oipviz.compute.screens import DEFAULT_SCREEN, work
+from oipviz.core import checks
+from oipviz.core.progress import Stages
+from oipviz.core.status import DEAD, LIVE, PENDING, count, fires
+
+#: random inits, steps, pixel range and style of the probe (the gallery uses the same)
+PROBE_INITS = 8
+PROBE_STEPS = 300
+PROBE_RANGE = "valid"
+PROBE_STYLE = "readable"
+
+
+@dataclass
+class RescueRow:
+    """One map: the best random-init activation, the precursor's (if run), the status and
+    the image to show (engine space: the best OIP, or the best precursor refinement)."""
+
+    map: int
+    probe_value: float | None  # None: the map was not probed with random inits
+    status: str
+    precursor_value: float | None = None
+    best_image: np.ndarray | None = field(default=None, repr=False)
+    best_candidate: int | None = None
+
+
+@dataclass
+class RescueResult:
+    """The rescue table of a layer; ``results`` holds the precursor runs of this call."""
+
+    layer: str
+    probe: OIPRun | None  # None: precursor on the given maps, no probe
+    rows: list[RescueRow]
+    results: dict[int, PrecursorResult]
+    params: dict
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return count(r.status for r in self.rows)
+
+    @property
+    def dead_after_probe(self) -> list[int]:
+        return [r.map for r in self.rows if r.probe_value is not None and not fires(r.probe_value)]
+
+    def summary(self) -> str:
+        c, dead = self.counts, self.dead_after_probe
+        if self.probe is None:
+            return (
+                f"{self.layer}: precursor on {len(self.rows)} map(s): {c['rescued']} rescued, "
+                f"{c['dead']} dead" + (f", {c['pending']} pending" if c["pending"] else "")
+            )
+        pct = f" ({100 * c['rescued'] / len(dead):.0f}%)" if dead else ""
+        return (
+            f"{self.layer}: {len(self.rows)} map(s) tried; {len(dead)} dead after "
+            f"{self.params['probe_inits']} random inits × {self.params['probe_steps']} steps; "
+            f"{c['rescued']} rescued by the precursor{pct}, {c['dead']} still dead"
+            + (f", {c['pending']} pending" if c["pending"] else "")
+        )
+
+    def table(self) -> list[dict]:
+        """Rows as plain dicts (CSV/JSON)."""
+        return [
+            {
+                "map": r.map,
+                "random_init_activation": r.probe_value,
+                "precursor_activation": r.precursor_value,
+                "best_candidate": r.best_candidate,
+                "status": r.status,
+            }
+            for r in self.rows
+        ]
+
+    def sheet(self):
+        from oipviz.core.render import contact_sheet, normalize
+
+        rows = [r for r in self.rows if r.best_image is not None]
+        return contact_sheet(
+            [normalize(r.best_image) for r in rows],
+            [str(r.map) for r in rows],
+            None,
+            status=[r.status for r in rows],
+            cell=56,
+            cols=min(16, max(1, len(rows))),
+            title=f"{self.layer}: rescue",
+        )
+
+    def _repr_html_(self) -> str:
+        from oipviz.core.notebook import card
+
+        return card(f"Rescue of {self.layer}", {"summary": self.summary()}, self.sheet())
+
+
+def rescue(
+    layer: str,
+    maps=None,
+    model=None,
+    probe: OIPRun | None = None,
+    probe_inits: int = PROBE_INITS,
+    probe_steps: int = PROBE_STEPS,
+    probe_range: str = PROBE_RANGE,
+    probe_style: str = PROBE_STYLE,
+    lr: float = 0.02,
+    seed: int = 0,
+    grid: int = 3,
+    values=(0.2, 0.5, 0.8),
+    test_steps: int = 10,
+    top: int = 8,
+    steps: int = 1200,
+    screen: str = DEFAULT_SCREEN,
+    chunk: int = 1024,
+    wake: int = DEFAULT_WAKE,
+    done: dict[int, RescueRow] | None = None,
+    on_result: Callable[[PrecursorResult], None] | None = None,
+    progress=None,
+    precision: str = "float32",
+) -> RescueResult:
+    """Random inits on every map of ``layer`` (or ``maps``), then the precursor on the dead.
+
+    ``probe``: an :func:`oipviz.oip` run to use instead of running the random inits
+    (the gallery passes its own); otherwise the probe is ``probe_inits`` random inits ×
+    ``probe_steps`` steps with ``probe_range``/``probe_style`` (default: in-range, readable
+    OIPs, as the gallery's; ``probe_range='free', probe_style='plain'`` is the articles').  ``done``: rows of maps whose precursor already ran
+    (resume); they are not run again.  ``on_result(res)`` is called as each map's
+    precursor finishes (writers use it to keep finished maps).  ``progress``: a callback
+    ``f(stage, n, total)``, ``False`` or None (progress bars).  Precursor parameters are
+    those of :func:`oipviz.precursor`; ``precision`` is that of every ascent (probe too).
+    """
+    from oipviz.core.loader import as_loaded
+
+    vals, n = check_params(grid, values, top, test_steps, steps, lr, screen, chunk)
+    probe_inits = checks.integer("probe inits", probe_inits, 1)
+    probe_steps = checks.integer("probe steps", probe_steps, 1)
+    seed, wake = checks.seed(seed), checks.integer("wake", wake, 0)
+    loaded = as_loaded(model)
+    info = loaded.layer(layer)
+    stages = Stages(progress)
+    params = dict(
+        layer=info.name,
+        probe_inits=probe_inits,
+        probe_steps=probe_steps,
+        probe_range=probe_range,
+        probe_style=probe_style,
+        lr=lr,
+        grid=grid,
+        values=list(vals),
+        test_steps=test_steps,
+        top=top,
+        steps=steps,
+        screen=screen,
+        wake=wake,
+        precision=precision,
+    )
+    try:
+        if probe is None:
+            total = (info.units if maps is None else len(maps)) * probe_inits * probe_steps
+            probe = oip(
+                info.name,
+                maps,
+                loaded,
+                inits=probe_inits,
+                steps=probe_steps,
+                lr=lr,
+                range_mode=probe_range,
+                style=probe_style,
+                precision=precision,
+                seed=seed,
+                progress=stages.tick(f"{info.name}: random inits × {probe_inits}", total),
+            )
+        if probe.interrupted:
+            raise KeyboardInterrupt
+        done = dict(done or {})
+        dead = [m for m, v in zip(probe.maps, probe.best_values) if not fires(v)]
+        todo = [m for m in dead if m not in done]
+        results: dict[int, PrecursorResult] = {}
+        if todo:
+            tick = stages.tick(
+                f"{info.name}: precursor on {len(todo)} dead map(s)",
+                work(n, len(todo), screen, test_steps, top, steps),
+            )
+            for res in precursor_maps(
+                info.name,
+                todo,
+                loaded,
+                grid,
+                vals,
+                test_steps,
+                top,
+                steps,
+                lr,
+                seed,
+                screen,
+                chunk,
+                tick,
+                wake=wake,
+                precision=precision,
+            ):
+                results[res.map] = res
+                done[res.map] = row_of(
+                    res, probe_value=probe.best_values[probe.maps.index(res.map)]
+                )
+                if on_result:
+                    on_result(res)
+    finally:
+        stages.close()
+    rows = []
+    for k, m in enumerate(probe.maps):
+        v = float(probe.best_values[k])
+        if fires(v):
+            rows.append(RescueRow(m, v, LIVE, best_image=probe.best_images[k]))
+        else:
+            rows.append(done.get(m) or RescueRow(m, v, PENDING))
+    return RescueResult(info.name, probe, rows, results, params)
+
+
+def row_of(res: PrecursorResult, probe_value: float | None = None) -> RescueRow:
+    """A map's row from its precursor result."""
+    return RescueRow(
+        res.map,
+        None if probe_value is None else float(probe_value),
+        res.status,
+        res.best_value,
+        res.best_image,
+        res.best + 1,
+    )
+
+
+__all__ = ["rescue", "RescueResult", "RescueRow", "PROBE_INITS", "PROBE_STEPS", "DEAD"]

@@ -1,0 +1,313 @@
+"""THE batched gradient-ascent engine.  Every feature (OIPs, precursor, dream, galleries,
+the live explorer, the training tracker) runs through :func:`ascend`.
+
+:func:`ascend` checks its inputs, prunes images that cannot move, cuts the batch into
+chunks and runs each chunk through the compiled :class:`~oipviz.core.engine.Engine` in
+blocks of steps; Ctrl-C, progress and the ``on_block`` hook act between blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from oipviz.core import checks
+from oipviz.core import precision as precisions
+from oipviz.core.engine import Engine
+from oipviz.core.errors import OipvizError
+from oipviz.core.objectives import Objective, customs_of
+from oipviz.core.transforms import check as check_transforms
+
+DEFAULT_CHUNK = 1024
+#: image-steps per compiled call (Ctrl-C and progress act between calls): 25 steps for a
+#: batch of 1,024, more steps per call for small batches (less per-call overhead)
+BLOCK_IMAGE_STEPS = 25 * 1024
+BLOCK_RANGE = (25, 400)
+
+
+@dataclass
+class AscentResult:
+    """Final images (engine space), losses at start and end, and the loss history."""
+
+    images: np.ndarray  # (B, H, W, C) float32, engine space
+    start: np.ndarray  # (B,) objective value of the initial images
+    final: np.ndarray  # (B,) objective value of the final images
+    history: np.ndarray  # (T, B) objective values, before steps history_steps[t]
+    history_steps: np.ndarray  # (T,)
+    steps_done: int
+    interrupted: bool = False
+    pruned: int = 0  # images skipped because their gradient was exactly zero
+    precision: str = "float32"  # of the steps' conv chain (values are always float32)
+
+
+@dataclass
+class Block:
+    """What ``on_block`` sees after each compiled block of a chunk: the chunk's images
+    (engine space) and their values before the block's last step."""
+
+    offset: int  # index of the chunk's first image in the batch
+    images: np.ndarray  # (n, H, W, C)
+    values: np.ndarray  # (n,)
+    steps: int  # steps done so far in this chunk
+
+
+@dataclass
+class _Plan:
+    """What every chunk of one ascent shares."""
+
+    engine: Engine
+    objectives: list[Objective]
+    steps: int
+    lr: float
+    seed: int
+    chunk: int
+    block: int
+    record: list[int]
+    progress: Callable[[int], None] | None = None
+    on_block: Callable[[Block], None] | None = None
+    measure_start: bool = True
+    interrupted: bool = field(default=False)
+
+
+def ascend(
+    loaded,
+    x0: np.ndarray,
+    objectives: list[Objective] | Objective,
+    steps: int = 600,
+    lr: float = 0.01,
+    transforms=(),
+    seed: int = 0,
+    chunk: int = DEFAULT_CHUNK,
+    history_points: int = 100,
+    progress: Callable[[int], None] | None = None,
+    prune: bool = True,
+    precision: str = "float32",
+    measure_start: bool = True,
+    on_block: Callable[[Block], None] | None = None,
+    block_steps: int | None = None,
+) -> AscentResult:
+    """Gradient ascent on ``x0``, each image on its own objective.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The model (:func:`oipviz.load_model`).
+    x0 : ndarray
+        Start images in engine space, shaped like the model's input (B, H, W, C).
+    objectives : Objective or list of Objective
+        One per image, or one for all.
+    steps, lr : int, float
+        Ascent steps; ``lr`` is the RMS of each step (in engine space).
+    transforms : sequence
+        A list from :mod:`oipviz.core.transforms` (jitter, scale, rotate, TV, gradient blur,
+        clipping; see :func:`oipviz.core.transforms.from_flags`).
+    seed : int
+        Seeds every random transform (stateless: the same seed gives the same images).
+    chunk : int
+        Images per compiled call (partial chunks are padded: nothing retraces).
+    history_points : int
+        How many points of the loss history to keep.
+    progress : callable, optional
+        ``progress(n)`` with the number of image-steps just done.  An exception it raises
+        (e.g. a cancelled job) propagates.
+    prune : bool
+        The step is gradient / RMS(gradient), so an image whose gradient is exactly zero
+        never moves; without random or penalty transforms such images are measured once and
+        returned unchanged instead of being stepped (exact: the same result, less work).
+    precision : str
+        Of the steps (:mod:`oipviz.core.precision`); start, final and history values are
+        float32 whatever it is (history: the steps' own forward pass).
+    measure_start : bool
+        False skips the forward pass that measures the inits (``start`` is NaN for images
+        that move), for callers that read only ``final``.
+    on_block : callable, optional
+        ``on_block(Block)`` after every compiled block (the live explorer streams it).
+    block_steps : int, optional
+        Steps per compiled block (default: more for small batches, see ``BLOCK_RANGE``).
+
+    Returns
+    -------
+    AscentResult
+        Ctrl-C returns what has been reached so far (``interrupted=True``).
+    """
+    x0 = _images(loaded, x0)
+    if isinstance(objectives, Objective):
+        objectives = [objectives] * len(x0)
+    objectives = list(objectives)
+    if len(objectives) != len(x0):
+        raise OipvizError(f"{len(objectives)} objectives for {len(x0)} images")
+    steps, lr, seed = checks.integer("steps", steps, 0), checks.lr(lr), checks.seed(seed)
+    chunk = checks.integer("chunk", chunk, 1)
+    if block_steps is not None:
+        block_steps = checks.integer("block steps", block_steps, 1)
+    transforms = check_transforms(transforms)
+    engine = Engine.get(
+        loaded,
+        list(dict.fromkeys(h for o in objectives for h in o.heads)),
+        customs_of(objectives),
+        transforms,
+        any(o.fallback is not None for o in objectives),
+        precisions.resolve(precision),
+    )
+    if prune and steps and len(x0) and all(t.stage == "gradient" for t in transforms):
+        still = _still(engine, x0, objectives, chunk)
+        if still.any():
+            settings = dict(
+                steps=steps, lr=lr, transforms=transforms, seed=seed, chunk=chunk,
+                history_points=history_points, progress=progress, precision=engine.precision,
+                measure_start=measure_start, on_block=on_block, block_steps=block_steps,
+            )  # fmt: skip
+            return _pruned(loaded, engine, x0, objectives, still, settings)
+    chunk = max(1, min(chunk, len(x0)))
+    plan = _Plan(
+        engine, objectives, steps, lr, seed, chunk,
+        block_steps or int(np.clip(BLOCK_IMAGE_STEPS // chunk, *BLOCK_RANGE)),
+        _record_points(steps, history_points), progress, on_block, measure_start,
+    )  # fmt: skip
+    return _run_chunks(plan, x0)
+
+
+def _images(loaded, x0) -> np.ndarray:
+    """``x0`` as a contiguous float32 batch of the model's image shape (finite)."""
+    x = checks.finite_array("x0", x0)
+    shape = tuple(loaded.geometry.shape)
+    if x.shape[1:] != shape:
+        if x.size % int(np.prod(shape)):
+            raise OipvizError(f"x0 has shape {x.shape}; the model takes images {shape}")
+        x = x.reshape((-1, *shape))
+    return np.ascontiguousarray(x)
+
+
+def _record_points(steps: int, history_points: int) -> list[int]:
+    """The steps whose loss the history keeps (evenly spread, at most ``history_points``)."""
+    pts = np.linspace(0, max(steps - 1, 0), min(history_points, max(steps, 1)))
+    return sorted(set(pts.round().astype(int).tolist()))
+
+
+def _run_chunks(plan: _Plan, x0: np.ndarray) -> AscentResult:
+    B = len(x0)
+    out = x0.copy()
+    start, final = np.zeros(B, np.float32), np.zeros(B, np.float32)
+    hist = np.zeros((len(plan.record), B), np.float32)
+    done_steps = plan.steps
+    for lo in range(0, B, plan.chunk):
+        hi = min(lo + plan.chunk, B)
+        if plan.interrupted:  # chunks never started keep their init; their values are measured
+            w = plan.engine.weights(_padded_objectives(plan, lo, hi))
+            start[lo:hi] = final[lo:hi] = hist[:, lo:hi] = plan.engine.evaluate(
+                _pad(x0[lo:hi], plan.chunk), w
+            )[: hi - lo]
+            continue
+        images, s0, s1, full, s = _run_chunk(plan, x0, lo, hi)
+        out[lo:hi], start[lo:hi], final[lo:hi] = images, s0, s1
+        done_steps = min(done_steps, s)
+        for t, r in enumerate(plan.record):
+            hist[t, lo:hi] = full[r] if r < len(full) else s1
+        if plan.interrupted and lo == 0 and s == 0:
+            done_steps = 0
+    return AscentResult(
+        out, start, final, hist, np.asarray(plan.record), done_steps, plan.interrupted,
+        precision=plan.engine.precision,
+    )  # fmt: skip
+
+
+def _padded_objectives(plan: _Plan, lo: int, hi: int) -> list[Objective]:
+    objs = plan.objectives[lo:hi]
+    return objs + [objs[-1]] * (plan.chunk - (hi - lo))
+
+
+def _run_chunk(plan: _Plan, x0: np.ndarray, lo: int, hi: int):
+    """One chunk: (images, start, final, history rows (steps, n), steps done)."""
+    import tensorflow as tf
+
+    engine, n = plan.engine, hi - lo
+    xc = _pad(x0[lo:hi], plan.chunk)
+    objs = _padded_objectives(plan, lo, hi)
+    w, fb = engine.weights(objs), engine.fallback_weights(objs)
+    start = engine.evaluate(xc, w)[:n] if plan.measure_start else np.full(n, np.nan, np.float32)
+    x = tf.constant(engine.param.inverse(xc) if engine.param else xc)
+    rows: list[np.ndarray] = []
+    s = 0
+    try:
+        while s < plan.steps:
+            k = min(plan.block, plan.steps - s)
+            x, h = engine.run_block(x, w, fb, k, plan.lr, plan.seed, s)
+            rows.append(h.numpy()[:, :n])
+            s += k
+            if plan.progress:
+                plan.progress(k * n)
+            if plan.on_block:
+                plan.on_block(Block(lo, _from_param(engine, x)[:n], rows[-1][-1], s))
+    except KeyboardInterrupt:
+        plan.interrupted = True
+    images = _from_param(engine, x)
+    final = engine.evaluate(images, w)[:n]
+    full = np.concatenate(rows) if rows else np.zeros((0, n), np.float32)
+    return images[:n], start, final, full, s
+
+
+def _from_param(engine: Engine, x) -> np.ndarray:
+    return engine.param.forward(x.numpy()) if engine.param else x.numpy()
+
+
+def _still(engine: Engine, x0: np.ndarray, objectives: list[Objective], chunk: int) -> np.ndarray:
+    """True for images whose step gradient is exactly zero everywhere."""
+    out = np.zeros(len(x0), bool)
+    for lo in range(0, len(x0), chunk):
+        objs = objectives[lo : lo + chunk]
+        w, fb = engine.weights(objs), engine.fallback_weights(objs)
+        out[lo : lo + chunk] = engine.still(x0[lo : lo + chunk], w, fb)
+    return out
+
+
+def _pruned(loaded, engine, x0, objectives, still, settings: dict) -> AscentResult:
+    """Step only the moving images; the still ones come back as they went in."""
+    moving = np.flatnonzero(~still)
+    steps, progress = settings["steps"], settings["progress"]
+    v = evaluate(
+        loaded, x0[still], [objectives[i] for i in np.flatnonzero(still)], settings["chunk"]
+    )
+    if progress:
+        progress(int(still.sum()) * steps)
+    out, start, final = x0.copy(), np.zeros(len(x0), np.float32), np.zeros(len(x0), np.float32)
+    start[still] = final[still] = v
+    if not len(moving):
+        rec = np.asarray(_record_points(steps, settings["history_points"]))
+        hist = np.broadcast_to(final, (len(rec), len(x0))).copy()
+        return AscentResult(
+            out, start, final, hist, rec, steps, False, int(still.sum()), engine.precision
+        )
+    r = ascend(loaded, x0[moving], [objectives[i] for i in moving], prune=False, **settings)
+    out[moving], start[moving], final[moving] = r.images, r.start, r.final
+    hist = np.broadcast_to(final, (len(r.history), len(x0))).copy()
+    hist[:, moving] = r.history
+    return AscentResult(
+        out, start, final, hist, r.history_steps, r.steps_done, r.interrupted,
+        int(still.sum()), r.precision,
+    )  # fmt: skip
+
+
+def evaluate(
+    loaded, x: np.ndarray, objectives: list[Objective] | Objective, chunk: int = DEFAULT_CHUNK
+) -> np.ndarray:
+    """Objective values of images ``x`` (engine space) without changing them."""
+    return ascend(loaded, x, objectives, steps=0, chunk=chunk, measure_start=False).final
+
+
+def _pad(x: np.ndarray, n: int) -> np.ndarray:
+    if len(x) == n:
+        return x
+    return np.concatenate([x, np.repeat(x[-1:], n - len(x), axis=0)])
+
+
+def forward(
+    loaded, heads: list[tuple[str, bool]], x: np.ndarray, chunk: int = DEFAULT_CHUNK
+) -> list[np.ndarray]:
+    """The outputs of ``heads`` ((layer, pre_activation) pairs) for engine-space images,
+    in chunks, through the engine's one compiled forward function."""
+    engine = Engine.get(loaded, heads)
+    x = _images(loaded, np.asarray(x, np.float32))
+    parts = [engine.forward(x[lo : lo + chunk]) for lo in range(0, len(x), chunk)]
+    return [np.concatenate([p[k] for p in parts]) for k in range(len(heads))]

@@ -1,0 +1,40 @@
+"""The status vocabulary of a map, and the one threshold that decides it.
+
+* ``live``: a random multi-scale init drives the map's activation above zero;
+* ``rescued``: random inits fail, the precursor grid search succeeds;
+* ``dead``: nothing tried moves the map above zero;
+* ``pending``: not computed yet (an interrupted or partial run).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LIVE, RESCUED, DEAD, PENDING = "live", "rescued", "dead", "pending"
+STATUSES = (LIVE, RESCUED, DEAD, PENDING)
+
+#: an activation at or below this counts as zero (a ReLU map that never fired)
+DEAD_EPS = 1e-6
+
+
+def fires(value) -> np.ndarray | bool:
+    """True where an activation counts as above zero (NaN never fires)."""
+    v = np.asarray(value, np.float64)
+    out = np.nan_to_num(v, nan=-np.inf) > DEAD_EPS
+    return bool(out) if out.ndim == 0 else out
+
+
+def live_or_dead(value) -> str:
+    """``live`` or ``dead`` for one activation reached from random inits."""
+    return LIVE if fires(value) else DEAD
+
+
+def rescued_or_dead(value) -> str:
+    """``rescued`` or ``dead`` for the activation the precursor reached."""
+    return RESCUED if fires(value) else DEAD
+
+
+def count(statuses) -> dict[str, int]:
+    """How many of each status (every key present)."""
+    statuses = list(statuses)
+    return {s: statuses.count(s) for s in STATUSES}

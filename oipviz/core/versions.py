@@ -1,0 +1,37 @@
+"""Versions and file hashes recorded in cards and manifests."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in (
+        "oipviz",
+        "tensorflow",
+        "keras",
+        "numpy",
+        "scipy",
+        "pillow",
+        "opencv-python-headless",
+        "matplotlib",
+        "click",
+    ):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

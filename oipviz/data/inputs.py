@@ -1,0 +1,154 @@
+"""Inputs of the activation gallery: image files turned into 28×28 MNIST-style digits
+(:func:`mnist_style`), or real held-out digits from the data sources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from oipviz.core.errors import ImageError
+
+MNIST_BOX = 20  # MNIST digits fit a 20×20 box ...
+MNIST_SIZE = 28  # ... centred by centre of mass in a 28×28 frame
+MNIST_CENTER = 14.0  # where MNIST's centre of mass lies (mean over the digits: 13.99, 14.00)
+INK_THRESHOLD = 0.1
+
+PREP_NOTE = (
+    "Image files become MNIST-style digits: grayscale (luminance; transparent "
+    "parts filled with the background), inverted if the border is light (MNIST is "
+    "white on black), cropped to the bounding box of the ink, scaled so the longest "
+    "side is 20 px (aspect kept), and placed in a 28×28 frame with the ink's centre of "
+    "mass at the centre."
+)
+
+
+@dataclass
+class Converted:
+    """An image converted by :func:`mnist_style`, with what was done to it."""
+
+    x01: np.ndarray  # (28,28) float32 in [0,1], white ink on black
+    inverted: bool
+    bbox: tuple  # (top, left, bottom, right) of the ink, in the source
+    source_size: tuple  # (width, height)
+    notes: list = field(default_factory=list)
+
+
+def mnist_style(img, name: str = "image") -> Converted:
+    """Convert a PIL image of a digit (any size/colour) to a 28×28 MNIST-style one.
+
+    Grayscale → invert if the border is light → subtract the background level → crop
+    to the bounding box of the ink → longest side to 20 px (aspect kept) → centre of
+    mass at the centre of a 28×28 frame.  Raises :class:`ImageError` if there is no ink.
+    """
+    import cv2
+
+    from oipviz.core.images import to_float
+
+    planes = to_float(img)
+    g = np.asarray(planes.luma, np.float32)
+    notes = []
+    if planes.alpha is not None and float(planes.alpha.min()) < 0.99:
+        a = np.asarray(planes.alpha, np.float32)
+        opaque = a > 0.5
+        light_ink = bool(opaque.any()) and float(g[opaque].mean()) > 0.5
+        bg = 0.0 if light_ink else 1.0
+        g = g * a + bg * (1.0 - a)
+        notes.append(f"transparency filled with {'black' if bg == 0 else 'white'}")
+    border = np.concatenate([g[0], g[-1], g[1:-1, 0], g[1:-1, -1]])
+    inverted = float(np.median(border)) > 0.5
+    if inverted:
+        g = 1.0 - g
+        border = 1.0 - border
+    g = np.clip(g - float(np.median(border)), 0.0, None)
+    peak = float(g.max())
+    if peak < 0.05:
+        raise ImageError(f"{name}: no digit found (the image is blank or has no contrast)")
+    g /= peak
+    ys, xs = np.nonzero(g > INK_THRESHOLD)
+    top, bottom, left, right = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    crop = g[top:bottom, left:right]
+    h, w = crop.shape
+    s = MNIST_BOX / max(h, w)
+    nw, nh = max(1, int(round(w * s))), max(1, int(round(h * s)))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+    small = np.clip(cv2.resize(crop, (nw, nh), interpolation=interp), 0.0, 1.0)
+    total = float(small.sum())
+    yy, xx = np.mgrid[0:nh, 0:nw]
+    cy, cx = float((yy * small).sum() / total), float((xx * small).sum() / total)
+    # MNIST's centre of mass sits at pixel (14, 14) on average; shift by whole pixels
+    # (no resampling blur), as the original preprocessing did
+    dy, dx = int(round(MNIST_CENTER - cy)), int(round(MNIST_CENTER - cx))
+    out = np.zeros((MNIST_SIZE, MNIST_SIZE), np.float32)
+    y0, x0 = max(dy, 0), max(dx, 0)
+    y1, x1 = min(dy + nh, MNIST_SIZE), min(dx + nw, MNIST_SIZE)
+    out[y0:y1, x0:x1] = small[y0 - dy : y1 - dy, x0 - dx : x1 - dx]
+    return Converted(out, inverted, (top, left, bottom, right), tuple(planes.size), notes)
+
+
+@dataclass
+class Input:
+    """One input of the gallery: the 28×28 image and where it came from."""
+
+    x01: np.ndarray
+    source: str
+    label: int | None = None
+    converted: Converted | None = None
+    original: object = None  # small PIL preview of an image file
+
+
+def load_inputs(paths: list[str | Path]) -> list[Input]:
+    """Read and convert image files (every file is checked before anything is written)."""
+    from oipviz.core.images import read_image
+
+    out = []
+    for p in paths:
+        img = read_image(p)
+        conv = mnist_style(img, str(p))
+        prev = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+        prev.thumbnail((112, 112))
+        out.append(Input(conv.x01, str(p), None, conv, prev))
+    return out
+
+
+def dataset_of(loaded) -> str:
+    """The dataset the model was trained on (its card's ``dataset``), MNIST by default."""
+    from oipviz.data.sources import DATASETS
+
+    name = str((loaded.card or {}).get("dataset") or "mnist").replace("-", "_").lower()
+    return name if name in DATASETS else "mnist"
+
+
+def real_images(
+    dataset: str = "mnist", limit: int | None = None, seed: int = 0, split: str = "test"
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Real images (N,28,28,1) in [0,1], labels and source: the test part, or with
+    ``split='all'`` train then test; the first ``limit``."""
+    from oipviz.data.sources import load_dataset
+
+    ds = load_dataset(dataset, seed=seed, allow_download=False)
+    parts = (
+        ((ds.x_test, ds.y_test),)
+        if split == "test"
+        else ((ds.x_train, ds.y_train), (ds.x_test, ds.y_test))
+    )
+    x, y = (np.concatenate([p[i] for p in parts])[:limit] for i in (0, 1))
+    return (x.astype(np.float32) / 255.0)[..., None], y, ds.source
+
+
+def dataset_inputs(
+    samples: int, digits: list[int] | None = None, seed: int = 0, dataset: str = "mnist"
+) -> tuple[list[Input], str]:
+    """``samples`` real held-out images (only the classes ``digits`` if given)."""
+    from oipviz.core.errors import DataError
+
+    x, y, source = real_images(dataset, None, seed, "test")
+    keep = np.arange(len(y)) if not digits else np.flatnonzero(np.isin(y, digits))
+    if len(keep) == 0:
+        raise DataError(f"no images of class {','.join(map(str, digits))} in {source}")
+    what = "digit" if dataset == "mnist" else "image"
+    return [
+        Input(x[i, :, :, 0], f"{source} held-out {what} #{int(i)}", int(y[i]))
+        for i in keep[:samples]
+    ], source
