@@ -169,7 +169,7 @@ def test_inits_reproducible_and_standardized():
 
 
 def test_enhance_matches_definition():
-    from oipviz.core.render import enhance, normalize
+    from oipviz.render.images import enhance, normalize
 
     rng = np.random.default_rng(0)
     z = rng.normal(size=(28, 28)).astype(np.float32) * 3 + 1
@@ -186,7 +186,7 @@ def test_enhance_matches_definition():
 def test_viridis_and_gray_pngs_read_back(tmp_path):
     from matplotlib import colormaps
 
-    from oipviz.core.render import normalize, save_png
+    from oipviz.render.images import normalize, save_png
 
     z = np.linspace(-1, 1, 28 * 28, dtype=np.float32).reshape(28, 28)
     img01 = normalize(z)

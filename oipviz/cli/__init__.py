@@ -7,11 +7,12 @@ unless ``--debug``).  TensorFlow is imported only by the commands that need it.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import click
 
-from oipviz.core.errors import OipvizError
+from oipviz.core.errors import OipvizError, Terminated
 
 COMMANDS = (
     "info",
@@ -44,65 +45,93 @@ class OipvizGroup(click.Group):
         return importlib.import_module(f"{__name__}.{name}_cmd").command
 
     def main(self, args=None, **kwargs):
+        as_program = args is None  # the console script; tests pass their arguments
         args = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in args or bool(os.environ.get("OIPVIZ_DEBUG"))
+        if as_program:
+            _set_up_process(debug)
         try:
             rv = super().main(args=args, standalone_mode=False, **kwargs)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
-        except click.Abort as exc:
-            if isinstance(exc.__context__, EOFError) and not debug:
-                # click turns any EOFError into Abort; only Ctrl-C means "interrupted"
-                click.echo(
-                    "error: internal error EOFError (rerun with --debug for a traceback)", err=True
-                )
-                sys.exit(1)
-            click.echo("error: interrupted", err=True)
-            sys.exit(130)
-        except click.ClickException as exc:
-            if debug:
-                raise
-            message = " ".join(exc.format_message().split())
-            hint = ""
-            if isinstance(exc, click.UsageError) and exc.ctx is not None:
-                hint = f" (see '{exc.ctx.command_path} --help')"
-            click.echo(f"error: {message}{hint}", err=True)
-            sys.exit(2)
-        except OipvizError as exc:
-            if debug:
-                raise
-            click.echo(f"error: {exc}", err=True)
-            if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("error: interrupted", err=True)
-            sys.exit(130)
-        except Exception as exc:  # a bug, not the user's fault
-            if _interrupted(exc):  # Ctrl-C inside TensorFlow's tracing arrives wrapped
-                click.echo("error: interrupted", err=True)
-                sys.exit(130)
-            if debug:
-                raise
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-            click.echo(
-                f"error: internal error {type(exc).__name__}: {first} "
-                "(rerun with --debug for a traceback)",
-                err=True,
-            )
-            sys.exit(1)
+        except Exception as exc:
+            sys.exit(_report(exc, debug))
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
+            sys.exit(_report(exc, debug))
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-def _interrupted(exc: BaseException) -> bool:
-    """True if a KeyboardInterrupt is behind ``exc`` (TensorFlow re-raises it wrapped)."""
-    seen = set()
+def _set_up_process(debug: bool) -> None:
+    """Once, for the ``oipviz`` process only: SIGTERM ends a run like Ctrl-C (finished work
+    kept), and TensorFlow's C++ start-up lines, written to file descriptor 2 directly, go to
+    /dev/null while Python's ``sys.stderr`` keeps the real stderr (not with ``--debug``)."""
+    signal.signal(signal.SIGTERM, _terminate)
+    if debug:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    real = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(real, "w", buffering=1, errors="backslashreplace")
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
+def _report(exc: BaseException, debug: bool) -> int:
+    """Print the one-line message for ``exc``; returns the exit status."""
+    cause = interruption(exc)
+    if cause is not None:
+        kept = getattr(cause, "oipviz_kept", None) or getattr(exc, "oipviz_kept", None)
+        hint = f"; finished parts are kept in {kept}: continue with --resume" if kept else ""
+        what = "terminated (SIGTERM)" if isinstance(cause, Terminated) else "interrupted"
+        click.echo(f"error: {what}{hint}", err=True)
+        return 143 if isinstance(cause, Terminated) else 130
+    if debug:
+        raise exc
+    if isinstance(exc, click.Abort):  # click turns any EOFError into Abort
+        click.echo("error: internal error EOFError (rerun with --debug for a traceback)", err=True)
+        return 1
+    if isinstance(exc, click.ClickException):
+        message = " ".join(exc.format_message().split())
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        click.echo(f"error: {message}{hint}", err=True)
+        return 2
+    if isinstance(exc, OipvizError):
+        click.echo(f"error: {exc}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        return exc.exit_code
+    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    click.echo(
+        f"error: internal error {type(exc).__name__}: {first} (rerun with --debug for a traceback)",
+        err=True,
+    )
+    return 1
+
+
+def interruption(exc: BaseException | None) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (Ctrl-C, or :class:`Terminated` for SIGTERM) behind ``exc``:
+    itself, or one in its cause/context chain (click turns Ctrl-C into Abort; TensorFlow
+    may re-raise it wrapped)."""
+    seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt) or "KeyboardInterrupt" in str(exc):
-            return True
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        if isinstance(exc, click.Abort) and not isinstance(exc.__context__, EOFError):
+            return (
+                exc.__context__
+                if isinstance(exc.__context__, KeyboardInterrupt)
+                else KeyboardInterrupt()
+            )
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
-    return False
+    return None
 
 
 @click.group(cls=OipvizGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,7 +147,4 @@ def main(debug: bool) -> None:
     oipviz dream photo.jpg --map 56 --iters 4 DeepDream on a photo
     oipviz gallery --layer conv3              browsable HTML gallery of a layer
     """
-    from oipviz.core.tfenv import cli_start, set_debug
-
-    set_debug(debug)
-    cli_start()
+    # --debug is read by OipvizGroup.main (before this runs)

@@ -83,7 +83,7 @@ class DreamResult:
 
     def _repr_png_(self) -> bytes:
         from oipviz.core.images import from_float
-        from oipviz.core.notebook import png_bytes
+        from oipviz.render.notebook import png_bytes
 
         return png_bytes(from_float(self.image, self.mode))
 

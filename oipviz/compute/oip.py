@@ -82,7 +82,7 @@ class OIPRun:
     def shown(self, z: np.ndarray) -> np.ndarray:
         """How an image of this run is drawn: exact pixels for ``valid`` runs, min-max
         scaled (the articles' plots) for ``free`` ones."""
-        from oipviz.core.render import normalize
+        from oipviz.render.images import normalize
 
         if self.range_mode == "valid":
             return np.clip(self.convention.from_engine(np.asarray(z).squeeze()), 0.0, 1.0)
@@ -151,7 +151,7 @@ class OIPRun:
 
     def sheet(self):
         """A contact sheet (PIL image): every map's best OIP, or every init of one map."""
-        from oipviz.core.render import contact_sheet
+        from oipviz.render.images import contact_sheet
 
         if len(self.maps) == 1:
             return contact_sheet(
@@ -173,7 +173,7 @@ class OIPRun:
         )
 
     def _repr_html_(self) -> str:
-        from oipviz.core.notebook import card
+        from oipviz.render.notebook import card
 
         st = self.status
         return card(

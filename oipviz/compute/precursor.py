@@ -87,7 +87,7 @@ class PrecursorResult:
 
     def sheet(self):
         """Contact sheet (PIL): start patterns (top row) and refined OIPs (bottom row)."""
-        from oipviz.core.render import contact_sheet, normalize
+        from oipviz.render.images import contact_sheet, normalize
 
         top = len(self.final)
         imgs = [normalize(z) for z in self.start_patterns[..., 0]] + [
@@ -107,7 +107,7 @@ class PrecursorResult:
         )
 
     def _repr_html_(self) -> str:
-        from oipviz.core.notebook import card
+        from oipviz.render.notebook import card
 
         return card(
             f"Precursor: {self.layer} map {self.map}",

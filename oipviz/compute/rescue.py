@@ -86,7 +86,7 @@ class RescueResult:
         ]
 
     def sheet(self):
-        from oipviz.core.render import contact_sheet, normalize
+        from oipviz.render.images import contact_sheet, normalize
 
         rows = [r for r in self.rows if r.best_image is not None]
         return contact_sheet(
@@ -100,7 +100,7 @@ class RescueResult:
         )
 
     def _repr_html_(self) -> str:
-        from oipviz.core.notebook import card
+        from oipviz.render.notebook import card
 
         return card(f"Rescue of {self.layer}", {"summary": self.summary()}, self.sheet())
 

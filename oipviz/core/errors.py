@@ -31,3 +31,7 @@ class ImageError(OipvizError):
 
 class OutputError(OipvizError):
     """The output location is not usable (exists without --force, ...)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM): handled like Ctrl-C, exit status 143."""

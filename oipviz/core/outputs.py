@@ -329,22 +329,25 @@ class OutputFolder:
             self.path.rename(self.final)
         self.path = self.final
 
-    def discard(self) -> None:
+    def discard(self) -> bool:
         """After an error: remove the working folder, or keep a resumable run's finished
-        items in place, marked incomplete."""
-        if self.committed or self.path == self.final:
-            return
+        items in place, marked incomplete.  Returns True if finished items are kept."""
+        if self.committed:
+            return False
+        if self.path == self.final:
+            return self.resumable and self.finished_items()
         if self.resumable and self.path.exists() and self.finished_items():
             self._move_into_place()
-        else:
-            _remove(self.path)
+            return True
+        _remove(self.path)
+        return False
 
     def __enter__(self) -> OutputFolder:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.discard()
+        if exc_type is not None and self.discard() and exc is not None:
+            exc.oipviz_kept = self.shown  # the CLI's interrupt message names it
 
 
 def _remove(p: Path) -> None:

@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from oipviz.core.outputs import write_bytes
-from oipviz.core.render import _font
-from oipviz.core.render import colorize as colour
+from oipviz.render.images import _font
+from oipviz.render.images import colorize as colour
 
 
 def save(path: str | Path, img: Image.Image) -> Path:

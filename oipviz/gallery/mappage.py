@@ -9,7 +9,7 @@ from pathlib import Path
 
 from oipviz.compute.measures import pixels
 from oipviz.compute.uniqueness import UNIQUE_AT
-from oipviz.core.render import save_oip
+from oipviz.render.images import save_oip
 from oipviz.gallery.figures import overlay, png, save, tile_grid
 from oipviz.gallery.pages import (
     SiteInfo,

@@ -9,7 +9,7 @@ from PIL import Image
 from oipviz.compute.dream import DreamResult, DreamRound, resize
 from oipviz.core.images import ImagePlanes, compose, save_image
 from oipviz.core.outputs import OutputFolder
-from oipviz.core.render import colorize, normalize, strip, to_image
+from oipviz.render.images import colorize, normalize, strip, to_image
 
 
 def _plane_at(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:

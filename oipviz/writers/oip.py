@@ -9,7 +9,7 @@ import numpy as np
 
 from oipviz.compute.oip import OIPRun
 from oipviz.core.outputs import OutputFolder, load_npz, save_npz
-from oipviz.core.render import contact_sheet, enhance, save_oip
+from oipviz.render.images import contact_sheet, enhance, save_oip
 from oipviz.core.status import count, live_or_dead
 
 #: images per resumable part of a multi-map run (fixed, so a resumed run gives the same bytes)

@@ -125,7 +125,7 @@ def write_result(folder, res: PrecursorResult) -> dict:
 
     Returns the manifest entry (with the file names).
     """
-    from oipviz.core.render import contact_sheet, normalize, save_oip, save_png
+    from oipviz.render.images import contact_sheet, normalize, save_oip, save_png
 
     folder = Path(folder)
     w = len(str(len(res.final)))

@@ -67,7 +67,7 @@ class ExplainResult:
         return grid_figure(self, rows)
 
     def _repr_html_(self) -> str:
-        from oipviz.core.notebook import card
+        from oipviz.render.notebook import card
 
         facts = {
             "model": self.model_name,

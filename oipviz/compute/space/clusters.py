@@ -124,7 +124,7 @@ class ClusterResult:
 
     def sheet(self):
         """The centroids (or nearest digits) with their majority class and share."""
-        from oipviz.core.render import contact_sheet, normalize
+        from oipviz.render.images import contact_sheet, normalize
 
         what = "centroids" if self.layer == PIXELS else "digit nearest to each centroid"
         return contact_sheet(
@@ -141,7 +141,7 @@ class ClusterResult:
         )
 
     def _repr_html_(self) -> str:
-        from oipviz.core.notebook import card
+        from oipviz.render.notebook import card
 
         s = self.summary()
         return card(

@@ -99,7 +99,7 @@ class EmbedResult:
         return scatter(self)
 
     def _repr_html_(self) -> str:
-        from oipviz.core.notebook import card
+        from oipviz.render.notebook import card
 
         facts = {
             "digits": f"{len(self.digits)} ({self.digits.source})",

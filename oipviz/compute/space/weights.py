@@ -62,7 +62,7 @@ class WeightsResult:
 
     def sheet(self):
         """The templates or kernels (diverging colours, 0 = white, one range ±vmax)."""
-        from oipviz.core.render import contact_sheet
+        from oipviz.render.images import contact_sheet
 
         imgs = 0.5 + 0.5 * self.images / self.vmax
         what = "class templates" if self.per_class else self.kind
@@ -81,7 +81,7 @@ class WeightsResult:
         return kernel_matrix(imgs, title)
 
     def means_sheet(self):
-        from oipviz.core.render import contact_sheet, normalize
+        from oipviz.render.images import contact_sheet, normalize
 
         return contact_sheet(
             [normalize(m) for m in self.class_means],
@@ -94,7 +94,7 @@ class WeightsResult:
         )
 
     def _repr_html_(self) -> str:
-        from oipviz.core.notebook import card
+        from oipviz.render.notebook import card
 
         s = self.summary()
         facts = {"model": self.model, "layer": self.layer, "pictures": s["pictures"]}
@@ -109,7 +109,7 @@ def kernel_matrix(imgs01: np.ndarray, title: str, scale: int = 6):
     """(out,in,kh,kw) in [0,1] as one image: a row per output map, a column per input."""
     from PIL import Image, ImageDraw
 
-    from oipviz.core.render import _font, colorize
+    from oipviz.render.images import _font, colorize
 
     o, i, kh, kw = imgs01.shape
     cw, ch = kw * scale + 2, kh * scale + 2
