@@ -20,23 +20,9 @@ functions returning results) and :mod:`oipviz.writers` / :mod:`oipviz.gallery` (
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import TYPE_CHECKING
 
-from oipviz.api import (
-    OipvizError,
-    ascend,
-    clusters,
-    dream,
-    embed,
-    explain,
-    load_dataset,
-    load_model,
-    oip,
-    precursor,
-    rescue,
-    weights,
-)
-from oipviz.core import objectives, transforms
+__version__ = "0.1.0"
 
 __all__ = [
     "load_model",
@@ -54,3 +40,32 @@ __all__ = [
     "objectives",
     "transforms",
 ]
+
+if TYPE_CHECKING:
+    from oipviz.api import (
+        OipvizError,
+        ascend,
+        clusters,
+        dream,
+        embed,
+        explain,
+        load_dataset,
+        load_model,
+        oip,
+        precursor,
+        rescue,
+        weights,
+    )
+    from oipviz.core import objectives, transforms
+
+
+def __getattr__(name: str):
+    """The API is loaded on first use, so ``import oipviz.core.errors`` (or ``oipviz
+    --help``) does not load every feature."""
+    import importlib
+
+    if name in ("objectives", "transforms"):
+        return importlib.import_module(f"oipviz.core.{name}")
+    if name in __all__:
+        return getattr(importlib.import_module("oipviz.api"), name)
+    raise AttributeError(f"module 'oipviz' has no attribute {name!r}")

@@ -89,13 +89,15 @@ def test_chunked_screen_equals_unchunked_and_topk_order(loaded):
 
 def test_forward_and_halving_screens_agree_with_the_engine(loaded):
     from oipviz.compute.precursor import precursor
+    from oipviz.compute.precursor_settings import HALVING_ROUNDS, PrecursorSettings
     from oipviz.compute.screens import forward_table, halving_plan
     from oipviz.core.ascent import ascend
     from oipviz.core.objectives import map_mean
 
     x = precursor_patterns(np.arange(81), 2, VALUES)
     # one forward pass gives several maps, equal to the engine with steps=0
-    t = forward_table(loaded, "conv3", [46, 3, 7], np.arange(81), 2, VALUES, chunk=20)
+    s = PrecursorSettings.checked(grid=2, values=VALUES, chunk=20)
+    t = forward_table(loaded, "conv3", [46, 3, 7], np.arange(81), s)
     for j, m in enumerate([46, 3, 7]):
         ref = ascend(loaded, x, map_mean("conv3", m), steps=0).final
         np.testing.assert_allclose(t[:, j], ref, rtol=1e-5, atol=1e-6)
@@ -105,7 +107,7 @@ def test_forward_and_halving_screens_agree_with_the_engine(loaded):
     ex = precursor("conv3", 46, loaded, grid=2, test_steps=4, top=2, steps=2, screen="exhaustive")
     h = precursor("conv3", 46, loaded, grid=2, test_steps=4, top=2, steps=2)  # the default
     assert h.screen == "halving"
-    plan = halving_plan(81, 2, 4)
+    plan = halving_plan(81, 2, 4, HALVING_ROUNDS)
     assert plan[-1][0] == 4 and plan[0][1] < 81
     finalists = np.flatnonzero(h.screen_steps == 4)
     assert len(finalists) == plan[-1][1]
@@ -244,7 +246,7 @@ def test_cli_default_screen_is_halving_and_exhaustive_still_runs(cli, tmp_path, 
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["--grid", "0"], "'--grid': 0 is not in the range 1<=x<=28"),
+        (["--grid", "0"], "'--grid': 0 is not in the range 1<=x<=64"),
         (["--values", ""], "values is empty"),
         (["--values", "0.2,1.5"], "give finite numbers in [0, 1]"),
         (["--values", "0.2,nan"], "give finite numbers in [0, 1]"),
@@ -384,7 +386,7 @@ def test_cli_dead_only_subprocess(tmp_path):
         timeout=300,
     )
     assert p.returncode == 0, p.stderr
-    assert "2 map(s) tried; 1 dead after 2 random inits × 50 epochs; 1 rescued" in p.stdout
+    assert "2 map(s) tried; 1 dead after 2 random inits × 50 steps; 1 rescued" in p.stdout
     assert (out / f"map{RESCUED_DEAD_MAP:03d}" / "best_gray.png").exists()
     assert not (out / "map046").exists()  # live from random inits
     table = json.loads((out / "rescue.json").read_text())

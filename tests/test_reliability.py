@@ -362,7 +362,7 @@ OIP_ALL = ["oip", "--layer", "conv3", "--map", "all", "--inits", "8", "--epochs"
 
 
 def _only_finished_oip_parts(x: Path) -> None:
-    from oipviz.writers.oip import parts
+    from oipviz.compute.parts import parts
 
     names = {f"maps_{g[0]:04d}-{g[-1]:04d}.npz" for g in parts(list(range(128)), 8)}
     found = sorted(p.name for p in (x / "parts").iterdir())

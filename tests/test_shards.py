@@ -14,8 +14,16 @@ import signal
 import numpy as np
 import pytest
 
+from oipviz.compute.precursor_settings import PrecursorSettings
 from oipviz.compute.screens import drop_duplicate_flats, forward_table, rank
-from oipviz.compute.shards import Shard, candidates, merge, screen_shard, spec_for, with_screen
+from oipviz.compute.shards import (
+    ScreenSpec,
+    Shard,
+    merge,
+    merged_candidates,
+    screen_shard,
+    with_merged_screen,
+)
 from oipviz.core.status import fires
 
 VALUES = (0.2, 0.5, 0.8)
@@ -25,17 +33,24 @@ UNEVEN = [0, 5, 1000, 1001, 4100, 9000, 15000, 19683]  # 7 shards, one of a sing
 SMALL = ["--grid", "2", "--test-epochs", "2", "--epochs", "20", "--top", "3"]
 
 
+def _spec(n_maps, grid, screen, test_steps, chunk, top):
+    s = PrecursorSettings.checked(
+        grid=grid, values=VALUES, screen=screen, test_steps=test_steps, chunk=chunk, top=top
+    )
+    return ScreenSpec.of("conv3", n_maps, s)
+
+
 def _shard_all(loaded, spec, bounds, maps):
     res = [screen_shard(loaded, spec, Shard(tuple(maps), a, b)) for a, b in zip(bounds, bounds[1:])]
     return merge(res[::-1], spec), res  # the order shards finish in is free
 
 
 def test_uneven_shards_merge_to_the_unsharded_top_k(loaded):
-    spec = spec_for("conv3", 3, 3, VALUES, "forward", 0, 0.02, 0, 1024, 8, 200)
+    spec = _spec(3, 3, "forward", 0, 1024, 8)
     merged, parts = _shard_all(loaded, spec, UNEVEN, MAPS)
     idx = np.arange(spec.n)
-    table = forward_table(loaded, "conv3", MAPS, idx, 3, VALUES, 1024)
-    pre = forward_table(loaded, "conv3", MAPS, idx, 3, VALUES, 1024, pre=True)
+    table = forward_table(loaded, "conv3", MAPS, idx, spec.settings)
+    pre = forward_table(loaded, "conv3", MAPS, idx, spec.settings, pre=True)
     assert all(r.to_arrays()["top_idx"].nbytes <= 3 * 8 * 8 for r in parts)  # small results
     for j, m in enumerate(MAPS):
         mg, col = merged[m], table[:, j]
@@ -55,31 +70,31 @@ def test_uneven_shards_merge_to_the_unsharded_top_k(loaded):
 def test_exhaustive_shards_and_candidates_match_the_unsharded_run(loaded):
     from dataclasses import replace
 
-    from oipviz.compute.precursor import _candidates, precursor_maps
+    from oipviz.compute.precursor import precursor_maps
+    from oipviz.compute.screens import Screened, candidates
     from oipviz.core.ascent import AscentResult
 
     # uneven shards on chunk boundaries: every engine batch is the unsharded run's, so the
     # ascent is bit-identical (a batch of other images can change the last bit of a step)
     kw = dict(grid=2, values=VALUES, test_steps=2, top=4, steps=20, chunk=4, screen="exhaustive")
     ref = {r.map: r for r in precursor_maps("conv3", MAPS, loaded, **kw)}
-    spec = spec_for("conv3", 3, 2, VALUES, "exhaustive", 2, 0.02, 0, 4, 4, 200)
+    spec = _spec(3, 2, "exhaustive", 2, 4, 4)
     for m in MAPS:
         merged, _ = _shard_all(loaded, spec, [0, 4, 8, 20, 40, 48, 76, 81], [m])
         mg, r = merged[m], ref[m]
         assert np.array_equal(mg.losses, r.screen_losses)
-        cands = candidates(mg, spec)
+        cands = merged_candidates(mg, spec)
         assert np.array_equal(cands[0], r.top_indices)
         idx = np.arange(81)
-        assert np.array_equal(
-            cands[0], _candidates(loaded, "conv3", m, 2, VALUES, r.screen_losses, idx, 4, 4, 200)[0]
-        )
+        screened = Screened(r.screen_losses, r.screen_steps, idx, None, 0.0, 0)
+        assert np.array_equal(cands[0], candidates(loaded, "conv3", m, screened, spec.settings)[0])
         if "pruned" in AscentResult.__dataclass_fields__:  # the engine skips still images
             assert mg.counts["pruned"] == mg.counts["zero"]  # at zero: no gradient, not stepped
     # large runs keep only the top-k: the result still reports every pattern screened
-    small = spec_for("conv3", 1, 2, VALUES, "exhaustive", 2, 0.02, 0, 4, 4, 200)
+    small = _spec(1, 2, "exhaustive", 2, 4, 4)
     big = replace(small, keep_losses=False)
     merged, _ = _shard_all(loaded, big, [0, 40, 81], [46])
-    res = with_screen(ref[46], merged[46], big)
+    res = with_merged_screen(ref[46], merged[46], big)
     assert res.n_screened == 81 and np.count_nonzero(~np.isnan(res.screen_losses)) < 81
     assert np.array_equal(res.top_losses, ref[46].top_losses)
 
@@ -102,8 +117,6 @@ def test_local_executor_is_byte_identical_to_precursor_maps(loaded):
 
 
 def test_cli_plans_then_resumes_shard_by_shard(cli, tmp_path, monkeypatch):
-    import oipviz.compute.executors as E
-
     out = tmp_path / "pre"
     args = [
         "precursor",
@@ -119,15 +132,19 @@ def test_cli_plans_then_resumes_shard_by_shard(cli, tmp_path, monkeypatch):
         "--out",
         out,
     ]
-    real, calls = E.JOBS["screen"], []
+    import oipviz.compute.scaleout as S
+
+    real, calls = S.screen_shard, []
 
     def interrupted(loaded, spec, shard, progress=None):
+        if not spec.keep_losses:  # the timed probe shards of the plan
+            return real(loaded, spec, shard, progress)
         calls.append(shard.start)
         if len(calls) == 3:
             raise KeyboardInterrupt
         return real(loaded, spec, shard, progress)
 
-    monkeypatch.setitem(E.JOBS, "screen", interrupted)
+    monkeypatch.setattr(S, "screen_shard", interrupted)
     r = cli(*args)
     assert r.exit_code == 130, (r.stdout, r.stderr)
     assert "81 patterns (2×2 grid, 3 values)" in r.stderr and "3 shard(s) of ≤ 32" in r.stderr
@@ -142,14 +159,13 @@ def test_cli_plans_then_resumes_shard_by_shard(cli, tmp_path, monkeypatch):
     assert (out / ".incomplete").exists()
     meta = json.loads((out / "shards" / "map046" / "00000000-00000032.json").read_text())
     assert meta["counts"]["46"]["screened"] == 32 and meta["spec"]["screen"] == "exhaustive"
-    monkeypatch.setitem(E.JOBS, "screen", real)
     calls.clear()
-    monkeypatch.setitem(E.JOBS, "screen", interrupted)  # counts the shards computed again
+    monkeypatch.setattr(S, "screen_shard", interrupted)  # counts the shards computed again
     r = cli(*args, "--resume", "--quiet")
     assert r.exit_code == 0, (r.stdout, r.stderr)
     assert calls == [64] and not (out / ".incomplete").exists()
     fresh = tmp_path / "fresh"
-    monkeypatch.setitem(E.JOBS, "screen", real)
+    monkeypatch.setattr(S, "screen_shard", real)
     assert cli(*args[:-1], fresh, "--quiet").exit_code == 0
     for f in ("screen_losses.npy", "refine_history.npy", "best.npy", "oip_1_gray.png"):
         assert (out / f).read_bytes() == (fresh / f).read_bytes(), f

@@ -59,8 +59,8 @@ def command(model, images, samples, digit_spec, seed, out, force, quiet) -> None
     """
     from oipviz.compute.activations import activations, write_activations
     from oipviz.core.errors import OipvizError
+    from oipviz.core.folders import OutputFolder
     from oipviz.core.manifest import base_manifest
-    from oipviz.core.outputs import OutputFolder
     from oipviz.data.inputs import dataset_inputs, dataset_of, load_inputs
 
     digits = _parse_digits(digit_spec)

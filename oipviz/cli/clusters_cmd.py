@@ -48,8 +48,8 @@ def command(
     """
     from oipviz.compute.space.clusters import check_ks, clusters, parse_k
     from oipviz.compute.space.inputs import PIXELS
+    from oipviz.core.folders import OutputFolder
     from oipviz.core.manifest import base_manifest
-    from oipviz.core.outputs import OutputFolder
     from oipviz.writers.features import write_clusters
 
     ks = parse_k(k_spec)

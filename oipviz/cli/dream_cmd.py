@@ -12,9 +12,9 @@ from oipviz.cli.params import (
     model_options,
     output_options,
     parse_maps,
-    progress_sink,
     seed_option,
 )
+from oipviz.cli.run import progress_sink
 
 
 @click.command("dream")
@@ -130,9 +130,9 @@ def command(
         total_image_steps,
     )
     from oipviz.core.errors import ImageError
+    from oipviz.core.folders import OutputFolder
     from oipviz.core.images import MIN_SIDE, read_image, to_float
     from oipviz.core.manifest import base_manifest
-    from oipviz.core.outputs import OutputFolder
     from oipviz.core.status import fires
     from oipviz.writers.dream import write_dream
 

@@ -120,24 +120,7 @@ def tag(text: str) -> str:
 @seed_option("Random seed (0 to 2^31-1) of the embedding (and of a random_features net).")
 @output_options("embed_LAYER")
 @model_options
-def command(
-    model,
-    layer,
-    samples,
-    method,
-    mode,
-    perplexity,
-    k,
-    compare,
-    compare_layer,
-    jobs,
-    data,
-    dataset,
-    seed,
-    out,
-    force,
-    quiet,
-) -> None:
+def command(model, out, force, quiet, **o) -> None:
     """Embed real digits as LAYER sees them; colour by class, ring the misclassified.
 
     \b
@@ -149,32 +132,23 @@ def command(
     """
     from pathlib import Path
 
+    from oipviz.api import embed
+    from oipviz.cli.run import note, result
     from oipviz.compute.space import project
-    from oipviz.compute.space.compare import RANDOM_FEATURES
-    from oipviz.compute.space.embed import embed
     from oipviz.core.errors import ModelError
+    from oipviz.core.folders import OutputFolder
     from oipviz.core.manifest import base_manifest
-    from oipviz.core.outputs import OutputFolder
+    from oipviz.models.random import RANDOM_FEATURES
     from oipviz.writers.features import write_embed
 
-    project.check_method(method)
-    project.check_sizes(samples, method, perplexity, k)
+    project.check_method(o["method"])
+    project.check_sizes(o["samples"], o["method"], o["perplexity"], o["k"])
+    compare = o["compare"]
     if compare not in (None, RANDOM_FEATURES) and not Path(compare).is_file():
         raise ModelError(f"--compare: model file {compare} not found")
-    name = f"embed_{tag(layer)}" + (f"_vs_{tag(Path(compare).stem)}" if compare else "")
-    params = dict(
-        layer=layer,
-        samples=samples,
-        method=method,
-        mode=mode,
-        perplexity=perplexity,
-        k=k,
-        compare=compare,
-        compare_layer=compare_layer,
-        jobs=jobs,
-        data=data,
-        dataset=dataset,
-    )
+    name = f"embed_{tag(o['layer'])}" + (f"_vs_{tag(Path(compare).stem)}" if compare else "")
+    params = dict(o)
+    params.pop("seed")
     if compare not in (None, RANDOM_FEATURES):
         from oipviz.core.versions import file_sha256
 
@@ -182,29 +156,19 @@ def command(
     with OutputFolder(out or name, "embed", force) as folder:
         loaded = model.load()
         res = embed(
-            layer,
-            loaded,
-            samples=samples,
-            method=method,
-            mode=mode,
-            seed=seed,
-            perplexity=perplexity,
-            k=k,
-            compare=compare,
-            compare_layer=compare_layer,
-            data=data,
-            dataset=dataset,
-            n_jobs=jobs,
-            progress=stage_echo(quiet),
-        )
-        write_embed(folder, res, base_manifest("embed", loaded, params, seed))
+            o["layer"], loaded, samples=o["samples"], method=o["method"], mode=o["mode"],
+            seed=o["seed"], perplexity=o["perplexity"], k=o["k"], compare=compare,
+            compare_layer=o["compare_layer"], data=o["data"], dataset=o["dataset"],
+            n_jobs=o["jobs"], progress=stage_echo(quiet),
+        )  # fmt: skip
+        write_embed(folder, res, base_manifest("embed", loaded, params, o["seed"]))
         folder.commit()
-    for note in res.notes:
-        click.echo(f"note: {note}")
+    for line in res.notes:
+        note(f"note: {line}")
     for s in res.summary():
         acc = "" if s["accuracy"] is None else f", {s['misclassified']} misclassified"
-        click.echo(
+        result(
             f"{s['panel']}: kNN agreement {s['knn_agreement_2d']:.3f} in 2-D, "
             f"{s['knn_agreement_features']:.3f} in {s['dims']}-D{acc}"
         )
-    click.echo(f"wrote {folder.shown}/ ({len(res.digits)} digits); open index.html")
+    result(f"wrote {folder.shown}/ ({len(res.digits)} digits); open index.html")

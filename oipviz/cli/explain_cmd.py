@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import click
 
-from oipviz.cli.params import (
-    Finite,
-    count,
-    model_options,
-    output_options,
-    progress_sink,
-    seed_option,
-)
+from oipviz.cli.params import Finite, count, model_options, output_options, seed_option
 from oipviz.core.precision import PRECISIONS
 
 
@@ -95,17 +88,15 @@ def _parse_target(text: str):
 )
 @click.option(
     "--patch",
-    type=count(1, 28),
-    default=4,
-    show_default=True,
-    help="Occlusion: patch size in pixels.",
+    type=count(1, 512),
+    default=None,
+    help="Occlusion: patch size in pixels [default: 1/7 of the image side, 4 on 28×28].",
 )
 @click.option(
     "--stride",
-    type=count(1, 28),
-    default=2,
-    show_default=True,
-    help="Occlusion: patch stride in pixels.",
+    type=count(1, 512),
+    default=None,
+    help="Occlusion: patch stride in pixels [default: half the patch].",
 )
 @click.option(
     "--occlusion-value",
@@ -126,141 +117,119 @@ def _parse_target(text: str):
 @seed_option("Which held-out digits, and the SmoothGrad noise / randomization seeds.")
 @output_options("explain (explain_STEM for one image)")
 @model_options
-def command(
-    model,
-    images,
-    samples,
-    data,
-    methods,
-    target_spec,
-    layer,
-    sanity,
-    smooth_samples,
-    noise,
-    ig_steps,
-    baseline,
-    patch,
-    stride,
-    occlusion_value,
-    precision,
-    seed,
-    out,
-    force,
-    quiet,
-) -> None:
+def command(model, images, out, force, quiet, **o) -> None:
     """Which pixels of IMAGES (or real digits) make the model predict what it predicts.
 
     \b
-    Writes OUT/explain.png (per input: the digit with the prediction and its probability,
-    then one heatmap per method drawn over the digit), maps_METHOD.npy (N×28×28, pixel
-    units), inputs.npy, probs.npy and manifest.json; with --sanity also sanity.csv,
+    Writes OUT/explain.png (per input: the image with the prediction and its probability,
+    then one heatmap per method drawn over it), maps_METHOD.npy (N×H×W, pixel units),
+    inputs.npy, probs.npy and manifest.json; with --sanity also sanity.csv,
     sanity_cascade.csv, sanity.png and sanity_maps.png.
 
     \b
     The class score is the pre-softmax logit; gradients are taken with respect to the
-    pixels in [0,1].  IMAGES of any size and colour become 28×28 MNIST-style digits
-    (grayscale, inverted if the border is light, cropped to the ink, scaled to 20 px,
-    centred by mass), as in 'oipviz activations'.
+    pixels in [0,1].  For a digit model, IMAGES of any size and colour become MNIST-style
+    digits (grayscale, inverted if the border is light, cropped to the ink, scaled to 20 px
+    of 28, centred by mass), as in 'oipviz activations'; for a colour model they are
+    resized to its input size.  With --method all, methods that need a conv layer are
+    skipped (with a note) on models without one.
     """
     from pathlib import Path
 
+    from oipviz.cli.run import note, result
     from oipviz.compute.attribution import method_names
-    from oipviz.compute.attribution.explain import explain
     from oipviz.core.errors import OipvizError
-    from oipviz.core.manifest import base_manifest
-    from oipviz.core.outputs import OutputFolder
+    from oipviz.core.folders import OutputFolder
+    from oipviz.data.inputs import read_inputs
 
-    names = method_names(",".join(methods))
-    target = _parse_target(target_spec)
-    if images and samples is not None:
+    method_names(",".join(o["methods"]))  # a bad --method fails before anything loads
+    target = _parse_target(o["target_spec"])
+    if images and o["samples"] is not None:
         raise OipvizError("--samples picks real digits; it cannot be combined with IMAGES")
     if images and target == "true":
         raise OipvizError("--target true needs labels; image files have none (use --samples)")
-    inputs = None
-    if images:
-        from oipviz.compute.activations import load_inputs
-
-        inputs = load_inputs(list(images))  # bad files fail here
+    files = read_inputs(list(images)) if images else None  # bad files fail here
     default = f"explain_{Path(images[0]).stem}" if len(images) == 1 else "explain"
     with OutputFolder(out or default, "explain", force) as folder:
-        if inputs is not None:
-            import numpy as np
-
-            x, labels, sources = np.stack([i.x01 for i in inputs]), None, [i.source for i in inputs]
-            params = {"images": list(images)}
-        else:
-            from oipviz.data.sources import mnist_digits
-
-            n = samples or 8
-            x, labels, source = mnist_digits(n, seed=seed, path=data, split="test")
-            sources = [f"{source} held-out digit #{i}" for i in range(len(x))]
-            params = {"samples": n, "data_source": source, "split": "test"}
         loaded = model.load()
-        params.update(
-            methods=names, target=target_spec, layer=layer, sanity=sanity, precision=precision
-        )
-        total = len(x) * len(names)
-        label = f"explain: {len(x)} input(s) × {len(names)} method(s)"
-        with (
-            progress_sink(quiet) as sink,
-            click.progressbar(length=total, label=label, file=sink) as bar,
-        ):
-
-            def tick(stage: str, k: int, _total: int) -> None:
-                if stage in names:
-                    bar.update(k)
-
-            res = explain(
-                x,
-                names,
-                target,
-                loaded,
-                labels=labels,
-                layer=layer,
-                samples=smooth_samples,
-                noise=noise,
-                steps=ig_steps,
-                baseline=baseline,
-                patch=patch,
-                stride=stride,
-                occlusion_value=occlusion_value,
-                seed=seed,
-                sanity=sanity,
-                progress=tick,
-                sources=sources,
-                data=data,
-                precision=precision,
-            )
-        from oipviz.writers.explain import write_explain
-
-        write_explain(folder, res, base_manifest("explain", loaded, params, seed))
+        x, labels, sources, params = _inputs(loaded, images, files, o)
+        res = _explain(loaded, x, labels, sources, target, o, quiet)
+        params.update(methods=res.methods, target=o["target_spec"], layer=o["layer"],
+                      sanity=o["sanity"], precision=o["precision"])  # fmt: skip
+        _write(folder, loaded, res, params, o["seed"])
         folder.commit()
-    _report(res, quiet)
-    click.echo(f"wrote {folder.shown}/ (explain.png{', sanity.png' if sanity else ''})")
+    for line in res.notes:
+        note(f"note: {line}")
+    for line in report(res):
+        result(line)
+    result(f"wrote {folder.shown}/ (explain.png{', sanity.png' if o['sanity'] else ''})")
 
 
-def _report(res, quiet: bool) -> None:
+def _inputs(loaded, images, files, o: dict):
+    """(images, labels, sources, manifest parameters): the files as model inputs, or
+    --samples real held-out digits (a note when fewer are available)."""
+    import numpy as np
+
+    from oipviz.cli.run import note
+    from oipviz.data.inputs import load_inputs
+    from oipviz.data.sources import mnist_digits
+
+    if files is not None:
+        inputs = load_inputs(list(images), loaded.geometry, files)
+        x = np.stack([i.x01 for i in inputs]).reshape(-1, *loaded.geometry.shape)
+        return x, None, [i.source for i in inputs], {"images": list(images)}
+    n = o["samples"] or 8
+    x, labels, source = mnist_digits(n, seed=o["seed"], path=o["data"], split="test")
+    if len(x) < n:
+        note(f"note: --samples {n}: only {len(x)} held-out digits in {source}; using those")
+    sources = [f"{source} held-out digit #{i}" for i in range(len(x))]
+    return x, labels, sources, {"samples": len(x), "data_source": source, "split": "test"}
+
+
+def _explain(loaded, x, labels, sources, target, o: dict, quiet: bool):
+    from oipviz.api import explain
+    from oipviz.cli.run import bar, progress_sink
+    from oipviz.compute.attribution import method_names
+
+    methods = "all" if o["methods"] == ("all",) else ",".join(o["methods"])
+    label = f"explain: {len(x)} input(s) × {len(method_names(methods))} method(s)"
+    with progress_sink(quiet) as sink, bar(sink, len(x) * len(method_names(methods)), label) as b:
+        return explain(
+            x, methods, target, loaded, labels=labels, layer=o["layer"],
+            samples=o["smooth_samples"], noise=o["noise"], ig_steps=o["ig_steps"],
+            baseline=o["baseline"], patch=o["patch"], stride=o["stride"],
+            occlusion_value=o["occlusion_value"], seed=o["seed"], sanity=o["sanity"],
+            progress=lambda stage, k, _total: b.update(k) if stage in method_names(methods)
+            else None,
+            sources=sources, data=o["data"], precision=o["precision"],
+        )  # fmt: skip
+
+
+def _write(folder, loaded, res, params: dict, seed: int) -> None:
+    from oipviz.core.manifest import base_manifest
+    from oipviz.writers.explain import write_explain
+
+    write_explain(folder, res, dict(base_manifest("explain", loaded, params, seed),
+                                    notes=res.notes))  # fmt: skip
+
+
+def report(res) -> list[str]:
     """A few lines: predictions, IG completeness, the sanity verdicts."""
-    if quiet:
-        return
+    lines = []
     for i in range(min(len(res.images), 16)):
         lab = "" if res.labels is None else f" (label {int(res.labels[i])})"
-        click.echo(
-            f"{i:2d} {res.sources[i]}{lab}: predicted {int(res.predicted[i])} "
-            f"({res.probability[i]:.1%}), target {res.targets[i]}"
-        )
+        lines.append(f"{i:2d} {res.sources[i]}{lab}: predicted {int(res.predicted[i])} "
+                     f"({res.probability[i]:.1%}), target {res.targets[i]}")  # fmt: skip
     if "ig" in res.methods:
         err = res.attributions["ig"].extras["completeness_error"]
-        click.echo(
-            f"Integrated Gradients: largest |completeness error| {abs(err).max():.3g} "
-            "(sum of the map minus f(x) - f(baseline), in logits)"
-        )
-    if res.sanity is not None:
-        for r in res.sanity.table():
-            if "verdict" in r:
-                click.echo(
-                    f"sanity {r['method']:10s} Spearman {r['spearman_random']:+.2f} "
-                    f"SSIM {r['ssim_random']:.2f} vs all-random; deletion AUC "
-                    f"{r['deletion_auc']:.3f}, insertion AUC {r['insertion_auc']:.3f}: "
-                    f"{r['verdict']}"
-                )
+        lines.append(f"Integrated Gradients: largest |completeness error| {abs(err).max():.3g} "
+                     "(sum of the map minus f(x) - f(baseline), in logits)")  # fmt: skip
+    for r in res.sanity.table() if res.sanity is not None else []:
+        if "verdict" in r:
+            lines.append(
+                f"sanity {r['method']:10s} Spearman {r['spearman_random']:+.2f} "
+                f"SSIM {r['ssim_random']:.2f} vs all-random; deletion AUC "
+                f"{r['deletion_auc']:.3f}, insertion AUC {r['insertion_auc']:.3f}: "
+                f"{r['verdict']}"
+            )
+    return lines

@@ -8,7 +8,6 @@ import click
 
 from oipviz.cli.params import (
     LR,
-    already_complete,
     count,
     executor_options,
     model_options,
@@ -16,40 +15,17 @@ from oipviz.cli.params import (
     precision_option,
     seed_option,
 )
-
-
-class StageBars:
-    """One click progress bar per stage (on stderr), opened when the stage first reports."""
-
-    def __init__(self, quiet: bool):
-        self.quiet, self.bar, self.stage = quiet, None, None
-
-    def __call__(self, stage: str, n: int, total: int) -> None:
-        if self.quiet:
-            return
-        if stage != self.stage:
-            self.close()
-            self.stage = stage
-            self.bar = click.progressbar(
-                length=max(total, 1), label=stage, show_eta=True, file=sys.stderr
-            )
-            self.bar.__enter__()
-        self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
+from oipviz.cli.run import StageBars, already_complete
 
 
 def _probe(i: int):
-    from oipviz.compute.rescue import PROBE_STEPS, PROBE_INITS, PROBE_RANGE, PROBE_STYLE
+    from oipviz.compute.rescue import PROBE_INITS, PROBE_RANGE, PROBE_STEPS, PROBE_STYLE
 
     return (PROBE_INITS, PROBE_STEPS, PROBE_RANGE, PROBE_STYLE)[i]
 
 
 def _wake():
-    from oipviz.compute.precursor import DEFAULT_WAKE
+    from oipviz.compute.precursor_settings import DEFAULT_WAKE
 
     return DEFAULT_WAKE
 
@@ -247,9 +223,10 @@ def command(
     from oipviz.cli.params import parse_maps
     from oipviz.compute.executors import check_executor
     from oipviz.compute.layerjobs import layer_list
-    from oipviz.compute.precursor import check_params
+    from oipviz.compute.precursor_settings import PrecursorSettings
     from oipviz.core.errors import LayerError
-    from oipviz.core.outputs import MARKER, OutputFolder, resolve_target
+    from oipviz.core.folders import MARKER, OutputFolder
+    from oipviz.core.outputs import resolve_target
     from oipviz.gallery.site import PRECURSOR_DEFAULTS
 
     if all_layers and layer:
@@ -273,16 +250,7 @@ def command(
         )
     )
     if precursor:
-        check_params(
-            precursor["grid"],
-            precursor["values"],
-            precursor_top,
-            precursor["test_steps"],
-            precursor_epochs,
-            lr,
-            precursor_screen,
-            1024,
-        )
+        PrecursorSettings.checked(**dict(precursor, lr=lr))
     params = dict(
         model=model.path,
         input_scale=model.input_scale,

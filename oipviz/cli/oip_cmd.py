@@ -5,12 +5,10 @@ from __future__ import annotations
 import click
 
 from oipviz.cli.params import (
-    already_complete,
     ascent_options,
     count,
     model_options,
     output_options,
-    parse_maps,
     precision_option,
     seed_option,
 )
@@ -49,27 +47,7 @@ from oipviz.cli.params import (
 @seed_option()
 @output_options("oip_LAYER_MAP", resumable=True)
 @model_options
-def command(
-    model,
-    layer,
-    map_spec,
-    inits,
-    epochs,
-    lr,
-    range_mode,
-    style,
-    jitter,
-    tv,
-    blur,
-    objective,
-    scale_weights,
-    precision,
-    seed,
-    out,
-    force,
-    quiet,
-    resume,
-) -> None:
+def command(model, out, force, quiet, resume, **o) -> None:
     """Find input patterns that excite maps of LAYER most (gradient ascent, batched).
 
     Writes per map viridis, gray and contrast-enhanced PNGs and the raw .npy, a
@@ -77,92 +55,78 @@ def command(
     reported as dead (try 'oipviz precursor' on them).  A run over many maps is
     computed in parts: Ctrl-C keeps the finished parts and --resume continues.
     """
-    from oipviz.cli.params import float_list, progress_sink
-    from oipviz.compute.oip import check_scale_weights, oip, plan_transforms
-    from oipviz.core import transforms as T
-    from oipviz.core.manifest import base_manifest
-    from oipviz.core.outputs import OutputFolder
-    from oipviz.writers.oip import FolderParts, run_in_parts, write_oip
+    from oipviz.cli.params import float_list
+    from oipviz.cli.run import already_complete, result
+    from oipviz.compute.oip import check_scale_weights
+    from oipviz.core.folders import OutputFolder
 
-    weights = check_scale_weights(float_list(scale_weights, "--scale-weights", 0.0, 1e6))
-    tag = map_spec.strip().lower().replace(",", "_").replace(" ", "")
+    weights = check_scale_weights(float_list(o["scale_weights"], "--scale-weights", 0.0, 1e6))
     params = dict(
-        layer=layer,
-        maps=map_spec,
-        inits=inits,
-        epochs=epochs,
-        lr=lr,
-        range=range_mode,
-        style=style,
-        jitter=jitter,
-        tv=tv,
-        blur=blur,
-        objective=objective,
-        scale_weights=weights,
-        precision=precision,
-    )
+        layer=o["layer"], maps=o["map_spec"], inits=o["inits"], epochs=o["epochs"], lr=o["lr"],
+        range=o["range_mode"], style=o["style"], jitter=o["jitter"], tv=o["tv"],
+        blur=o["blur"], objective=o["objective"], scale_weights=weights,
+        precision=o["precision"],
+    )  # fmt: skip
+    identity = {"parameters": params, "seed": o["seed"], "model": model.identity()}
+    tag = o["map_spec"].strip().lower().replace(",", "_").replace(" ", "")
     with OutputFolder(
-        out or f"oip_{layer}_{tag}",
-        "oip",
-        force,
-        resume,
-        resumable=True,
-        identity={"parameters": params, "seed": seed},
+        out or f"oip_{o['layer']}_{tag}", "oip", force, resume, True, identity
     ) as folder:
         if already_complete(folder):
             return
-        loaded = model.load()
-        info = loaded.unit_layer(layer)
-        maps = parse_maps(map_spec, info.units)
-        kind = objective or ("mean" if info.is_conv else "unit")
-        transforms = plan_transforms(loaded.convention, range_mode, style, jitter, tv, blur)
-        manifest = dict(
-            base_manifest("oip", loaded, params, seed), transform_list=T.describe(transforms)
-        )
-        # written now (complete: false) so an interrupted run can be recognized and resumed
-        folder.write_manifest(manifest, complete=False)
-        total = len(maps) * inits * epochs
-        with (
-            progress_sink(quiet) as sink,
-            click.progressbar(
-                length=total,
-                label=f"{info.name}: {len(maps)} map(s) × {inits} inits",
-                show_eta=True,
-                file=sink,
-            ) as bar,
-        ):
-            run = run_in_parts(
-                FolderParts(folder, loaded.convention, transforms),
-                maps,
-                inits,
-                lambda group: oip(
-                    info.name,
-                    group,
-                    loaded,
-                    inits=inits,
-                    steps=epochs,
-                    lr=lr,
-                    seed=seed,
-                    kind=kind,
-                    scale_weights=weights,
-                    range_mode=range_mode,
-                    transforms=transforms,
-                    progress=bar.update,
-                    precision=precision,
-                ),
-                on_skip=lambda n: bar.update(n * inits * epochs),
-            )
-        write_oip(folder, run, dict(manifest, precision_used=run.precision))
+        run = _run(folder, model.load(), params, o["seed"], quiet)
         folder.commit()
-    status = run.status
-    dead = [m for m, s in zip(run.maps, status) if s == "dead"]
-    best = run.best_values
-    click.echo(
-        f"{info.name}: {len(maps)} map(s), {len(maps) - len(dead)} live, {len(dead)} dead; "
-        f"best activation {best.max():.3g} (map {run.maps[int(best.argmax())]})"
+    for line in summary(run, o["inits"]):
+        result(line)
+    result(f"wrote {folder.shown}/")
+
+
+def _run(folder, loaded, p: dict, seed: int, quiet: bool):
+    """The OIPs in resumable parts, then their files."""
+    from oipviz.cli.params import parse_maps
+    from oipviz.cli.run import bar, progress_sink
+    from oipviz.compute.oip import objective_for, oip, plan_transforms
+    from oipviz.compute.parts import run_in_parts
+    from oipviz.core import transforms as T
+    from oipviz.core.manifest import base_manifest
+    from oipviz.writers.oip import FolderParts, write_oip
+
+    info = loaded.unit_layer(p["layer"])
+    maps = parse_maps(p["maps"], info.units)
+    kind = p["objective"] or ("mean" if info.is_conv else "unit")
+    objective_for(loaded, info.name, maps[0], kind)  # a bad --objective fails before the bar
+    transforms = plan_transforms(
+        loaded.convention, p["range"], p["style"], p["jitter"], p["tv"], p["blur"]
     )
+    manifest = dict(base_manifest("oip", loaded, p, seed), transform_list=T.describe(transforms))
+    # written now (complete: false) so an interrupted run can be recognized and resumed
+    folder.write_manifest(manifest, complete=False)
+    inits, steps = p["inits"], p["epochs"]
+    label = f"{info.name}: {len(maps)} map(s) × {inits} inits"
+    with progress_sink(quiet) as sink, bar(sink, len(maps) * inits * steps, label) as b:
+        run = run_in_parts(
+            FolderParts(folder, loaded.convention, transforms), maps, inits,
+            lambda group: oip(
+                info.name, group, loaded, inits=inits, steps=steps, lr=p["lr"], seed=seed,
+                kind=kind, scale_weights=p["scale_weights"], range_mode=p["range"],
+                transforms=transforms, progress=b.update, precision=p["precision"],
+            ),
+            on_skip=lambda n: b.update(n * inits * steps),
+        )  # fmt: skip
+    write_oip(folder, run, dict(manifest, precision_used=run.precision))
+    return run
+
+
+def summary(run, inits: int) -> list[str]:
+    """The result lines: live and dead counts, the best activation, the dead maps."""
+    dead = [m for m, s in zip(run.maps, run.status, strict=True) if s == "dead"]
+    best = run.best_values
+    lines = [
+        f"{run.layer}: {len(run.maps)} map(s), {len(run.maps) - len(dead)} live, {len(dead)} "
+        f"dead; best activation {best.max():.3g} (map {run.maps[int(best.argmax())]})"
+    ]
     if dead:
         shown = ",".join(str(m) for m in dead[:20]) + ("…" if len(dead) > 20 else "")
-        click.echo(f"dead maps (0 from all {inits} inits): {shown}")
-        click.echo(f"hint: oipviz precursor --layer {info.name} --map {dead[0]}")
-    click.echo(f"wrote {folder.shown}/")
+        lines.append(f"dead maps (0 from all {inits} inits): {shown}")
+        lines.append(f"hint: oipviz precursor --layer {run.layer} --map {dead[0]}")
+    return lines

@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import math
 import os
-from contextlib import contextmanager
 
 import click
+
+from oipviz.core.transforms import MAX_JITTER
 
 SEED_MAX = 2**31 - 1
 
@@ -195,7 +196,7 @@ def ascent_options(epochs: int, lr: float, range_mode: str = "free", style: str 
             ),
             click.option(
                 "--jitter",
-                type=click.IntRange(0, 8),
+                type=click.IntRange(0, MAX_JITTER),
                 default=0,
                 show_default=True,
                 help="Random roll of up to ± this many pixels per step.",
@@ -232,6 +233,18 @@ class ModelSpec:
         from oipviz.core.loader import load_model
 
         return load_model(self.path, unsafe=self.unsafe, input_scale=self.input_scale)
+
+    def identity(self) -> dict:
+        """The model file's SHA-256 and how it is read (a run's identity, for --resume);
+        the file is checked, not loaded."""
+        from oipviz.core.loader import model_path
+        from oipviz.core.versions import file_sha256
+
+        return {
+            "sha256": file_sha256(model_path(self.path)),
+            "input_scale": self.input_scale,
+            "unsafe": bool(self.unsafe),
+        }
 
 
 def model_options(f):
@@ -313,21 +326,3 @@ def float_list(
             rng = f" in [{lo:g}, {hi:g}]" if lo is not None and hi is not None else ""
             raise OipvizError(f"bad {name} value {v!r}; give finite numbers{rng}")
     return vals
-
-
-@contextmanager
-def progress_sink(quiet: bool):
-    """The file progress bars go to: click's default (stdout; errors stay alone on
-    stderr), or nowhere with --quiet."""
-    if not quiet:
-        yield None
-        return
-    with open(os.devnull, "w") as f:
-        yield f
-
-
-def already_complete(folder) -> bool:
-    """True (after saying so) when --resume found the output finished: nothing to do."""
-    if folder.already_complete:
-        click.echo(f"{folder.shown} is already complete; nothing to do")
-    return folder.already_complete

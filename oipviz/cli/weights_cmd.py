@@ -33,8 +33,8 @@ def command(model, layer, data, dataset, out, force, quiet) -> None:
     from pathlib import Path
 
     from oipviz.compute.space.weights import weights
+    from oipviz.core.folders import OutputFolder
     from oipviz.core.manifest import base_manifest
-    from oipviz.core.outputs import OutputFolder
     from oipviz.writers.features import write_weights
 
     stem = Path(model.path).stem if model.path else "seed_cnn"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from oipviz.compute.datastats import probabilities
 from oipviz.core.errors import ImageError, ModelError
+from oipviz.core.layers import class_probabilities
 from oipviz.data.inputs import PREP_NOTE, Input, dataset_inputs, load_inputs, mnist_style  # noqa: F401
 
 
@@ -45,7 +45,7 @@ def activations(loaded, inputs: list[Input]) -> ActivationResult:
     last = loaded.layers[-1].name
     x01 = np.stack([i.x01 for i in inputs]).reshape(-1, 28, 28, 1).astype(np.float32)
     outs = forward(loaded, [(n, False) for n in layers + [last]], loaded.convention.to_engine(x01))
-    return ActivationResult(inputs, layers, outs[:-1], probabilities(outs[-1]))
+    return ActivationResult(inputs, layers, outs[:-1], class_probabilities(loaded, outs[-1]))
 
 
 def _layer_figure(inp: Input, a: np.ndarray, name: str, lines: list[str]):

@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from oipviz.core.layers import class_probabilities
+
 TOP_K = 9
 BINS = 40
 N_CLASSES = 10
@@ -82,15 +84,6 @@ class DatasetStats:
             for name, a in per_layer.items()
         }
         return cls(str(first["source"]), first["labels"], first["pred"], first["prob"], layers)
-
-
-def probabilities(out: np.ndarray) -> np.ndarray:
-    """The model's outputs as class probabilities (softmax if they are logits)."""
-    p = np.asarray(out, np.float64).reshape(len(out), -1)
-    if (p < -1e-6).any() or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
-        e = np.exp(p - p.max(axis=1, keepdims=True))
-        p = e / e.sum(axis=1, keepdims=True)
-    return p
 
 
 def selectivity(
@@ -173,7 +166,7 @@ def dataset_stats(
         probs.append(outs[last].reshape(len(outs[last]), -1))
         if progress:
             progress(len(outs[last]))
-    p = probabilities(np.concatenate(probs))
+    p = class_probabilities(loaded, np.concatenate(probs))
     out = {}
     for name in layers:
         a, t = np.concatenate(acts[name]), tops[name]

@@ -20,7 +20,7 @@ import numpy as np
 
 from oipviz.compute.scales import (
     DEFAULT_OCTAVE_SCALE,
-    Scale,
+    Octave,
     _adjust,
     _chunk,
     _panel,
@@ -182,7 +182,7 @@ class _Dreamer:
         self,
         cur: np.ndarray,
         ref: np.ndarray,
-        scale: Scale,
+        scale: Octave,
         rng: np.random.Generator,
         octave: int,
         k: int,

@@ -1,6 +1,9 @@
-"""Where precursor jobs run: ``local`` (in this process, the default) or ``ray``.
+"""Where jobs run: ``local`` (in this process, the default) or ``ray``.
 
-A job is a shard's screen or a map's refinement (:mod:`oipviz.compute.scaleout` submits them).
+A job is a function ``fn(loaded, *args)`` and its arguments: a shard's screen or a map's
+refinement (:mod:`oipviz.compute.scaleout` submits them), or a gallery's (model, layer)
+job (:mod:`oipviz.compute.layerjobs`).  The function must live at a module's top level, so
+Ray can send it by reference.
 The ``ray`` executor runs one task per job on a local Ray cluster (``ray.init()``) or on
 ``address``; the model file travels through the object store (``ray.put``), each task
 uses ``cpus_per_task`` cores with TensorFlow's threads set to match, and a failed task
@@ -18,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oipviz.compute.shards import refine_map, screen_shard
 from oipviz.core.errors import OipvizError
 
 EXECUTORS = ("local", "ray")
@@ -88,22 +90,13 @@ def _set_threads(n: int) -> None:
         pass
 
 
-def _gallery_layer(loaded, job, progress=None):
-    from oipviz.compute.layerjobs import layer_work
-
-    return layer_work(loaded, job)
-
-
-JOBS = {"screen": screen_shard, "refine": refine_map, "gallery": _gallery_layer}
-
-
-def _task(bundle: ModelBundle, threads: int, kind: str, *args):
-    """One Ray task: the (cached) model, then a shard's screen or a map's refinement."""
+def _task(bundle: ModelBundle, threads: int, fn: Callable, *args):
+    """One Ray task: the (cached) model, then the job ``fn(model, *args)``."""
     key = bundle.key
     if key not in _WORKER_MODELS:
         _set_threads(threads)
         _WORKER_MODELS[key] = bundle.load()
-    return JOBS[kind](_WORKER_MODELS[key], *args)
+    return fn(_WORKER_MODELS[key], *args)
 
 
 # ----------------------------------------------------------------------------- executors
@@ -122,16 +115,19 @@ class LocalExecutor:
         self._jobs: dict[int, tuple] = {}
         self._next = 0
 
-    def submit(self, kind: str, args: tuple, units: int, label: str, model=None) -> int:
-        """Queue a job on ``model`` (default: the executor's model)."""
+    def submit(
+        self, fn: Callable, args: tuple, units: int, label: str, model=None, first: bool = False
+    ) -> int:
+        """Queue the job ``fn(model, *args)`` (``model``: default the executor's); jobs with
+        ``first`` run before the others (a map's refinement before the next screen)."""
         self._next += 1
-        self._jobs[self._next] = (kind, args, model or self.loaded)
+        self._jobs[self._next] = (fn, args, model or self.loaded, first)
         return self._next
 
     def next_done(self, progress: Callable[[int], None] | None) -> tuple[int, object]:
-        h = min(self._jobs, key=lambda k: (self._jobs[k][0] != "refine", k))
-        kind, args, model = self._jobs.pop(h)
-        return h, JOBS[kind](model, *args, progress=progress)
+        h = min(self._jobs, key=lambda k: (not self._jobs[k][3], k))
+        fn, args, model, _ = self._jobs.pop(h)
+        return h, fn(model, *args, progress=progress)
 
     def close(self) -> None:
         self._jobs.clear()
@@ -190,7 +186,9 @@ class RayExecutor(LocalExecutor):
         self.remote = ray.remote(_task)
         self._refs: dict = {}
 
-    def submit(self, kind: str, args: tuple, units: int, label: str, model=None):
+    def submit(
+        self, fn: Callable, args: tuple, units: int, label: str, model=None, first: bool = False
+    ):
         """One task on ``model`` (default: the executor's model; another model's bytes go
         through the object store once)."""
         if model is not None and id(model) not in self._bundles:
@@ -201,7 +199,7 @@ class RayExecutor(LocalExecutor):
             num_cpus=self.cpus_per_task,
             max_retries=self.max_retries,
             retry_exceptions=True,
-        ).remote(bundle, self.cpus_per_task, kind, *args)
+        ).remote(bundle, self.cpus_per_task, fn, *args)
         self._refs[ref] = (label, units)
         return ref
 

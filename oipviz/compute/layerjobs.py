@@ -126,7 +126,7 @@ def layer_work(
     returned in ``new_parts``); ``on_probe(OIPRun)``: called when the probe is complete;
     ``on_result(PrecursorResult)``: as each dead map's precursor finishes; ``progress``:
     ``f(stage, n, total)``, False or None (bars)."""
-    from oipviz.writers.oip import HeldParts, run_in_parts
+    from oipviz.compute.parts import HeldParts, run_in_parts
 
     store = store or HeldParts(job.have, loaded.convention)
     stages = Stages(progress)
@@ -200,6 +200,7 @@ def _rescue(loaded, job: LayerJob, probe: OIPRun, on_result, stages) -> RescueRe
         steps=pp["steps"],
         screen=pp["screen"],
         wake=pp["wake"],
+        range_mode=job.range_mode,
         done={
             m: replace(row, probe_value=float(value[m]))
             for m, row in job.done.items()
@@ -244,7 +245,7 @@ def run_jobs(
         f"{len(jobs)} (model, layer) job(s) on {ex.name}: OIPs", sum(job.units for _, job in jobs)
     )
     handles = {
-        ex.submit("gallery", (job,), job.units, job.label or job.layer, model=model): i
+        ex.submit(layer_work, (job,), job.units, job.label or job.layer, model=model): i
         for i, (model, job) in enumerate(jobs)
     }
     while handles:

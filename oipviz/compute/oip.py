@@ -63,8 +63,8 @@ class OIPRun:
 
     @property
     def best_images(self) -> np.ndarray:
-        """(M,28,28) best OIP per map, engine space."""
-        return self.images[np.arange(len(self.maps)), self.best, :, :, 0]
+        """(M, H, W) best OIP per map (M, H, W, 3 for colour models), engine space."""
+        return plane(self.images[np.arange(len(self.maps)), self.best])
 
     @property
     def best_values(self) -> np.ndarray:
@@ -93,7 +93,7 @@ class OIPRun:
         from oipviz.compute.uniqueness import median_similarity, similarity_matrix
 
         sims = np.stack(
-            [similarity_matrix(self.images[k, ..., 0], max_shift) for k in range(len(self.maps))]
+            [similarity_matrix(plane(self.images[k]), max_shift) for k in range(len(self.maps))]
         )
         return sims, np.array([median_similarity(s) for s in sims])
 
@@ -155,7 +155,7 @@ class OIPRun:
 
         if len(self.maps) == 1:
             return contact_sheet(
-                [self.shown(i) for i in self.images[0, ..., 0]],
+                [self.shown(i) for i in plane(self.images[0])],
                 [f"init {i}: {v:.3g}" for i, v in enumerate(self.final[0])],
                 None,
                 cols=min(4, self.images.shape[1]),
@@ -190,6 +190,11 @@ class OIPRun:
         )
 
 
+def plane(images: np.ndarray) -> np.ndarray:
+    """Images (..., H, W, C) as pictures: (..., H, W) for grey, (..., H, W, 3) for colour."""
+    return images[..., 0] if images.shape[-1] == 1 else images
+
+
 def objective_for(loaded, layer: str, m: int, kind: str = "mean") -> O.Objective:
     """The objective for map/unit ``m`` of ``layer`` (``kind``: mean, max, unit, logit)."""
     info = loaded.layer(layer)
@@ -204,6 +209,14 @@ def objective_for(loaded, layer: str, m: int, kind: str = "mean") -> O.Objective
     if kind == "max":
         raise LayerError(f"objective 'max' needs a conv layer; {info.name} is dense")
     return O.dense_unit(info.name, m)
+
+
+def map_objective(loaded, layer: str, m: int) -> O.Objective:
+    """The objective of map (or unit) ``m`` of ``layer`` that the precursor climbs: the map
+    mean of a conv layer, the unit of a Dense layer (the layer and index are checked)."""
+    info = loaded.unit_layer(layer)
+    loaded.check_maps(info.name, [m])
+    return objective_for(loaded, info.name, m, "mean" if info.is_conv else "unit")
 
 
 def check_scale_weights(weights) -> tuple[float, ...]:
@@ -233,7 +246,7 @@ def plan_transforms(
     if style not in STYLES:
         raise OipvizError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
     ts = STYLES[style] + T.from_flags(
-        checks.integer("jitter", jitter, 0, 27),
+        checks.integer("jitter", jitter, 0, T.MAX_JITTER),
         checks.number("tv", tv, 0.0),
         checks.number("blur", blur, 0.0, 10.0),
     )
@@ -248,10 +261,37 @@ def start_images(
 ) -> np.ndarray:
     """The multi-scale fluctuation inits of ``maps`` (map-major), in engine space; squeezed
     into the valid pixel range for ``range_mode='valid'``."""
-    x0 = fluctuations(maps, inits, seed, scale_weights)
+    x0 = fluctuations(maps, inits, seed, scale_weights, loaded.geometry.shape)
     if range_mode == "valid":
         x0 = loaded.convention.to_engine(np.clip(0.5 + INIT_SPREAD * x0, 0.0, 1.0))
     return x0
+
+
+def _run_of(r, layer, kind, maps, inits, loaded, transforms, range_mode) -> OIPRun:
+    """The OIPRun of an ascent over maps × inits (map-major)."""
+    M, shape = len(maps), (len(maps), inits)
+    return OIPRun(
+        layer, kind, maps, r.images.reshape(*shape, *loaded.geometry.shape),
+        r.start.reshape(shape), r.final.reshape(shape), r.history.reshape(-1, M, inits),
+        r.history_steps, r.steps_done, r.interrupted, loaded.convention, transforms,
+        range_mode, r.precision,
+    )  # fmt: skip
+
+
+def _checked_transforms(transforms, range_mode: str) -> tuple:
+    if range_mode not in RANGES:
+        raise OipvizError(f"unknown range {range_mode!r}; choose from {', '.join(RANGES)}")
+    return T.check(transforms)
+
+
+def _objectives(loaded, layer: str, maps, kind: str, inits: int, range_mode: str):
+    """(the layer, its maps checked, one objective per image, map-major)."""
+    info = loaded.unit_layer(layer)
+    maps = loaded.check_maps(
+        info.name, range(info.units) if maps is None else np.atleast_1d(maps).tolist()
+    )
+    objs = [objective_for(loaded, info.name, m, kind) for m in maps for _ in range(inits)]
+    return info, maps, [O.wake(o) for o in objs] if range_mode == "valid" else objs
 
 
 def _warm_start(init_images, loaded, n_maps: int, inits: int) -> np.ndarray:
@@ -290,64 +330,45 @@ def oip(
 
     Parameters
     ----------
-    layer : str
-        A conv layer (its maps) or a Dense layer (its units).
-    maps : int, list of int or None
-        The maps; None: every map of the layer.
-    model : str, Path, LoadedModel or None
-        The model (None: the bundled seed CNN).
+    layer, maps, model :
+        A conv layer (its maps) or Dense layer (its units); an int, a list or None (all);
+        a path, a LoadedModel or None (the bundled seed CNN).
     inits, steps, lr, seed : int, int, float, int
-        Starts per map, ascent steps, step size (RMS in engine space) and seed.
+        Starts per map, ascent steps (>= 1), step size (RMS in engine space), seed.
     kind : str
-        ``mean`` or ``max`` of a conv map; ``unit`` or ``logit`` of a Dense layer.
-    scale_weights : sequence of 4 floats
-        Weights of the fluctuations on 1, 2, 4 and 7 px cells (on 28×28).
-    jitter, tv, blur : int, float, float
-        Added to the style's transform list (:func:`plan_transforms`).
-    range_mode : str
-        ``free`` (the articles' unconstrained ascent) or ``valid`` (inits squeezed into the
-        valid pixel range, a projection onto it after every step, and a map at zero climbs
-        its pre-activation until it fires); the activation reported is always that of the
-        final image.
-    style : str
-        ``plain`` or ``readable`` (jitter, small scale and rotation, gradient blur, relative
-        TV penalty).
+        ``mean``/``max`` of a conv map; ``unit``/``logit`` of a Dense layer.
+    scale_weights, jitter, tv, blur :
+        Weights of the fluctuations on 1, 2, 4 and 7 px cells (on 28×28; fractions of
+        other sizes); transforms added to the style's (:func:`plan_transforms`).
+    range_mode, style : str
+        ``free`` (the articles') or ``valid`` (real inputs: in-range inits, projected steps,
+        a map at zero climbs its pre-activation); ``plain`` or ``readable``.
     transforms : sequence, optional
         Replaces the transform list.
-    progress : callable, False or None
-        ``f(image_steps)``, False for silence, None for a progress bar.
-    precision : str
-        Of the steps (:mod:`oipviz.core.precision`; activations are float32).
-    init_images : ndarray, optional
-        Engine-space starts (maps, inits, H, W, C) instead of random ones (a warm start).
+    progress, precision :
+        ``f(image_steps)``, False or None (a bar); of the steps (values are float32).
+    chunk, init_images :
+        Images per engine call; engine-space starts (maps, inits, H, W, C) instead of
+        random ones (a warm start).
     on_block, block_steps :
         Passed to :func:`oipviz.core.ascent.ascend` (streaming).
 
     Returns
     -------
     OIPRun
+        With the activation of every final image.
     """
     from oipviz.core.loader import as_loaded
     from oipviz.core.precision import check as check_precision
 
-    inits = checks.integer("inits", inits, 1, MAX_INITS)
-    steps = checks.integer("steps", steps, 0)
-    lr, seed = checks.lr(lr), checks.seed(seed)
-    scale_weights = check_scale_weights(scale_weights)
+    inits, steps = checks.integer("inits", inits, 1, MAX_INITS), checks.steps(steps)
+    lr, seed, scale_weights = checks.lr(lr), checks.seed(seed), check_scale_weights(scale_weights)
     check_precision(precision)
     loaded = as_loaded(model)
     if transforms is None:
         transforms = plan_transforms(loaded.convention, range_mode, style, jitter, tv, blur)
-    elif range_mode not in RANGES:
-        raise OipvizError(f"unknown range {range_mode!r}; choose from {', '.join(RANGES)}")
-    transforms = T.check(transforms)
-    info = loaded.unit_layer(layer)
-    maps = loaded.check_maps(
-        info.name, range(info.units) if maps is None else np.atleast_1d(maps).tolist()
-    )
-    objs = [objective_for(loaded, info.name, m, kind) for m in maps for _ in range(inits)]
-    if range_mode == "valid":
-        objs = [O.wake(o) for o in objs]
+    transforms = _checked_transforms(transforms, range_mode)
+    info, maps, objs = _objectives(loaded, layer, maps, kind, inits, range_mode)
     if init_images is None:
         x0 = start_images(loaded, maps, inits, seed, scale_weights, range_mode)
     else:
@@ -357,10 +378,4 @@ def oip(
             loaded, x0, objs, steps=steps, lr=lr, transforms=transforms, seed=seed, chunk=chunk,
             progress=tick, precision=precision, on_block=on_block, block_steps=block_steps,
         )  # fmt: skip
-    M = len(maps)
-    return OIPRun(
-        info.name, kind, maps, r.images.reshape(M, inits, *loaded.geometry.shape),
-        r.start.reshape(M, inits), r.final.reshape(M, inits),
-        r.history.reshape(len(r.history), M, inits), r.history_steps, r.steps_done,
-        r.interrupted, loaded.convention, transforms, range_mode, r.precision,
-    )  # fmt: skip
+    return _run_of(r, info.name, kind, maps, inits, loaded, transforms, range_mode)

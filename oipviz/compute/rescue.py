@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from oipviz.compute.oip import OIPRun, oip
-from oipviz.compute.precursor import DEFAULT_WAKE, PrecursorResult, check_params, precursor_maps
-from oipviz.compute.screens import DEFAULT_SCREEN, work
+from oipviz.compute.precursor import PrecursorResult, precursor_maps
+from oipviz.compute.precursor_settings import PrecursorSettings, settings_of
+from oipviz.compute.screens import work
 from oipviz.core import checks
 from oipviz.core.progress import Stages
 from oipviz.core.status import DEAD, LIVE, PENDING, count, fires
@@ -106,115 +107,62 @@ class RescueResult:
 
 
 def rescue(
-    layer: str,
-    maps=None,
-    model=None,
-    probe: OIPRun | None = None,
-    probe_inits: int = PROBE_INITS,
-    probe_steps: int = PROBE_STEPS,
-    probe_range: str = PROBE_RANGE,
-    probe_style: str = PROBE_STYLE,
-    lr: float = 0.02,
-    seed: int = 0,
-    grid: int = 3,
-    values=(0.2, 0.5, 0.8),
-    test_steps: int = 10,
-    top: int = 8,
-    steps: int = 1200,
-    screen: str = DEFAULT_SCREEN,
-    chunk: int = 1024,
-    wake: int = DEFAULT_WAKE,
-    done: dict[int, RescueRow] | None = None,
-    on_result: Callable[[PrecursorResult], None] | None = None,
-    progress=None,
-    precision: str = "float32",
-) -> RescueResult:
+    layer: str, maps=None, model=None, probe: OIPRun | None = None,
+    probe_inits: int = PROBE_INITS, probe_steps: int = PROBE_STEPS,
+    probe_range: str = PROBE_RANGE, probe_style: str = PROBE_STYLE,
+    settings: PrecursorSettings | None = None, done: dict[int, RescueRow] | None = None,
+    on_result: Callable[[PrecursorResult], None] | None = None, progress=None, **kw,
+) -> RescueResult:  # fmt: skip
     """Random inits on every map of ``layer`` (or ``maps``), then the precursor on the dead.
 
-    ``probe``: an :func:`oipviz.oip` run to use instead of running the random inits
-    (the gallery passes its own); otherwise the probe is ``probe_inits`` random inits ×
-    ``probe_steps`` steps with ``probe_range``/``probe_style`` (default: in-range, readable
-    OIPs, as the gallery's; ``probe_range='free', probe_style='plain'`` is the articles').  ``done``: rows of maps whose precursor already ran
-    (resume); they are not run again.  ``on_result(res)`` is called as each map's
-    precursor finishes (writers use it to keep finished maps).  ``progress``: a callback
-    ``f(stage, n, total)``, ``False`` or None (progress bars).  Precursor parameters are
-    those of :func:`oipviz.precursor`; ``precision`` is that of every ascent (probe too).
+    Parameters
+    ----------
+    layer, maps, model :
+        As for :func:`oipviz.oip`.
+    probe : OIPRun, optional
+        An :func:`oipviz.oip` run to use instead of running the random inits (the gallery
+        passes its own).
+    probe_inits, probe_steps, probe_range, probe_style :
+        The probe otherwise: random inits × steps, in-range and readable by default (as the
+        gallery's); ``probe_range='free', probe_style='plain'`` is the articles'.
+    settings : PrecursorSettings, optional
+        The precursor's settings (or its fields as keywords: ``grid``, ``top``, ``steps``,
+        ``range_mode``...); ``lr``, ``seed`` and ``precision`` apply to the probe too.
+    done : dict, optional
+        Rows of maps whose precursor already ran (resume); they are not run again.
+    on_result : callable, optional
+        Called with each map's PrecursorResult as it finishes (writers keep finished maps).
+    progress : callable, False or None
+        ``f(stage, n, total)``, False, or None (progress bars).
+
+    Returns
+    -------
+    RescueResult
     """
     from oipviz.core.loader import as_loaded
 
-    vals, n = check_params(grid, values, top, test_steps, steps, lr, screen, chunk)
+    s = settings_of(settings, kw)
     probe_inits = checks.integer("probe inits", probe_inits, 1)
     probe_steps = checks.integer("probe steps", probe_steps, 1)
-    seed, wake = checks.seed(seed), checks.integer("wake", wake, 0)
     loaded = as_loaded(model)
     info = loaded.layer(layer)
     stages = Stages(progress)
     params = dict(
-        layer=info.name,
-        probe_inits=probe_inits,
-        probe_steps=probe_steps,
-        probe_range=probe_range,
-        probe_style=probe_style,
-        lr=lr,
-        grid=grid,
-        values=list(vals),
-        test_steps=test_steps,
-        top=top,
-        steps=steps,
-        screen=screen,
-        wake=wake,
-        precision=precision,
-    )
+        s.as_dict(), layer=info.name, probe_inits=probe_inits, probe_steps=probe_steps,
+        probe_range=probe_range, probe_style=probe_style,
+    )  # fmt: skip
     try:
         if probe is None:
             total = (info.units if maps is None else len(maps)) * probe_inits * probe_steps
             probe = oip(
-                info.name,
-                maps,
-                loaded,
-                inits=probe_inits,
-                steps=probe_steps,
-                lr=lr,
-                range_mode=probe_range,
-                style=probe_style,
-                precision=precision,
-                seed=seed,
+                info.name, maps, loaded, inits=probe_inits, steps=probe_steps, lr=s.lr,
+                range_mode=probe_range, style=probe_style, precision=s.precision, seed=s.seed,
                 progress=stages.tick(f"{info.name}: random inits × {probe_inits}", total),
-            )
+            )  # fmt: skip
         if probe.interrupted:
             raise KeyboardInterrupt
         done = dict(done or {})
-        dead = [m for m, v in zip(probe.maps, probe.best_values) if not fires(v)]
-        todo = [m for m in dead if m not in done]
-        results: dict[int, PrecursorResult] = {}
-        if todo:
-            tick = stages.tick(
-                f"{info.name}: precursor on {len(todo)} dead map(s)",
-                work(n, len(todo), screen, test_steps, top, steps),
-            )
-            for res in precursor_maps(
-                info.name,
-                todo,
-                loaded,
-                grid,
-                vals,
-                test_steps,
-                top,
-                steps,
-                lr,
-                seed,
-                screen,
-                chunk,
-                tick,
-                wake=wake,
-                precision=precision,
-            ):
-                results[res.map] = res
-                done[res.map] = row_of(
-                    res, probe_value=probe.best_values[probe.maps.index(res.map)]
-                )
-                if on_result:
-                    on_result(res)
+        results = _rescue_dead(loaded, info.name, probe, s, done, on_result, stages)
     finally:
         stages.close()
     rows = []
@@ -225,6 +173,22 @@ def rescue(
         else:
             rows.append(done.get(m) or RescueRow(m, v, PENDING))
     return RescueResult(info.name, probe, rows, results, params)
+
+
+def _rescue_dead(loaded, layer, probe, settings, done, on_result, stages) -> dict:
+    """The precursor on the probe's dead maps not in ``done`` (filled in as they finish)."""
+    dead = [m for m, v in zip(probe.maps, probe.best_values, strict=True) if not fires(v)]
+    todo = [m for m in dead if m not in done]
+    results: dict[int, PrecursorResult] = {}
+    if not todo:
+        return results
+    tick = stages.tick(f"{layer}: precursor on {len(todo)} dead map(s)", work(len(todo), settings))
+    for res in precursor_maps(layer, todo, loaded, settings, progress=tick):
+        results[res.map] = res
+        done[res.map] = row_of(res, probe_value=probe.best_values[probe.maps.index(res.map)])
+        if on_result:
+            on_result(res)
+    return results
 
 
 def row_of(res: PrecursorResult, probe_value: float | None = None) -> RescueRow:

@@ -45,7 +45,7 @@ def _adjust(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class Scale:
+class Octave:
     """One octave: the luminance size (w, h), the tile size in px (None: whole image)."""
 
     size: tuple[int, int]
@@ -70,7 +70,7 @@ def plan(
     tile: int | None = None,
     octaves: int = 1,
     octave_scale: float = DEFAULT_OCTAVE_SCALE,
-) -> list[Scale]:
+) -> list[Octave]:
     """The scales (coarse to fine) a dream of a ``width``×``height`` image runs at.
 
     With ``octaves`` > 1 and no ``tile``, the coarsest scale is dreamt whole and the finer
@@ -96,7 +96,7 @@ def plan(
     scales = []
     for w, h in sizes:
         t = None if tile is None else min(tile, max(w, h))
-        scales.append(Scale((w, h), t))
+        scales.append(Octave((w, h), t))
     n = max(s.n_tiles for s in scales)
     if n > MAX_TILES:
         raise OipvizError(
@@ -105,7 +105,7 @@ def plan(
     return scales
 
 
-def total_image_steps(scales: list[Scale], iters: int, steps: int) -> int:
+def total_image_steps(scales: list[Octave], iters: int, steps: int) -> int:
     """Image-steps the engine will run (for progress bars)."""
     return sum(s.n_tiles for s in scales) * iters * steps
 

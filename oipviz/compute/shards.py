@@ -17,19 +17,22 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from oipviz.compute.oip import map_objective
+from oipviz.compute.precursor import PrecursorResult, refine_candidates
+from oipviz.compute.precursor_settings import PrecursorSettings
 from oipviz.compute.screens import (
     FORWARD_TABLE_FLOATS,
-    _fewer_note,
+    ascent_screen,
     drop_duplicate_flats,
+    fewer_note,
     forward_table,
     rank,
+    topped_up,
 )
-from oipviz.core.ascent import ascend
-from oipviz.core.inits import precursor_patterns
 from oipviz.core.status import fires
 
 #: shards of a grid when it is small (parallelism, resume granularity) ...
@@ -46,24 +49,28 @@ COUNTS = ("screened", "zero", "pruned")
 
 @dataclass(frozen=True)
 class ScreenSpec:
-    """Everything a shard's screen depends on (besides the model and the index range)."""
+    """Everything a shard's screen depends on besides the model and the index range: the
+    layer, the precursor settings and whether every screen loss is kept."""
 
     layer: str
-    grid: int
-    values: tuple
-    screen: str
-    test_steps: int
-    lr: float
-    seed: int
-    chunk: int
-    top: int
-    wake: int
-    n: int
+    settings: PrecursorSettings
     keep_losses: bool
-    precision: str = "float32"
+
+    @classmethod
+    def of(cls, layer: str, n_maps: int, settings: PrecursorSettings) -> ScreenSpec:
+        """The spec of a run over ``n_maps`` maps (losses are kept when they stay small)."""
+        return cls(layer, settings, settings.n_patterns * n_maps <= KEEP_LOSSES_FLOATS)
+
+    @property
+    def n(self) -> int:
+        return self.settings.n_patterns
 
     def as_dict(self) -> dict:
-        return dict(asdict(self), values=list(self.values))
+        """What a finished shard file records (refinement steps excluded: they do not change
+        a screen)."""
+        d = self.settings.as_dict()
+        d.pop("steps")
+        return dict(d, layer=self.layer, n=self.n, keep_losses=self.keep_losses)
 
 
 @dataclass(frozen=True, order=True)
@@ -157,39 +164,6 @@ class ShardResult:
 # ----------------------------------------------------------------------------- plan
 
 
-def spec_for(
-    layer: str,
-    n_maps: int,
-    grid: int,
-    values,
-    screen: str,
-    test_steps: int,
-    lr: float,
-    seed: int,
-    chunk: int,
-    top: int,
-    wake: int,
-    precision: str = "float32",
-) -> ScreenSpec:
-    """The spec of a run over ``n_maps`` maps (losses are kept when they stay small)."""
-    n = len(values) ** (grid * grid)
-    return ScreenSpec(
-        layer,
-        int(grid),
-        tuple(float(v) for v in values),
-        screen,
-        int(test_steps),
-        float(lr),
-        int(seed),
-        int(chunk),
-        int(top),
-        int(wake),
-        int(n),
-        n * n_maps <= KEEP_LOSSES_FLOATS,
-        precision,
-    )
-
-
 def shard_size(n: int, chunk: int, size: int | None = None) -> int:
     """Patterns per shard: ``size`` rounded up to a multiple of ``chunk`` (so every engine
     batch is the unsharded run's), or by default about n/8, at most 16 chunks."""
@@ -201,8 +175,8 @@ def shard_size(n: int, chunk: int, size: int | None = None) -> int:
 def plan_shards(spec: ScreenSpec, maps: list[int], size: int | None = None) -> list[Shard]:
     """The shards of a run, in order.  Exhaustive: one map per shard, map by map (a map's
     refinement can start when its shards are done).  Forward: one pass for many maps."""
-    size = shard_size(spec.n, spec.chunk, size)
-    if spec.screen == "exhaustive":
+    size = shard_size(spec.n, spec.settings.chunk, size)
+    if spec.settings.screen == "exhaustive":
         groups = [(m,) for m in maps]
     else:
         per = max(1, min(len(maps), SHARD_TABLE_FLOATS // size))
@@ -212,104 +186,63 @@ def plan_shards(spec: ScreenSpec, maps: list[int], size: int | None = None) -> l
 
 def shard_units(spec: ScreenSpec, shard: Shard) -> int:
     """Progress units of a shard: image-steps (a forward image counts 1)."""
-    if spec.screen == "forward":
+    if spec.settings.screen == "forward":
         return len(shard)
-    return len(shard) * len(shard.maps) * max(spec.test_steps, 1)
+    return len(shard) * len(shard.maps) * max(spec.settings.test_steps, 1)
 
 
 # ----------------------------------------------------------------------------- screen
-
-
-def _ascent(loaded, spec: ScreenSpec, m: int, idx: np.ndarray, progress) -> tuple[np.ndarray, int]:
-    """Loss after ``test_steps`` steps from each pattern, chunk by chunk; and how many
-    patterns the engine skipped (zero gradient: they cannot move)."""
-    from oipviz.compute.precursor import _objective
-
-    obj = _objective(loaded, spec.layer, m)
-    out = np.empty(len(idx), np.float32)
-    pruned = 0
-    for lo in range(0, len(idx), spec.chunk):
-        part = idx[lo : lo + spec.chunk]
-        r = ascend(
-            loaded,
-            precursor_patterns(part, spec.grid, spec.values),
-            obj,
-            steps=spec.test_steps,
-            lr=spec.lr,
-            seed=spec.seed,
-            chunk=spec.chunk,
-            history_points=1,
-            progress=progress,
-            precision=spec.precision,
-        )
-        if r.interrupted:
-            raise KeyboardInterrupt
-        out[lo : lo + len(part)] = r.final
-        pruned += int(getattr(r, "pruned", 0))
-        if spec.test_steps == 0 and progress:
-            progress(len(part))
-    return out, pruned
 
 
 def screen_shard(
     loaded, spec: ScreenSpec, shard: Shard, progress: Callable[[int], None] | None = None
 ) -> ShardResult:
     """Screen the patterns of ``shard`` for its maps; returns the small result."""
-    t0 = time.perf_counter()
+    t0, s = time.perf_counter(), spec.settings
     idx = np.arange(shard.start, shard.stop, dtype=np.int64)
     maps = list(shard.maps)
     pruned = np.zeros(len(maps), np.int64)
-    if spec.screen == "forward":
-        table = forward_table(
-            loaded, spec.layer, maps, idx, spec.grid, spec.values, spec.chunk, progress
-        )
-    elif spec.screen == "exhaustive":
+    if s.screen == "forward":
+        table = forward_table(loaded, spec.layer, maps, idx, s, progress)
+    elif s.screen == "exhaustive":
         table = np.empty((len(idx), len(maps)), np.float32)
         for j, m in enumerate(maps):
-            table[:, j], pruned[j] = _ascent(loaded, spec, m, idx, progress)
+            obj = map_objective(loaded, spec.layer, m)
+            table[:, j], pruned[j] = ascent_screen(loaded, obj, idx, s, s.test_steps, progress)
     else:
-        raise ValueError(f"the {spec.screen} screen is not sharded")
-    k, kp = min(spec.top, len(idx)), spec.top + len(spec.values)
+        raise ValueError(f"the {s.screen} screen is not sharded")
     alive = fires(table).reshape(table.shape)
     # every one-value pattern is the same flat image: only the first may be a candidate
-    dup = ~np.isin(idx, drop_duplicate_flats(idx, spec.grid, len(spec.values)))
+    dup = ~np.isin(idx, drop_duplicate_flats(idx, s.grid, len(s.values)))
     ranked = np.where(dup[:, None], np.nan, table)
-    top = np.stack([rank(ranked[:, j], k) for j in range(len(maps))])
+    top = np.stack([rank(ranked[:, j], min(s.top, len(idx))) for j in range(len(maps))])
+    near = _nearest_to_firing(loaded, spec, maps, idx, table, alive, dup)
+    counts = np.stack([np.full(len(maps), len(idx)), (~alive).sum(axis=0), pruned], axis=1)
+    return ShardResult(
+        shard, idx[top], np.take_along_axis(table.T, top, axis=1), *near,
+        counts.astype(np.int64), np.ascontiguousarray(table.T) if spec.keep_losses else None,
+        time.perf_counter() - t0, socket.gethostname(), os.getpid(),
+    )  # fmt: skip
+
+
+def _nearest_to_firing(loaded, spec: ScreenSpec, maps, idx, table, alive, dup):
+    """(indices, pre-activations, losses) of the patterns at zero with the highest
+    pre-activation, for the maps with fewer than ``top`` patterns above zero (the wake)."""
+    s = spec.settings
+    kp = s.top + len(s.values)
     near_idx = np.full((len(maps), kp), -1, np.int64)
     near_val = np.full((len(maps), kp), -np.inf, np.float32)
     near_loss = np.full((len(maps), kp), np.nan, np.float32)
-    need = [j for j in range(len(maps)) if spec.wake and alive[:, j].sum() < spec.top]
+    need = [j for j in range(len(maps)) if s.wake and alive[:, j].sum() < s.top]
     if need:
-        pre = forward_table(
-            loaded,
-            spec.layer,
-            [maps[j] for j in need],
-            idx,
-            spec.grid,
-            spec.values,
-            spec.chunk,
-            pre=True,
-        )
+        pre = forward_table(loaded, spec.layer, [maps[j] for j in need], idx, s, pre=True)
         for c, j in enumerate(need):
             zero = np.flatnonzero(~alive[:, j] & ~dup)
             best = zero[rank(pre[zero, c], kp)]
             near_idx[j, : len(best)] = idx[best]
             near_val[j, : len(best)] = pre[best, c]
             near_loss[j, : len(best)] = table[best, j]
-    counts = np.stack([np.full(len(maps), len(idx)), (~alive).sum(axis=0), pruned], axis=1)
-    return ShardResult(
-        shard,
-        idx[top],
-        np.take_along_axis(table.T, top, axis=1),
-        near_idx,
-        near_val,
-        near_loss,
-        counts.astype(np.int64),
-        np.ascontiguousarray(table.T) if spec.keep_losses else None,
-        time.perf_counter() - t0,
-        socket.gethostname(),
-        os.getpid(),
-    )
+    return near_idx, near_val, near_loss
 
 
 # ----------------------------------------------------------------------------- merge
@@ -357,8 +290,10 @@ def merge(results: list[ShardResult], spec: ScreenSpec) -> dict[int, Merged]:
             k: np.concatenate([getattr(r, k)[j] for r, j in parts])
             for k in ("top_idx", "top_val", "near_idx", "near_val", "near_loss")
         }
-        best = _best(cat["top_idx"], cat["top_val"], spec.top)
-        near = _best(cat["near_idx"], cat["near_val"], spec.top + len(spec.values))
+        best = _best(cat["top_idx"], cat["top_val"], spec.settings.top)
+        near = _best(
+            cat["near_idx"], cat["near_val"], spec.settings.top + len(spec.settings.values)
+        )
         counts = np.sum([r.counts[j] for r, j in parts], axis=0)
         losses = None
         if all(r.losses is not None for r, _ in parts):
@@ -376,28 +311,24 @@ def merge(results: list[ShardResult], spec: ScreenSpec) -> dict[int, Merged]:
     return out
 
 
-def candidates(merged: Merged, spec: ScreenSpec) -> tuple[np.ndarray, str]:
+def merged_candidates(merged: Merged, spec: ScreenSpec) -> tuple[np.ndarray, str]:
     """The patterns to refine: the top-k, topped up (with the wake) from the patterns at
-    zero nearest to firing, as :func:`oipviz.compute.precursor._candidates` does unsharded."""
-    from oipviz.compute.screens import topped_up
-
-    keep = np.isin(
-        merged.top_idx, drop_duplicate_flats(merged.top_idx, spec.grid, len(spec.values))
-    )
+    zero nearest to firing, as :func:`oipviz.compute.screens.candidates` does unsharded."""
+    s = spec.settings
+    keep = np.isin(merged.top_idx, drop_duplicate_flats(merged.top_idx, s.grid, len(s.values)))
     top_idx, top_val = merged.top_idx[keep], merged.top_val[keep]
     alive = fires(top_val)
-    if not spec.wake or alive.all():
-        return top_idx, _fewer_note(len(top_idx), spec.top)
-    need = spec.top - int(alive.sum())
-    return topped_up(
-        top_idx[alive], merged.near_idx[: need + len(spec.values)], spec.top, spec.grid, spec.values
-    )
+    if not s.wake or alive.all():
+        return top_idx, fewer_note(len(top_idx), s.top)
+    need = s.top - int(alive.sum())
+    return topped_up(top_idx[alive], merged.near_idx[: need + len(s.values)], s)
 
 
-def with_screen(res, merged: Merged, spec: ScreenSpec):
-    """A refined :class:`~oipviz.compute.precursor.PrecursorResult` with its map's screen filled in
-    (all losses when kept, else the candidates' with NaN elsewhere)."""
-    steps = spec.test_steps if spec.screen == "exhaustive" else 0
+def with_merged_screen(res: PrecursorResult, merged: Merged, spec: ScreenSpec) -> PrecursorResult:
+    """A refined result with its map's screen filled in (all losses when kept, else the
+    candidates' with NaN elsewhere)."""
+    s = spec.settings
+    steps = s.test_steps if s.screen == "exhaustive" else 0
     if merged.losses is not None:
         losses = merged.losses
         steps_of = np.full(spec.n, steps, np.int16)
@@ -407,50 +338,17 @@ def with_screen(res, merged: Merged, spec: ScreenSpec):
         known = np.concatenate([merged.top_idx, merged.near_idx])
         losses[known] = np.concatenate([merged.top_val, merged.near_loss])
         steps_of[known] = steps
-    units = spec.n * spec.test_steps if spec.screen == "exhaustive" else 0
+    units = spec.n * s.test_steps if s.screen == "exhaustive" else 0
     return replace(
-        res,
-        screen_losses=losses,
-        screen_steps=steps_of,
-        screen_seconds=merged.seconds,
-        screen_image_steps=units,
-        counts=merged.counts,
-    )
+        res, screen_losses=losses, screen_steps=steps_of, screen_seconds=merged.seconds,
+        screen_image_steps=units, counts=merged.counts,
+    )  # fmt: skip
 
 
 def refine_map(
-    loaded,
-    spec: ScreenSpec,
-    m: int,
-    cands: tuple,
-    steps: int,
+    loaded, spec: ScreenSpec, m: int, cands: tuple,
     progress: Callable[[int], None] | None = None,
-):
-    """Wake (if needed) and refine one map's candidates; the screen fields stay empty
-    (:func:`with_screen` fills them in where the shards were merged)."""
-    from oipviz.compute.precursor import _result
-
-    return _result(
-        loaded,
-        spec.layer,
-        m,
-        spec.grid,
-        spec.values,
-        spec.screen,
-        spec.test_steps,
-        spec.n,
-        np.empty(0, np.float32),
-        np.empty(0, np.int16),
-        None,
-        spec.top,
-        steps,
-        spec.lr,
-        spec.seed,
-        0.0,
-        0,
-        progress,
-        spec.chunk,
-        spec.wake,
-        cands=cands,
-        precision=spec.precision,
-    )
+) -> PrecursorResult:  # fmt: skip
+    """Wake (if needed) and refine one map's candidates (a job of the executors); the
+    screen fields stay empty (:func:`with_merged_screen` fills them in)."""
+    return refine_candidates(loaded, spec.layer, m, spec.settings, cands, progress)

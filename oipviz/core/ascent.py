@@ -92,65 +92,40 @@ def ascend(
 
     Parameters
     ----------
-    loaded : LoadedModel
-        The model (:func:`oipviz.load_model`).
-    x0 : ndarray
-        Start images in engine space, shaped like the model's input (B, H, W, C).
+    loaded, x0 : LoadedModel, ndarray
+        The model, and the start images in engine space (B, H, W, C).
     objectives : Objective or list of Objective
         One per image, or one for all.
-    steps, lr : int, float
-        Ascent steps; ``lr`` is the RMS of each step (in engine space).
+    steps, lr, seed : int, float, int
+        Ascent steps; ``lr``: the RMS of each step; ``seed``: of every random transform.
     transforms : sequence
-        A list from :mod:`oipviz.core.transforms` (jitter, scale, rotate, TV, gradient blur,
-        clipping; see :func:`oipviz.core.transforms.from_flags`).
-    seed : int
-        Seeds every random transform (stateless: the same seed gives the same images).
-    chunk : int
-        Images per compiled call (partial chunks are padded: nothing retraces).
-    history_points : int
-        How many points of the loss history to keep.
+        From :mod:`oipviz.core.transforms` (jitter, scale, rotate, TV, blur, clipping).
+    chunk, history_points : int
+        Images per compiled call (padded: nothing retraces); points of the loss history.
     progress : callable, optional
-        ``progress(n)`` with the number of image-steps just done.  An exception it raises
-        (e.g. a cancelled job) propagates.
+        ``progress(n)``: image-steps just done.  An exception it raises propagates.
     prune : bool
-        The step is gradient / RMS(gradient), so an image whose gradient is exactly zero
-        never moves; without random or penalty transforms such images are measured once and
-        returned unchanged instead of being stepped (exact: the same result, less work).
+        Without random or penalty transforms, an image whose gradient is exactly zero
+        cannot move (the step is gradient/RMS): measured once, returned as it is.
     precision : str
-        Of the steps (:mod:`oipviz.core.precision`); start, final and history values are
-        float32 whatever it is (history: the steps' own forward pass).
+        Of the steps (:mod:`oipviz.core.precision`); every reported value is float32.
     measure_start : bool
-        False skips the forward pass that measures the inits (``start`` is NaN for images
-        that move), for callers that read only ``final``.
-    on_block : callable, optional
-        ``on_block(Block)`` after every compiled block (the live explorer streams it).
-    block_steps : int, optional
-        Steps per compiled block (default: more for small batches, see ``BLOCK_RANGE``).
+        False skips measuring the inits (``start`` is NaN for images that move).
+    on_block, block_steps :
+        ``on_block(Block)`` after every compiled block of ``block_steps`` steps.
 
     Returns
     -------
     AscentResult
         Ctrl-C returns what has been reached so far (``interrupted=True``).
     """
-    x0 = _images(loaded, x0)
-    if isinstance(objectives, Objective):
-        objectives = [objectives] * len(x0)
-    objectives = list(objectives)
-    if len(objectives) != len(x0):
-        raise OipvizError(f"{len(objectives)} objectives for {len(x0)} images")
+    x0, objectives = _images(loaded, x0), _per_image(objectives, len(x0))
     steps, lr, seed = checks.integer("steps", steps, 0), checks.lr(lr), checks.seed(seed)
     chunk = checks.integer("chunk", chunk, 1)
     if block_steps is not None:
         block_steps = checks.integer("block steps", block_steps, 1)
     transforms = check_transforms(transforms)
-    engine = Engine.get(
-        loaded,
-        list(dict.fromkeys(h for o in objectives for h in o.heads)),
-        customs_of(objectives),
-        transforms,
-        any(o.fallback is not None for o in objectives),
-        precisions.resolve(precision),
-    )
+    engine = _engine(loaded, objectives, transforms, precision)
     if prune and steps and len(x0) and all(t.stage == "gradient" for t in transforms):
         still = _still(engine, x0, objectives, chunk)
         if still.any():
@@ -167,6 +142,25 @@ def ascend(
         _record_points(steps, history_points), progress, on_block, measure_start,
     )  # fmt: skip
     return _run_chunks(plan, x0)
+
+
+def _per_image(objectives, n: int) -> list[Objective]:
+    out = [objectives] * n if isinstance(objectives, Objective) else list(objectives)
+    if len(out) != n:
+        raise OipvizError(f"{len(out)} objectives for {n} images")
+    return out
+
+
+def _engine(loaded, objectives: list[Objective], transforms: tuple, precision: str) -> Engine:
+    """The compiled engine for these objectives (their heads, user functions, fallbacks)."""
+    return Engine.get(
+        loaded,
+        list(dict.fromkeys(h for o in objectives for h in o.heads)),
+        customs_of(objectives),
+        transforms,
+        any(o.fallback is not None for o in objectives),
+        precisions.resolve(precision),
+    )
 
 
 def _images(loaded, x0) -> np.ndarray:

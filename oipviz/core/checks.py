@@ -9,6 +9,8 @@ import numpy as np
 from oipviz.core.errors import OipvizError
 
 SEED_MAX = 2**31 - 1
+#: the most ascent steps any command or API call takes (the CLI's limit too)
+MAX_STEPS = 1_000_000
 
 
 def number(
@@ -43,6 +45,11 @@ def integer(name: str, value, lo: int | None = None, hi: int | None = None) -> i
 
 def seed(value) -> int:
     return integer("seed", value, 0, SEED_MAX)
+
+
+def steps(value, lo: int = 1) -> int:
+    """Ascent steps: an integer in [lo, MAX_STEPS] (the CLI's limits)."""
+    return integer("steps", value, lo, MAX_STEPS)
 
 
 def lr(value) -> float:

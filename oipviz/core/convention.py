@@ -63,69 +63,142 @@ class Geometry:
         return None
 
 
+#: ImageNet statistics of RGB pixels in [0, 1] (torch convention; colour engine space)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+#: the caffe convention's BGR means in 0-255 units, in RGB order
+CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)
+KINDS = ("unit", "255", "standardize", "symmetric", "caffe", "torch")
+_TEXT = {
+    "unit": "pixels in [0, 1]",
+    "255": "pixels in [0, 255]",
+    "symmetric": "pixels in [-1, 1]",
+    "caffe": "BGR pixels in [0, 255] minus the ImageNet channel means (caffe)",
+    "torch": "(x - ImageNet mean) / ImageNet std (torch)",
+}
+
+
+def _tuple(v, channels: int) -> tuple[float, ...]:
+    vals = tuple(float(x) for x in np.atleast_1d(v))
+    return vals * channels if len(vals) == 1 else vals
+
+
 @dataclass
 class InputConvention:
-    """How an image in [0,1] becomes model input.
+    """How an image in [0, 1] (RGB or grey) becomes the model's input, and engine space.
 
-    kind: ``standardize`` (model sees (x-mean)/std), ``unit`` (model sees x) or
-    ``255`` (model sees 255·x, e.g. it starts with a Rescaling layer).
+    ``kind``: ``unit`` (the model sees x), ``255`` (255·x, e.g. it starts with a Rescaling
+    layer), ``standardize`` ((x - mean)/std with the model's own statistics),
+    ``symmetric`` (2x - 1), ``caffe`` (BGR, 255·x minus the ImageNet channel means) or
+    ``torch`` ((x - ImageNet mean)/ImageNet std).  ``means``/``stds`` (per channel) define
+    engine space, ``z = (x - mean)/std``: the model's own statistics for ``standardize``
+    and ``torch``, else MNIST's (grey) or ImageNet's (colour) as a neutral scale.
     """
 
     kind: str = "unit"
-    mean: float = MNIST_MEAN
-    std: float = MNIST_STD
+    means: tuple[float, ...] = (MNIST_MEAN,)
+    stds: tuple[float, ...] = (MNIST_STD,)
     source: str = "default"
 
-    def affine(self) -> tuple[float, float]:
-        """(a, b) such that model input = a·z + b for engine-space z."""
-        if self.kind == "standardize":
+    @classmethod
+    def of(cls, kind: str, channels: int = 1, source: str = "default", mean=None, std=None):
+        """The convention ``kind`` for images of ``channels`` channels."""
+        if kind not in KINDS:
+            raise ModelError(f"unknown input convention {kind!r}; choose from {', '.join(KINDS)}")
+        if kind == "torch" or (channels == 3 and mean is None):
+            mean, std = (IMAGENET_MEAN, IMAGENET_STD) if mean is None else (mean, std)
+        elif mean is None:
+            mean, std = MNIST_MEAN, MNIST_STD
+        means, stds = _tuple(mean, channels), _tuple(std, channels)
+        if len(means) != channels or len(stds) != channels:
+            raise ModelError(f"give one mean and std, or one per channel ({channels})")
+        return cls(kind, means, stds, source)
+
+    @property
+    def mean(self):
+        """Engine space's mean: a float for grey images, per channel (C,) for colour."""
+        return self.means[0] if len(self.means) == 1 else np.asarray(self.means, np.float32)
+
+    @property
+    def std(self):
+        return self.stds[0] if len(self.stds) == 1 else np.asarray(self.stds, np.float32)
+
+    @property
+    def bgr(self) -> bool:
+        """True if the model wants its colour channels in BGR order (caffe)."""
+        return self.kind == "caffe"
+
+    def affine(self) -> tuple:
+        """(a, b), per channel in RGB order, such that the model's input is a·z + b for
+        engine-space z (then channels reversed for BGR models); (1.0, 0.0) when the model
+        sees engine space itself."""
+        if self.kind in ("standardize", "torch"):
             return 1.0, 0.0
-        scale = 255.0 if self.kind == "255" else 1.0
-        return scale * self.std, scale * self.mean
+        m, s = np.asarray(self.means, np.float64), np.asarray(self.stds, np.float64)
+        if self.kind == "unit":
+            a, b = s, m
+        elif self.kind == "255":
+            a, b = 255.0 * s, 255.0 * m
+        elif self.kind == "symmetric":
+            a, b = 2.0 * s, 2.0 * m - 1.0
+        else:  # caffe
+            a, b = 255.0 * s, 255.0 * m - np.asarray(CAFFE_MEAN_RGB[: len(m)])
+        if len(m) == 1:
+            return float(a[0]), float(b[0])
+        return a.astype(np.float32), b.astype(np.float32)
 
     def to_engine(self, x01: np.ndarray) -> np.ndarray:
+        """Pixels in [0, 1] (channels last) to engine space."""
         return ((np.asarray(x01, np.float32) - self.mean) / self.std).astype(np.float32)
 
     def from_engine(self, z: np.ndarray) -> np.ndarray:
+        """Engine space back to pixels (unclipped)."""
         return (np.asarray(z, np.float32) * self.std + self.mean).astype(np.float32)
 
     def describe(self) -> str:
-        text = {
-            "standardize": f"standardized: (x - {self.mean:.4f}) / {self.std:.4f}",
-            "unit": "pixels in [0, 1]",
-            "255": "pixels in [0, 255]",
-        }[self.kind]
+        if self.kind == "standardize":
+            m = ", ".join(f"{v:.4f}" for v in self.means)
+            s = ", ".join(f"{v:.4f}" for v in self.stds)
+            text = f"standardized: (x - {m}) / {s}"
+        else:
+            text = _TEXT[self.kind]
         return f"{text}  (from {self.source})"
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "mean": self.mean, "std": self.std, "source": self.source}
+        return {
+            "kind": self.kind,
+            "mean": self.means[0] if len(self.means) == 1 else list(self.means),
+            "std": self.stds[0] if len(self.stds) == 1 else list(self.stds),
+            "source": self.source,
+        }
 
     @classmethod
-    def parse(cls, text: str) -> InputConvention:
-        """Parse ``--input-scale``: ``unit``, ``255`` or ``standardize[:MEAN,STD]``."""
+    def parse(cls, text: str, channels: int = 1) -> InputConvention:
+        """Parse ``--input-scale``: ``unit``, ``255``, ``symmetric``, ``caffe``, ``torch`` or
+        ``standardize[:MEAN,STD]``."""
         t = text.strip().lower()
-        if t in ("unit", "1", "01"):
-            return cls("unit", source="--input-scale")
-        if t in ("255", "0-255", "raw"):
-            return cls("255", source="--input-scale")
+        aliases = {"1": "unit", "01": "unit", "0-255": "255", "raw": "255", "-1,1": "symmetric"}
+        t = aliases.get(t, t)
+        if t in KINDS and t != "standardize":
+            return cls.of(t, channels, "--input-scale")
         if t.startswith("standardize"):
-            mean, std = MNIST_MEAN, MNIST_STD
+            mean, std = (MNIST_MEAN, MNIST_STD) if channels == 1 else (IMAGENET_MEAN, IMAGENET_STD)
             if ":" in t:
-                try:
-                    mean, std = (float(v) for v in t.split(":", 1)[1].split(","))
-                except ValueError:
-                    raise ModelError(
-                        f"bad --input-scale {text!r}; use standardize:MEAN,STD"
-                    ) from None
-                if not (
-                    math.isfinite(mean)
-                    and math.isfinite(std)
-                    and 1e-3 <= std <= 1e3
-                    and abs(mean) <= 1e3
-                ):
-                    raise ModelError(
-                        f"bad --input-scale {text!r}: MEAN and STD must be finite, "
-                        "with 1e-3 <= STD <= 1e3 and |MEAN| <= 1e3"
-                    )
-            return cls("standardize", mean, std, "--input-scale")
-        raise ModelError(f"bad --input-scale {text!r}; use unit, 255 or standardize[:MEAN,STD]")
+                mean, std = _mean_std(text, t.split(":", 1)[1])
+            return cls.of("standardize", channels, "--input-scale", mean, std)
+        raise ModelError(
+            f"bad --input-scale {text!r}; use unit, 255, symmetric, caffe, torch or "
+            "standardize[:MEAN,STD]"
+        )
+
+
+def _mean_std(text: str, spec: str) -> tuple[float, float]:
+    try:
+        mean, std = (float(v) for v in spec.split(","))
+    except ValueError:
+        raise ModelError(f"bad --input-scale {text!r}; use standardize:MEAN,STD") from None
+    if not (math.isfinite(mean) and math.isfinite(std) and 1e-3 <= std <= 1e3 and abs(mean) <= 1e3):
+        raise ModelError(
+            f"bad --input-scale {text!r}: MEAN and STD must be finite, "
+            "with 1e-3 <= STD <= 1e3 and |MEAN| <= 1e3"
+        )
+    return mean, std

@@ -49,26 +49,39 @@ class Engine:
         self.transforms = tuple(transforms)
         self.fallback = bool(fallback)
         self.param = next((t for t in self.transforms if t.stage == "param"), None)
-        self.model = loaded.engine_model([h[0] for h in self.heads], [h[1] for h in self.heads])
+        self.model = loaded.heads(self.heads)
+        self.heads = self.model.heads  # the layers' full paths
         self.fast = fastpath.for_heads(loaded, self.heads, self.model)
         low = precision == "bfloat16" and self.fast is not None
         self.precision = "bfloat16" if low else "float32"
         self.low = tf.bfloat16 if low else None
-        self.shapes = [tuple(int(d) for d in o.shape[1:]) for o in self.model.outputs]
+        self.shapes = self.model.shapes
         self.image_shape = tuple(loaded.geometry.shape)
         self.traces = 0
         self._compile()
 
-    def _compile(self) -> None:
+    def weight_specs(self) -> tuple:
+        """The input signature of an objective's weights (see :meth:`weights`)."""
         import tensorflow as tf
 
-        w_spec = (
+        return (
             [tf.TensorSpec((None, *s), tf.float32) for s in self.shapes],
             [tf.TensorSpec((None, s[-1] if len(s) == 3 else 1), tf.float32) for s in self.shapes],
             tf.TensorSpec((None, max(1, len(self.customs))), tf.float32),
         )
+
+    def image_spec(self):
+        """The input signature of a batch of engine-space images."""
+        import tensorflow as tf
+
+        return tf.TensorSpec((None, *self.image_shape), tf.float32)
+
+    def _compile(self) -> None:
+        import tensorflow as tf
+
+        w_spec = self.weight_specs()
         fb_spec = (*w_spec, tf.TensorSpec((None,), tf.float32)) if self.fallback else ()
-        x_spec = tf.TensorSpec((None, *self.image_shape), tf.float32)
+        x_spec = self.image_spec()
         # plain TF graphs (no Python control flow on tensors): no AutoGraph, which costs more
         # to trace than the short runs it serves; users' objective functions may need it
         fn = functools.partial(tf.function, jit_compile=False, autograph=bool(self.customs))
@@ -132,8 +145,7 @@ class Engine:
         steps' precision."""
         if self.fast is not None:
             return self.fast(x, self.low if low else None)
-        acts = self.model(x, training=False)
-        return list(acts) if isinstance(acts, list | tuple) else [acts]
+        return self.model(x)
 
     def value(self, acts, w):
         """loss_b = Σ W_lin·A + Σ W_max·max_hw(A) + Σ W_c·f_c(A)."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from oipviz.core.errors import ImageError
 
@@ -70,14 +70,13 @@ def read_image(path: str | Path, limit: int | None = None) -> Image.Image:
         raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from None
     if size == 0:
         raise ImageError(f"{path} is empty (0 bytes)")
-    saved_limit, saved_truncated = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
     try:
-        ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file fails here, never half-decodes
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that: keep its
-            # own check at least as strict as ours, and never looser than its default.
-            Image.MAX_IMAGE_PIXELS = min(limit, saved_limit or limit)
+            # the size is checked from the header, before anything is decoded; Pillow's own
+            # bomb check (its defaults, never changed here) is an error only where ours is
+            # at least as strict
+            bomb = "error" if limit <= (Image.MAX_IMAGE_PIXELS or limit) else "ignore"
+            warnings.simplefilter(bomb, Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 w, h = im.size
                 if w * h > limit:
@@ -117,9 +116,6 @@ def read_image(path: str | Path, limit: int | None = None) -> Image.Image:
         raise ImageError(
             f"{path} is {'truncated or corrupt' if broken else 'unreadable'}: {msg}"
         ) from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved_limit
-        ImageFile.LOAD_TRUNCATED_IMAGES = saved_truncated
     return img
 
 

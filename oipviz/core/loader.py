@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from oipviz.core.convention import Geometry, InputConvention
+from oipviz.core.convention import KINDS, Geometry, InputConvention
 from oipviz.core.errors import LayerError, ModelError
+from oipviz.core.layers import FEATURE_TYPES, Heads, LayerInfo, find_layer, layer_table
 from oipviz.core.tfenv import import_keras
 
-FEATURE_TYPES = ("Conv2D", "Dense", "SeparableConv2D", "DepthwiseConv2D", "Conv1D")
 #: where the bundled models and their cards lie (package data, no Python)
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models" / "bundled"
 #: short names for ``--model``: the bundled, trained models
@@ -25,22 +25,8 @@ BUNDLED = {
     "fashion": "lenet5_fashion.keras",
     "lenet5_fashion": "lenet5_fashion.keras",
 }
-#: the geometries the toolkit supports today
-SUPPORTED = ((28, 28, 1),)
-
-
-@dataclass
-class LayerInfo:
-    """A layer of the model: its name, type, output shape and maps (conv) or units (Dense)."""
-
-    name: str
-    type: str
-    shape: tuple
-    units: int | None  # maps of a conv layer, units of a dense layer
-
-    @property
-    def is_conv(self) -> bool:
-        return len(self.shape) == 4 and self.units is not None
+#: image sides oipviz supports (px)
+MIN_SIDE, MAX_SIDE = 8, 512
 
 
 @dataclass
@@ -53,6 +39,7 @@ class LoadedModel:
     geometry: Geometry
     card: dict | None = None
     layers: list[LayerInfo] = field(default_factory=list)
+    nested: list[str] = field(default_factory=list)  # paths of the nested models
     cache: dict = field(default_factory=dict, repr=False)  # compiled engines of this model
 
     @property
@@ -60,15 +47,9 @@ class LoadedModel:
         return self.path.name
 
     def layer(self, name: str) -> LayerInfo:
-        """The layer called ``name`` (``convN`` also means the N-th conv layer)."""
-        for info in self.layers:
-            if info.name == name:
-                return info
-        convs = self.conv_layers()
-        if name.startswith("conv") and name[4:].isdigit() and 1 <= int(name[4:]) <= len(convs):
-            return convs[int(name[4:]) - 1]
-        choices = ", ".join(i.name for i in self.layers if i.units is not None)
-        raise LayerError(f"no layer {name!r} in {self.name}; choose from: {choices}")
+        """The layer ``name``: its path (``backbone/c2``), its own name where that is unique,
+        or ``convN`` for the N-th conv layer."""
+        return find_layer(self.layers, self.nested, name, self.name)
 
     def unit_layer(self, name: str) -> LayerInfo:
         """The layer ``name``; it must have maps or units (a conv or Dense layer)."""
@@ -90,48 +71,19 @@ class LoadedModel:
             out.append(int(m))
         return out
 
-    def engine_model(self, layer_names: list[str], pre_activation: bool | list[bool] = False):
-        """A Keras model from engine-space images (B, H, W, C) to the named layers' outputs.
-
-        ``pre_activation`` gives the layer's value before its activation (e.g. logits
-        instead of softmax probabilities).
-        """
-        keras = import_keras()
-        pre = (
-            pre_activation
-            if isinstance(pre_activation, list)
-            else [pre_activation] * len(layer_names)
-        )
-        outs = [self._output(name, p) for name, p in zip(layer_names, pre, strict=True)]
-        inner = keras.Model(self.model.inputs, outs)
-        inp = keras.Input(self.geometry.shape)
-        h = inp
-        a, b = self.convention.affine()
-        if (a, b) != (1.0, 0.0):
-            h = keras.layers.Rescaling(a, b)(h)
-        if self.geometry.model_shape != self.geometry.shape:
-            h = keras.layers.Reshape(self.geometry.model_shape)(h)
-        y = inner(h)
-        return keras.Model(inp, y if isinstance(y, list) else [y])
-
-    def _output(self, name: str, pre_activation: bool):
-        """The symbolic output of layer ``name`` (before its activation, if asked)."""
-        layer = self.model.get_layer(self.layer(name).name)
-        if not pre_activation or getattr(layer, "activation", None) is None:
-            return layer.output
-        cfg = layer.get_config()
-        cfg["activation"] = "linear"
-        cfg["name"] = layer.name + "_preact"
-        twin = layer.__class__.from_config(cfg)
-        y = twin(layer.input)
-        twin.set_weights(layer.get_weights())
-        return y
+    def heads(self, heads: list[tuple[str, bool]]) -> Heads:
+        """The outputs of ``heads`` ((layer, pre_activation) pairs) for engine-space
+        images (see :class:`Heads`)."""
+        return Heads(self, heads)
 
     def model_input(self, x01: np.ndarray) -> np.ndarray:
         """Images in [0, 1] as the model's own input (its convention and shape)."""
         z = self.convention.to_engine(np.asarray(x01, np.float32).reshape(-1, *self.geometry.shape))
         a, b = self.convention.affine()
-        return (a * z + b).reshape((-1, *self.geometry.model_shape))
+        x = a * z + b
+        if self.convention.bgr:
+            x = x[..., ::-1]
+        return np.ascontiguousarray(x).reshape((-1, *self.geometry.model_shape))
 
     def predict(self, x01: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Class probabilities (the model's final output) for images in [0, 1]."""
@@ -149,6 +101,19 @@ def bundled_model_path(name: str = "seed_cnn") -> Path:
     """Path of a bundled model: ``seed_cnn`` (the articles' CNN on MNIST, the default) or
     ``fashion`` (LeNet-5 on Fashion-MNIST)."""
     return BUNDLED_DIR / BUNDLED[name]
+
+
+def model_path(path: str | Path | None = None) -> Path:
+    """The model file ``path`` names (a bundled name, or None for the default), checked to
+    exist and to look like a Keras model file; nothing is loaded."""
+    if path is None or (str(path) in BUNDLED and not Path(path).exists()):
+        path = bundled_model_path(str(path or "seed_cnn"))
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"model file {path} not found")
+    if path.is_dir() or path.suffix not in (".keras", ".h5", ".hdf5"):
+        raise ModelError(f"{path}: expected a .keras or .h5 model file")
+    return path
 
 
 def _config_class_names(cfg) -> set[str]:
@@ -198,50 +163,55 @@ def _read_card(path: Path) -> dict | None:
     return card
 
 
-def _detect_convention(model, card: dict | None) -> InputConvention:
-    if card and "preprocessing" in card:
-        p = card["preprocessing"]
-        kind = {"standardize": "standardize", "unit": "unit", "255": "255"}.get(
-            p.get("kind"), "unit"
-        )
-        base = InputConvention()
-        return InputConvention(
-            kind, float(p.get("mean", base.mean)), float(p.get("std", base.std)), "model card"
-        )
-    for layer in model.layers:
+def _card_convention(card: dict, channels: int) -> InputConvention:
+    p = card["preprocessing"]
+    kind = p.get("kind") if p.get("kind") in KINDS else "unit"
+    mean = p.get("mean") if kind == "standardize" else None
+    std = p.get("std") if kind == "standardize" else None
+    return InputConvention.of(kind, channels, "model card", mean, std)
+
+
+def _detect_convention(model, card: dict | None, channels: int) -> InputConvention:
+    """From the card, else from a leading Rescaling/Normalization layer, else [0, 1]."""
+    from oipviz.core import graph
+
+    if card and isinstance(card.get("preprocessing"), dict):
+        return _card_convention(card, channels)
+    for path, layer in graph.leaves(model):
         cls = layer.__class__.__name__
         if cls == "Rescaling":
-            return InputConvention("255", source=f"Rescaling layer {layer.name!r}")
+            return InputConvention.of("255", channels, f"Rescaling layer {path!r}")
+        if cls == "Normalization":
+            mean = np.asarray(getattr(layer, "mean", 0.0), np.float64)
+            big = float(np.max(mean)) > 2.0 if mean.size else False
+            kind = "255" if big else "unit"
+            return InputConvention.of(kind, channels, f"Normalization layer {path!r}")
         if cls in FEATURE_TYPES:
             break
-    return InputConvention("unit", source="default; override with --input-scale")
+    return InputConvention.of("unit", channels, "default; override with --input-scale")
 
 
 def _geometry(model, name: str) -> Geometry:
+    """The model's image geometry; one-line errors for what oipviz cannot use."""
     inputs = getattr(model, "inputs", None) or []
-    shape = tuple(inputs[0].shape) if inputs else None
-    geometry = Geometry.of_input(shape[1:]) if shape and len(inputs) == 1 else None
-    if geometry is None or geometry.shape not in SUPPORTED:
-        got = "×".join(str(d) for d in (shape or ())[1:]) or "unknown"
+    if len(inputs) != 1:
         raise ModelError(
-            f"{name} expects input {got}; oipviz needs 28×28 single-channel "
-            "images: (28,28,1), (28,28) or flat (784,)"
+            f"{name} has {len(inputs)} inputs; oipviz needs a model with one image input "
+            "(height × width × 1 or 3 channels, 8–512 px, or a flat vector of a square image)"
+        )
+    shape = tuple(inputs[0].shape)[1:]
+    geometry = Geometry.of_input(shape)
+    got = "×".join(str(d) for d in shape) or "a scalar"
+    if geometry is None or geometry.channels not in (1, 3):
+        raise ModelError(
+            f"{name} expects input {got}, not an image; oipviz needs height × width × 1 or 3 "
+            "channels (or height × width, or a flat vector of a square grey image)"
+        )
+    if not all(MIN_SIDE <= d <= MAX_SIDE for d in (geometry.height, geometry.width)):
+        raise ModelError(
+            f"{name} expects {got} images; oipviz supports sides of {MIN_SIDE} to {MAX_SIDE} px"
         )
     return geometry
-
-
-def _layer_table(model) -> list[LayerInfo]:
-    layers = []
-    for layer in model.layers:
-        if layer.__class__.__name__ == "InputLayer":
-            continue
-        try:
-            out_shape = tuple(layer.output.shape)
-        except (AttributeError, ValueError):
-            continue
-        units = int(out_shape[-1]) if layer.__class__.__name__ in FEATURE_TYPES else None
-        layers.append(LayerInfo(layer.name, layer.__class__.__name__, out_shape, units))
-    return layers
 
 
 def wrap_model(
@@ -268,9 +238,12 @@ def wrap_model(
     """
     geometry = _geometry(model, name)
     convention = (
-        InputConvention.parse(input_scale) if input_scale else _detect_convention(model, card)
+        InputConvention.parse(input_scale, geometry.channels)
+        if input_scale
+        else _detect_convention(model, card, geometry.channels)
     )
-    return LoadedModel(Path(name), model, convention, geometry, card, _layer_table(model))
+    layers, nested = layer_table(model)
+    return LoadedModel(Path(name), model, convention, geometry, card, layers, nested)
 
 
 def as_loaded(model) -> LoadedModel:
@@ -297,13 +270,7 @@ def load_model(
     -------
     LoadedModel
     """
-    if path is None or (str(path) in BUNDLED and not Path(path).exists()):
-        path = bundled_model_path(str(path or "seed_cnn"))
-    path = Path(path)
-    if not path.exists():
-        raise ModelError(f"model file {path} not found")
-    if path.is_dir() or path.suffix not in (".keras", ".h5", ".hdf5"):
-        raise ModelError(f"{path}: expected a .keras or .h5 model file")
+    path = model_path(path)
     cfg = _read_config(path)
     if "Lambda" in _config_class_names(cfg) and not unsafe:
         raise ModelError(

@@ -1,13 +1,5 @@
-"""The one output layer: folders created atomically, files written atomically, resume,
-and strict-JSON manifests.
-
-:class:`OutputFolder` is opened *before* any long computation.  It resolves the target,
-checks the ``--force``/``--resume`` rules and creates its hidden working folder at once,
-so an unwritable location fails in milliseconds.  Results are written into the working
-folder and :meth:`OutputFolder.commit` renames it into place.  On an error the working
-folder is removed (nothing half-written is left), except for *resumable* runs that
-already finished some items: those are moved into place marked ``.incomplete``, and
-``--resume`` continues them.  Folders get the permissions of the umask.
+"""The one output layer's files: written atomically, strict-JSON manifests, the checks of an
+output path; its folders (atomic, locked, resumable) are :mod:`oipviz.core.folders`.
 """
 
 from __future__ import annotations
@@ -17,15 +9,12 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from oipviz.core.errors import OutputError
 
-MARKER = ".incomplete"
 MANIFEST = "manifest.json"
 
 
@@ -188,166 +177,6 @@ def _name_max(folder: Path) -> int:
         return os.pathconf(folder, "PC_NAME_MAX")
     except (OSError, ValueError):
         return 255
-
-
-# ----------------------------------------------------------------------------- folders
-
-
-class OutputFolder:
-    """An output folder that appears only when complete (or, if ``resumable``, marked
-    ``.incomplete`` with its finished items kept).
-
-    ``path``: where files go now (the hidden working folder, or the folder itself when
-    resuming).  Use as a context manager: an exception discards (or keeps, for a
-    resumable run with finished items) and re-raises; :meth:`commit` publishes.
-    """
-
-    def __init__(
-        self,
-        target: str | Path,
-        kind: str,
-        force: bool = False,
-        resume: bool = False,
-        resumable: bool = False,
-        identity: dict | None = None,
-    ):
-        self.shown = os.fspath(target)
-        self.final = resolve_target(target)
-        self.kind, self.resumable = kind, resumable
-        self.identity = identity
-        self.resumed = False
-        self.already_complete = False
-        self.committed = False
-        if force and resume:
-            raise OutputError("--force and --resume exclude each other")
-        if resume and not resumable:
-            raise OutputError(f"'{kind}' output cannot be resumed")
-        parent = self.final.parent
-        if not parent.is_dir():
-            raise OutputError(f"parent folder {parent} does not exist")
-        exists = os.path.lexists(self.final)
-        if exists and resume:
-            self._check_resume()
-            self.path = self.final
-            self.resumed = True
-            for stale in self.final.glob(".*.tmp*"):
-                _remove(stale)
-            return
-        if exists and not force:
-            hint = " or --resume to continue it" if resumable else ""
-            raise OutputError(f"{self.shown} already exists; use --force to replace it{hint}")
-        if exists:
-            check_replaceable(self.final, self.shown)
-        try:
-            self.path = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", dir=parent))
-            _mkdir_private_free(self.path)
-        except OSError as exc:
-            raise OutputError(f"cannot write in {parent}: {exc.strerror or exc}") from None
-        if resumable:
-            (self.path / MARKER).write_text(f"{kind} run in progress; continue with --resume\n")
-
-    def _check_resume(self) -> None:
-        if not self.final.is_dir():
-            raise OutputError(f"--resume: {self.shown} is not a folder")
-        m = read_json(self.final / MANIFEST)
-        if not isinstance(m, dict) or m.get("kind") != self.kind:
-            raise OutputError(
-                f"--resume: {self.shown} is not an oipviz {self.kind} output; "
-                "use --force to replace it"
-            )
-        for key, new in (self.identity or {}).items():
-            old = m.get(key)
-            new = json.loads(dumps(new))
-            if isinstance(new, dict) and isinstance(old, dict):
-                diff = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
-                if diff:
-                    k = diff[0]
-                    raise OutputError(
-                        f"--resume: {k} differs from the run in {self.shown} "
-                        f"({old.get(k)!r} there, {new.get(k)!r} now); "
-                        "use --force to start over"
-                    )
-            elif old != new:
-                raise OutputError(
-                    f"--resume: {key} differs from the run in {self.shown}; "
-                    "use --force to start over"
-                )
-        self.already_complete = not (self.final / MARKER).exists()
-        self.previous = m
-
-    # -- items (resume units)
-    def has(self, name: str) -> bool:
-        """True if item ``name`` (a file or a subfolder) is finished."""
-        return (self.path / name).exists()
-
-    @contextmanager
-    def item(self, name: str) -> Iterator[Path]:
-        """A subfolder (``name`` may be nested, ``a/b``) written atomically: it appears
-        only when complete."""
-        dest = self.path / name
-        tmp = dest.parent / f".{dest.name}.tmp"
-        _remove(tmp)
-        tmp.mkdir(parents=True)
-        try:
-            yield tmp
-        except BaseException:
-            _remove(tmp)
-            raise
-        _remove(dest)
-        tmp.rename(dest)
-
-    def finished_items(self) -> bool:
-        """True if any finished file (not the marker or manifest, not a temp) exists."""
-        return any(
-            p.is_file()
-            and p.relative_to(self.path).parts[0] not in (MARKER, MANIFEST)
-            and not any(part.startswith(".") for part in p.relative_to(self.path).parts)
-            for p in self.path.rglob("*")
-        )
-
-    # -- publishing
-    def write_manifest(self, manifest: dict, complete: bool = True) -> None:
-        manifest = dict(manifest, tool="oipviz", kind=self.kind, complete=complete)
-        write_json(self.path / MANIFEST, manifest)
-
-    def commit(self) -> Path:
-        """Publish: rename the working folder into place (replacing an old output)."""
-        (self.path / MARKER).unlink(missing_ok=True)
-        if self.path != self.final:
-            self._move_into_place()
-        self.committed = True
-        return self.final
-
-    def _move_into_place(self) -> None:
-        if os.path.lexists(self.final):
-            old = self.final.with_name(f".{self.final.name}.old")
-            _remove(old)
-            self.final.rename(old)
-            self.path.rename(self.final)
-            _remove(old)
-        else:
-            self.path.rename(self.final)
-        self.path = self.final
-
-    def discard(self) -> bool:
-        """After an error: remove the working folder, or keep a resumable run's finished
-        items in place, marked incomplete.  Returns True if finished items are kept."""
-        if self.committed:
-            return False
-        if self.path == self.final:
-            return self.resumable and self.finished_items()
-        if self.resumable and self.path.exists() and self.finished_items():
-            self._move_into_place()
-            return True
-        _remove(self.path)
-        return False
-
-    def __enter__(self) -> OutputFolder:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None and self.discard() and exc is not None:
-            exc.oipviz_kept = self.shown  # the CLI's interrupt message names it
 
 
 def _remove(p: Path) -> None:

@@ -158,6 +158,8 @@ class Sigmoid:
 
 
 STAGES = ("input", "penalty", "gradient", "project", "param")
+#: the largest --jitter (pixels): the API and the CLI check the same limit
+MAX_JITTER = 16
 
 
 def from_flags(jitter: int = 0, tv: float = 0.0, blur: float = 0.0) -> tuple:

@@ -19,7 +19,7 @@ KEYS = ("x_train", "y_train", "x_test", "y_test")
 LAYOUT = "keras' mnist.npz layout: x_train, y_train, x_test, y_test"
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
@@ -31,7 +31,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         with opener(path, "rb") as fh:
             raw = fh.read()
     except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"cannot read IDX file {path}: {_one_line(exc)}") from None
+        raise DataError(f"cannot read IDX file {path}: {one_line(exc)}") from None
     if len(raw) < 4:
         raise DataError(
             f"{path} is {'too short' if raw else 'empty (0 bytes)'}; expected an IDX ubyte file"
@@ -60,7 +60,7 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def _read_idx_dir(folder: Path) -> tuple[tuple[np.ndarray, ...], dict[str, str]]:
+def read_idx_arrays(folder: Path) -> tuple[tuple[np.ndarray, ...], dict[str, str]]:
     parts, files = [], {}
     for key, stem in zip(
         KEYS,
@@ -79,12 +79,6 @@ def _read_idx_dir(folder: Path) -> tuple[tuple[np.ndarray, ...], dict[str, str]]
     return tuple(parts), files
 
 
-def load_idx_dir(folder: str | Path) -> tuple[np.ndarray, ...]:
-    """Load and validate train/t10k images and labels from a folder of IDX files."""
-    arrays, files = _read_idx_dir(Path(folder))
-    return validate_arrays(arrays, str(folder), files)[0]
-
-
 def _not_npz(path: Path, head: bytes) -> str:
     """Why a file without the zip signature is not an .npz (one honest phrase)."""
     if head.startswith(b"\x93NUMPY"):
@@ -95,12 +89,12 @@ def _not_npz(path: Path, head: bytes) -> str:
     return f"{path} is not an .npz archive ({'it is a text file' if text else 'no zip signature'})"
 
 
-def _read_npz(path: Path) -> tuple[np.ndarray, ...]:
+def read_npz_arrays(path: Path) -> tuple[np.ndarray, ...]:
     try:
         with open(path, "rb") as fh:
             head = fh.read(512)
     except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or _one_line(exc)}") from None
+        raise DataError(f"cannot read {path}: {exc.strerror or one_line(exc)}") from None
     if not head:
         raise DataError(f"{path} is empty (0 bytes); expected an .npz archive ({LAYOUT})")
     if not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
@@ -124,14 +118,9 @@ def _read_npz(path: Path) -> tuple[np.ndarray, ...]:
                 "only plain numeric arrays are loaded (allow_pickle=False)"
             ) from None
         raise DataError(
-            f"{path} is a truncated or damaged .npz archive ({_one_line(exc)})"
+            f"{path} is a truncated or damaged .npz archive ({one_line(exc)})"
         ) from None
     return tuple(arrays)
-
-
-def load_npz(path: str | Path) -> tuple[np.ndarray, ...]:
-    """Load and validate a keras-style ``.npz`` with x_train, y_train, x_test, y_test."""
-    return validate_arrays(_read_npz(Path(path)), str(path))[0]
 
 
 def _count_nonfinite(a: np.ndarray, bad, what: str, rule: str) -> None:

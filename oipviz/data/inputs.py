@@ -1,5 +1,6 @@
-"""Inputs of the activation gallery: image files turned into 28×28 MNIST-style digits
-(:func:`mnist_style`), or real held-out digits from the data sources."""
+"""Model inputs from image files and data sets: a picture of a digit becomes an MNIST-style
+digit for a grey model (:func:`mnist_style`), a photo is resized for a colour model
+(:func:`model_input`); or real held-out images from the data sources."""
 
 from __future__ import annotations
 
@@ -28,15 +29,16 @@ PREP_NOTE = (
 class Converted:
     """An image converted by :func:`mnist_style`, with what was done to it."""
 
-    x01: np.ndarray  # (28,28) float32 in [0,1], white ink on black
+    x01: np.ndarray  # (H, W) grey (white ink on black for digits) or (H, W, 3), in [0, 1]
     inverted: bool
     bbox: tuple  # (top, left, bottom, right) of the ink, in the source
     source_size: tuple  # (width, height)
     notes: list = field(default_factory=list)
 
 
-def mnist_style(img, name: str = "image") -> Converted:
-    """Convert a PIL image of a digit (any size/colour) to a 28×28 MNIST-style one.
+def mnist_style(img, name: str = "image", size: int = MNIST_SIZE) -> Converted:
+    """Convert a PIL image of a digit (any size/colour) to an MNIST-style one, ``size`` px
+    square (28: MNIST's own; other sizes keep MNIST's proportions: a 20/28 box).
 
     Grayscale → invert if the border is light → subtract the background level → crop
     to the bounding box of the ink → longest side to 20 px (aspect kept) → centre of
@@ -70,7 +72,7 @@ def mnist_style(img, name: str = "image") -> Converted:
     top, bottom, left, right = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
     crop = g[top:bottom, left:right]
     h, w = crop.shape
-    s = MNIST_BOX / max(h, w)
+    s = (MNIST_BOX * size / MNIST_SIZE) / max(h, w)
     nw, nh = max(1, int(round(w * s))), max(1, int(round(h * s)))
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
     small = np.clip(cv2.resize(crop, (nw, nh), interpolation=interp), 0.0, 1.0)
@@ -79,10 +81,11 @@ def mnist_style(img, name: str = "image") -> Converted:
     cy, cx = float((yy * small).sum() / total), float((xx * small).sum() / total)
     # MNIST's centre of mass sits at pixel (14, 14) on average; shift by whole pixels
     # (no resampling blur), as the original preprocessing did
-    dy, dx = int(round(MNIST_CENTER - cy)), int(round(MNIST_CENTER - cx))
-    out = np.zeros((MNIST_SIZE, MNIST_SIZE), np.float32)
+    center = MNIST_CENTER * size / MNIST_SIZE
+    dy, dx = int(round(center - cy)), int(round(center - cx))
+    out = np.zeros((size, size), np.float32)
     y0, x0 = max(dy, 0), max(dx, 0)
-    y1, x1 = min(dy + nh, MNIST_SIZE), min(dx + nw, MNIST_SIZE)
+    y1, x1 = min(dy + nh, size), min(dx + nw, size)
     out[y0:y1, x0:x1] = small[y0 - dy : y1 - dy, x0 - dx : x1 - dx]
     return Converted(out, inverted, (top, left, bottom, right), tuple(planes.size), notes)
 
@@ -98,14 +101,43 @@ class Input:
     original: object = None  # small PIL preview of an image file
 
 
-def load_inputs(paths: list[str | Path]) -> list[Input]:
-    """Read and convert image files (every file is checked before anything is written)."""
+def model_input(img, geometry=None, name: str = "image") -> Converted:
+    """A PIL image as an input of a model of ``geometry`` (None: MNIST's 28×28×1): a square
+    grey model gets an MNIST-style digit (:func:`mnist_style`); other models get the image
+    resized to their size (RGB for colour models, luminance for grey ones)."""
+    import cv2
+
+    from oipviz.core.images import to_float
+
+    h, w, c = (MNIST_SIZE, MNIST_SIZE, 1) if geometry is None else geometry.shape
+    if c == 1 and h == w:
+        return mnist_style(img, name, h)
+    planes = to_float(img)
+    colour = c == 3 and planes.rgb is not None
+    a = np.asarray(planes.rgb if colour else planes.luma, np.float32)
+    big = a.shape[0] > h or a.shape[1] > w
+    x = cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA if big else cv2.INTER_CUBIC)
+    notes = [f"resized from {img.width}×{img.height} to {w}×{h}"]
+    if c == 3 and not colour:
+        x = np.repeat(x[..., None], 3, axis=2)
+        notes.append("a grey image given to a colour model: repeated over R, G and B")
+    return Converted(np.clip(x, 0.0, 1.0).astype(np.float32), False, (0, 0, h, w),
+                     tuple(planes.size), notes)  # fmt: skip
+
+
+def read_inputs(paths: list[str | Path]) -> list:
+    """Read image files (PIL images; every file is checked before anything is computed)."""
     from oipviz.core.images import read_image
 
+    return [read_image(p) for p in paths]
+
+
+def load_inputs(paths: list[str | Path], geometry=None, images: list | None = None) -> list[Input]:
+    """Image files as model inputs (:func:`model_input`); ``images``: the files already
+    read by :func:`read_inputs`."""
     out = []
-    for p in paths:
-        img = read_image(p)
-        conv = mnist_style(img, str(p))
+    for p, img in zip(paths, images or read_inputs(paths), strict=True):
+        conv = model_input(img, geometry, str(p))
         prev = img.convert("RGBA" if "A" in img.getbands() else "RGB")
         prev.thumbnail((112, 112))
         out.append(Input(conv.x01, str(p), None, conv, prev))
@@ -123,7 +155,7 @@ def dataset_of(loaded) -> str:
 def real_images(
     dataset: str = "mnist", limit: int | None = None, seed: int = 0, split: str = "test"
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Real images (N,28,28,1) in [0,1], labels and source: the test part, or with
+    """Real images (N, H, W, C) in [0, 1], labels and source: the test part, or with
     ``split='all'`` train then test; the first ``limit``."""
     from oipviz.data.sources import load_dataset
 
@@ -134,7 +166,8 @@ def real_images(
         else ((ds.x_train, ds.y_train), (ds.x_test, ds.y_test))
     )
     x, y = (np.concatenate([p[i] for p in parts])[:limit] for i in (0, 1))
-    return (x.astype(np.float32) / 255.0)[..., None], y, ds.source
+    x = x.astype(np.float32) / 255.0
+    return (x[..., None] if x.ndim == 3 else x), y, ds.source
 
 
 def dataset_inputs(
@@ -148,7 +181,14 @@ def dataset_inputs(
     if len(keep) == 0:
         raise DataError(f"no images of class {','.join(map(str, digits))} in {source}")
     what = "digit" if dataset == "mnist" else "image"
-    return [
-        Input(x[i, :, :, 0], f"{source} held-out {what} #{int(i)}", int(y[i]))
-        for i in keep[:samples]
-    ], source
+    return (
+        [
+            Input(
+                x[i, :, :, 0] if x.shape[-1] == 1 else x[i],
+                f"{source} held-out {what} #{int(i)}",
+                int(y[i]),
+            )  # fmt: skip
+            for i in keep[:samples]
+        ],
+        source,
+    )

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from oipviz.core.errors import DataError
-from oipviz.data.files import _one_line, _read_idx_dir, _read_npz, validate_arrays
+from oipviz.data.files import one_line, read_idx_arrays, read_npz_arrays, validate_arrays
 
 DATASETS = ("mnist", "fashion_mnist")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -68,21 +68,46 @@ def _online(host: str | None = None, timeout: float = 2.0) -> bool:
     return result.get("ok", False)
 
 
+#: where keras' download of each data set lives, and its files there
+KERAS_FILES = {
+    "mnist": ("mnist.npz",),
+    "fashion_mnist": tuple(
+        f"fashion-mnist/{s}-{k}-idx{d}-ubyte.gz"
+        for s in ("train", "t10k")
+        for k, d in (("labels", 1), ("images", 3))
+    ),
+}
+DOWNLOAD_URL = f"https://{DOWNLOAD_HOST}/tensorflow/tf-keras-datasets/"
+DOWNLOAD_TIMEOUT = 20.0  # seconds per request (no process-wide socket default is changed)
+
+
+def _download(url: str, dest: Path, timeout: float = DOWNLOAD_TIMEOUT) -> None:
+    """``url`` into ``dest`` (a temporary file first, renamed when complete)."""
+    import urllib.request
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.part")
+    with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
+        while block := r.read(1 << 20):
+            f.write(block)
+    os.replace(tmp, dest)
+
+
 def _keras_download(name: str):
+    """keras' copy of the data set, downloaded into keras' cache (each request with its own
+    timeout), then read like any cached file."""
     if not _online():
         raise DataError(f"no network: cannot reach {DOWNLOAD_HOST}")
-    import keras
-
-    loader = keras.datasets.mnist if name == "mnist" else keras.datasets.fashion_mnist
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(20)
     try:
-        (xtr, ytr), (xte, yte) = loader.load_data()
-    except Exception as exc:  # network errors come in many types
-        raise DataError(f"keras download failed: {_one_line(exc)}") from None
-    finally:
-        socket.setdefaulttimeout(old)
-    return xtr, ytr, xte, yte
+        for rel in KERAS_FILES[name]:
+            dest = KERAS_CACHE / rel
+            if not dest.exists():
+                _download(DOWNLOAD_URL + rel, dest)
+    except OSError as exc:  # network errors, timeouts, a full disk
+        raise DataError(f"download of {name} failed: {one_line(exc)}") from None
+    if name == "mnist":
+        return read_npz_arrays(KERAS_CACHE / "mnist.npz")
+    return read_idx_arrays(KERAS_CACHE / "fashion-mnist")[0]
 
 
 @functools.lru_cache(maxsize=1)
@@ -136,9 +161,9 @@ def load_dataset(
 
     def from_path(p: Path, source: str) -> Dataset:
         if p.is_dir():
-            arrays, files = _read_idx_dir(p)
+            arrays, files = read_idx_arrays(p)
             return done(source, arrays, str(p), files)
-        return done(source, _read_npz(p), str(p))
+        return done(source, read_npz_arrays(p), str(p))
 
     if path is not None:
         p = Path(path)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from oipviz.compute.measures import pixels
 from oipviz.compute.uniqueness import UNIQUE_AT
-from oipviz.render.images import save_oip
 from oipviz.gallery.figures import overlay, png, save, tile_grid
 from oipviz.gallery.pages import (
     SiteInfo,
@@ -21,6 +20,7 @@ from oipviz.gallery.pages import (
     thumb_of,
     write_page,
 )
+from oipviz.render.images import save_oip
 
 KEEP_CANDIDATES = 8
 RANGE_WORDS = {

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from oipviz.core.outputs import write_bytes, write_text
-from oipviz.render.images import contact_sheet, normalize
 from oipviz.core.status import STATUSES
 from oipviz.gallery.figures import png, save
+from oipviz.render.images import contact_sheet, normalize
 
 
 @dataclass

@@ -20,16 +20,17 @@ import numpy as np
 
 from oipviz.compute.datastats import BINS, DatasetStats, LayerStats, dataset_stats
 from oipviz.compute.measures import Measures, measure
-from oipviz.compute.precursor import DEFAULT_WAKE
+from oipviz.compute.precursor_settings import DEFAULT_WAKE
 from oipviz.compute.rescue import (
-    PROBE_STEPS,
     PROBE_INITS,
     PROBE_RANGE,
+    PROBE_STEPS,
     PROBE_STYLE,
     RescueResult,
     RescueRow,
 )
-from oipviz.core.outputs import OutputFolder, load_npz, read_json, save_npz, write_bytes, write_json
+from oipviz.core.folders import OutputFolder
+from oipviz.core.outputs import load_npz, read_json, save_npz, write_bytes, write_json
 from oipviz.core.precision import check as check_precision
 from oipviz.core.progress import Stages
 from oipviz.core.status import LIVE, PENDING, fires
@@ -136,8 +137,9 @@ def build_gallery(
     ascents (:mod:`oipviz.core.precision`; activations are float32).
     """
     from oipviz.compute.layerjobs import LayerJob, run_jobs
+    from oipviz.compute.parts import parts
     from oipviz.gallery.figures import SimilarityPlotter, StatsPlotter, save
-    from oipviz.writers.oip import FolderParts, parts
+    from oipviz.writers.oip import FolderParts
     from oipviz.writers.precursor import write_result
 
     pp = None if precursor is None else dict(PRECURSOR_DEFAULTS, **precursor)

@@ -7,8 +7,8 @@ import numpy as np
 from PIL import Image
 
 from oipviz.compute.dream import DreamResult, DreamRound, resize
+from oipviz.core.folders import OutputFolder
 from oipviz.core.images import ImagePlanes, compose, save_image
-from oipviz.core.outputs import OutputFolder
 from oipviz.render.images import colorize, normalize, strip, to_image
 
 

@@ -14,7 +14,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from oipviz.core.outputs import OutputFolder, write_bytes, write_text
+from oipviz.core.folders import OutputFolder
+from oipviz.core.outputs import write_bytes, write_text
 
 SIGNED_CMAP, POSITIVE_CMAP = "RdBu_r", "inferno"
 TITLES = {

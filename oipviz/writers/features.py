@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from oipviz.core.outputs import OutputFolder, write_bytes, write_text
+from oipviz.core.folders import OutputFolder
+from oipviz.core.outputs import write_bytes, write_text
 
 
 def save_png(path: Path, image) -> str:

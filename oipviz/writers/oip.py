@@ -1,25 +1,15 @@
 """Write an :class:`~oipviz.compute.oip.OIPRun` as PNGs, .npy, contact sheets and a manifest;
-run a resumable multi-map OIP job in parts."""
+keep the parts of a resumable multi-map run in its output folder (:class:`FolderParts`)."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 
 from oipviz.compute.oip import OIPRun
-from oipviz.core.outputs import OutputFolder, load_npz, save_npz
-from oipviz.render.images import contact_sheet, enhance, save_oip
+from oipviz.core.folders import OutputFolder
+from oipviz.core.outputs import load_npz, save_npz
 from oipviz.core.status import count, live_or_dead
-
-#: images per resumable part of a multi-map run (fixed, so a resumed run gives the same bytes)
-PART_IMAGES = 512
-
-
-def parts(maps: list[int], inits: int) -> list[list[int]]:
-    """The fixed groups of maps a run is computed in."""
-    per = max(1, PART_IMAGES // inits)
-    return [maps[i : i + per] for i in range(0, len(maps), per)]
+from oipviz.render.images import contact_sheet, enhance, save_oip
 
 
 class FolderParts:
@@ -45,53 +35,9 @@ class FolderParts:
         self.save_arrays(run.to_arrays())
 
     def save_arrays(self, arrays: dict) -> None:
-        """Keep a part computed elsewhere (:attr:`HeldParts.new`)."""
+        """Keep a part computed elsewhere (:attr:`oipviz.compute.parts.HeldParts.new`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         save_npz(self._path([int(m) for m in arrays["maps"]]), arrays)
-
-
-class HeldParts:
-    """Parts held in memory, for a job that runs elsewhere: ``have`` {first map: arrays}
-    are the finished ones; the new ones are collected in ``new`` (the same form) for the
-    caller to keep."""
-
-    def __init__(self, have: dict, convention=None, transforms: tuple = ()):
-        self.have, self.new = dict(have), {}
-        self.convention, self.transforms = convention, transforms
-
-    def load(self, group: list[int]) -> OIPRun | None:
-        have = self.have.get(group[0])
-        return None if have is None else OIPRun.from_arrays(have, self.convention, self.transforms)
-
-    def save(self, group: list[int], run: OIPRun) -> None:
-        self.new[group[0]] = run.to_arrays()
-
-
-def run_in_parts(
-    store,
-    maps: list[int],
-    inits: int,
-    compute: Callable[[list[int]], OIPRun],
-    on_skip: Callable[[int], None] | None = None,
-) -> OIPRun:
-    """``compute(group)`` for each group of maps that ``store`` (:class:`FolderParts` or
-    :class:`HeldParts`) lacks, saved there as soon as it is done; returns the whole run.
-    An interrupted group is never kept: KeyboardInterrupt propagates and the finished
-    parts stay for --resume."""
-    runs = []
-    for group in parts(maps, inits):
-        run = store.load(group)
-        if run is not None:
-            runs.append(run)
-            if on_skip:
-                on_skip(len(group))
-            continue
-        run = compute(group)
-        if run.interrupted:
-            raise KeyboardInterrupt
-        store.save(group, run)
-        runs.append(run)
-    return OIPRun.concat(runs)
 
 
 def write_oip(out: OutputFolder, run: OIPRun, manifest: dict) -> dict:
@@ -155,4 +101,4 @@ def write_oip(out: OutputFolder, run: OIPRun, manifest: dict) -> dict:
     return manifest
 
 
-__all__ = ["write_oip", "run_in_parts", "FolderParts", "HeldParts", "parts", "live_or_dead"]
+__all__ = ["write_oip", "FolderParts"]

@@ -11,7 +11,8 @@ import numpy as np
 from oipviz.compute.oip import OIPRun
 from oipviz.compute.precursor import PrecursorResult
 from oipviz.compute.rescue import RescueResult, RescueRow
-from oipviz.core.outputs import OutputFolder, read_json, write_json, write_text
+from oipviz.core.folders import OutputFolder
+from oipviz.core.outputs import read_json, write_json, write_text
 from oipviz.core.status import PENDING
 from oipviz.writers.precursor import write_result
 

@@ -5,7 +5,8 @@ shard, on any executor: finished shards are loaded instead of computed."""
 from __future__ import annotations
 
 from oipviz.compute.shards import ScreenSpec, Shard, ShardResult
-from oipviz.core.outputs import OutputFolder, load_npz, read_json, save_npz, write_json
+from oipviz.core.folders import OutputFolder
+from oipviz.core.outputs import load_npz, read_json, save_npz, write_json
 
 FOLDER = "shards"
 

@@ -1,11 +1,13 @@
 """The small base every attribution method stands on.
 
-A method takes a :class:`~oipviz.core.loader.LoadedModel`, images in [0,1] (N,28,28[,1]) and
-one target per image (a class index, or an :class:`~oipviz.core.objectives.Objective`) and
-returns an :class:`Attribution`: one (N,28,28) map per image plus the prediction.
+A method takes a :class:`~oipviz.core.loader.LoadedModel`, images in [0, 1] of the model's
+geometry (N, H, W, C) and one target per image (a class index, or an
+:class:`~oipviz.core.objectives.Objective`) and returns an :class:`Attribution`: one (N, H, W)
+map per image plus the prediction.  A method is one file: its settings are its constructor's
+arguments, and it registers under its name (:mod:`.registry`).
 
 * A class target ``k`` means the **pre-softmax logit** of class ``k`` at the model's last
-  layer (``objectives.class_logit``, i.e. ``engine_model([last], pre_activation=True)``).
+  layer (``objectives.class_logit``, its value before the softmax).
 * Gradients are taken with respect to the image in **pixel space [0,1]**: the compiled
   function standardizes inside the graph (``z = (x - mean)/std``), so gradient × input
   and Integrated Gradients come out in the user's units.
@@ -28,7 +30,9 @@ import numpy as np
 from oipviz.core import checks
 from oipviz.core import precision as precisions
 from oipviz.core.errors import OipvizError
+from oipviz.core.layers import class_probabilities, outputs_are_probabilities
 from oipviz.core.objectives import Objective, class_logit, customs_of
+from oipviz.core.pixels import as_pixels
 
 DEFAULT_CHUNK = 1024
 
@@ -38,7 +42,7 @@ class Attribution:
     """One method's maps for N images, the prediction and the target's value f(x)."""
 
     method: str
-    maps: np.ndarray  # (N,28,28) float32, pixel space
+    maps: np.ndarray  # (N, H, W) float32, pixel space
     probs: np.ndarray  # (N,classes) the model's class probabilities
     scores: np.ndarray  # (N,) the target's value at x (a logit for class targets)
     extras: dict = field(default_factory=dict)  # method-specific arrays, e.g. completeness
@@ -46,16 +50,20 @@ class Attribution:
     precision: str = "float32"  # of the pixel gradients (values are always float32)
 
 
-def as_images(x01) -> np.ndarray:
-    """Images as float32 (N,28,28,1); one-line errors for other shapes or NaN."""
-    x = checks.finite_array("images", x01)
-    if x.shape[-2:] == (28, 28):
-        x = x[..., None]
-    if x.ndim == 3 and x.shape == (28, 28, 1):
-        x = x[None]
-    if x.ndim != 4 or x.shape[1:] != (28, 28, 1) or len(x) == 0:
-        raise OipvizError(f"images must have shape (N,28,28) or (N,28,28,1), got {x.shape}")
-    return np.ascontiguousarray(x)
+def as_images(loaded, x01) -> np.ndarray:
+    """Images as float32 (N, H, W, C) in [0, 1] for the model (the API's input contract,
+    :func:`oipviz.core.pixels.as_pixels`)."""
+    return as_pixels(x01, loaded.geometry)[0]
+
+
+def channel_map(t, absolute: bool = False):
+    """A per-pixel map from a per-channel one (B, H, W, C): the largest magnitude over the
+    channels for unsigned maps, the sum for signed ones (one channel: that channel)."""
+    import tensorflow as tf
+
+    if absolute:
+        return tf.reduce_max(tf.abs(t), axis=-1)
+    return tf.reduce_sum(t, axis=-1)
 
 
 def last_layer(loaded):
@@ -67,22 +75,13 @@ def n_classes(loaded) -> int:
     return int(last_layer(loaded).shape[-1])
 
 
-def final_is_softmax(loaded) -> bool:
-    act = getattr(loaded.model.get_layer(last_layer(loaded).name), "activation", None)
-    return getattr(act, "__name__", "") == "softmax"
-
-
 def predict_probs(loaded, x01) -> np.ndarray:
-    """Class probabilities for images in [0,1] (softmax of the outputs unless the model's
-    last layer is a softmax), through the engine's compiled forward pass."""
+    """Class probabilities for images in [0, 1] (:func:`oipviz.core.layers.class_probabilities`),
+    through the engine's compiled forward pass."""
     from oipviz.core.ascent import forward
 
-    z = loaded.convention.to_engine(as_images(x01))
-    out = forward(loaded, [(last_layer(loaded).name, False)], z)[0].astype(np.float64)
-    if not final_is_softmax(loaded):
-        e = np.exp(out - out.max(axis=1, keepdims=True))
-        out = e / e.sum(axis=1, keepdims=True)
-    return out.astype(np.float32)
+    z = loaded.convention.to_engine(as_images(loaded, x01))
+    return class_probabilities(loaded, forward(loaded, [(last_layer(loaded).name, False)], z)[0])
 
 
 def as_objectives(loaded, targets, n: int) -> list[Objective]:
@@ -125,7 +124,7 @@ class Scorer:
         self.shapes = self.engine.shapes
         self.mean, self.std = loaded.convention.mean, loaded.convention.std
         self.prob_head = self.heads.index((last_layer(loaded).name, False))
-        self.softmax_out = final_is_softmax(loaded)
+        self.softmax_out = outputs_are_probabilities(loaded)
 
     def acts(self, x, low: bool = False):
         """All heads' outputs (float32) for pixel-space images ``x``; ``low``: computed at
@@ -147,7 +146,7 @@ class Scorer:
         return self.value(acts, w), acts
 
     def _taped(self, x, w):
-        """(value, d value / d x (B,28,28,1), outputs), all at the gradients' precision."""
+        """(value, d value / d x (B, H, W, C), outputs), all at the gradients' precision."""
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
@@ -156,11 +155,11 @@ class Scorer:
         return s, tape.gradient(s, x), acts
 
     def gradient(self, x, w):
-        """d value / d x (B,28,28,1) at the gradients' precision."""
+        """d value / d x (B, H, W, C) at the gradients' precision."""
         return self._taped(x, w)[1]
 
     def grad(self, x, w):
-        """(target value (B,), d value / d x (B,28,28,1), heads' outputs); the value and
+        """(target value (B,), d value / d x (B, H, W, C), heads' outputs); the value and
         outputs are float32 (a separate float32 pass when the gradient is bf16)."""
         s, g, acts = self._taped(x, w)
         if self.low:
@@ -169,11 +168,17 @@ class Scorer:
 
 
 class Method:
-    """Base of the attribution methods: subclasses set ``name``/``title`` and implement
-    :meth:`graph` (traced once); runtime numbers travel as tensors in :meth:`args`."""
+    """Base of the attribution methods: subclasses set ``name``/``title``, take their
+    settings as constructor arguments, implement :meth:`graph` (traced once) and register
+    with :func:`oipviz.compute.attribution.registry.register`; runtime numbers travel as
+    tensors in :meth:`args`."""
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
+    #: the method needs a conv layer (Grad-CAM): skipped on models without one
+    needs_conv: ClassVar[bool] = False
+    #: where the method comes in "all" (lower first)
+    order: ClassVar[int] = 100
     signed: ClassVar[bool] = False  # maps can be negative (shown with a diverging map)
     layer: str | None = None
     #: its gradients go through the engine (``bfloat16`` applies); else always float32
@@ -181,14 +186,15 @@ class Method:
 
     # -- what subclasses define
     def graph(self, f: Scorer, x, w, *args) -> dict:
-        """Traced: returns {"map": (B,28,28), "score": (B,), "probs": (B,C), ...}."""
+        """Traced: returns {"map": (B, H, W), "score": (B,), "probs": (B, classes), ...}."""
         raise NotImplementedError
 
     def args(self, loaded, lo: int) -> tuple:
         """Runtime tensors for the chunk starting at image ``lo`` (numbers, masks, seeds)."""
         return ()
 
-    def arg_specs(self) -> tuple:
+    def arg_specs(self, loaded) -> tuple:
+        """The input signature of :meth:`args`."""
         return ()
 
     def extra_heads(self, loaded) -> list[tuple[str, bool]]:
@@ -216,16 +222,9 @@ class Method:
         if key not in cache:
             f = Scorer(loaded, heads, customs, precision)
             self.prepare(loaded, f)
-            w_spec = (
-                [tf.TensorSpec((None,) + s, tf.float32) for s in f.shapes],
-                [tf.TensorSpec((None, s[-1] if len(s) == 3 else 1), tf.float32) for s in f.shapes],
-                tf.TensorSpec((None, max(1, len(customs))), tf.float32),
-            )
-            x_spec = tf.TensorSpec((None, 28, 28, 1), tf.float32)
+            specs = [f.engine.image_spec(), f.engine.weight_specs(), *self.arg_specs(loaded)]
             fn = tf.function(
-                lambda x, w, *a: self.graph(f, x, w, *a),
-                input_signature=[x_spec, w_spec, *self.arg_specs()],
-                jit_compile=False,
+                lambda x, w, *a: self.graph(f, x, w, *a), input_signature=specs, jit_compile=False
             )
             cache[key] = (fn, f)
         return cache[key]
@@ -239,7 +238,8 @@ class Method:
         progress: Callable[[int], None] | None = None,
         precision: str = "float32",
     ) -> Attribution:
-        """Maps for ``images`` (N,28,28[,1] in [0,1]) and ``targets`` (one per image or one
+        """Maps for ``images`` ((N, H, W, C) in [0, 1], or any shape the input contract
+        accepts) and ``targets`` (one per image or one
         for all), in chunks of ``chunk`` images (one compiled call each).  ``precision``
         of the gradients: float32, bfloat16 or auto (:mod:`oipviz.core.precision`); the result
         records the one used."""
@@ -247,7 +247,7 @@ class Method:
 
         precision = precisions.resolve(precision)  # one-line error if unknown
         precision = precision if self.low_precision else "float32"
-        x = as_images(images)
+        x = as_images(loaded, images)
         objs = as_objectives(loaded, targets, len(x))
         last = last_layer(loaded).name
         heads = list(
@@ -277,8 +277,3 @@ class Method:
             dict(self.params(), precision=f.precision),
             f.precision,
         )
-
-
-def squeeze(t):
-    """(B,28,28,1) -> (B,28,28)."""
-    return t[..., 0]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from oipviz.compute.attribution.gradcam import GradCAM
+from oipviz.compute.attribution.registry import register
 
 
+@register("gradcam++", "grad-cam++")
 class GradCAMPlusPlus(GradCAM):
     """Grad-CAM with αₖ = Σᵢⱼ aᵢⱼₖ ReLU(gᵢⱼₖ), aᵢⱼₖ = g² / (2g² + Σ A · g³) (the closed
     form for an exponential of the score, as in the paper and tf-keras-vis)."""
 
     name, title = "gradcampp", "Grad-CAM++"
+    order = 60
 
     def weights(self, a, g):
         import tensorflow as tf

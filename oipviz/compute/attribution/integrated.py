@@ -5,44 +5,53 @@ from __future__ import annotations
 
 import numpy as np
 
-from oipviz.compute.attribution.base import Method, Scorer, squeeze
+from oipviz.compute.attribution.base import Method, Scorer, channel_map
+from oipviz.compute.attribution.registry import register
 from oipviz.core import checks
 from oipviz.core.errors import OipvizError
 
 BASELINES = ("black", "mean")
 
 
+@register("integrated_gradients")
 class IntegratedGradients(Method):
-    """(x − x₀) · ∫₀¹ ∂f/∂x(x₀ + α(x − x₀)) dα on ``steps`` points (α = 0 … 1, trapezoid).
+    """(x − x₀) · ∫₀¹ ∂f/∂x(x₀ + α(x − x₀)) dα on ``ig_steps`` points (α = 0 … 1,
+    trapezoid), summed over the colour channels.
 
-    ``baseline``: ``"black"`` (all pixels 0), ``"mean"`` (every pixel at the data mean the
-    model was standardized with, i.e. the average MNIST pixel), a number in pixel units,
-    or a (28,28) image in [0,1].
+    ``baseline``: ``"black"`` (all pixels 0), ``"mean"`` (every pixel at engine space's mean:
+    the data mean the model was standardized with, e.g. the average MNIST pixel), a number
+    in pixel units, or an image of the model's size in [0, 1].
     """
 
     name, title, signed = "ig", "Integrated Gradients", True
+    order = 40
 
-    def __init__(self, steps: int = 64, baseline: str | float | np.ndarray = "black"):
-        self.steps = checks.integer("ig steps", steps, 2, 100_000)
+    def __init__(self, ig_steps: int = 64, baseline: str | float | np.ndarray = "black"):
+        self.steps = checks.integer("ig steps", ig_steps, 2, 100_000)
         if isinstance(baseline, str) and baseline not in BASELINES:
             raise OipvizError(
-                f"unknown IG baseline {baseline!r}; use black, mean, a number or a 28×28 image"
+                f"unknown IG baseline {baseline!r}; use black, mean, a number or an image"
             )
         if not isinstance(baseline, str):
-            b = checks.finite_array("IG baseline", baseline)
-            if b.size not in (1, 784):
-                raise OipvizError(f"IG baseline must be a number or a 28×28 image, got {b.shape}")
+            checks.finite_array("IG baseline", baseline)
         self.baseline = baseline
 
     def baseline_image(self, loaded) -> np.ndarray:
-        """The baseline as a (1,28,28,1) pixel-space image."""
+        """The baseline as a (1, H, W, C) pixel-space image."""
+        shape = (1, *loaded.geometry.shape)
         if isinstance(self.baseline, str):
             v = 0.0 if self.baseline == "black" else loaded.convention.mean
-            return np.full((1, 28, 28, 1), v, np.float32)
+            return (np.zeros(shape, np.float32) + np.asarray(v, np.float32)).astype(np.float32)
         b = np.asarray(self.baseline, np.float32)
-        return np.broadcast_to(
-            b.reshape((1, 28, 28, 1) if b.size == 784 else (1, 1, 1, 1)), (1, 28, 28, 1)
-        ).astype(np.float32)
+        if b.size == 1:
+            return np.full(shape, float(b.ravel()[0]), np.float32)
+        if b.size * shape[3] == np.prod(shape) and shape[3] > 1:
+            b = np.repeat(b.reshape(*shape[:3], 1), shape[3], axis=3)
+        if b.size != np.prod(shape):
+            raise OipvizError(
+                f"IG baseline must be a number or a {shape[1]}×{shape[2]} image, got {b.shape}"
+            )
+        return b.reshape(shape).astype(np.float32)
 
     def args(self, loaded, lo: int) -> tuple:
         import tensorflow as tf
@@ -56,11 +65,11 @@ class IntegratedGradients(Method):
             tf.constant(wts, tf.float32),
         )
 
-    def arg_specs(self) -> tuple:
+    def arg_specs(self, loaded) -> tuple:
         import tensorflow as tf
 
         return (
-            tf.TensorSpec((1, 28, 28, 1), tf.float32),
+            tf.TensorSpec((1, *loaded.geometry.shape), tf.float32),
             tf.TensorSpec((None,), tf.float32),
             tf.TensorSpec((None,), tf.float32),
         )
@@ -74,7 +83,7 @@ class IntegratedGradients(Method):
         acc = tf.zeros_like(x)
         for i in tf.range(tf.shape(alphas)[0]):
             acc += wts[i] * f.gradient(x0 + alphas[i] * (x - x0), w)
-        attr = squeeze((x - x0) * acc)
+        attr = channel_map((x - x0) * acc)
         err = tf.reduce_sum(attr, axis=[1, 2]) - (s - s0)
         return {
             "map": attr,

@@ -11,9 +11,10 @@
   digits it is inflated by the zero background (×input methods) and by the border
   pixels that valid convolutions see less often (two *random* models already reach
   about 0.65 for |saliency|).  A constant map shares no ranks: its Spearman is 0.
-* **Random-weight comparison**: the same maps for the zoo's ``random_features`` model
-  (three frozen random conv layers) with its Dense head trained for 1 epoch on the
-  digits (offline subset unless ``data`` says otherwise), no augmentation.
+* **Random-weight comparison**: the same maps for a ``reference`` model given by the
+  caller: :func:`oipviz.explain` brings the zoo's ``random_features`` model (three frozen
+  random conv layers) with its Dense head trained for 1 epoch on the digits
+  (:mod:`oipviz.models.random`).
 * **Faithfulness**: deletion and insertion curves.  Pixels are removed from the digit
   (set to 0, black) or added to a black image, in the order of the map (largest
   first), in ``steps`` equal parts; the target's probability (the objective's value for
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -44,7 +44,7 @@ class SanityResult:
     faithfulness: list[dict]  # method, deletion_auc, insertion_auc
     curves: dict  # method -> {"deletion": (S+1,), "insertion": (S+1,)}
     fractions: np.ndarray  # (S+1,) share of pixels removed/added
-    examples: dict = field(default_factory=dict)  # method -> [(label, (28,28) map of image 0)]
+    examples: dict = field(default_factory=dict)  # method -> [(label, (H, W) map of image 0)]
     threshold: float = THRESHOLD
 
     def full(self, method: str) -> dict:
@@ -96,7 +96,7 @@ class SanityResult:
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-image Spearman rank correlation of two (N,28,28) stacks (0 for a constant map)."""
+    """Per-image Spearman rank correlation of two (N, H, W) stacks (0 for a constant map)."""
     from scipy.stats import spearmanr
 
     out = np.zeros(len(a))
@@ -111,7 +111,7 @@ def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     import tensorflow as tf
 
     def unit(m):
-        m = np.abs(m).reshape(len(m), 28, 28, 1).astype(np.float32)
+        m = np.abs(m)[..., None].astype(np.float32)
         return m / np.maximum(m.max(axis=(1, 2, 3), keepdims=True), 1e-12)
 
     return tf.image.ssim(unit(a), unit(b), max_val=1.0).numpy().astype(np.float64)
@@ -131,20 +131,24 @@ def compare(method: str, trained: np.ndarray, other: np.ndarray, **row) -> dict:
 
 
 def weighted_layers(loaded) -> list[str]:
-    """Names of the layers with weights, bottom to top."""
-    return [ly.name for ly in loaded.model.layers if ly.weights]
+    """Paths of the leaf layers with weights, bottom to top (nested models walked)."""
+    from oipviz.core import graph
+
+    return [path for path, ly in graph.leaves(loaded.model) if ly.weights]
 
 
 def randomized(loaded, names, seed: int = 0):
-    """A copy of ``loaded`` whose layers ``names`` are re-initialized (the others keep
-    their trained weights).  It has its own cache, so nothing compiled is shared."""
+    """A copy of ``loaded`` whose layers ``names`` (paths) are re-initialized (the others
+    keep their trained weights).  Nested models are copied too, so the original is never
+    touched; the copy has its own cache, so nothing compiled is shared."""
+    from oipviz.core import graph
     from oipviz.core.tfenv import import_keras
 
     keras = import_keras()
-    clone = keras.models.clone_model(loaded.model)
+    clone = keras.models.clone_model(loaded.model, recursive=True)
     clone.set_weights(loaded.model.get_weights())
-    for k, ly in enumerate(clone.layers):
-        if ly.name not in names:
+    for k, (path, ly) in enumerate(graph.leaves(clone)):
+        if path not in names:
             continue
         for j, v in enumerate(ly.weights):
             init = getattr(ly, f"{v.name}_initializer", None)
@@ -157,41 +161,6 @@ def randomized(loaded, names, seed: int = 0):
                 w = init.__class__.from_config(cfg)(v.shape, dtype="float32")
             v.assign(np.asarray(w, np.float32))
     return replace(loaded, model=clone, cache={})
-
-
-def random_features_model(loaded, seed: int = 0, data=None, epochs: int = 1):
-    """The zoo's ``random_features`` model, its head trained for ``epochs`` on the digits."""
-    from oipviz.core.convention import InputConvention
-    from oipviz.core.loader import FEATURE_TYPES, LayerInfo
-    from oipviz.models.train import train
-
-    model, card, _ = train(
-        "random_features", data=data, epochs=epochs, seed=seed, augment_data=False
-    )
-    p = card["preprocessing"]
-    layers = [
-        LayerInfo(
-            ly.name,
-            ly.__class__.__name__,
-            tuple(ly.output.shape),
-            int(ly.output.shape[-1]) if ly.__class__.__name__ in FEATURE_TYPES else None,
-        )
-        for ly in model.layers
-    ]
-    conv = InputConvention("standardize", p["mean"], p["std"], "random_features training")
-    note = (
-        f"random_features (3 frozen random conv layers), head trained {epochs} epoch(s) on "
-        f"{card['data_source']}: held-out accuracy {card['heldout_accuracy']:.1%}"
-    )
-    return replace(
-        loaded,
-        path=Path("random_features.keras"),
-        model=model,
-        convention=conv,
-        card=card,
-        layers=layers,
-        cache={},
-    ), note
 
 
 def signed_variant(m):
@@ -228,7 +197,7 @@ def model_randomization(
     stages=None,
 ) -> tuple[list, dict]:
     """Cascading randomization rows and, per method, image 0's map at every step."""
-    x = as_images(x)
+    x = as_images(loaded, x)
     maps = maps or {n: m(loaded, x, targets).maps for n, m in methods.items()}
     top_down = weighted_layers(loaded)[::-1]
     steps = range(1, len(top_down) + 1) if cascade else [len(top_down)]
@@ -256,21 +225,22 @@ def deletion_insertion(
 
     from oipviz.core.ascent import evaluate
 
-    x = as_images(x)[..., 0]
-    n = len(x)
+    x = as_images(loaded, x)
+    n, (h, w, c) = len(x), loaded.geometry.shape
+    px = h * w
     fr = np.linspace(0.0, 1.0, steps + 1)
-    counts = np.round(fr * 784).astype(int)
+    counts = np.round(fr * px).astype(int)
     objective = any(isinstance(t, Objective) for t in targets)
     rng = np.random.default_rng(seed)
     rows, curves = [], {}
-    for name, m in {**maps, RANDOM: rng.random((n, 28, 28))}.items():
-        order = np.argsort(-m.reshape(n, 784), axis=1, kind="stable")
+    for name, m in {**maps, RANDOM: rng.random((n, h, w))}.items():
+        order = np.argsort(-m.reshape(n, px), axis=1, kind="stable")
         rank = np.empty_like(order)
-        np.put_along_axis(rank, order, np.arange(784)[None].repeat(n, 0), axis=1)
-        top = rank[:, None, :] < counts[None, :, None]  # (n, S+1, 784)
-        flat = x.reshape(n, 1, 784)
+        np.put_along_axis(rank, order, np.arange(px)[None].repeat(n, 0), axis=1)
+        top = (rank[:, None, :] < counts[None, :, None])[..., None]  # (n, S+1, px, 1)
+        flat = x.reshape(n, 1, px, c)
         imgs = np.concatenate([np.where(top, 0.0, flat), np.where(top, flat, 0.0)], axis=1)
-        imgs = imgs.reshape(-1, 28, 28, 1).astype(np.float32)
+        imgs = imgs.reshape(-1, h, w, c).astype(np.float32)
         if objective:
             objs = [t for t in targets for _ in range(2 * (steps + 1))]
             vals = evaluate(loaded, loaded.convention.to_engine(imgs), objs)
@@ -297,19 +267,20 @@ def sanity(
     methods: dict,
     maps: dict | None = None,
     seed: int = 0,
-    data=None,
+    reference=None,
     cascade: bool = True,
-    reference: bool = True,
     steps: int = 28,
     threshold: float = THRESHOLD,
     progress=None,
 ) -> SanityResult:
     """All three checks for ``methods`` (name -> Method) on images ``x`` and ``targets``
-    (class indices or objectives; the same targets are used on every model)."""
+    (class indices or objectives; the same targets are used on every model).  ``reference``:
+    the model of the random-weight comparison (e.g.
+    :func:`oipviz.models.random.random_features_model`); None skips that comparison."""
     from oipviz.core.progress import Stages
 
     stages = Stages(progress)
-    x = as_images(x)
+    x = as_images(loaded, x)
     maps = maps or {n: m(loaded, x, targets).maps for n, m in methods.items()}
     signed = {n: signed_variant(m) for n, m in methods.items()}
     base = {
@@ -317,16 +288,14 @@ def sanity(
         for n, m in signed.items()
     }
     rows, examples = model_randomization(loaded, x, targets, signed, base, cascade, seed, stages)
-    ref_rows, note = [], "skipped"
-    if reference and any(isinstance(t, Objective) for t in targets):
+    ref_rows, note = [], "skipped: no reference model given"
+    if reference is not None and any(isinstance(t, Objective) for t in targets):
         note = "skipped: the targets are objectives of this model, not classes"
-    elif reference:
-        stages("random_features", 0, 1)
-        rf, note = random_features_model(loaded, seed, data)
-        for name, m in maps_on(rf, signed, x, targets).items():
+    elif reference is not None:
+        note = (reference.card or {}).get("note") or reference.name
+        for name, m in maps_on(reference, signed, x, targets).items():
             ref_rows.append(compare(name, base[name], m))
             examples[name].append(("random features", m[0]))
-        stages("random_features", 1, 1)
     faith, curves, fr = deletion_insertion(loaded, x, targets, maps, steps, seed)
     stages.close()
     return SanityResult(rows, ref_rows, note, faith, curves, fr, examples, threshold)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from oipviz.compute.attribution.base import Method, Scorer, squeeze
+from oipviz.compute.attribution.base import Method, Scorer, channel_map
+from oipviz.compute.attribution.registry import register
 from oipviz.core import checks
 
 PIXEL_RANGE = 1.0  # the input range in pixel space, [0, 1]
 
 
+@register()
 class SmoothGrad(Method):
     """|mean of ∂f/∂(x + ε)| over ``samples`` draws of ε ~ N(0, (noise · range)²); the range
     of pixel space is 1, so ``noise`` is the σ in pixels (tf-keras-vis' ``smooth_noise``).
     ``absolute=False`` keeps the sign of the mean gradient."""
 
     name, title = "smoothgrad", "SmoothGrad"
+    order = 30
 
     def __init__(self, samples: int = 50, noise: float = 0.2, seed: int = 0, absolute: bool = True):
         self.absolute = bool(absolute)
@@ -23,7 +26,7 @@ class SmoothGrad(Method):
         self.seed = checks.seed(seed)
 
     def key(self) -> tuple:
-        return super().key() + (self.absolute,)
+        return (*super().key(), self.absolute)
 
     def args(self, loaded, lo: int) -> tuple:
         import tensorflow as tf
@@ -34,7 +37,7 @@ class SmoothGrad(Method):
             tf.constant([self.seed, lo], tf.int32),
         )
 
-    def arg_specs(self) -> tuple:
+    def arg_specs(self, loaded) -> tuple:
         import tensorflow as tf
 
         return (
@@ -51,8 +54,8 @@ class SmoothGrad(Method):
         for i in tf.range(n):
             eps = sigma * tf.random.stateless_normal(tf.shape(x), tf.stack([seed[0] + i, seed[1]]))
             acc += f.gradient(x + eps, w)
-        mean = squeeze(acc / tf.cast(n, tf.float32))
-        return {"map": tf.abs(mean) if self.absolute else mean, "score": s, "probs": f.probs(acts)}
+        mean = channel_map(acc / tf.cast(n, tf.float32), self.absolute)
+        return {"map": mean, "score": s, "probs": f.probs(acts)}
 
     def params(self) -> dict:
         return {

@@ -175,10 +175,10 @@ def embed(
     ``layer``: any layer (conv outputs pooled over space or flattened, ``mode``) or
     ``pixels``.  ``method``: ``tsne`` (openTSNE), ``pca`` or ``umap`` (extra).  The kNN
     class agreement (``k`` neighbours) is measured in 2-D and in the feature space.
-    ``compare``: a second model (path or LoadedModel) or ``"random_features"`` (the zoo's
-    random-weight net, seeded, its head trained for 2 steps); its panel uses the layer
-    of the same name, else the input of its last layer (or ``compare_layer``), and a
-    raw-pixels panel is added.  ``progress``: callable(stage, n, total), False or None.
+    ``compare``: a second model (path or LoadedModel; :func:`oipviz.embed` also takes
+    ``"random_features"``, the zoo's random-weight net); its panel uses the layer of the
+    same name, else the input of its last layer (or ``compare_layer``), and a raw-pixels
+    panel is added.  ``progress``: callable(stage, n, total), False or None.
     """
     from oipviz.core.loader import as_loaded
 
@@ -202,25 +202,19 @@ def embed(
         n_jobs=n_jobs,
         progress=stages,
     )
-    notes, built = [], None
+    notes: list[str] = []
     if len(digits) < samples:
         notes.append(f"only {len(digits)} digits available in {digits.source}")
     try:
         panels = [panel(loaded, layer, digits, **opts)]
         if compare is not None:
-            from oipviz.compute.space.compare import RANDOM_FEATURES, compare_model, matching_layer
+            from oipviz.compute.space.compare import matching_layer
 
-            fresh = str(compare) == RANDOM_FEATURES
-            if fresh:
-                stages(f"training the {RANDOM_FEATURES} head", 0, 1)
-            other = compare_model(compare, seed, data, dataset, split_seed)
-            if fresh:
-                notes.append(other.card["note"])
-                built = other
+            other = as_loaded(compare)
             other_layer = matching_layer(other, panels[0].layer, compare_layer)
             panels.append(panel(other, other_layer, digits, **opts))
             if panels[0].layer != PIXELS:
                 panels.append(panel(None, PIXELS, digits, **opts))
     finally:
         stages.close()
-    return EmbedResult(panels, digits, method, mode, seed, k, perplexity, notes, built)
+    return EmbedResult(panels, digits, method, mode, seed, k, perplexity, notes, None)

@@ -1,0 +1,66 @@
+"""What every command does around its computation: progress bars (on stderr, or nowhere
+with ``--quiet``), notes on stderr, results on stdout, the resume check."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+
+@contextmanager
+def progress_sink(quiet: bool) -> Iterator:
+    """Where progress bars go: stderr (stdout carries only results), or nowhere."""
+    if not quiet:
+        yield sys.stderr
+        return
+    with open(os.devnull, "w") as f:
+        yield f
+
+
+def bar(sink, length: int, label: str):
+    """A click progress bar of ``length`` units on ``sink`` (use it as a context manager)."""
+    return click.progressbar(length=max(int(length), 1), label=label, show_eta=True, file=sink)
+
+
+class StageBars:
+    """One progress bar per stage (``f(stage, n, total)``), opened when the stage first
+    reports; nothing with ``quiet``."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar, self.stage = quiet, None, None
+
+    def __call__(self, stage: str, n: int, total: int) -> None:
+        if self.quiet:
+            return
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = bar(sys.stderr, total, stage)
+            self.bar.__enter__()
+        self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def note(text: str) -> None:
+    """A note for the user (stderr: scripts reading stdout see only results)."""
+    click.echo(text, err=True)
+
+
+def result(text: str) -> None:
+    """A result line (stdout): a summary, a path."""
+    click.echo(text)
+
+
+def already_complete(folder) -> bool:
+    """True (after saying so) when --resume found the output finished: nothing to do."""
+    if folder.already_complete:
+        note(f"{folder.shown} is already complete; nothing to do")
+    return folder.already_complete
