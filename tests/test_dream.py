@@ -260,7 +260,8 @@ def test_single_map_dream_keeps_details_and_colour(loaded, hopper):
 
 
 def test_tiled_dream_has_no_seams(loaded, hopper):
-    from oipviz.compute.dream import dream_luma, make_objective
+    from oipviz.compute.dream import make_objective
+    from oipviz.compute.dreamer import dream_planes as dream_luma
 
     img = read_image(hopper).resize((170, 199), Image.BICUBIC)  # not multiples of 28
     luma = to_float(img).luma

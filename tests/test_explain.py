@@ -97,11 +97,11 @@ def test_ig_complete_and_equal_to_gradient_x_input_on_a_linear_model(linear, dig
     from oipviz.compute.attribution import GradientInput, IntegratedGradients
 
     x, y = digits
-    ig = IntegratedGradients(steps=64, baseline="black")(linear, x, y)
+    ig = IntegratedGradients(ig_steps=64, baseline="black")(linear, x, y)
     assert np.abs(ig.extras["completeness_error"]).max() < 1e-3
     gi = GradientInput()(linear, x, y)
     np.testing.assert_allclose(gi.maps, ig.maps, atol=1e-6)
-    mean = IntegratedGradients(steps=64, baseline="mean")(linear, x, y)
+    mean = IntegratedGradients(ig_steps=64, baseline="mean")(linear, x, y)
     assert np.abs(mean.extras["completeness_error"]).max() < 1e-3
 
 
@@ -109,7 +109,7 @@ def test_ig_completeness_on_the_cnn(loaded, digits):
     from oipviz.compute.attribution import IntegratedGradients
 
     x, y = digits
-    ig = IntegratedGradients(steps=64)(loaded, x, y)
+    ig = IntegratedGradients(ig_steps=64)(loaded, x, y)
     rel = np.abs(ig.extras["completeness_error"]) / np.abs(ig.scores - ig.extras["baseline_score"])
     assert rel.max() < 0.05
 
@@ -133,7 +133,7 @@ def test_occlusion_with_one_whole_image_patch(loaded, digits):
     from oipviz.compute.attribution import Occlusion, Saliency
 
     x, y = digits
-    occ = Occlusion(patch=28, stride=28, baseline=0.0)(loaded, x, y)
+    occ = Occlusion(patch=28, stride=28, occlusion_value=0.0)(loaded, x, y)
     f_base = Saliency()(loaded, np.zeros_like(x), y).scores
     want = (occ.scores - f_base)[:, None, None]
     np.testing.assert_allclose(
@@ -174,7 +174,7 @@ def test_deletion_beats_random_order(loaded, digits):
     from oipviz.compute.attribution.sanity import deletion_insertion
 
     x, y = digits
-    maps = {"ig": IntegratedGradients(steps=16)(loaded, x, y).maps}
+    maps = {"ig": IntegratedGradients(ig_steps=16)(loaded, x, y).maps}
     rows, curves, fr = deletion_insertion(loaded, x, list(y), maps, steps=14)
     auc = {r["method"]: r for r in rows}
     assert auc["ig"]["deletion_auc"] < auc["random order"]["deletion_auc"]

@@ -66,6 +66,8 @@ def models(tmp_path_factory, loaded):
         ]
     )
     rgb.save(d / "rgb32.keras")
+    vec = keras.Sequential([keras.Input((100,)), layers.Dense(3, name="predictions")])
+    vec.save(d / "vec100.keras")
     (d / "garbage.keras").write_bytes(b"this is not a zip archive at all" * 10)
     h5 = (d / "legacy.h5").read_bytes()
     (d / "truncated.h5").write_bytes(h5[: len(h5) // 3])
@@ -168,7 +170,7 @@ def test_functional_raw255_with_rescaling(models, cli):
         ("garbage.keras", ("garbage.keras", "corrupt")),
         ("truncated.h5", ("truncated.h5",)),
         ("missing.keras", ("missing.keras", "not found")),
-        ("rgb32.keras", ("32×32×3", "28×28")),
+        ("vec100.keras", ("expects input 100", "not an image")),
     ],
 )
 def test_bad_models_are_one_line_errors(models, cli, user_error, name, fragments):

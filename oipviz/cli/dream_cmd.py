@@ -1,4 +1,4 @@
-"""``oipviz dream``: DeepDream on a photo with maps of the MNIST CNN."""
+"""``oipviz dream``: DeepDream on a photo with maps of a CNN."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from oipviz.cli.params import (
     parse_maps,
     seed_option,
 )
-from oipviz.cli.run import progress_sink
 
 
 @click.command("dream")
@@ -59,11 +58,12 @@ from oipviz.cli.run import progress_sink
 )
 @click.option(
     "--tile",
-    type=count(28, 100_000),
+    type=count(8, 100_000),
     default=None,
     metavar="PX",
-    help="Dream tiles of PX pixels (each downscaled to 28×28) as one batch, "
-    "rolled randomly each round so no seams show.",
+    help="Dream tiles of PX pixels (each downscaled to the model's input size, 28×28 for "
+    "an MNIST CNN; at least that size) as one batch, rolled randomly each round so no "
+    "seams show.",
 )
 @click.option(
     "--octaves",
@@ -87,123 +87,107 @@ from oipviz.cli.run import progress_sink
 @seed_option("Seeds the tile rolls (0 to 2^31-1).")
 @output_options("dream_STEM_MAP")
 @model_options
-def command(
-    model,
-    image,
-    layer,
-    map_spec,
-    weights,
-    iters,
-    epochs,
-    lr,
-    tile,
-    octaves,
-    octave_scale,
-    gray,
-    seed,
-    out,
-    force,
-    quiet,
-) -> None:
+def command(model, image, out, force, quiet, **o) -> None:
     """Let maps of LAYER dream on IMAGE (JPEG, PNG, TIFF, ...), as in the articles.
 
-    The luminance is downscaled to 28×28, the map's response is raised by gradient
-    ascent, the result is upscaled, the details the downscale lost are added back and
-    the contrast is matched to the photo's; ITERS times.  A colour photo gives a colour
-    dream (luminance dreamt, chroma kept).
+    The picture is downscaled to the model's input size (28×28 for an MNIST CNN), the
+    map's response is raised by gradient ascent, the result is upscaled, the details the
+    downscale lost are added back and the contrast is matched to the photo's; ITERS
+    times.  A grey model dreams on the luminance (a colour photo keeps its chroma); a
+    colour model dreams on the RGB picture.
 
     \b
     Writes OUT/dream.png (the input's size and mode: RGB, RGBA with its alpha, gray;
     palette images become RGB(A), 16-bit gray stays 16-bit, 16-bit colour is read as
-    8-bit), one strip per round with the articles' panels (28×28 OIP in viridis and
-    gray, blurry upscaled dream, details re-added, contrast adjusted) and manifest.json.
+    8-bit), one strip per round with the articles' panels (the model-size OIP, the
+    blurry upscaled dream, details re-added, contrast adjusted) and manifest.json.
     Images above 50 MP are refused (set $OIPVIZ_MAX_PIXELS to change that).
     """
     from pathlib import Path
 
-    from oipviz.compute.dream import (
-        DEFAULT_STEPS,
-        DEFAULT_TILE_STEPS,
-        dream,
-        make_objective,
-        plan,
-        total_image_steps,
-    )
-    from oipviz.core.errors import ImageError
+    from oipviz.cli.run import result
     from oipviz.core.folders import OutputFolder
-    from oipviz.core.images import MIN_SIDE, read_image, to_float
-    from oipviz.core.manifest import base_manifest
-    from oipviz.core.status import fires
-    from oipviz.writers.dream import write_dream
+    from oipviz.core.images import read_image, to_float
 
     src = Path(image)
-    img = read_image(src)
-    if min(img.size) < MIN_SIDE:
-        raise ImageError(
-            f"{src} is {img.width}×{img.height} px; DeepDream needs at least {MIN_SIDE}×{MIN_SIDE}"
-        )
-    planes = to_float(img)
-    scales = plan(planes.size[0], planes.size[1], tile, octaves, octave_scale)
-    n_epochs = (
-        epochs
-        if epochs is not None
-        else (DEFAULT_STEPS if tile is None and octaves == 1 else DEFAULT_TILE_STEPS)
-    )
-    w = float_list(weights, "--weights", -1e6, 1e6)
-    label = map_spec.strip().lower().replace(",", "_").replace(" ", "")
+    planes = to_float(read_image(src))  # a bad image fails before anything loads
+    _check_size(src, planes.size, model.geometry())
+    w = float_list(o["weights"], "--weights", -1e6, 1e6)
+    label = o["map_spec"].strip().lower().replace(",", "_").replace(" ", "")
+    layer = o["layer"]
     default = (
         f"dream_{src.stem}_{label}" if layer == "conv3" else f"dream_{src.stem}_{layer}_{label}"
     )
     with OutputFolder(out or default, "dream", force) as folder:
-        loaded = model.load()
-        info = loaded.unit_layer(layer)
-        maps = parse_maps(map_spec, info.units)
-        whole = map_spec.strip().lower() == "all" and w is None
-        objective = make_objective(
-            loaded, info.name, "all" if whole else None, maps=None if whole else maps, weights=w
-        )
-        total = max(1, total_image_steps(scales, iters, n_epochs))
-        with (
-            progress_sink(quiet) as sink,
-            click.progressbar(
-                length=total, label=f"dream {objective.name}", show_eta=True, file=sink
-            ) as bar,
-        ):
-            res = dream(
-                planes,
-                layer=info.name,
-                iters=iters,
-                steps=epochs,
-                lr=lr,
-                tile=tile,
-                octaves=octaves,
-                octave_scale=octave_scale,
-                gray=gray,
-                seed=seed,
-                model=loaded,
-                objective=objective,
-                progress=bar.update,
-            )
-        if res.interrupted:
-            raise KeyboardInterrupt
-        params = dict(image=str(src), maps=maps, weights=w, **res.params)
-        write_dream(folder, res, base_manifest("dream", loaded, params, seed), planes)
+        res = _dream(folder, model.load(), planes, src, w, o, quiet)
         folder.commit()
+    for line in _summary(res, o["epochs"]):
+        result(line)
+    result(f"wrote {folder.shown}/")
+
+
+def _check_size(src, size: tuple[int, int], geometry) -> None:
+    """A photo smaller than the model's input is refused (before anything loads when the
+    model file says its size)."""
+    from oipviz.core.errors import ImageError
+
+    side = max(geometry.shape[:2]) if geometry is not None else 8
+    if min(size) < side:
+        raise ImageError(f"{src} is {size[0]}×{size[1]} px; DeepDream needs at least {side}×{side}")
+
+
+def _dream(folder, loaded, planes, src, w, o: dict, quiet: bool):
+    from oipviz.cli.run import bar, progress_sink
+    from oipviz.compute.dream import dream, make_objective
+    from oipviz.compute.dreamer import DEFAULT_STEPS, DEFAULT_TILE_STEPS
+    from oipviz.compute.scales import plan, total_image_steps
+    from oipviz.core.manifest import base_manifest
+    from oipviz.writers.dream import write_dream
+
+    info = loaded.unit_layer(o["layer"])
+    maps = parse_maps(o["map_spec"], info.units)
+    whole = o["map_spec"].strip().lower() == "all" and w is None
+    objective = make_objective(
+        loaded, info.name, "all" if whole else None, maps=None if whole else maps, weights=w
+    )
+    _check_size(src, planes.size, loaded.geometry)
+    tile, octaves = o["tile"], o["octaves"]
+    scales = plan(*planes.size, tile, octaves, o["octave_scale"], max(loaded.geometry.shape[:2]))
+    steps = o["epochs"] if o["epochs"] is not None else (
+        DEFAULT_STEPS if tile is None and octaves == 1 else DEFAULT_TILE_STEPS)  # fmt: skip
+    total = total_image_steps(scales, o["iters"], steps)
+    with progress_sink(quiet) as sink, bar(sink, total, f"dream {objective.name}") as b:
+        res = dream(
+            planes, layer=info.name, iters=o["iters"], steps=o["epochs"], lr=o["lr"], tile=tile,
+            octaves=octaves, octave_scale=o["octave_scale"], gray=o["gray"], seed=o["seed"],
+            model=loaded, objective=objective, progress=b.update,
+        )  # fmt: skip
+    if res.interrupted:
+        raise KeyboardInterrupt
+    params = dict(image=str(src), maps=maps, weights=w, **res.params)
+    write_dream(folder, res, base_manifest("dream", loaded, params, o["seed"]), planes)
+    return res
+
+
+def _summary(res, epochs) -> list[str]:
+    """The result line (and a warning on stderr for a map that is 0 everywhere)."""
+    from oipviz.cli.run import note
+    from oipviz.core.status import fires
+
     if (
-        n_epochs
+        epochs != 0
         and res.rounds
         and not any(fires([r.activation_start, r.activation_end]).any() for r in res.rounds)
     ):
-        click.echo(
-            f"warning: {objective.name} is 0 on this image before and after every round "
+        note(
+            f"warning: {res.objective} is 0 on this image before and after every round "
             "(a dead map here); the dream is the photo with its contrast adjusted. "
-            "Try another --map.",
-            err=True,
+            "Try another --map."
         )
-    if res.rounds:
-        click.echo(
-            f"{objective.name}: activation {res.rounds[0].activation_start:.3g} -> "
-            f"{res.rounds[-1].activation_end:.3g} over {len(res.rounds)} round(s); "
-            f"engine {res.engine_seconds:.1f}s of {res.total_seconds:.1f}s"
-        )
-    click.echo(f"wrote {folder.shown}/")
+    if not res.rounds:
+        return []
+    return [
+        f"{res.objective}: activation {res.rounds[0].activation_start:.3g} -> "
+        f"{res.rounds[-1].activation_end:.3g} over {len(res.rounds)} round(s); "
+        f"engine {res.engine_seconds:.1f}s of {res.total_seconds:.1f}s"
+    ]

@@ -234,6 +234,12 @@ class ModelSpec:
 
         return load_model(self.path, unsafe=self.unsafe, input_scale=self.input_scale)
 
+    def geometry(self):
+        """The model's image geometry from its file, without loading it (None if unknown)."""
+        from oipviz.core.loader import peek_geometry
+
+        return peek_geometry(self.path)
+
     def identity(self) -> dict:
         """The model file's SHA-256 and how it is read (a run's identity, for --resume);
         the file is checked, not loaded."""

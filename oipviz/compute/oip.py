@@ -251,9 +251,16 @@ def plan_transforms(
         checks.number("blur", blur, 0.0, 10.0),
     )
     if range_mode == "valid":
-        lo, hi = (float(v) for v in convention.to_engine(np.array([0.0, 1.0])))
-        ts = ts + (T.Clip(lo, hi),)
+        ts = ts + (valid_range(convention),)
     return ts
+
+
+def valid_range(convention) -> T.Clip:
+    """The projection onto the pixel range [0, 1] in engine space (per channel)."""
+    lo, hi = convention.to_engine(np.zeros(1)), convention.to_engine(np.ones(1))
+    if np.size(lo) == 1:
+        return T.Clip(float(np.ravel(lo)[0]), float(np.ravel(hi)[0]))
+    return T.Clip(tuple(float(v) for v in lo), tuple(float(v) for v in hi))
 
 
 def start_images(

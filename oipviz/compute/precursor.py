@@ -43,7 +43,7 @@ from oipviz.core.ascent import Block, ascend, evaluate
 from oipviz.core.errors import OipvizError
 from oipviz.core.inits import pattern_digits
 from oipviz.core.progress import reporter
-from oipviz.core.status import fires, rescued_or_dead
+from oipviz.core.status import above_zero_or_dead, fires
 
 
 @dataclass
@@ -147,7 +147,7 @@ class PrecursorResult:
     @property
     def status(self) -> str:
         """'rescued' when the best refined activation is above zero, else 'dead'."""
-        return rescued_or_dead(self.best_value)
+        return above_zero_or_dead(self.best_value)
 
     def digits(self) -> np.ndarray:
         """(top, grid, grid) value indices of the candidates' patterns."""

@@ -18,7 +18,7 @@ from oipviz.compute.precursor_settings import PrecursorSettings, settings_of
 from oipviz.compute.screens import work
 from oipviz.core import checks
 from oipviz.core.progress import Stages
-from oipviz.core.status import DEAD, LIVE, PENDING, count, fires
+from oipviz.core.status import DEAD, LIVE, PENDING, count, fires, rescued_or_dead
 
 #: random inits, steps, pixel range and style of the probe (the gallery uses the same)
 PROBE_INITS = 8
@@ -192,11 +192,12 @@ def _rescue_dead(loaded, layer, probe, settings, done, on_result, stages) -> dic
 
 
 def row_of(res: PrecursorResult, probe_value: float | None = None) -> RescueRow:
-    """A map's row from its precursor result."""
+    """A map's row from its precursor result (``rescued`` or ``dead``: the map is one that
+    random inits left dead, or one the precursor was asked to run on)."""
     return RescueRow(
         res.map,
         None if probe_value is None else float(probe_value),
-        res.status,
+        rescued_or_dead(res.best_value),
         res.best_value,
         res.best_image,
         res.best + 1,

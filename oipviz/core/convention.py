@@ -17,6 +17,7 @@ import numpy as np
 from oipviz.core.errors import ModelError
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+FLAT_PIXELS = 28 * 28  # the flat input oipviz reads as an image: MNIST's 784 pixels
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,8 @@ class Geometry:
             return cls(dims[0], dims[1], dims[2], dims)
         if len(dims) == 2:
             return cls(dims[0], dims[1], 1, dims)
-        if len(dims) == 1:
-            side = math.isqrt(dims[0])
-            return cls(side, side, 1, dims) if side * side == dims[0] else None
+        if len(dims) == 1:  # flat vectors: MNIST's 784 pixels (an MLP), as the articles'
+            return cls(28, 28, 1, dims) if dims[0] == FLAT_PIXELS else None
         return None
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from oipviz.core.errors import OipvizError
+
 GRIDS = (28, 14, 7, 4)  # cells of 1, 2, 4 and 7 px on 28×28; fractions of any image
 DEFAULT_SCALE_WEIGHTS = (0.5, 0.5, 1.0, 1.0)
 MNIST_SHAPE = (28, 28, 1)
@@ -42,7 +44,7 @@ def fluctuation(
     are the articles' 28, 14, 7 and 4 cells per side (1, 2, 4 and 7 px on 28×28): on
     another image the same fractions of it (capped at one cell per pixel)."""
     if len(scale_weights) != len(GRIDS):
-        raise ValueError(f"need {len(GRIDS)} scale weights (cells of 1, 2, 4, 7 px on 28×28)")
+        raise OipvizError(f"need {len(GRIDS)} scale weights (cells of 1, 2, 4, 7 px on 28×28)")
     h, w, c = shape
     img = np.zeros((h, w, c), np.float32)
     for g, wt in zip(GRIDS, scale_weights, strict=True):

@@ -116,6 +116,32 @@ def model_path(path: str | Path | None = None) -> Path:
     return path
 
 
+def peek_geometry(path: str | Path | None) -> Geometry | None:
+    """The model's image geometry read from its file's config, without TensorFlow (None if
+    the config does not say): commands check an input against it before loading."""
+    try:
+        cfg = _read_config(model_path(path))
+    except ModelError:
+        return None
+    shapes = [
+        c.get("batch_shape") or c.get("batch_input_shape")
+        for c in _input_layer_configs(cfg.get("config", {}))
+    ]
+    shapes = [s for s in shapes if s]
+    if len(shapes) != 1:
+        return None
+    return Geometry.of_input(tuple(shapes[0])[1:])
+
+
+def _input_layer_configs(cfg) -> list[dict]:
+    """The configs of the top-level model's input layers (Sequential or Functional)."""
+    layers = cfg.get("layers", []) if isinstance(cfg, dict) else []
+    found = [ly["config"] for ly in layers if ly.get("class_name") == "InputLayer"]
+    if not found and isinstance(cfg, dict) and cfg.get("build_input_shape"):
+        found = [{"batch_shape": cfg["build_input_shape"]}]
+    return found[:1] if found else []
+
+
 def _config_class_names(cfg) -> set[str]:
     names = set()
     if isinstance(cfg, dict):
@@ -197,7 +223,7 @@ def _geometry(model, name: str) -> Geometry:
     if len(inputs) != 1:
         raise ModelError(
             f"{name} has {len(inputs)} inputs; oipviz needs a model with one image input "
-            "(height × width × 1 or 3 channels, 8–512 px, or a flat vector of a square image)"
+            "(height × width × 1 or 3 channels, 8–512 px, or a flat vector of 784 pixels)"
         )
     shape = tuple(inputs[0].shape)[1:]
     geometry = Geometry.of_input(shape)
@@ -205,7 +231,7 @@ def _geometry(model, name: str) -> Geometry:
     if geometry is None or geometry.channels not in (1, 3):
         raise ModelError(
             f"{name} expects input {got}, not an image; oipviz needs height × width × 1 or 3 "
-            "channels (or height × width, or a flat vector of a square grey image)"
+            "channels, height × width, or a flat vector of 784 (28×28) pixels"
         )
     if not all(MIN_SIDE <= d <= MAX_SIDE for d in (geometry.height, geometry.width)):
         raise ModelError(

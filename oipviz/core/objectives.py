@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from oipviz.core.errors import OipvizError
+
 KINDS = ("mean", "max", "neuron", "unit", "logit", "premean")
 
 
@@ -136,7 +138,7 @@ def layer_mix(layer: str, n_maps: int, weights=None, maps=None) -> Objective:
     maps = list(range(n_maps)) if maps is None else [int(m) for m in maps]
     w = np.ones(len(maps)) if weights is None else np.asarray(weights, dtype=float)
     if len(w) != len(maps):
-        raise ValueError(f"{len(w)} weights for {len(maps)} maps")
+        raise OipvizError(f"{len(w)} weights for {len(maps)} maps")
     w = w / np.abs(w).sum()
     terms = tuple(Term(layer, "mean", m, float(wi)) for m, wi in zip(maps, w) if wi != 0)
     title = f"{layer}:layer" if weights is None and len(maps) == n_maps else None
@@ -201,7 +203,7 @@ def weight_arrays(
             h = heads.index((t.layer, t.pre_activation))
             shape = shapes[h]
             if t.index >= shape[-1]:
-                raise ValueError(f"{t.label}: index out of range (layer has {shape[-1]})")
+                raise OipvizError(f"{t.label}: index out of range (layer has {shape[-1]})")
             if len(shape) == 3:
                 if t.kind in ("mean", "premean"):
                     lin[h][b, :, :, t.index] += t.weight / (shape[0] * shape[1])
@@ -209,12 +211,14 @@ def weight_arrays(
                     mx[h][b, t.index] += t.weight
                 elif t.kind == "neuron":
                     if not (0 <= t.row < shape[0] and 0 <= t.col < shape[1]):
-                        raise ValueError(f"{t.label}: neuron outside the {shape[0]}×{shape[1]} map")
+                        raise OipvizError(
+                            f"{t.label}: neuron outside the {shape[0]}×{shape[1]} map"
+                        )
                     lin[h][b, t.row, t.col, t.index] += t.weight
                 else:
-                    raise ValueError(f"{t.label}: {t.kind} needs a dense layer")
+                    raise OipvizError(f"{t.label}: {t.kind} needs a dense layer")
             else:
                 if t.kind not in ("unit", "logit", "mean"):
-                    raise ValueError(f"{t.label}: {t.kind} needs a conv layer")
+                    raise OipvizError(f"{t.label}: {t.kind} needs a conv layer")
                 lin[h][b, t.index] += t.weight
     return lin, mx, wc

@@ -4,6 +4,9 @@
 * ``rescued``: random inits fail, the precursor grid search succeeds;
 * ``dead``: nothing tried moves the map above zero;
 * ``pending``: not computed yet (an interrupted or partial run).
+
+A precursor run on its own says ``above zero`` (or ``dead``): it does not know whether
+random inits would wake the map too; only the rescue (random inits first) says ``rescued``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy as np
 
 LIVE, RESCUED, DEAD, PENDING = "live", "rescued", "dead", "pending"
 STATUSES = (LIVE, RESCUED, DEAD, PENDING)
+ABOVE_ZERO = "above zero"  # a precursor run's own verdict
 
 #: an activation at or below this counts as zero (a ReLU map that never fired)
 DEAD_EPS = 1e-6
@@ -30,8 +34,14 @@ def live_or_dead(value) -> str:
 
 
 def rescued_or_dead(value) -> str:
-    """``rescued`` or ``dead`` for the activation the precursor reached."""
+    """``rescued`` or ``dead`` for the activation the precursor reached on a map that random
+    inits left dead (the rescue's verdict)."""
     return RESCUED if fires(value) else DEAD
+
+
+def above_zero_or_dead(value) -> str:
+    """``above zero`` or ``dead`` for the activation a precursor run reached on its own."""
+    return ABOVE_ZERO if fires(value) else DEAD
 
 
 def count(statuses) -> dict[str, int]:

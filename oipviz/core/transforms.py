@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from oipviz.core.errors import OipvizError
+
 
 @dataclass(frozen=True)
 class Jitter:
@@ -122,10 +124,11 @@ class Blur:
 
 @dataclass(frozen=True)
 class Clip:
-    """Project the image into [lo, hi] (engine space) after every step."""
+    """Project the image into [lo, hi] (engine space; one bound, or one per channel) after
+    every step."""
 
-    lo: float
-    hi: float
+    lo: float | tuple[float, ...]
+    hi: float | tuple[float, ...]
     stage = "project"
 
     def __call__(self, x, seed=None):
@@ -178,13 +181,14 @@ def check(transforms) -> tuple:
     """Validate a transform list; returns it as a tuple."""
     transforms = tuple(transforms or ())
     if sum(getattr(t, "stage", None) == "param" for t in transforms) > 1:
-        raise ValueError("at most one parameterization (stage 'param') per transform list")
+        raise OipvizError("at most one parameterization (stage 'param') per transform list")
     for t in transforms:
         if getattr(t, "stage", None) not in STAGES or not callable(t):
-            raise ValueError(f"{t!r} is not a transform (needs a .stage in {STAGES} and __call__)")
+            raise OipvizError(f"{t!r} is not a transform (needs a .stage in {STAGES} and __call__)")
         for v in vars(t).values():
-            if isinstance(v, float) and not math.isfinite(v):
-                raise ValueError(f"{t!r}: parameters must be finite")
+            vals = v if isinstance(v, tuple) else (v,)
+            if any(isinstance(u, float) and not math.isfinite(u) for u in vals):
+                raise OipvizError(f"{t!r}: parameters must be finite")
     return transforms
 
 

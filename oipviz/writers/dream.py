@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from oipviz.compute.dream import DreamResult, DreamRound, resize
+from oipviz.compute.dream import DreamResult, DreamRound
+from oipviz.compute.scales import resize
 from oipviz.core.folders import OutputFolder
 from oipviz.core.images import ImagePlanes, compose, save_image
 from oipviz.render.images import colorize, normalize, strip, to_image
