@@ -10,11 +10,15 @@ from oipviz.cli.params import model_options
 @click.command("info")
 @model_options
 def command(model) -> None:
-    """Show the model's layers (name, type, output shape, maps/units) and its card."""
+    """Show the model's layers (name, type, output shape, maps/units) and its card.
+
+    Layers inside nested models are listed with their path (backbone/c2); --layer takes
+    the path, or the layer's own name where it is unique."""
     loaded = model.load()
     click.echo(f"model: {loaded.path}")
-    shape = "×".join(str(d) for d in loaded.model.inputs[0].shape[1:])
-    click.echo(f"input: {shape}, {loaded.convention.describe()}")
+    click.echo(f"input: {loaded.geometry.describe()}, {loaded.convention.describe()}")
+    if loaded.nested:
+        click.echo(f"nested models: {', '.join(loaded.nested)}")
     rows = [("layer", "type", "output shape", "maps/units")]
     for info in loaded.layers:
         shape = "(" + ", ".join("N" if d is None else str(d) for d in info.shape) + ")"

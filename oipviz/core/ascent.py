@@ -21,6 +21,16 @@ from oipviz.core.objectives import Objective, customs_of
 from oipviz.core.transforms import check as check_transforms
 
 DEFAULT_CHUNK = 1024
+#: input floats per compiled call: 1,024 images of 28×28×1 (MNIST) are far below it; a
+#: 224×224×3 model gets chunks of 21 images, so its activations fit in memory
+CHUNK_FLOATS = 4 * 1024 * 28 * 28
+
+
+def max_chunk(loaded) -> int:
+    """The most images per compiled call for the model's image size (memory bound)."""
+    return max(1, CHUNK_FLOATS // int(np.prod(loaded.geometry.shape)))
+
+
 #: image-steps per compiled call (Ctrl-C and progress act between calls): 25 steps for a
 #: batch of 1,024, more steps per call for small batches (less per-call overhead)
 BLOCK_IMAGE_STEPS = 25 * 1024
@@ -121,7 +131,7 @@ def ascend(
     """
     x0, objectives = _images(loaded, x0), _per_image(objectives, len(x0))
     steps, lr, seed = checks.integer("steps", steps, 0), checks.lr(lr), checks.seed(seed)
-    chunk = checks.integer("chunk", chunk, 1)
+    chunk = min(checks.integer("chunk", chunk, 1), max_chunk(loaded))
     if block_steps is not None:
         block_steps = checks.integer("block steps", block_steps, 1)
     transforms = check_transforms(transforms)
@@ -303,5 +313,6 @@ def forward(
     in chunks, through the engine's one compiled forward function."""
     engine = Engine.get(loaded, heads)
     x = _images(loaded, np.asarray(x, np.float32))
+    chunk = min(chunk, max_chunk(loaded))
     parts = [engine.forward(x[lo : lo + chunk]) for lo in range(0, len(x), chunk)]
     return [np.concatenate([p[k] for p in parts]) for k in range(len(heads))]

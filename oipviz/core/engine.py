@@ -86,9 +86,12 @@ class Engine:
         # to trace than the short runs it serves; users' objective functions may need it
         fn = functools.partial(tf.function, jit_compile=False, autograph=bool(self.customs))
         i32, f32 = tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32)
+        # the steps run on the parameterization's variable (its own shape, e.g. a spectrum)
+        var_shape = getattr(self.param, "var_shape", lambda s: s)(self.image_shape)
+        u_spec = tf.TensorSpec((None, *var_shape), tf.float32)
         self._run = fn(
             self._run_py,
-            input_signature=[x_spec, w_spec, fb_spec, i32, f32, tf.TensorSpec((2,), tf.int32)],
+            input_signature=[u_spec, w_spec, fb_spec, i32, f32, tf.TensorSpec((2,), tf.int32)],
         )
         self._eval = fn(
             lambda x, w: self.value(self.activations(x), w), input_signature=[x_spec, w_spec]
@@ -211,7 +214,8 @@ class Engine:
             g = tape.gradient(objective, x)
             for t in by_stage["gradient"]:
                 g = t(g, step_seed)
-            rms = tf.sqrt(tf.reduce_mean(tf.square(g), axis=[1, 2, 3], keepdims=True))
+            axes = list(range(1, len(g.shape)))
+            rms = tf.sqrt(tf.reduce_mean(tf.square(g), axis=axes, keepdims=True))
             x = x + lr * g / (rms + 1e-5)
             for t in by_stage["project"]:
                 x = t(x, step_seed)

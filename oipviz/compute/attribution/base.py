@@ -29,6 +29,7 @@ import numpy as np
 
 from oipviz.core import checks
 from oipviz.core import precision as precisions
+from oipviz.core.ascent import max_chunk
 from oipviz.core.errors import OipvizError
 from oipviz.core.layers import class_probabilities, outputs_are_probabilities
 from oipviz.core.objectives import Objective, class_logit, customs_of
@@ -257,7 +258,7 @@ class Method:
         )
         customs = customs_of(objs)
         fn, f = self._compiled(loaded, heads, customs, precision)
-        chunk = checks.integer("chunk", chunk, 1)
+        chunk = min(checks.integer("chunk", chunk, 1), max_chunk(loaded))
         parts: list[dict] = []
         for lo in range(0, len(x), chunk):
             hi = min(lo + chunk, len(x))
