@@ -186,11 +186,12 @@ def test_enhance_matches_definition():
 def test_viridis_and_gray_pngs_read_back(tmp_path):
     from matplotlib import colormaps
 
-    from oipviz.render.images import normalize, save_png
+    from oipviz.core.outputs import save_image
+    from oipviz.render.images import normalize, to_image
 
     z = np.linspace(-1, 1, 28 * 28, dtype=np.float32).reshape(28, 28)
     img01 = normalize(z)
-    p = save_png(tmp_path / "v.png", img01, "viridis", scale=8)
+    p = save_image(tmp_path / "v.png", to_image(img01, "viridis", scale=8))
     with Image.open(p) as im:
         assert im.format == "PNG" and im.mode == "RGB" and im.size == (224, 224)
         arr = np.asarray(im)
@@ -200,7 +201,7 @@ def test_viridis_and_gray_pngs_read_back(tmp_path):
     np.testing.assert_array_equal(arr[8 * 14 + 3, 8 * 5 + 7], lut[int(round(img01[14, 5] * 255))])
     # nearest-neighbour enlargement: each 8x8 block is one colour
     assert (arr[:8, :8] == arr[0, 0]).all()
-    g = save_png(tmp_path / "g.png", img01, "gray", scale=1)
+    g = save_image(tmp_path / "g.png", to_image(img01, "gray", scale=1))
     with Image.open(g) as im:
         assert im.mode == "L" and im.size == (28, 28)
         np.testing.assert_array_equal(np.asarray(im), np.round(img01 * 255).astype(np.uint8))

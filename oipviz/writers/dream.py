@@ -7,8 +7,8 @@ import numpy as np
 from PIL import Image
 
 from oipviz.compute.dream import DreamResult, DreamRound, resize
-from oipviz.core.images import ImagePlanes, compose, save_image
-from oipviz.core.outputs import OutputFolder
+from oipviz.core.images import ImagePlanes, compose, from_float
+from oipviz.core.outputs import OutputFolder, save_image
 from oipviz.render.images import colorize, normalize, strip, to_image
 
 
@@ -58,14 +58,32 @@ def round_panels(
 def write_dream(
     out: OutputFolder, res: DreamResult, manifest: dict, planes: ImagePlanes | None = None
 ) -> dict:
-    """dream.png (the input's size and mode), one strip per round, manifest.json."""
+    """Write a dream into ``out``.
+
+    Parameters
+    ----------
+    out : OutputFolder
+        The open output folder.
+    res : DreamResult
+        The dream and its rounds.
+    manifest : dict
+        The manifest's common part.
+    planes : ImagePlanes or None
+        The input photo's planes (a colour photo adds a colour panel to each strip).
+
+    Returns
+    -------
+    dict
+        The manifest written.  Files: ``dream.png`` (the input's size and mode), one strip
+        of the articles' panels per round (``roundN.png`` or ``octaveO_roundN.png``).
+    """
     many = len({r.octave for r in res.rounds}) > 1
-    save_image(out.path / "dream.png", res.image, res.mode)
+    save_image(out.path / "dream.png", from_float(res.image, res.mode))
     rounds = []
     for rd in res.rounds:
         name = f"octave{rd.octave}_round{rd.round}.png" if many else f"round{rd.round}.png"
         panels, labels = round_panels(rd, planes, res.params.get("gray", False))
-        strip(panels, out.path / name, labels)
+        save_image(out.path / name, strip(panels, labels))
         rounds.append(
             {
                 "octave": rd.octave,

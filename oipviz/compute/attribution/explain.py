@@ -62,7 +62,7 @@ class ExplainResult:
 
     def figure(self, rows: int = 16):
         """The grid picture (PIL): input, prediction, one heatmap per method."""
-        from oipviz.writers.explain import grid_figure
+        from oipviz.render.explain import grid_figure
 
         return grid_figure(self, rows)
 
