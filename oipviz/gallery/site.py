@@ -114,14 +114,16 @@ def build_gallery(
         settings = GallerySettings.from_options(**options)
     elif options:
         raise TypeError("give settings or keyword options, not both")
-    site = _SiteBuild(folder, loaded, layers, maps, settings, compare, manifest, executor)
-    return site.run(Stages(progress))
+    stages = Stages(progress)
+    return _SiteBuild(
+        folder, loaded, layers, maps, settings, compare, manifest, executor, stages
+    ).run()
 
 
 class _SiteBuild:
     """One call of :func:`build_gallery`: its inputs, the layers' states and timings."""
 
-    def __init__(self, folder, loaded, layers, maps, settings, compare, manifest, executor):
+    def __init__(self, folder, loaded, layers, maps, settings, compare, manifest, executor, stages):
         self.folder, self.root, self.loaded = folder, folder.path, loaded
         self.layer_names, self.s, self.compare = list(layers), settings, compare
         self.manifest, self.executor = manifest, executor
@@ -135,7 +137,7 @@ class _SiteBuild:
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
         self.written = 0
-        self.stages: Stages | None = None
+        self.stages: Stages = stages
 
     def timed(self, phase: str, fn, *args):
         t, c = time.perf_counter(), time.process_time()
@@ -145,16 +147,15 @@ class _SiteBuild:
             self.seconds[phase] = round(self.seconds.get(phase, 0.0) + time.perf_counter() - t, 3)
             self.cpu[phase] = round(self.cpu.get(phase, 0.0) + time.process_time() - c, 3)
 
-    def run(self, stages: Stages) -> GalleryResult:
+    def run(self) -> GalleryResult:
         """Every phase; on an error or Ctrl-C a valid index of what is finished."""
-        self.stages = stages
         try:
             self._phases()
         except BaseException:
             self._keep_partial()
             raise
         finally:
-            stages.close()
+            self.stages.close()
         self._index(complete=True)
         counts = {st.info.name: st.rescue.counts for st in self.states}
         self.folder.write_manifest(
@@ -232,8 +233,9 @@ class _SiteBuild:
     def _load_stats(self) -> DatasetStats:
         """The dataset statistics: kept in ``data/`` by an earlier run, or computed."""
         data = self.root / "data"
-        have = {st.info.name: load_npz(data / f"{st.info.name}.npz") for st in self.states}
-        if all(v is not None for v in have.values()):
+        names = [st.info.name for st in self.states]
+        have = {n: a for n in names if (a := load_npz(data / f"{n}.npz")) is not None}
+        if len(have) == len(names):
             return DatasetStats.from_arrays(have)
         x01, labels, source = real_images(self.dataset, self.s.data_limit, DATA_SEED, "all")
         res = dataset_stats(

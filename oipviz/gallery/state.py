@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,15 +20,15 @@ from oipviz.core.status import LIVE, PENDING, fires
 class LayerState:
     """One layer's results, filled phase by phase (``status`` works in every state)."""
 
-    info: object
+    info: Any  # the layer's LayerInfo
     maps: list[int]
-    probe: object = None  # OIPRun
+    probe: Any = None  # OIPRun
     done: dict = field(default_factory=dict)  # map -> RescueRow of a finished precursor
     entries: dict = field(default_factory=dict)  # map -> its precursor files' entry
     rescue: RescueResult | None = None
     data: DatasetStats | None = None
     stats: LayerStats | None = None
-    compare: object = None  # OIPRun of the other model
+    compare: Any = None  # OIPRun of the other model
     measures: Measures | None = None
 
     def status(self, k: int) -> str:

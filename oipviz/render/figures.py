@@ -4,11 +4,18 @@ and a figure is garbage once its picture is taken."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from PIL import Image
 
 
-def new_figure(width: float, height: float, dpi: int = 100, layout: str | None = None):
+def new_figure(
+    width: float,
+    height: float,
+    dpi: int = 100,
+    layout: Literal["constrained", "compressed", "tight"] | None = None,
+):
     """A figure with its own Agg canvas.
 
     Parameters
@@ -18,7 +25,7 @@ def new_figure(width: float, height: float, dpi: int = 100, layout: str | None =
     dpi : int
         Pixels per inch of the picture.
     layout : str or None
-        ``"constrained"``, ``"tight"`` or None (place the axes yourself or call
+        ``"constrained"``, ``"compressed"``, ``"tight"`` or None (place the axes yourself or call
         ``fig.tight_layout()``).
 
     Returns

@@ -4,6 +4,8 @@ contact sheets and strips.  PIL images only: the writers save them
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -68,7 +70,7 @@ def to_image(
     else:
         im = Image.fromarray(rgb_arr, "RGB")
     if scale > 1:
-        im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+        im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
     return im
 
 
@@ -116,7 +118,7 @@ def contact_sheet(
     cmap: str = "viridis",
     cols: int | None = None,
     cell: int = 84,
-    status: list[str] | None = None,
+    status: Sequence[str | None] | None = None,
     title: str | None = None,
 ) -> Image.Image:
     """A grid of small pictures, each with its label (and a status colour bar).
@@ -161,7 +163,7 @@ def contact_sheet(
         r, c = divmod(k, cols)
         x0 = pad + c * (cell + pad)
         y0 = top + pad + r * (cell + label_h + pad)
-        tile = to_image(img, cmap, 1).convert("RGB").resize((cell, cell), Image.NEAREST)
+        tile = to_image(img, cmap, 1).convert("RGB").resize((cell, cell), Image.Resampling.NEAREST)
         sheet.paste(tile, (x0, y0))
         _mark(draw, x0, y0, cell, status[k] if status else None)
         draw.text((x0 + 2, y0 + cell + 3), lab, fill=(0, 0, 0), font=small)
@@ -199,7 +201,9 @@ def strip(
         RGB.
     """
     scaled = [
-        p.convert("RGB").resize((max(1, round(p.width * height / p.height)), height), Image.BICUBIC)
+        p.convert("RGB").resize(
+            (max(1, round(p.width * height / p.height)), height), Image.Resampling.BICUBIC
+        )
         for p in panels
     ]
     cap = 18 if labels else 0

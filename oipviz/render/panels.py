@@ -87,7 +87,7 @@ def tile_grid(
 def input_panel(x01: np.ndarray, lines: list[str], size: int = 112) -> Image.Image:
     """The 28×28 input enlarged (gray) with a few lines of text below it."""
     im = Image.fromarray(colour(np.asarray(x01).reshape(28, 28), "gray"), "RGB")
-    im = im.resize((size, size), Image.NEAREST)
+    im = im.resize((size, size), Image.Resampling.NEAREST)
     line_h = 14
     width = max(size, 8 + 7 * max((len(s) for s in lines), default=0))
     panel = Image.new("RGB", (width, size + 6 + line_h * len(lines)), (255, 255, 255))

@@ -107,7 +107,7 @@ class StatsPlotter:
         best = int(sel.argmax()) if smax > 0 else -1
         heights = sel / smax if smax > 0 else np.zeros_like(sel)
         self.sel.set_verts([self._bar(i, h) for i, h in enumerate(heights)])
-        self.sel.set_facecolors([self.ORANGE if k == best else self.BLUE for k in range(len(sel))])
+        self.sel.set_facecolor([self.ORANGE if k == best else self.BLUE for k in range(len(sel))])
         self.s_text.set_text("" if best >= 0 else "0 for every class")
         self.canvas.restore_region(self.background)
         for a in (self.hist, self.thresh, self.h_text, self.sel, self.s_text):

@@ -57,7 +57,8 @@ class HeldParts:
     caller to keep."""
 
     def __init__(self, have: dict, convention=None, transforms: tuple = ()):
-        self.have, self.new = dict(have), {}
+        self.have: dict = dict(have)
+        self.new: dict[int, dict] = {}
         self.convention, self.transforms = convention, transforms
 
     def load(self, group: list[int]) -> OIPRun | None:
