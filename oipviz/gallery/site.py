@@ -114,16 +114,14 @@ def build_gallery(
         settings = GallerySettings.from_options(**options)
     elif options:
         raise TypeError("give settings or keyword options, not both")
-    stages = Stages(progress)
-    return _SiteBuild(
-        folder, loaded, layers, maps, settings, compare, manifest, executor, stages
-    ).run()
+    site = _SiteBuild(folder, loaded, layers, maps, settings, compare, manifest, executor)
+    return site.run(progress)
 
 
 class _SiteBuild:
     """One call of :func:`build_gallery`: its inputs, the layers' states and timings."""
 
-    def __init__(self, folder, loaded, layers, maps, settings, compare, manifest, executor, stages):
+    def __init__(self, folder, loaded, layers, maps, settings, compare, manifest, executor):
         self.folder, self.root, self.loaded = folder, folder.path, loaded
         self.layer_names, self.s, self.compare = list(layers), settings, compare
         self.manifest, self.executor = manifest, executor
@@ -137,7 +135,7 @@ class _SiteBuild:
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
         self.written = 0
-        self.stages: Stages = stages
+        self.stages = Stages(False)
 
     def timed(self, phase: str, fn, *args):
         t, c = time.perf_counter(), time.process_time()
@@ -147,8 +145,10 @@ class _SiteBuild:
             self.seconds[phase] = round(self.seconds.get(phase, 0.0) + time.perf_counter() - t, 3)
             self.cpu[phase] = round(self.cpu.get(phase, 0.0) + time.process_time() - c, 3)
 
-    def run(self) -> GalleryResult:
-        """Every phase; on an error or Ctrl-C a valid index of what is finished."""
+    def run(self, progress) -> GalleryResult:
+        """Every phase (``progress``: of :class:`~oipviz.core.progress.Stages`); on an error
+        or Ctrl-C a valid index of what is finished."""
+        self.stages = Stages(progress)
         try:
             self._phases()
         except BaseException:
