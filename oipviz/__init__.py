@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from oipviz.core.versions import VERSION as __version__
 
 __all__ = [
     "load_model",

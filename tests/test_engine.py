@@ -194,11 +194,12 @@ def test_enhance_matches_definition():
 def test_viridis_and_gray_pngs_read_back(tmp_path):
     from matplotlib import colormaps
 
-    from oipviz.render.images import normalize, save_png
+    from oipviz.core.outputs import save_image
+    from oipviz.render.images import normalize, to_image
 
     z = np.linspace(-1, 1, 28 * 28, dtype=np.float32).reshape(28, 28)
     img01 = normalize(z)
-    p = save_png(tmp_path / "v.png", img01, "viridis", scale=8)
+    p = save_image(tmp_path / "v.png", to_image(img01, "viridis", scale=8))
     with Image.open(p) as im:
         assert im.format == "PNG" and im.mode == "RGB" and im.size == (224, 224)
         arr = np.asarray(im)
@@ -208,10 +209,40 @@ def test_viridis_and_gray_pngs_read_back(tmp_path):
     np.testing.assert_array_equal(arr[8 * 14 + 3, 8 * 5 + 7], lut[int(round(img01[14, 5] * 255))])
     # nearest-neighbour enlargement: each 8x8 block is one colour
     assert (arr[:8, :8] == arr[0, 0]).all()
-    g = save_png(tmp_path / "g.png", img01, "gray", scale=1)
+    g = save_image(tmp_path / "g.png", to_image(img01, "gray", scale=1))
     with Image.open(g) as im:
         assert im.mode == "L" and im.size == (28, 28)
         np.testing.assert_array_equal(np.asarray(im), np.round(img01 * 255).astype(np.uint8))
+
+
+def test_saved_pictures_arrays_and_tables_are_atomic_and_reproducible(tmp_path):
+    """The output layer's save helpers: the same picture gives the same bytes (no
+    metadata), fast compression keeps the pixels, no temp file is left, arrays round-trip,
+    CSV cells are written the one way every writer uses."""
+    from PIL import Image
+
+    from oipviz.core.outputs import save_array, save_csv, save_image
+    from oipviz.render.images import to_image
+
+    img = to_image(np.linspace(0, 1, 28 * 28).reshape(28, 28), "viridis", scale=4)
+    a, b = save_image(tmp_path / "a.png", img), save_image(tmp_path / "b.png", img)
+    fast = save_image(tmp_path / "fast.png", img, fast=True)
+    assert a.read_bytes() == b.read_bytes() and fast.read_bytes() != a.read_bytes()
+    with Image.open(a) as x, Image.open(fast) as y:
+        assert x.info == {} and x.size == (112, 112)
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    z = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_array_equal(np.load(save_array(tmp_path / "z.npy", z)), z)
+    rows = [{"k": 5, "v": 1 / 3, "m": None}, {"k": 8, "v": 2.0, "tags": ["a", "b"]}]
+    text = save_csv(tmp_path / "t.csv", rows).read_text()
+    assert text == "k,v,m,tags\n5,0.333333,,\n8,2,,a b\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.png",
+        "b.png",
+        "fast.png",
+        "t.csv",
+        "z.npy",
+    ]
 
 
 def test_pruned_images_come_back_unchanged_and_equal_a_full_run(loaded):

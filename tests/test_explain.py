@@ -258,3 +258,46 @@ def test_cli_image_with_sanity(cli, seven_png, tmp_path):
     sal = [t for t in m["sanity"]["table"] if t["method"] == "saliency"][0]
     assert sal["spearman_random"] < 0.5 and sal["verdict"] == "model-sensitive"
     assert "random_features" in m["sanity"]["random_features_model"]
+
+
+def test_explain_pictures_name_and_colour_each_method_as_the_methods_say():
+    """The renderer knows the methods only by name (render does not import compute): its
+    titles and its signed (diverging-colour) methods must be the method classes'."""
+    from oipviz.compute.attribution import METHODS
+    from oipviz.render.explain import SIGNED_METHODS, TITLES
+
+    assert {name: cls.title for name, cls in METHODS.items()} == TITLES
+    assert {name for name, cls in METHODS.items() if cls.signed} == SIGNED_METHODS
+
+
+def test_explain_figures_leave_the_matplotlib_backend_alone(tmp_path):
+    """Drawing the explain figures (a notebook's res.figure(), the writer's files) neither
+    switches the user's matplotlib backend nor starts pyplot: the object API only."""
+    import subprocess
+    import sys
+
+    code = """
+import json, sys
+from types import SimpleNamespace as NS
+import matplotlib
+import numpy as np
+from oipviz.render.explain import grid_figure, sanity_maps_figure
+rng = np.random.default_rng(0)
+att = {m: NS(maps=rng.normal(size=(2, 28, 28)).astype("float32")) for m in ("saliency", "ig")}
+res = NS(images=rng.random((2, 28, 28)), methods=["saliency", "ig"], attributions=att,
+         probs=np.full((2, 10), 0.1), targets=[3, 4], labels=np.array([3, 5]),
+         target_mode="predicted", model_name="m",
+         sanity=NS(examples={"ig": [("trained", rng.normal(size=(28, 28))),
+                                    ("conv3", rng.normal(size=(28, 28)))]}))
+img, maps = grid_figure(res), sanity_maps_figure(res)
+print(json.dumps([img.size, img.mode, maps.mode, matplotlib.get_backend(),
+                  "matplotlib.pyplot" in sys.modules]))
+"""
+    env = dict(os.environ, MPLBACKEND="svg")
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert p.returncode == 0, p.stderr
+    size, mode, maps_mode, backend, pyplot = json.loads(p.stdout.splitlines()[-1])
+    assert (mode, maps_mode, backend, pyplot) == ("RGB", "RGB", "svg", False)
+    assert size == [int(1.35 * 3 * 90), int((1.5 * 2 + 0.3) * 90)]  # 3 columns, 2 rows

@@ -434,6 +434,43 @@ def _tree(root: Path) -> dict:
     return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*") if p.is_file()}
 
 
+def test_settings_from_keywords_state_what_the_site_used():
+    """build_gallery's keyword options (the CLI's) become GallerySettings; the manifest's
+    settings are the plain form of them (a partial precursor dict keeps the defaults)."""
+    from oipviz.gallery.site import PRECURSOR_DEFAULTS, GallerySettings, build_gallery
+
+    s = GallerySettings.from_options(
+        inits=4, steps=30, range_mode="free", precursor={"top": 3}, feature_space=False
+    )
+    p = s.params("mnist")
+    assert p["precursor"] == dict(PRECURSOR_DEFAULTS, top=3) and p["feature_space"] is None
+    assert (p["inits"], p["steps"], p["range"], p["style"]) == (4, 30, "free", "readable")
+    off = GallerySettings.from_options(precursor=None, feature_method="pca", feature_samples=300)
+    assert off.params("mnist")["precursor"] is None
+    assert off.params("mnist")["feature_space"] == {"method": "pca", "samples": 300}
+    with pytest.raises(TypeError, match="not both"):
+        build_gallery(None, None, ["conv3"], settings=s, inits=2)
+
+
+def test_gallery_from_a_settings_object(tmp_path, loaded):
+    """The Python way in: build_gallery(folder, model, layers, maps, GallerySettings(...))."""
+    from oipviz.core.outputs import OutputFolder
+    from oipviz.gallery.site import GallerySettings, build_gallery
+
+    settings = GallerySettings(
+        inits=2, steps=10, precursor=None, data_limit=200, explain=False, feature_space=None
+    )
+    with OutputFolder(tmp_path / "g", "gallery", resumable=True) as folder:
+        res = build_gallery(folder, loaded, ["conv3"], {"conv3": [0, 1]}, settings, progress=False)
+        folder.commit()
+    root = res.path
+    assert sorted(p.name for p in root.glob("conv3/map_*.html")) == ["map_000.html", "map_001.html"]
+    m = manifest(root)
+    assert m["settings"]["inits"] == 2 and m["settings"]["precursor"] is None
+    assert m["data"]["digits"] == 200 and not (root / "feature_space.html").exists()
+    assert assert_site_links(root) >= 3
+
+
 def test_resume_of_a_complete_gallery_is_a_no_op(site, tmp_path):
     out, _ = site
     before = _tree(out)

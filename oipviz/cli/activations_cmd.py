@@ -57,11 +57,12 @@ def command(model, images, samples, digit_spec, seed, out, force, quiet) -> None
     the background.  Without IMAGES, --samples real held-out digits are used
     (optionally only the classes in --digits).
     """
-    from oipviz.compute.activations import activations, write_activations
+    from oipviz.compute.activations import activations
     from oipviz.core.errors import OipvizError
     from oipviz.core.folders import OutputFolder
     from oipviz.core.manifest import base_manifest
     from oipviz.data.inputs import dataset_inputs, dataset_of, load_inputs
+    from oipviz.writers.activations import write_activations
 
     digits = _parse_digits(digit_spec)
     if images and (digits is not None or samples is not None):

@@ -52,6 +52,7 @@ class DreamRound:
     tiles: int = 1
     live_tiles: int = 1  # tiles on which the objective was above 0 (the others can't move)
     nudged: float = 0.0  # amplitude of the noise that nudged a silent image (0: none)
+    model_size: tuple[int, int] = (28, 28)  # (h, w) of one model input (a tile)
 
 
 class Dreamer:
@@ -163,6 +164,7 @@ class Dreamer:
             octave, k, picture(p["small"]), display_copy(picture(p["up"])),
             display_copy(picture(p["with_detail"])), display_copy(picture(p["adjusted"])),
             p["a0"], p["a1"], tiles=p["tiles"], live_tiles=p["live"], nudged=p["nudged"],
+            model_size=(self.side[1], self.side[0]),
         )  # fmt: skip
 
 

@@ -157,7 +157,6 @@ class OIPRun:
             return contact_sheet(
                 [self.shown(i) for i in plane(self.images[0])],
                 [f"init {i}: {v:.3g}" for i, v in enumerate(self.final[0])],
-                None,
                 cols=min(4, self.images.shape[1]),
                 status=[live_or_dead(v) for v in self.final[0]],
                 title=f"{self.layer} map {self.maps[0]}: all inits",
@@ -165,7 +164,6 @@ class OIPRun:
         return contact_sheet(
             [self.shown(b) for b in self.best_images],
             [str(m) for m in self.maps],
-            None,
             status=self.status,
             cell=56,
             cols=min(16, len(self.maps)),

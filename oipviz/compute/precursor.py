@@ -97,7 +97,6 @@ class PrecursorResult:
         return contact_sheet(
             imgs,
             labels,
-            None,
             cols=top,
             status=status,
             title=f"{self.layer} map {self.map}: start patterns, refined OIPs",

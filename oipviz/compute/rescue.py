@@ -93,7 +93,6 @@ class RescueResult:
         return contact_sheet(
             [normalize(r.best_image) for r in rows],
             [str(r.map) for r in rows],
-            None,
             status=[r.status for r in rows],
             cell=56,
             cols=min(16, max(1, len(rows))),

@@ -319,20 +319,3 @@ def to_array(planes_float: np.ndarray, family: str) -> np.ndarray:
     return a
 
 
-def save_image(path: str | Path, array: np.ndarray, mode: str) -> Path:
-    """Write ``array`` (floats in [0,1] or integers) as an image of ``mode`` (format from the suffix).
-
-    JPEG cannot hold alpha or 16 bits: such images are refused there (use PNG or TIFF).
-    """
-    path = Path(path)
-    img = from_float(array, mode)
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise ImageError(f"{path}: unknown image format {path.suffix!r} (use .png, .tif or .jpg)")
-    if fmt == "JPEG" and mode not in ("L", "RGB"):
-        raise ImageError(f"{path}: JPEG cannot store mode {mode}; use .png")
-    kwargs = {"optimize": False} if fmt == "PNG" else {}
-    if fmt == "JPEG":
-        kwargs = {"quality": 95}
-    img.save(path, format=fmt, **kwargs)
-    return path

@@ -1,4 +1,5 @@
-"""Versions and file hashes recorded in cards and manifests."""
+"""oipviz's version (the one place it is written), and the versions and file hashes
+recorded in cards and manifests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import platform
 import sys
 from importlib import metadata
 from pathlib import Path
+
+VERSION = "0.2.0"
 
 
 def package_versions() -> dict[str, str]:

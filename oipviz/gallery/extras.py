@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from oipviz.gallery.figures import overlay, save, tile_grid
-from oipviz.gallery.pages import fmt, write_page
+from oipviz.core.outputs import save_image
+from oipviz.gallery.settings import FeatureSpaceSettings
+from oipviz.render.panels import activation_overlay, tile_grid
+from oipviz.writers.html import fmt, write_page
 
 MAX_MISCLASSIFIED = 24
-FEATURE_SAMPLES = 2000
 FEATURE_KS = [6, 8, 10, 12, 15]  # MiniBatchKMeans: a small K range
 MISCLASSIFIED, FEATURE_SPACE, WEIGHTS = "misclassified.html", "feature_space.html", "weights.html"
 
@@ -43,10 +44,12 @@ def gradcam_strips(root: Path, loaded, st, ks: list[int]) -> dict:
         peak = cam.reshape(len(cam), -1).max(axis=1).reshape(-1, 1, 1)
         norm = np.where(peak > 0, cam / np.where(peak > 0, peak, 1.0), 0.0)
         caps = [f"#{r + 1}: {int(q.argmax())} {q.max():.0%}" for r, q in enumerate(p)]
-        grid = tile_grid(overlay(s.top_digits[m], norm, 1.0), caps, cols=len(norm), scale=3)
+        grid = tile_grid(
+            activation_overlay(s.top_digits[m], norm, 1.0), caps, cols=len(norm), scale=3
+        )
         rel = f"map_{m:03d}/gradcam.png"
         (root / layer / rel).parent.mkdir(parents=True, exist_ok=True)
-        save(root / layer / rel, grid)
+        save_image(root / layer / rel, grid, fast=True)
         out[k] = {
             "src": rel,
             "size": grid.size,
@@ -68,7 +71,7 @@ def write_misclassified(root: Path, loaded, st, site, seed: int = 0) -> bool:
     from oipviz.compute.attribution import explain
     from oipviz.compute.attribution.base import predict_probs
     from oipviz.data.inputs import real_images
-    from oipviz.writers.explain import grid_figure
+    from oipviz.render.explain import grid_figure
 
     if (root / MISCLASSIFIED).exists():
         return False
@@ -93,7 +96,7 @@ def write_misclassified(root: Path, loaded, st, site, seed: int = 0) -> bool:
         )
         fig = grid_figure(res, rows=len(shown))
         (root / "explain").mkdir(exist_ok=True)
-        save(root / "explain" / "misclassified.png", fig)
+        save_image(root / "explain" / "misclassified.png", fig, fast=True)
         rows = [(int(i), int(labels[i]), int(pred[i]), f"{probs[i].max():.0%}") for i in shown]
     note = (
         f"{len(wrong)} of the {len(labels):,} held-out digits ({source}; the confusion "
@@ -123,113 +126,46 @@ def write_feature_space(
     loaded,
     states: list,
     site,
+    settings: FeatureSpaceSettings,
     *,
-    method: str = "tsne",
-    samples: int = FEATURE_SAMPLES,
     compare=None,
     seed: int = 0,
     progress=None,
 ) -> bool:
     """``feature_space.html``: per layer the embedding (kNN agreement) and the k-means
-    sheet and scores of :func:`oipviz.compute.space.space.feature_space` (``samples`` digits);
-    with ``compare``, the other model's embedding of its same-named layer beside it."""
-    from oipviz.compute.space.space import feature_space
-    from oipviz.writers.plots import contingency
+    sheet and scores of :func:`oipviz.compute.space.space.feature_space`.
 
+    Parameters
+    ----------
+    root, loaded, states, site
+        The site's root folder, the model, the layers (LayerState), the SiteInfo.
+    settings : FeatureSpaceSettings
+        The embedding method and the number of digits.
+    compare : LoadedModel or None
+        Its embedding of the same-named layer is shown beside.
+    seed : int
+        Of the embedding and k-means.
+    progress : Stages or None
+        Progress of the embeddings.
+
+    Returns
+    -------
+    bool
+        False if the page existed (a resumed run).
+    """
     if (root / FEATURE_SPACE).exists():
         return False
     d = root / "feature_space"
     d.mkdir(exist_ok=True)
-    sections = []
-    for st in states:
-        name = st.info.name
-        fs = feature_space(
-            name, loaded, samples=samples, method=method, k=FEATURE_KS, seed=seed, progress=progress
-        )
-        km, sm = fs.clusters, fs.summary()
-        figs = [
-            _fig(
-                d,
-                f"{name}_embedding.png",
-                fs.embedding.figure(),
-                f"{site.model}: {name} ({method}), coloured by true class",
-            )
-        ]
-        rows = [
-            (
-                site.model,
-                sm["features"],
-                sm["samples"],
-                fmt(sm["knn_agreement_2d"]),
-                fmt(sm["knn_agreement_features"]),
-            )
-        ]
-        if compare is not None:
-            other = feature_space(
-                name,
-                compare,
-                samples=samples,
-                method=method,
-                k=FEATURE_KS,
-                seed=seed,
-                progress=progress,
-            )
-            so = other.summary()
-            figs.append(
-                _fig(
-                    d,
-                    f"{name}_compare_embedding.png",
-                    other.embedding.figure(),
-                    f"{compare.name}: its layer {name} ({method})",
-                )
-            )
-            rows.append(
-                (
-                    compare.name,
-                    so["features"],
-                    so["samples"],
-                    fmt(so["knn_agreement_2d"]),
-                    fmt(so["knn_agreement_features"]),
-                )
-            )
-        k = km.show_k
-        clusters = [
-            _fig(
-                d,
-                f"{name}_clusters.png",
-                km.sheet(),
-                f"K={k}: the digit nearest each centroid, its cluster's majority class and share",
-            ),
-            _fig(
-                d,
-                f"{name}_contingency.png",
-                contingency(km.contingency, f"K={k}: cluster × class (purity {km.purity:.3f})"),
-                "cluster × true class counts",
-            ),
-        ]
-        scan = [
-            (r["k"], fmt(r["inertia"]), fmt(r["silhouette"]), fmt(r["cpu_seconds"]))
-            for r in km.rows()
-        ]
-        sections.append(
-            {
-                "name": name,
-                "figures": figs,
-                "rows": rows,
-                "clusters": clusters,
-                "scan": scan,
-                "line": f"k-means (MiniBatchKMeans) over K = "
-                f"{', '.join(map(str, km.ks))}: best silhouette at K = "
-                f"{sm['best_k_silhouette']} ({fmt(sm['best_silhouette'])}); "
-                f"shown K = {k}, purity {fmt(sm['purity'])}.",
-            }
-        )
+    run = dict(samples=settings.samples, method=settings.method, seed=seed, progress=progress)
+    sections = [_feature_section(d, st.info.name, loaded, site, compare, run) for st in states]
     n = sections[0]["rows"][0][2] if sections else 0
+    how = "t-SNE (openTSNE)" if settings.method == "tsne" else settings.method.upper()
     note = (
         f"{n:,} real digits (held-out first) as each layer sees them (conv maps pooled over "
-        f"space), embedded in 2-D with {'t-SNE (openTSNE)' if method == 'tsne' else method.upper()}"
-        f", seed {seed}. kNN agreement: the share of each digit's nearest neighbours with "
-        "its class, in the 2-D map and in the layer's feature space."
+        f"space), embedded in 2-D with {how}, seed {seed}. kNN agreement: the share of each "
+        "digit's nearest neighbours with its class, in the 2-D map and in the layer's "
+        "feature space."
     )
     write_page(
         root / FEATURE_SPACE,
@@ -242,8 +178,78 @@ def write_feature_space(
     return True
 
 
+def _feature_section(d: Path, name: str, loaded, site, compare, run: dict) -> dict:
+    """One layer's section of ``feature_space.html`` (its figures written into ``d``)."""
+    from oipviz.compute.space.space import feature_space
+    from oipviz.render.plots import contingency
+
+    method = run["method"]
+    fs = feature_space(name, loaded, k=FEATURE_KS, **run)
+    km, sm = fs.clusters, fs.summary()
+    figs = [
+        _fig(
+            d,
+            f"{name}_embedding.png",
+            fs.embedding.figure(),
+            f"{site.model}: {name} ({method}), coloured by true class",
+        )
+    ]
+    rows = [_space_row(site.model, sm)]
+    if compare is not None:
+        other = feature_space(name, compare, k=FEATURE_KS, **run)
+        figs.append(
+            _fig(
+                d,
+                f"{name}_compare_embedding.png",
+                other.embedding.figure(),
+                f"{compare.name}: its layer {name} ({method})",
+            )
+        )
+        rows.append(_space_row(compare.name, other.summary()))
+    k = km.show_k
+    clusters = [
+        _fig(
+            d,
+            f"{name}_clusters.png",
+            km.sheet(),
+            f"K={k}: the digit nearest each centroid, its cluster's majority class and share",
+        ),
+        _fig(
+            d,
+            f"{name}_contingency.png",
+            contingency(km.contingency, f"K={k}: cluster × class (purity {km.purity:.3f})"),
+            "cluster × true class counts",
+        ),
+    ]
+    scan = [
+        (r["k"], fmt(r["inertia"]), fmt(r["silhouette"]), fmt(r["cpu_seconds"])) for r in km.rows()
+    ]
+    return {
+        "name": name,
+        "figures": figs,
+        "rows": rows,
+        "clusters": clusters,
+        "scan": scan,
+        "line": f"k-means (MiniBatchKMeans) over K = "
+        f"{', '.join(map(str, km.ks))}: best silhouette at K = "
+        f"{sm['best_k_silhouette']} ({fmt(sm['best_silhouette'])}); "
+        f"shown K = {k}, purity {fmt(sm['purity'])}.",
+    }
+
+
+def _space_row(model: str, sm: dict) -> tuple:
+    """A model's row of the section's table."""
+    return (
+        model,
+        sm["features"],
+        sm["samples"],
+        fmt(sm["knn_agreement_2d"]),
+        fmt(sm["knn_agreement_features"]),
+    )
+
+
 def _fig(d: Path, name: str, img, caption: str) -> dict:
-    save(d / name, img)
+    save_image(d / name, img, fast=True)
     return {"src": f"{d.name}/{name}", "size": img.size, "caption": caption}
 
 

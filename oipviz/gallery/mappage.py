@@ -9,79 +9,19 @@ from pathlib import Path
 
 from oipviz.compute.measures import pixels
 from oipviz.compute.uniqueness import UNIQUE_AT
-from oipviz.gallery.figures import overlay, png, save, tile_grid
-from oipviz.gallery.pages import (
-    SiteInfo,
-    fmt,
-    noun,
-    page_of,
-    save_npy,
-    size_of,
-    thumb_of,
-    write_page,
-)
-from oipviz.render.images import save_oip
+from oipviz.core.outputs import save_array, save_image
+from oipviz.gallery.info import map_entry
+from oipviz.gallery.pages import SiteInfo, noun, page_of, size_of, thumb_of
+from oipviz.render.images import to_image
+from oipviz.render.panels import activation_overlay, tile_grid
+from oipviz.writers.html import fmt, write_page
+from oipviz.writers.oip import write_oip_images
 
 KEEP_CANDIDATES = 8
 RANGE_WORDS = {
     "valid": "valid range: pixels in [0, 1], drawn exactly (no stretch)",
     "free": "free range (the articles' method): each picture min–max scaled",
 }
-
-
-def map_entry(st, k: int) -> dict:
-    """The manifest entry of map ``k`` of a finished layer."""
-    m, row, s = st.maps[k], st.rescue.rows[k], st.stats
-    pe = st.entries.get(m)
-    return {
-        "map": m,
-        "status": row.status,
-        "activation": st.value(k),
-        "oip": {
-            "start": st.probe.start[k],
-            "final": st.probe.final[k],
-            "best_init": int(st.probe.best[k]),
-            "best": float(st.probe.best_values[k]),
-            "range": st.probe.range_mode,
-        },
-        **st.measures.entry(k),
-        "precursor": None
-        if pe is None
-        else {
-            k2: pe[k2]
-            for k2 in (
-                "status",
-                "best_activation",
-                "best_candidate",
-                "wake",
-                "screen",
-                "candidates",
-            )
-        },
-        "compare": _other(st, m),
-        "data": s.summary(m),
-        "selectivity": s.selectivity[:, m],
-        "examples": [
-            {
-                "rank": r + 1,
-                "index": int(i),
-                "label": int(st.data.labels[i]),
-                "prediction": int(st.data.pred[i]),
-                "probability": float(st.data.prob[i]),
-                "activation": float(a),
-            }
-            for r, (i, a) in enumerate(zip(s.top_idx[m], s.top_acts[m]))
-        ],
-    }
-
-
-def _other(st, m: int) -> dict | None:
-    """The other model's best activation and status for map ``m`` (compare), if run."""
-    c = st.compare
-    if c is None or m not in c.maps:
-        return None
-    j = c.maps.index(m)
-    return {"value": float(c.best_values[j]), "status": c.status[j]}
 
 
 def write_map(
@@ -99,7 +39,7 @@ def write_map(
     imgs, best = probe.images[k, ..., 0], e["oip"]["best_init"]
     oips = []
     for i, z in enumerate(imgs):
-        png(d / f"oip_init{i}.png", probe.shown(z))
+        save_image(d / f"oip_init{i}.png", to_image(probe.shown(z), scale=4, rgb=True), fast=True)
         oips.append(
             {
                 "src": f"{name}/oip_init{i}.png",
@@ -109,7 +49,7 @@ def write_map(
             }
         )
     oips += _best_figures(d, name, st, k, imgs[best])
-    save_npy(d / "oips.npy", imgs)
+    save_array(d / "oips.npy", imgs)
     examples, stats = _data_figures(d, name, st, m, e, site, plotter)
     write_page(
         root / page_of(layer, m),
@@ -137,20 +77,22 @@ def write_map(
 
 
 def _best_figures(d: Path, name: str, st, k: int, z) -> list[dict]:
-    """The best OIP as gray and contrast-enhanced pictures (``save_oip``: a valid OIP's
-    exact pixels), its in-range pixels (``oip_best_pixels.npy``) and, for a free OIP, the
-    picture of it clipped to [0, 1]."""
+    """The best OIP as gray and contrast-enhanced pictures
+    (:func:`~oipviz.writers.oip.write_oip_images`: a valid OIP's exact pixels), its in-range
+    pixels (``oip_best_pixels.npy``) and, for a free OIP, the picture of it clipped to
+    [0, 1]."""
     probe, meas = st.probe, st.measures
     valid = probe.range_mode == "valid"
     px = pixels(probe.convention, z)
-    save_oip(d, "oip_best", z, px if valid else None)
-    save_npy(d / "oip_best_pixels.npy", px)
+    write_oip_images(d, "oip_best", z, px if valid else None)
+    save_array(d / "oip_best_pixels.npy", px)
     figs = [
         ("gray", f"best, {'exact pixels' if valid else 'min–max scaled'}"),
         ("enhanced", "contrast-enhanced view"),
     ]
     if not valid:
-        png(d / "oip_best_clipped.png", px, "gray", scale=8)
+        clipped = to_image(px, "gray", scale=8, rgb=True)
+        save_image(d / "oip_best_clipped.png", clipped, fast=True)
         own = meas.source[k] == "oip"
         figs.append(("clipped", "clipped to [0, 1]" + (f": {fmt(meas.clipped[k])}" if own else "")))
     return [
@@ -192,7 +134,7 @@ def _uniqueness(d: Path, name: str, st, k: int, plotter) -> dict:
         }
     med = float(meas.median[k])
     fig = plotter.render(meas.sims[k], f"median {med:.2f}: {lab}")
-    save(d / "similarity.png", fig)
+    save_image(d / "similarity.png", fig, fast=True)
     return {
         "median": fmt(med),
         "label": lab,
@@ -211,9 +153,12 @@ def _data_figures(d: Path, name: str, st, m: int, e: dict, site: SiteInfo, plott
     vmax = float(s.top_maps[m].max()) if s.conv else 1.0
     caps = [f"#{x['rank']} {x['label']}: {x['activation']:.3g}" for x in e["examples"]]
     grid = tile_grid(
-        overlay(s.top_digits[m], s.top_maps[m], vmax if vmax > 0 else 1.0), caps, cols=3, scale=4
+        activation_overlay(s.top_digits[m], s.top_maps[m], vmax if vmax > 0 else 1.0),
+        caps,
+        cols=3,
+        scale=4,
     )
-    save(d / "examples.png", grid)
+    save_image(d / "examples.png", grid, fast=True)
     fig = plotter.render(
         s.hist[m],
         float(s.hist_max[m]),
@@ -222,7 +167,7 @@ def _data_figures(d: Path, name: str, st, m: int, e: dict, site: SiteInfo, plott
         max(dat["top_threshold"], 0.0),
         e["shown"]["in_range_activation"],
     )
-    save(d / "stats.png", fig)
+    save_image(d / "stats.png", fig, fast=True)
     counts = st.data.class_counts
     examples = {
         "src": f"{name}/examples.png",
@@ -270,7 +215,8 @@ def _summary(e: dict, what: str) -> str:
     act = (
         f"{fmt(sh['activation'])} (valid range, as written)"
         if sh["range"] == "valid"
-        else f"{fmt(sh['activation'])} (free range), {fmt(sh['clipped_activation'])} clipped to [0, 1]"
+        else f"{fmt(sh['activation'])} (free range), "
+        f"{fmt(sh['clipped_activation'])} clipped to [0, 1]"
     )
     return (
         f"{best} activation {act}. Over the data: mean {fmt(d['mean'])}, "

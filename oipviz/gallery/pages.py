@@ -1,24 +1,36 @@
-"""The gallery's writer: templates, the index, the layer's contact sheet and the compare
-page, from the results the site composed (map pages: :mod:`.mappage`).  HTML comes from
-the jinja2 templates in ``templates/`` (all extend ``base.html``); every file goes through
-:mod:`oipviz.core.outputs`.  Pages are static: relative links only, no network, no JavaScript.
-No TensorFlow here.
+"""The gallery's writer: the index, the layer's contact sheet and the compare page, from
+the results the site composed (map pages: :mod:`.mappage`).  HTML comes from the jinja2
+templates of :mod:`oipviz.writers.html`; every file goes through :mod:`oipviz.core.outputs`.
+Pages are static: relative links only, no network, no JavaScript.  No TensorFlow here.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from oipviz.core.outputs import write_bytes, write_text
+from oipviz.core.outputs import save_image, write_bytes
 from oipviz.core.status import STATUSES
-from oipviz.gallery.figures import png, save
-from oipviz.render.images import contact_sheet, normalize
+from oipviz.render.images import contact_sheet, normalize, to_image
+from oipviz.writers.html import copy_css, fmt, write_page
+
+__all__ = [
+    "SiteInfo",
+    "copy_css",
+    "fmt",
+    "noun",
+    "page_of",
+    "sheet_of",
+    "size_of",
+    "thumb_of",
+    "tiles",
+    "write_compare",
+    "write_home",
+    "write_index",
+    "write_page",
+]
 
 
 @dataclass
@@ -35,61 +47,13 @@ class SiteInfo:
     resume_command: str = "the same command with --resume"
 
 
-# ----------------------------------------------------------------------------- templates
-
-
-@lru_cache(maxsize=1)
-def environment():
-    """The jinja2 environment of the package's templates (HTML autoescaped)."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("oipviz.gallery", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    env.filters["fmt"] = fmt
-    return env
-
-
-def write_page(path: str | Path, template: str, **context) -> Path:
-    """Render ``templates/<template>`` and write it atomically."""
-    from oipviz import __version__
-
-    html = environment().get_template(template).render(version=__version__, **context)
-    return write_text(path, html)
-
-
-def copy_css(folder: str | Path) -> Path:
-    """The stylesheet every page links to, as ``folder/style.css``."""
-    css = (resources.files("oipviz.gallery") / "templates" / "style.css").read_text("utf-8")
-    return write_text(Path(folder) / "style.css", css)
-
-
-def save_npy(path: str | Path, array: np.ndarray) -> Path:
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(array))
-    return write_bytes(path, buf.getvalue())
-
-
-def fmt(v, digits: int = 3) -> str:
-    """A number for a page: 3 significant digits, no exponent for ordinary sizes."""
-    if v is None:
-        return "–"
-    v = float(v)
-    if v == 0:
-        return "0"
-    if 1e-3 <= abs(v) < 1e5:
-        return f"{v:.{digits}g}" if abs(v) < 10**digits else f"{v:.0f}"
-    return f"{v:.2e}"
-
-
 def noun(info) -> str:
+    """What a layer's units are called on the pages: map (conv) or unit (Dense)."""
     return "map" if info.is_conv else "unit"
 
 
 def page_of(layer: str, m: int) -> str:
+    """Map ``m``'s page, relative to the site's root."""
     return f"{layer}/map_{m:03d}.html"
 
 
@@ -103,6 +67,7 @@ def thumb_of(st, k: int) -> str:
 
 
 def size_of(path: Path) -> tuple[int, int]:
+    """The (width, height) of a picture."""
     from PIL import Image
 
     with Image.open(path) as im:
@@ -149,7 +114,6 @@ def sheet_of(st):
     return contact_sheet(
         pics,
         [str(m) for m in st.maps],
-        None,
         status=[r.status for r in rows],
         cell=56,
         cols=min(16, max(1, len(rows))),
@@ -179,58 +143,43 @@ def _layer_lines(st, site: SiteInfo) -> list[str]:
     ]
 
 
+def write_home(root: Path, loaded, states: list, site: SiteInfo, complete: bool, links) -> None:
+    """The site's entry: the stylesheet, the model's confusion matrix (from its card) and
+    ``index.html`` (:func:`write_index`; ``links(root)``: the extra pages that exist)."""
+    copy_css(root)
+    if site.confusion:
+        src = loaded.path.with_name(loaded.card["confusion_png"])
+        write_bytes(root / site.confusion, src.read_bytes())
+    write_index(root, states, site, complete, links(root))
+
+
 def write_index(
     root: Path, states: list, site: SiteInfo, complete: bool, extra_links: list | tuple = ()
 ) -> Path:
-    """index.html from the layers' current state (finished, partial or pending);
-    ``extra_links``: (href, text) of the extra pages that exist (the confusion matrix
-    links to ``misclassified.html`` when it is one of them)."""
-    layers, n_pages = [], 0
-    for st in states:
-        counts = {s: 0 for s in STATUSES}
-        for k in range(len(st.maps)):
-            counts[st.status(k)] += 1
-        t = tiles(root, st)
-        n_pages += sum(1 for x in t if x["href"])
-        name, info = st.info.name, st.info
-        sheet = root / name / "sheet.png"
-        links = [(f"{name}/sheet.png", "contact sheet (PNG)")] if sheet.exists() else []
-        if (root / "compare" / f"{name}.html").exists():
-            links.append((f"compare/{name}.html", f"side by side with {site.compare}"))
-        layers.append(
-            {
-                "name": name,
-                "units": info.units,
-                "noun": noun(info),
-                "tiles": t,
-                "shape": f"{info.shape[1]}×{info.shape[2]}" if info.is_conv else "",
-                "counts": counts,
-                "links": links,
-                "lines": _layer_lines(st, site),
-            }
-        )
-    p, pp = site.params, site.params["precursor"]
-    rows = [
-        ("layers", ", ".join(st.info.name for st in states)),
-        ("OIPs", f"{p['inits']} inits × {p['steps']} steps, lr {p['lr']}, seed {p['seed']}"),
-        ("range", RANGE_NOTES[p["range"]]),
-        ("style", STYLE_NOTES[p["style"]]),
-        (
-            "precursor",
-            "off"
-            if pp is None
-            else f"{pp['screen']} screen of {len(pp['values']) ** (pp['grid'] ** 2):,} patterns, top "
-            f"{pp['top']} refined {pp['steps']} steps, wake {pp['wake']}",
-        ),
-        (
-            "data",
-            f"{site.n_digits:,} {p['dataset']} images from {site.data_source}"
-            if site.n_digits
-            else "–",
-        ),
-    ]
-    if site.compare:
-        rows.append(("compared with", site.compare))
+    """index.html from the layers' current state (finished, partial or pending).
+
+    Parameters
+    ----------
+    root : Path
+        The site's root folder.
+    states : list of LayerState
+        The layers, in any state.
+    site : SiteInfo
+        What every page states.
+    complete : bool
+        False: the page says the site is unfinished and how to resume it.
+    extra_links : list of (href, text)
+        The extra pages that exist (the confusion matrix links to ``misclassified.html``
+        when it is one of them).
+
+    Returns
+    -------
+    Path
+        The page.
+    """
+    layers = [_layer_block(root, st, site) for st in states]
+    n_pages = sum(1 for b in layers for x in b["tiles"] if x["href"])
+    rows = _param_rows(states, site)
     note = (
         "A map's activation is the spatial mean of its output (after the layer's activation "
         "function, e.g. ReLU): the quantity the OIPs maximize. A Dense unit's activation is "
@@ -256,6 +205,58 @@ def write_index(
     )
 
 
+def _layer_block(root: Path, st, site: SiteInfo) -> dict:
+    """One layer on the index: its tiles, status counts, links and lines."""
+    counts = {s: 0 for s in STATUSES}
+    for k in range(len(st.maps)):
+        counts[st.status(k)] += 1
+    name, info = st.info.name, st.info
+    links = (
+        [(f"{name}/sheet.png", "contact sheet (PNG)")]
+        if (root / name / "sheet.png").exists()
+        else []
+    )
+    if (root / "compare" / f"{name}.html").exists():
+        links.append((f"compare/{name}.html", f"side by side with {site.compare}"))
+    return {
+        "name": name,
+        "units": info.units,
+        "noun": noun(info),
+        "tiles": tiles(root, st),
+        "shape": f"{info.shape[1]}×{info.shape[2]}" if info.is_conv else "",
+        "counts": counts,
+        "links": links,
+        "lines": _layer_lines(st, site),
+    }
+
+
+def _param_rows(states: list, site: SiteInfo) -> list[tuple[str, str]]:
+    """The index's table of settings."""
+    p, pp = site.params, site.params["precursor"]
+    rows = [
+        ("layers", ", ".join(st.info.name for st in states)),
+        ("OIPs", f"{p['inits']} inits × {p['steps']} steps, lr {p['lr']}, seed {p['seed']}"),
+        ("range", RANGE_NOTES[p["range"]]),
+        ("style", STYLE_NOTES[p["style"]]),
+        (
+            "precursor",
+            "off"
+            if pp is None
+            else f"{pp['screen']} screen of {len(pp['values']) ** (pp['grid'] ** 2):,} "
+            f"patterns, top {pp['top']} refined {pp['steps']} steps, wake {pp['wake']}",
+        ),
+        (
+            "data",
+            f"{site.n_digits:,} {p['dataset']} images from {site.data_source}"
+            if site.n_digits
+            else "–",
+        ),
+    ]
+    if site.compare:
+        rows.append(("compared with", site.compare))
+    return rows
+
+
 RANGE_NOTES = {
     "valid": "valid: every OIP is a real input (pixels in [0, 1]), drawn as exact "
     "pixels; the contrast-enhanced pictures are labelled",
@@ -275,8 +276,9 @@ def write_compare(root: Path, st, site: SiteInfo) -> Path:
     d = root / "compare" / layer
     d.mkdir(parents=True, exist_ok=True)
     for k, m in enumerate(other.maps):
-        png(d / f"map_{m:03d}.png", other.shown(other.best_images[k]), scale=3)
-    save(root / "compare" / f"{layer}_other.png", other.sheet())
+        img = to_image(other.shown(other.best_images[k]), scale=3, rgb=True)
+        save_image(d / f"map_{m:03d}.png", img, fast=True)
+    save_image(root / "compare" / f"{layer}_other.png", other.sheet(), fast=True)
     mine = [st.status(k) for k in range(len(st.maps))]
     theirs = other.status
     va, vb = [st.value(k) or 0.0 for k in range(len(st.maps))], other.best_values
@@ -296,7 +298,7 @@ def write_compare(root: Path, st, site: SiteInfo) -> Path:
             "thumb": f"{layer}/map_{m:03d}.png",
             "tip": f"{site.compare} map {m}: {s}",
         }
-        for m, s, v in zip(other.maps, theirs, vb)
+        for m, s, v in zip(other.maps, theirs, vb, strict=True)
     ]
     p = site.params
     return write_page(

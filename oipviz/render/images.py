@@ -1,8 +1,10 @@
-"""Pictures: contrast enhancement, viridis/gray PNGs and contact sheets."""
+"""Pictures of arrays: contrast enhancement, viridis/gray images, the standard OIP set,
+contact sheets and strips.  PIL images only: the writers save them
+(:func:`oipviz.core.outputs.save_image`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -42,65 +44,107 @@ def colorize(img01: np.ndarray, cmap: str = "viridis") -> np.ndarray:
     return lut[np.round(img01 * 255).astype(np.int64)]
 
 
-def to_image(img01: np.ndarray, cmap: str = "viridis", scale: int = 8) -> Image.Image:
-    """A PIL image, enlarged ``scale``× with nearest-neighbour so pixels stay crisp."""
-    rgb = colorize(img01, cmap)
-    if cmap == "gray":
-        im = Image.fromarray(rgb[..., 0], "L")
+def to_image(
+    img01: np.ndarray, cmap: str = "viridis", scale: int = 8, rgb: bool = False
+) -> Image.Image:
+    """A picture of an array in [0,1].
+
+    Parameters
+    ----------
+    img01 : ndarray
+        (H,W) values in [0,1] (clipped).
+    cmap : str
+        A matplotlib colormap name, or ``"gray"``.
+    scale : int
+        Enlargement with nearest neighbour, so pixels stay crisp.
+    rgb : bool
+        Always an RGB image (a gray picture is otherwise mode ``L``).
+
+    Returns
+    -------
+    PIL.Image.Image
+    """
+    rgb_arr = colorize(np.asarray(img01).squeeze(), cmap)
+    if cmap == "gray" and not rgb:
+        im = Image.fromarray(rgb_arr[..., 0], "L")
     else:
-        im = Image.fromarray(rgb, "RGB")
+        im = Image.fromarray(rgb_arr, "RGB")
     if scale > 1:
-        im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+        im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
     return im
 
 
-def save_png(path: str | Path, img01: np.ndarray, cmap: str = "viridis", scale: int = 8) -> Path:
-    """Write one picture as PNG (deterministic bytes: no timestamps)."""
-    to_image(img01, cmap, scale).save(path, format="PNG", optimize=False)
-    return Path(path)
+def oip_images(z: np.ndarray, pixels: np.ndarray | None = None) -> dict[str, Image.Image]:
+    """The standard pictures of one OIP: ``viridis``, ``gray`` and ``enhanced``.
 
+    Parameters
+    ----------
+    z : ndarray
+        The OIP in the engine's space, (28,28) or (28,28,1).
+    pixels : ndarray or None
+        Its pixels in [0,1]: an in-range image is drawn exactly (0 = black, 1 = white;
+        no stretch).  None: ``z`` is min-max scaled, as the articles show it.
 
-def save_oip(
-    folder: str | Path, stem: str, z: np.ndarray, pixels: np.ndarray | None = None
-) -> list[Path]:
-    """The standard set for one OIP: viridis, gray, contrast-enhanced PNGs and the raw .npy.
-
-    ``pixels`` (in [0,1]): an in-range image is drawn exactly (0 = black, 1 = white; no
-    stretch); otherwise the engine-space array is min-max scaled, as the articles show it.
-    The contrast-enhanced file is always a separate, labelled picture."""
-    folder = Path(folder)
+    Returns
+    -------
+    dict
+        {kind: PIL image}, 8× enlarged; the contrast-enhanced picture is always of ``z``.
+    """
     z = np.asarray(z, np.float32).squeeze()
     shown = normalize(z) if pixels is None else np.clip(np.asarray(pixels).squeeze(), 0.0, 1.0)
-    paths = [
-        save_png(folder / f"{stem}_viridis.png", shown, "viridis"),
-        save_png(folder / f"{stem}_gray.png", shown, "gray"),
-        save_png(folder / f"{stem}_enhanced.png", enhance(z), "viridis"),
-    ]
-    np.save(folder / f"{stem}.npy", z)
-    paths.append(folder / f"{stem}.npy")
-    return paths
+    return {
+        "viridis": to_image(shown, "viridis"),
+        "gray": to_image(shown, "gray"),
+        "enhanced": to_image(enhance(z), "viridis"),
+    }
 
 
-def _font(size: int):
+def font(size: int):
+    """Pillow's default font at ``size`` px (a bitmap font without FreeType)."""
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType
         return ImageFont.load_default()
 
 
+
+
 def contact_sheet(
     images01: list[np.ndarray],
     labels: list[str],
-    path: str | Path | None,
+    *,
     cmap: str = "viridis",
     cols: int | None = None,
     cell: int = 84,
-    status: list[str] | None = None,
+    status: Sequence[str | None] | None = None,
     title: str | None = None,
-):
+) -> Image.Image:
     """A grid of small pictures, each with its label (and a status colour bar).
 
-    Saved as PNG at ``path`` (returned); with ``path=None`` the PIL image is returned."""
+    Parameters
+    ----------
+    images01, labels : list
+        (H,W) pictures in [0,1], and one caption per picture.
+    path : None
+        Must be None (kept for calls written ``contact_sheet(imgs, labels, None, ...)``);
+        render writes no files: save the image with :func:`oipviz.core.outputs.save_image`.
+    cmap : str
+        Colormap of the pictures (``"gray"``: plain gray).
+    cols, cell : int
+        Pictures per row (None: a square grid); size of each picture in pixels.
+    status : list of str or None
+        Per picture ``live``/``rescued``/``dead``/``pending``: a coloured bar (dead: a
+        red cross).
+    title : str or None
+        A line above the grid.
+
+    Returns
+    -------
+    PIL.Image.Image
+        RGB.
+    """
+    if path is not None:
+        raise TypeError("contact_sheet() returns the picture; save it with save_image()")
     n = len(images01)
     cols = cols or int(np.ceil(np.sqrt(n)))
     rows = max(1, int(np.ceil(n / cols)))
@@ -110,36 +154,54 @@ def contact_sheet(
     H = top + rows * (cell + label_h + pad) + pad
     sheet = Image.new("RGB", (W, H), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    font = _font(12)
+    small = font(12)
     if title:
-        draw.text((pad, 4), title, fill=(0, 0, 0), font=font)
-    for k, (img, lab) in enumerate(zip(images01, labels)):
+        draw.text((pad, 4), title, fill=(0, 0, 0), font=small)
+    for k, (img, lab) in enumerate(zip(images01, labels, strict=True)):
         r, c = divmod(k, cols)
         x0 = pad + c * (cell + pad)
         y0 = top + pad + r * (cell + label_h + pad)
-        tile = to_image(img, cmap, 1).convert("RGB").resize((cell, cell), Image.NEAREST)
+        tile = to_image(img, cmap, 1).convert("RGB").resize((cell, cell), Image.Resampling.NEAREST)
         sheet.paste(tile, (x0, y0))
-        st = status[k] if status else None
-        if st == "dead":
-            draw.line([(x0, y0), (x0 + cell, y0 + cell)], fill=STATUS_COLOURS["dead"], width=2)
-            draw.line([(x0 + cell, y0), (x0, y0 + cell)], fill=STATUS_COLOURS["dead"], width=2)
-        if st:
-            draw.rectangle(
-                [x0, y0 + cell, x0 + cell, y0 + cell + 3], fill=STATUS_COLOURS.get(st, (0, 0, 0))
-            )
-        draw.text((x0 + 2, y0 + cell + 3), lab, fill=(0, 0, 0), font=font)
-    if path is None:
-        return sheet
-    sheet.save(path, format="PNG")
-    return Path(path)
+        _mark(draw, x0, y0, cell, status[k] if status else None)
+        draw.text((x0 + 2, y0 + cell + 3), lab, fill=(0, 0, 0), font=small)
+    return sheet
+
+
+def _mark(draw, x0: int, y0: int, cell: int, st: str | None) -> None:
+    """A tile's status: a coloured bar below it; a dead map's tile is crossed out."""
+    if st == "dead":
+        draw.line([(x0, y0), (x0 + cell, y0 + cell)], fill=STATUS_COLOURS["dead"], width=2)
+        draw.line([(x0 + cell, y0), (x0, y0 + cell)], fill=STATUS_COLOURS["dead"], width=2)
+    if st:
+        draw.rectangle(
+            [x0, y0 + cell, x0 + cell, y0 + cell + 3], fill=STATUS_COLOURS.get(st, (0, 0, 0))
+        )
 
 
 def strip(
-    panels: list[Image.Image], path: str | Path, labels: list[str] | None = None, height: int = 224
-) -> Path:
-    """Panels side by side at a common height, with optional captions."""
+    panels: list[Image.Image], labels: list[str] | None = None, height: int = 224
+) -> Image.Image:
+    """Panels side by side at a common height, with optional captions.
+
+    Parameters
+    ----------
+    panels : list of PIL.Image.Image
+        Pictures of any size and mode (resized bicubically to ``height``).
+    labels : list of str or None
+        One caption under each panel.
+    height : int
+        The panels' common height in pixels.
+
+    Returns
+    -------
+    PIL.Image.Image
+        RGB.
+    """
     scaled = [
-        p.convert("RGB").resize((max(1, round(p.width * height / p.height)), height), Image.BICUBIC)
+        p.convert("RGB").resize(
+            (max(1, round(p.width * height / p.height)), height), Image.Resampling.BICUBIC
+        )
         for p in panels
     ]
     cap = 18 if labels else 0
@@ -150,7 +212,6 @@ def strip(
     for i, p in enumerate(scaled):
         out.paste(p, (x, 6))
         if labels:
-            draw.text((x, height + 9), labels[i], fill=(0, 0, 0), font=_font(12))
+            draw.text((x, height + 9), labels[i], fill=(0, 0, 0), font=font(12))
         x += p.width + 6
-    out.save(path, format="PNG")
-    return Path(path)
+    return out

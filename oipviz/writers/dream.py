@@ -9,7 +9,8 @@ from PIL import Image
 from oipviz.compute.dream import DreamResult, DreamRound
 from oipviz.compute.scales import resize
 from oipviz.core.folders import OutputFolder
-from oipviz.core.images import ImagePlanes, compose, save_image
+from oipviz.core.images import ImagePlanes, compose, from_float
+from oipviz.core.outputs import save_image
 from oipviz.render.images import colorize, normalize, strip, to_image
 
 
@@ -21,24 +22,47 @@ def _plane_at(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack([resize(a[..., c], size) for c in range(a.shape[2])], axis=-1)
 
 
+def _small(rd: DreamRound) -> np.ndarray:
+    """The model-size dream scaled for display: min-max (as the articles show an OIP), or
+    for a mosaic the 1–99 percentile range (a few extreme tiles would leave the rest flat)."""
+    if rd.tiles == 1:
+        return normalize(rd.small)
+    lo, hi = np.percentile(rd.small, [1, 99])
+    return np.clip((rd.small - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+
+
+def _rgb_image(a: np.ndarray, scale: int = 1) -> Image.Image:
+    img = Image.fromarray(np.round(np.clip(a, 0.0, 1.0) * 255).astype(np.uint8), "RGB")
+    return img if scale == 1 else img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+
+
+def _colour_panels(rd: DreamRound, tag: str) -> tuple[list[Image.Image], list[str]]:
+    """A colour model's round: the RGB dream at the model's size, upscaled, + details,
+    contrast adjusted."""
+    scale = max(1, round(224 / max(rd.small.shape[:2])))
+    panels = [_rgb_image(_small(rd), scale)]
+    for arr in (normalize(rd.upscaled), normalize(rd.with_detail), rd.adjusted):
+        panels.append(_rgb_image(arr))
+    return panels, [f"{tag} (RGB)", "upscaled dream", "+ details", "contrast adjusted"]
+
+
 def round_panels(
     rd: DreamRound, planes: ImagePlanes | None = None, gray: bool = False
 ) -> tuple[list[Image.Image], list[str]]:
     """The article's panels of one round as PIL images, with captions.
 
-    28×28 OIP (viridis, gray; the mosaic of tiles when tiled), the blurry upscaled dream,
-    the dream with details re-added (both min-max scaled for display), the contrast-
-    adjusted result, and in colour when ``planes`` hold a colour photo.
+    The model-size OIP (viridis, gray; the mosaic of tiles when tiled), the blurry
+    upscaled dream, the dream with details re-added (both min-max scaled for display), the
+    contrast-adjusted result, and in colour when ``planes`` hold a colour photo (a colour
+    model's round: all in RGB).
     """
-
+    h, w = rd.model_size
+    tag = f"OIP {w}x{h}" if rd.tiles == 1 else f"{rd.tiles} tiles {w}x{h}"
+    if rd.small.ndim == 3:
+        return _colour_panels(rd, tag)
     scale = max(1, round(224 / max(rd.small.shape)))
-    if rd.tiles == 1:
-        small = normalize(rd.small)  # min-max, as the articles show an OIP
-    else:  # a mosaic: a few extreme tiles would leave the rest flat
-        lo, hi = np.percentile(rd.small, [1, 99])
-        small = np.clip((rd.small - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+    small = _small(rd)
     panels = [to_image(small, "viridis", scale), to_image(small, "gray", scale)]
-    tag = "OIP 28x28" if rd.tiles == 1 else f"{rd.tiles} tiles 28x28"
     labels = [f"{tag} (viridis)", f"{tag} (gray)"]
     for arr, lab in (
         (normalize(rd.upscaled), "upscaled dream"),
@@ -59,14 +83,32 @@ def round_panels(
 def write_dream(
     out: OutputFolder, res: DreamResult, manifest: dict, planes: ImagePlanes | None = None
 ) -> dict:
-    """dream.png (the input's size and mode), one strip per round, manifest.json."""
+    """Write a dream into ``out``.
+
+    Parameters
+    ----------
+    out : OutputFolder
+        The open output folder.
+    res : DreamResult
+        The dream and its rounds.
+    manifest : dict
+        The manifest's common part.
+    planes : ImagePlanes or None
+        The input photo's planes (a colour photo adds a colour panel to each strip).
+
+    Returns
+    -------
+    dict
+        The manifest written.  Files: ``dream.png`` (the input's size and mode), one strip
+        of the articles' panels per round (``roundN.png`` or ``octaveO_roundN.png``).
+    """
     many = len({r.octave for r in res.rounds}) > 1
-    save_image(out.path / "dream.png", res.image, res.mode)
+    save_image(out.path / "dream.png", from_float(res.image, res.mode))
     rounds = []
     for rd in res.rounds:
         name = f"octave{rd.octave}_round{rd.round}.png" if many else f"round{rd.round}.png"
         panels, labels = round_panels(rd, planes, res.params.get("gray", False))
-        strip(panels, out.path / name, labels)
+        save_image(out.path / name, strip(panels, labels))
         rounds.append(
             {
                 "octave": rd.octave,

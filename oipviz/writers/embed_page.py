@@ -128,7 +128,7 @@ def svg_points(coords: np.ndarray, labels: np.ndarray, pred: np.ndarray | None) 
 
 def render(result, title: str, meta: str) -> str:
     """The page of an EmbedResult."""
-    from oipviz.writers.plots import CLASS_COLOURS
+    from oipviz.render.plots import CLASS_COLOURS
 
     y = result.labels
     panels = [

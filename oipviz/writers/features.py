@@ -4,41 +4,11 @@ No TensorFlow here: everything comes from the result objects."""
 
 from __future__ import annotations
 
-import csv
-import io
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 from oipviz.core.folders import OutputFolder
-from oipviz.core.outputs import write_bytes, write_text
-
-
-def save_png(path: Path, image) -> str:
-    """A PIL image as PNG, atomically (no metadata: same image, same bytes)."""
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    write_bytes(path, buf.getvalue())
-    return path.name
-
-
-def save_npy(path: Path, array: np.ndarray) -> str:
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(array))
-    write_bytes(path, buf.getvalue())
-    return path.name
-
-
-def save_csv(path: Path, rows: list[dict]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(
-        {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows
-    )
-    write_text(path, buf.getvalue())
-    return path.name
+from oipviz.core.outputs import save_array, save_csv, save_image, write_text
 
 
 def _data(digits) -> dict:
@@ -56,11 +26,13 @@ def write_embed(out: OutputFolder, res, manifest: dict) -> dict:
     from oipviz.writers.embed_page import render
 
     tmp = out.path
-    files = [save_png(tmp / "embedding.png", res.figure())]
+    files = [save_image(tmp / "embedding.png", res.figure()).name]
     for j, p in enumerate(res.panels):
-        files.append(save_npy(tmp / ("coords.npy" if j == 0 else f"coords_{p.tag}.npy"), p.coords))
-    files.append(save_npy(tmp / "labels.npy", res.labels))
-    files.append(save_csv(tmp / "scores.csv", res.summary()))
+        files.append(
+            save_array(tmp / ("coords.npy" if j == 0 else f"coords_{p.tag}.npy"), p.coords).name
+        )
+    files.append(save_array(tmp / "labels.npy", res.labels).name)
+    files.append(save_csv(tmp / "scores.csv", res.summary()).name)
     if res.built is not None:  # keep the random-weight net the run trained, with its card
         src = Path(res.built.path)
         for f in sorted(src.parent.glob(src.stem + ".*")):
@@ -81,7 +53,7 @@ def write_embed(out: OutputFolder, res, manifest: dict) -> dict:
         k=res.k,
         perplexity=res.perplexity,
         notes=res.notes,
-        panels=[dict(s, notes=p.notes) for s, p in zip(res.summary(), res.panels)],
+        panels=[dict(s, notes=p.notes) for s, p in zip(res.summary(), res.panels, strict=True)],
         files=sorted(files) + ["manifest.json"],
     )
     out.write_manifest(manifest)
@@ -91,13 +63,15 @@ def write_embed(out: OutputFolder, res, manifest: dict) -> dict:
 def write_clusters(out: OutputFolder, res, manifest: dict) -> dict:
     """elbow.png, silhouette.png, cpu_time.png, scores.csv; for the chosen K the
     centroid sheet, the contingency table (CSV + PNG), assignment and centroids (.npy)."""
-    from oipviz.writers.plots import contingency, curve
+    from oipviz.render.plots import contingency, curve
 
     tmp, k = out.path, res.show_k
     desc = f"{res.features}, {len(res.labels)} digits"
     files = [
-        save_png(tmp / "elbow.png", curve(res.ks, res.inertia, "inertia", f"elbow: {desc}", k)),
-        save_png(
+        save_image(
+            tmp / "elbow.png", curve(res.ks, res.inertia, "inertia", f"elbow: {desc}", k)
+        ).name,
+        save_image(
             tmp / "silhouette.png",
             curve(
                 res.ks,
@@ -106,17 +80,17 @@ def write_clusters(out: OutputFolder, res, manifest: dict) -> dict:
                 f"silhouette ({res.silhouette_n} points): {desc}",
                 res.best_k,
             ),
-        ),
-        save_png(
+        ).name,
+        save_image(
             tmp / "cpu_time.png",
             curve(res.ks, res.cpu_seconds, "CPU seconds", f"MiniBatchKMeans CPU time: {desc}"),
-        ),
-        save_csv(tmp / "scores.csv", res.rows()),
-        save_png(tmp / f"centroids_K{k}.png", res.sheet()),
-        save_png(
+        ).name,
+        save_csv(tmp / "scores.csv", res.rows()).name,
+        save_image(tmp / f"centroids_K{k}.png", res.sheet()).name,
+        save_image(
             tmp / f"contingency_K{k}.png",
             contingency(res.contingency, f"K={k}: cluster × class (purity {res.purity:.3f})"),
-        ),
+        ).name,
         save_csv(
             tmp / f"contingency_K{k}.csv",
             [
@@ -128,9 +102,9 @@ def write_clusters(out: OutputFolder, res, manifest: dict) -> dict:
                 }
                 for j, row in enumerate(res.contingency)
             ],
-        ),
-        save_npy(tmp / "assignment.npy", res.assignment),
-        save_npy(tmp / "centroids.npy", res.centroids),
+        ).name,
+        save_array(tmp / "assignment.npy", res.assignment).name,
+        save_array(tmp / "centroids.npy", res.centroids).name,
     ]
     manifest = dict(
         manifest,
@@ -148,10 +122,10 @@ def write_weights(out: OutputFolder, res, manifest: dict) -> dict:
     """templates.png or kernels.png, class_means.png, the raw arrays, the manifest."""
     tmp = out.path
     files = [
-        save_png(tmp / f"{res.kind}.png", res.sheet()),
-        save_npy(tmp / f"{res.kind}.npy", res.images),
-        save_png(tmp / "class_means.png", res.means_sheet()),
-        save_npy(tmp / "class_means.npy", res.class_means),
+        save_image(tmp / f"{res.kind}.png", res.sheet()).name,
+        save_array(tmp / f"{res.kind}.npy", res.images).name,
+        save_image(tmp / "class_means.png", res.means_sheet()).name,
+        save_array(tmp / "class_means.npy", res.class_means).name,
     ]
     corr = res.correlation()
     if corr is not None:
@@ -162,7 +136,7 @@ def write_weights(out: OutputFolder, res, manifest: dict) -> dict:
                     {"template": f"class {c}", **{f"mean {d}": float(v) for d, v in enumerate(row)}}
                     for c, row in enumerate(corr)
                 ],
-            )
+            ).name
         )
     manifest = dict(
         manifest,

@@ -1,15 +1,17 @@
 """Write an :class:`~oipviz.compute.oip.OIPRun` as PNGs, .npy, contact sheets and a manifest;
-keep the parts of a resumable multi-map run in its output folder (:class:`FolderParts`)."""
+run a resumable multi-map OIP job in parts."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from oipviz.compute.oip import OIPRun
 from oipviz.core.folders import OutputFolder
-from oipviz.core.outputs import load_npz, save_npz
-from oipviz.core.status import count, live_or_dead
-from oipviz.render.images import contact_sheet, enhance, save_oip
+from oipviz.core.outputs import load_npz, save_array, save_image, save_npz
+from oipviz.core.status import count
+from oipviz.render.images import contact_sheet, enhance, oip_images
 
 
 class FolderParts:
@@ -40,48 +42,60 @@ class FolderParts:
         save_npz(self._path([int(m) for m in arrays["maps"]]), arrays)
 
 
+def write_oip_images(
+    folder: str | Path, stem: str, z: np.ndarray, pixels: np.ndarray | None = None
+) -> list[Path]:
+    """The standard set of one OIP: ``STEM_viridis.png``, ``STEM_gray.png``,
+    ``STEM_enhanced.png`` (:func:`oipviz.render.images.oip_images`) and the raw ``STEM.npy``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        An existing folder.
+    stem : str
+        The files' common name.
+    z : ndarray
+        The OIP in the engine's space.
+    pixels : ndarray or None
+        Its pixels in [0,1], drawn exactly (a valid-range OIP); None: min-max scaled.
+
+    Returns
+    -------
+    list of Path
+        The four files.
+    """
+    folder = Path(folder)
+    paths = [
+        save_image(folder / f"{stem}_{kind}.png", img)
+        for kind, img in oip_images(z, pixels).items()
+    ]
+    paths.append(save_array(folder / f"{stem}.npy", np.asarray(z, np.float32).squeeze()))
+    return paths
+
+
 def write_oip(out: OutputFolder, run: OIPRun, manifest: dict) -> dict:
-    """Per live map: viridis/gray/enhanced PNGs and the raw .npy; the contact sheet(s);
-    history.npy; manifest.json.  Returns the manifest."""
+    """Write an OIP run into ``out``.
+
+    Parameters
+    ----------
+    out : OutputFolder
+        The open output folder.
+    run : OIPRun
+        The OIPs of one or more maps.
+    manifest : dict
+        The manifest's common part.
+
+    Returns
+    -------
+    dict
+        The manifest written.  Files: per live map its viridis/gray/enhanced PNGs and raw
+        .npy (:func:`write_oip_images`), the contact sheet(s), ``history.npy``.
+    """
     tmp = out.path
-    status = run.status
-    per_map = []
-    for k, m in enumerate(run.maps):
-        entry = {
-            "map": m,
-            "status": status[k],
-            "activation_start": [float(v) for v in run.start[k]],
-            "activation_end": [float(v) for v in run.final[k]],
-            "best_init": int(run.best[k]),
-            "best_activation": float(run.best_values[k]),
-        }
-        if status[k] == "live":
-            px = run.shown(run.best_images[k]) if run.range_mode == "valid" else None
-            entry["files"] = [p.name for p in save_oip(tmp, f"map{m:03d}", run.best_images[k], px)]
-        per_map.append(entry)
-    if len(run.maps) > 1:
-        labels = [f"{m}" + (" dead" if s == "dead" else "") for m, s in zip(run.maps, status)]
-        title = f"{run.layer}: OIPs ({run.kind})" + (
-            ", valid range" if run.range_mode == "valid" else ""
-        )
-        contact_sheet(
-            [run.shown(b) for b in run.best_images],
-            labels,
-            tmp / "contact_sheet.png",
-            status=status,
-            title=title,
-        )
-        contact_sheet(
-            [enhance(b) for b in run.best_images],
-            labels,
-            tmp / "contact_sheet_enhanced.png",
-            status=status,
-            title=f"{run.layer}: OIPs, contrast-enhanced",
-        )
-    else:
-        run.sheet().save(tmp / "contact_sheet.png", format="PNG")
-    np.save(tmp / "history.npy", run.history)
-    c = count(status)
+    per_map = [_oip_entry(tmp, run, k) for k in range(len(run.maps))]
+    _write_sheets(tmp, run)
+    save_array(tmp / "history.npy", run.history)
+    c = count(run.status)
     manifest = dict(
         manifest,
         layer=run.layer,
@@ -101,4 +115,48 @@ def write_oip(out: OutputFolder, run: OIPRun, manifest: dict) -> dict:
     return manifest
 
 
-__all__ = ["write_oip", "FolderParts"]
+def _oip_entry(folder: Path, run: OIPRun, k: int) -> dict:
+    """Map ``k``'s manifest entry; a live map's pictures are written."""
+    m, status = run.maps[k], run.status[k]
+    entry = {
+        "map": m,
+        "status": status,
+        "activation_start": [float(v) for v in run.start[k]],
+        "activation_end": [float(v) for v in run.final[k]],
+        "best_init": int(run.best[k]),
+        "best_activation": float(run.best_values[k]),
+    }
+    if status == "live":
+        z = run.best_images[k]
+        px = run.shown(z) if run.range_mode == "valid" else None
+        entry["files"] = [p.name for p in write_oip_images(folder, f"map{m:03d}", z, px)]
+    return entry
+
+
+def _write_sheets(folder: Path, run: OIPRun) -> None:
+    """``contact_sheet.png`` (several maps: their best OIPs, and a contrast-enhanced
+    ``contact_sheet_enhanced.png``; one map: all its inits)."""
+    if len(run.maps) == 1:
+        save_image(folder / "contact_sheet.png", run.sheet())
+        return
+    status = run.status
+    labels = [
+        f"{m}" + (" dead" if s == "dead" else "") for m, s in zip(run.maps, status, strict=True)
+    ]
+    title = f"{run.layer}: OIPs ({run.kind})" + (
+        ", valid range" if run.range_mode == "valid" else ""
+    )
+    sheet = contact_sheet(
+        [run.shown(b) for b in run.best_images], labels, status=status, title=title
+    )
+    save_image(folder / "contact_sheet.png", sheet)
+    enhanced = contact_sheet(
+        [enhance(b) for b in run.best_images],
+        labels,
+        status=status,
+        title=f"{run.layer}: OIPs, contrast-enhanced",
+    )
+    save_image(folder / "contact_sheet_enhanced.png", enhanced)
+
+
+__all__ = ["write_oip", "write_oip_images", "FolderParts"]

@@ -1,5 +1,6 @@
 """Write a :class:`~oipviz.compute.precursor.PrecursorResult` as files: PNGs of the candidates'
-start patterns and refined OIPs, the screen histogram, refine curves, a contact sheet."""
+start patterns and refined OIPs, the screen histogram, refine curves (:mod:`oipviz.render.plots`),
+a contact sheet."""
 
 from __future__ import annotations
 
@@ -8,87 +9,26 @@ from pathlib import Path
 import numpy as np
 
 from oipviz.compute.precursor import PrecursorResult
-from oipviz.core.status import fires, live_or_dead
+from oipviz.core.outputs import save_array, save_image, save_npz_compressed
+from oipviz.core.status import live_or_dead
+from oipviz.render.images import contact_sheet, normalize, to_image
+from oipviz.render.plots import refine_curves, screen_histogram
+from oipviz.writers.oip import write_oip_images
 
 
-def _figure(w: float = 6.4, h: float = 4.0):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def precursor_entry(res: PrecursorResult) -> dict:
+    """One map's precursor run for a manifest: status, best activation, screen and timing,
+    per candidate its pattern, screen loss and activations.
 
-    fig = Figure(figsize=(w, h), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
+    Parameters
+    ----------
+    res : PrecursorResult
+        The run.
 
-
-def plot_screen_histogram(res: PrecursorResult, path) -> None:
-    """Histogram of the screen losses (log counts), the top-k cut marked."""
-    fig = _figure()
-    ax = fig.add_subplot(111)
-    ok = ~np.isnan(res.screen_losses)
-    steps = res.screen_steps[ok]
-    vals = res.screen_losses[ok]
-    lo, hi = float(vals.min()), float(vals.max())
-    flat = hi - lo <= 1e-12
-    bins = np.array([lo - 0.004, lo + 0.004]) if flat else np.linspace(lo, hi, 61)
-    levels = sorted(set(int(s) for s in np.unique(steps)))
-    data = [vals[steps == s] for s in levels]
-    labels = [
-        ("raw pattern" if s == 0 else f"after {s} steps") + f" ({len(d):,})"
-        for s, d in zip(levels, data)
-    ]
-    ax.hist(data, bins=bins, stacked=True, label=labels, log=True)
-    cut = float(res.top_losses.min())
-    ax.axvline(cut, color="crimson", ls="--", lw=1, label=f"top {len(res.top_indices)} ≥ {cut:.3g}")
-    zeros = int(np.count_nonzero(~fires(vals)))
-    if flat:
-        ax.set_xlim(lo - 0.1, lo + 0.1)
-        ax.text(
-            0.27,
-            0.6,
-            f"all {len(vals):,} patterns\ngive {lo:.3g}: none of\nthem wakes this map",
-            transform=ax.transAxes,
-            ha="center",
-            fontsize=11,
-        )
-    ax.set_xlabel("screen loss (mean activation of the map)")
-    ax.set_ylabel("patterns")
-    ax.set_title(
-        f"{res.layer} map {res.map}: {res.screen} screen of {len(vals):,} patterns "
-        f"({zeros:,} at zero)",
-        fontsize=10,
-    )
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-
-
-def plot_refine_curves(res: PrecursorResult, path) -> None:
-    """Objective vs step for every candidate's refinement."""
-    fig = _figure()
-    ax = fig.add_subplot(111)
-    steps = np.append(res.history_steps, res.steps)
-    for i in range(len(res.final)):
-        ys = np.append(res.history[:, i], res.final[i])
-        ax.plot(
-            steps,
-            ys,
-            lw=2.0 if i == res.best else 1.0,
-            label=f"#{i + 1} (pattern {int(res.top_indices[i])}): {res.final[i]:.3g}",
-        )
-    ax.set_xlabel("step")
-    ax.set_ylabel("mean activation of the map")
-    ax.set_title(
-        f"{res.layer} map {res.map}: refinement of the top {len(res.final)} ({res.steps} steps)",
-        fontsize=10,
-    )
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-
-
-def map_entry(res: PrecursorResult) -> dict:
-    """The per-map part of a manifest."""
+    Returns
+    -------
+    dict
+    """
     digits = res.digits()
     return {
         "map": res.map,
@@ -123,31 +63,64 @@ def map_entry(res: PrecursorResult) -> dict:
 def write_result(folder, res: PrecursorResult) -> dict:
     """Write one map's PNGs, arrays and plots into ``folder`` (which exists).
 
-    Returns the manifest entry (with the file names).
-    """
-    from oipviz.render.images import contact_sheet, normalize, save_oip, save_png
+    Parameters
+    ----------
+    folder : str or Path
+        An existing folder.
+    res : PrecursorResult
+        The run.
 
+    Returns
+    -------
+    dict
+        :func:`precursor_entry` with ``files``, the names of the files written.
+    """
     folder = Path(folder)
+    files = _write_candidates(folder, res)
+    files += [p.name for p in write_oip_images(folder, "best", res.best_image)]
+    screened = ~np.isnan(res.screen_losses)
+    if screened.all():
+        save_array(folder / "screen_losses.npy", res.screen_losses)
+        losses_file = "screen_losses.npy"
+    else:  # a slice or a top-k-only (sharded, huge) screen: store what was measured
+        idx = np.flatnonzero(screened)
+        save_npz_compressed(
+            folder / "screen_losses.npz", {"index": idx, "loss": res.screen_losses[idx]}
+        )
+        losses_file = "screen_losses.npz"
+    save_array(folder / "refine_history.npy", res.history)
+    save_image(folder / "screen_histogram.png", screen_histogram(res))
+    save_image(folder / "refine_curves.png", refine_curves(res))
+    save_image(folder / "contact_sheet.png", _sheet(res))
+    files += [
+        losses_file,
+        "refine_history.npy",
+        "screen_histogram.png",
+        "refine_curves.png",
+        "contact_sheet.png",
+    ]
+    entry = precursor_entry(res)
+    entry["files"] = files
+    return entry
+
+
+def _write_candidates(folder: Path, res: PrecursorResult) -> list[str]:
+    """Each candidate's start pattern (viridis, gray) and refined OIP; the file names."""
     w = len(str(len(res.final)))
     files = []
     for i in range(len(res.final)):
         tag = f"{i + 1:0{w}d}"
-        z0 = res.start_patterns[i, :, :, 0]
-        files.append(save_png(folder / f"start_{tag}_viridis.png", normalize(z0), "viridis").name)
-        files.append(save_png(folder / f"start_{tag}_gray.png", normalize(z0), "gray").name)
-        files += [p.name for p in save_oip(folder, f"oip_{tag}", res.images[i])]
-    files += [p.name for p in save_oip(folder, "best", res.best_image)]
-    screened = ~np.isnan(res.screen_losses)
-    if screened.all():
-        np.save(folder / "screen_losses.npy", res.screen_losses)
-        losses_file = "screen_losses.npy"
-    else:  # a slice or a top-k-only (sharded, huge) screen: store what was measured
-        idx = np.flatnonzero(screened)
-        np.savez_compressed(folder / "screen_losses.npz", index=idx, loss=res.screen_losses[idx])
-        losses_file = "screen_losses.npz"
-    np.save(folder / "refine_history.npy", res.history)
-    plot_screen_histogram(res, folder / "screen_histogram.png")
-    plot_refine_curves(res, folder / "refine_curves.png")
+        z0 = normalize(res.start_patterns[i, :, :, 0])
+        for cmap in ("viridis", "gray"):
+            name = f"start_{tag}_{cmap}.png"
+            save_image(folder / name, to_image(z0, cmap))
+            files.append(name)
+        files += [p.name for p in write_oip_images(folder, f"oip_{tag}", res.images[i])]
+    return files
+
+
+def _sheet(res: PrecursorResult):
+    """Start patterns (top row) and refined OIPs (bottom row) with their numbers."""
     top = len(res.final)
     imgs = [normalize(z) for z in res.start_patterns[..., 0]] + [
         normalize(z) for z in res.images[..., 0]
@@ -157,28 +130,32 @@ def write_result(folder, res: PrecursorResult) -> dict:
         f"#{i + 1} s={res.top_losses[i]:.2g}" + (" w" if woken[i] else "") for i in range(top)
     ] + [f"{v:.3g}" + (" best" if i == res.best else "") for i, v in enumerate(res.final)]
     status = [None] * top + [live_or_dead(v) for v in res.final]
-    contact_sheet(
+    return contact_sheet(
         imgs,
         labels,
-        folder / "contact_sheet.png",
         cols=top,
         status=status,
         title=f"{res.layer} map {res.map}: start patterns (top), refined OIPs (bottom)",
     )
-    files += [
-        losses_file,
-        "refine_history.npy",
-        "screen_histogram.png",
-        "refine_curves.png",
-        "contact_sheet.png",
-    ]
-    entry = map_entry(res)
-    entry["files"] = files
-    return entry
 
 
 def write_precursor(out, res: PrecursorResult, manifest: dict) -> dict:
-    """One map's precursor run as a whole output folder (files + manifest)."""
+    """One map's precursor run as a whole output folder.
+
+    Parameters
+    ----------
+    out : OutputFolder
+        The open output folder.
+    res : PrecursorResult
+        The run.
+    manifest : dict
+        The manifest's common part.
+
+    Returns
+    -------
+    dict
+        The manifest written (:func:`write_result`'s entry, layer, grid, values).
+    """
     entry = write_result(out.path, res)
     manifest = dict(manifest, layer=res.layer, grid=res.grid, values=list(res.values), **entry)
     out.write_manifest(manifest)

@@ -3,16 +3,13 @@ soon as it is finished, then the rescue table (CSV + JSON), an overview sheet, t
 
 from __future__ import annotations
 
-import csv
-import io
-
 import numpy as np
 
 from oipviz.compute.oip import OIPRun
 from oipviz.compute.precursor import PrecursorResult
 from oipviz.compute.rescue import RescueResult, RescueRow
 from oipviz.core.folders import OutputFolder
-from oipviz.core.outputs import read_json, write_json, write_text
+from oipviz.core.outputs import read_json, save_csv, save_image, write_json
 from oipviz.core.status import PENDING
 from oipviz.writers.precursor import write_result
 
@@ -56,19 +53,25 @@ def finished_rows(
 
 
 def write_rescue(out: OutputFolder, res: RescueResult, manifest: dict) -> dict:
-    """rescue.csv, rescue.json, contact_sheet.png and the final manifest."""
+    """Write the rescue table and overview of a rescue run (its maps are written already).
+
+    Parameters
+    ----------
+    out : OutputFolder
+        The open output folder, holding ``mapNNN/`` of every map the precursor ran on.
+    res : RescueResult
+        The rescue table.
+    manifest : dict
+        The manifest's common part.
+
+    Returns
+    -------
+    dict
+        The final manifest written: ``rescue.csv``, ``rescue.json``, ``contact_sheet.png``
+        (the maps the precursor ran on).
+    """
     rows = res.table()
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow(
-            {
-                k: ("" if v is None else (f"{v:.6g}" if isinstance(v, float) else v))
-                for k, v in r.items()
-            }
-        )
-    write_text(out.path / "rescue.csv", buf.getvalue())
+    save_csv(out.path / "rescue.csv", rows)
     c = res.counts
     summary = {
         "maps": len(rows),
@@ -82,7 +85,7 @@ def write_rescue(out: OutputFolder, res: RescueResult, manifest: dict) -> dict:
     ran = [r for r in res.rows if r.precursor_value is not None]
     if ran:
         res_sheet = RescueResult(res.layer, res.probe, ran, {}, res.params).sheet()
-        res_sheet.save(out.path / "contact_sheet.png", format="PNG")
+        save_image(out.path / "contact_sheet.png", res_sheet)
     manifest = dict(
         manifest,
         summary=summary,

@@ -133,7 +133,6 @@ class ClusterResult:
                 f"{j}: {int(r.argmax())} ({r.max() / max(r.sum(), 1):.0%})"
                 for j, r in enumerate(self.contingency)
             ],
-            None,
             cmap="gray",
             cols=min(10, self.show_k),
             cell=64,

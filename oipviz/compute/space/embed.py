@@ -94,7 +94,7 @@ class EmbedResult:
 
     def figure(self):
         """The scatter plot(s) as a PIL image."""
-        from oipviz.writers.plots import scatter
+        from oipviz.render.plots import scatter
 
         return scatter(self)
 

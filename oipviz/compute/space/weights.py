@@ -72,7 +72,6 @@ class WeightsResult:
             return contact_sheet(
                 list(flat),
                 self.labels,
-                None,
                 cmap="RdBu_r",
                 cols=min(16, max(5, int(np.ceil(np.sqrt(len(flat)))))),
                 cell=72 if len(flat) <= 64 else 48,
@@ -86,7 +85,6 @@ class WeightsResult:
         return contact_sheet(
             [normalize(m) for m in self.class_means],
             [f"{d} (n={n})" for d, n in enumerate(self.class_counts)],
-            None,
             cmap="gray",
             cols=10,
             cell=72,
@@ -109,7 +107,7 @@ def kernel_matrix(imgs01: np.ndarray, title: str, scale: int = 6):
     """(out,in,kh,kw) in [0,1] as one image: a row per output map, a column per input."""
     from PIL import Image, ImageDraw
 
-    from oipviz.render.images import _font, colorize
+    from oipviz.render.images import colorize, font
 
     o, i, kh, kw = imgs01.shape
     cw, ch = kw * scale + 2, kh * scale + 2
@@ -120,11 +118,11 @@ def kernel_matrix(imgs01: np.ndarray, title: str, scale: int = 6):
         (4, 4),
         f"{title} (rows: output maps, columns: input channels)",
         fill=(0, 0, 0),
-        font=_font(12),
+        font=font(12),
     )
     for r in range(o):
         if r % 8 == 0:
-            draw.text((2, top + r * ch), str(r), fill=(0, 0, 0), font=_font(9))
+            draw.text((2, top + r * ch), str(r), fill=(0, 0, 0), font=font(9))
         for c in range(i):
             rgb = colorize(imgs01[r, c], "RdBu_r").repeat(scale, 0).repeat(scale, 1)
             out.paste(Image.fromarray(rgb, "RGB"), (left + c * cw, top + r * ch))
