@@ -49,19 +49,21 @@ def command(model, images, samples, digit_spec, seed, out, force, quiet) -> None
     Plus index.html and manifest.json.
 
     \b
-    IMAGES of any size and colour are converted to 28×28 MNIST-style digits:
+    For a digit model, IMAGES of any size and colour become MNIST-style digits:
     grayscale; inverted if the border pixels are light (MNIST is white on black);
     background level subtracted; cropped to the bounding box of the ink; scaled so
     the longest side is 20 px, keeping the aspect ratio; placed in a 28×28 frame with
     the centre of mass of the ink at the centre.  Transparent parts are filled with
-    the background.  Without IMAGES, --samples real held-out digits are used
-    (optionally only the classes in --digits).
+    the background.  For a colour model they are resized to its input.  Without
+    IMAGES, --samples real held-out digits are used (optionally only the classes in
+    --digits).
     """
+    from oipviz.cli.run import result
     from oipviz.compute.activations import activations
     from oipviz.core.errors import OipvizError
     from oipviz.core.folders import OutputFolder
     from oipviz.core.manifest import base_manifest
-    from oipviz.data.inputs import dataset_inputs, dataset_of, load_inputs
+    from oipviz.data.inputs import dataset_inputs, dataset_of, load_inputs, read_inputs
     from oipviz.writers.activations import write_activations
 
     digits = _parse_digits(digit_spec)
@@ -69,10 +71,11 @@ def command(model, images, samples, digit_spec, seed, out, force, quiet) -> None
         raise OipvizError(
             "--samples/--digits pick real digits; they cannot be combined with IMAGES"
         )
-    inputs = load_inputs(list(images)) if images else None  # bad files fail here
+    files = read_inputs(list(images)) if images else None  # bad files fail here
     with OutputFolder(out or "activations", "activations", force) as folder:
         loaded = model.load()
-        if inputs is not None:
+        if files is not None:
+            inputs = load_inputs(list(images), loaded.geometry, files)
             params = {"images": list(images)}
         else:
             n = samples or 4
@@ -83,14 +86,11 @@ def command(model, images, samples, digit_spec, seed, out, force, quiet) -> None
             folder, res, loaded, base_manifest("activations", loaded, params, seed)
         )
         folder.commit()
-    if not quiet:
-        for e in man["inputs"]:
-            lab = f" (label {e['label']})" if e["label"] is not None else ""
-            click.echo(
-                f"{e['input']:2d} {e['source']}{lab}: predicted {e['prediction']} "
-                f"({e['probability']:.1%})"
-            )
-    click.echo(
+    for e in man["inputs"]:
+        lab = f" (label {e['label']})" if e["label"] is not None else ""
+        result(f"{e['input']:2d} {e['source']}{lab}: predicted {e['prediction']} "
+               f"({e['probability']:.1%})")  # fmt: skip
+    result(
         f"wrote {folder.shown}/ ({len(man['inputs'])} input(s) × {len(res.layers)} "
         "layer(s)); open index.html"
     )

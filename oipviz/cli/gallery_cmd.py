@@ -8,14 +8,15 @@ import click
 
 from oipviz.cli.params import (
     LR,
+    ModelSpec,
     count,
     executor_options,
     model_options,
     output_options,
+    parse_maps,
     precision_option,
     seed_option,
 )
-from oipviz.cli.run import StageBars, already_complete
 
 
 def _probe(i: int):
@@ -168,36 +169,7 @@ def _wake():
     resumable=True,
 )
 @model_options
-def command(
-    model,
-    layer,
-    all_layers,
-    map_spec,
-    inits,
-    epochs,
-    lr,
-    range_mode,
-    style,
-    precursor_screen,
-    precursor_top,
-    precursor_epochs,
-    wake,
-    data_limit,
-    compare_path,
-    explain,
-    feature_space,
-    feature_method,
-    feature_samples,
-    executor_name,
-    address,
-    cpus_per_task,
-    precision,
-    seed,
-    out,
-    force,
-    quiet,
-    resume,
-) -> None:
+def command(model, out, force, quiet, resume, **o) -> None:
     """Build a static HTML gallery of a layer: open OUT/index.html in a browser.
 
     \b
@@ -220,165 +192,106 @@ def command(
     Each (model, layer) is one job: with --executor ray they run in parallel on a Ray
     cluster and give the same images as a local run.
     """
-    from oipviz.cli.params import parse_maps
+    from oipviz.cli.run import StageBars, already_complete, result
+    from oipviz.core.folders import OutputFolder
+
+    req = _request(o)
+    identity = {"parameters": req["params"], "seed": o["seed"], "model": model.identity()}
+    if o["compare_path"]:
+        identity["compare"] = ModelSpec(o["compare_path"], None, model.unsafe).identity()
+    bars = StageBars(quiet)
+    try:
+        with OutputFolder(out or req["target"], "gallery", force, resume, True, identity) as folder:
+            if already_complete(folder):
+                return
+            res = _run(folder, model, req, o, bars)
+            folder.commit()
+    finally:
+        bars.close()
+    for line in summary(res, req["params"]["range"]):
+        result(line)
+    result(f"wrote {res.pages_written} map page(s); open {folder.shown}/index.html")
+
+
+def _request(o: dict) -> dict:
+    """The checked request (before anything loads): layers, maps, settings, parameters."""
     from oipviz.compute.executors import check_executor
     from oipviz.compute.layerjobs import layer_list
     from oipviz.compute.precursor_settings import PrecursorSettings
     from oipviz.core.errors import LayerError
-    from oipviz.core.folders import MARKER, OutputFolder
-    from oipviz.core.outputs import resolve_target
-    from oipviz.gallery.site import PRECURSOR_DEFAULTS
+    from oipviz.gallery.site import PRECURSOR_DEFAULTS, GallerySettings
 
-    if all_layers and layer:
+    if o["all_layers"] and o["layer"]:
         raise LayerError("give --layer or --all-layers, not both")
-    names = layer_list(layer)
-    check_executor(executor_name, address, "exhaustive", 1, 1)
-    whole = map_spec.strip().lower() == "all"
+    names = layer_list(o["layer"])
+    check_executor(o["executor_name"], o["address"], "exhaustive", 1, 1)
+    whole = o["map_spec"].strip().lower() == "all"
     if not whole:
-        if all_layers or len(names) > 1:
+        if o["all_layers"] or len(names) > 1:
             raise LayerError("--maps needs a single --layer")
-        parse_maps(map_spec, sys.maxsize)  # syntax now, range once loaded
-    precursor = (
-        None
-        if precursor_screen == "off"
-        else dict(
-            PRECURSOR_DEFAULTS,
-            screen=precursor_screen,
-            top=precursor_top,
-            steps=precursor_epochs,
-            wake=wake,
-        )
-    )
+        parse_maps(o["map_spec"], sys.maxsize)  # syntax now, range once loaded
+    precursor = None if o["precursor_screen"] == "off" else dict(
+        PRECURSOR_DEFAULTS, screen=o["precursor_screen"], top=o["precursor_top"],
+        steps=o["precursor_epochs"], wake=o["wake"],
+    )  # fmt: skip
     if precursor:
-        PrecursorSettings.checked(**dict(precursor, lr=lr))
+        PrecursorSettings.checked(**dict(precursor, lr=o["lr"]))
+    settings = GallerySettings.from_options(
+        inits=o["inits"], steps=o["epochs"], lr=o["lr"], range_mode=o["range_mode"],
+        style=o["style"], seed=o["seed"], precision=o["precision"], precursor=precursor,
+        data_limit=o["data_limit"], explain=o["explain"], feature_space=o["feature_space"],
+        feature_method=o["feature_method"], feature_samples=o["feature_samples"],
+    )  # fmt: skip
     params = dict(
-        model=model.path,
-        input_scale=model.input_scale,
-        layer=layer,
-        all_layers=all_layers,
-        maps=map_spec.strip().lower(),
-        inits=inits,
-        epochs=epochs,
-        lr=lr,
-        range=range_mode,
-        style=style,
-        precursor=precursor,
-        data_limit=data_limit,
-        compare=compare_path,
-        explain=explain,
-        feature_space=feature_space,
-        feature_method=feature_method,
-        feature_samples=feature_samples,
-        precision=precision,
+        layer=o["layer"], all_layers=o["all_layers"], maps=o["map_spec"].strip().lower(),
+        inits=o["inits"], epochs=o["epochs"], lr=o["lr"], range=o["range_mode"],
+        style=o["style"], precursor=precursor, data_limit=o["data_limit"],
+        compare=o["compare_path"], explain=o["explain"], feature_space=o["feature_space"],
+        feature_method=o["feature_method"], feature_samples=o["feature_samples"],
+        precision=o["precision"],
+    )  # fmt: skip
+    target = (
+        "gallery_all" if o["all_layers"] else "gallery_" + "_".join(names) if names else "gallery"
     )
-    target = out or (
-        "gallery_all" if all_layers else "gallery_" + "_".join(names) if names else "gallery"
-    )
-    bars = StageBars(quiet)
-    try:
-        with OutputFolder(
-            target,
-            "gallery",
-            force,
-            resume,
-            resumable=True,
-            identity={"parameters": params, "seed": seed},
-        ) as folder:
-            if already_complete(folder):
-                return
-            res = _run(
-                folder,
-                model,
-                params,
-                layer,
-                all_layers,
-                whole,
-                map_spec,
-                compare_path,
-                seed,
-                bars,
-                (executor_name, address, cpus_per_task),
-            )
-            folder.commit()
-    except KeyboardInterrupt:
-        bars.close()
-        kept = (resolve_target(target) / MARKER).exists()
-        click.echo(
-            "interrupted: "
-            + (
-                f"finished parts are kept in {target}; continue with the same command and --resume"
-                if kept
-                else "nothing kept"
-            ),
-            err=True,
-        )
-        sys.exit(130)
-    finally:
-        bars.close()
-    for name, c in res.counts.items():
-        click.echo(f"{name}: {c['live']} live, {c['rescued']} rescued, {c['dead']} dead")
-        st = res.layers[name]
-        s, what = st.measures.summary(), "map" if st.info.is_conv else "unit"
-        click.echo(
-            f"{name}: {params['range']} range; the OIP beats the best real digit on "
-            f"{s['beats_best_real']} of {s['live']} live {what}s ({s['counted_on']}); "
-            f"{s['unique']} unique, {s['several_forms']} several forms"
-        )
-    click.echo("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.seconds.items()))
-    click.echo(f"wrote {res.pages_written} map page(s); open {folder.shown}/index.html")
+    return dict(names=names, whole=whole, settings=settings, params=params, target=target)
 
 
-def _run(
-    folder, model, params, layer, all_layers, whole, map_spec, compare_path, seed, bars, where
-):
+def _run(folder, model, req: dict, o: dict, bars):
     """Load the model(s), check the layer and maps, build the site (the folder is open)
-    with the (model, layer) jobs on executor ``where`` (name, address, cpus per task)."""
-    from oipviz.cli.params import ModelSpec, parse_maps
+    with the (model, layer) jobs on the chosen executor."""
     from oipviz.compute.executors import executor
     from oipviz.compute.layerjobs import check_compare, gallery_layers
-    from oipviz.core.errors import OutputError
     from oipviz.core.manifest import base_manifest
     from oipviz.gallery.site import build_gallery
 
-    if not folder.resumed:
-        folder.write_manifest({"parameters": params, "seed": seed}, complete=False)
     loaded = model.load()
-    layers = gallery_layers(loaded, layer, all_layers)
-    maps = None if whole else {layers[0]: parse_maps(map_spec, loaded.layer(layers[0]).units)}
-    other = ModelSpec(compare_path, None, model.unsafe).load() if compare_path else None
+    layers = gallery_layers(loaded, o["layer"], o["all_layers"])
+    maps = None
+    if not req["whole"]:
+        maps = {layers[0]: parse_maps(o["map_spec"], loaded.layer(layers[0]).units)}
+    other = ModelSpec(o["compare_path"], None, model.unsafe).load() if o["compare_path"] else None
     if other is not None:
         check_compare(other, layers)
-    base = base_manifest("gallery", loaded, params, seed)
-    old = (getattr(folder, "previous", None) or {}).get("model") or {}
-    if folder.resumed and old.get("sha256") not in (None, base["model"]["sha256"]):
-        raise OutputError(
-            f"--resume: {folder.shown} was made with another model file; use --force to start over"
-        )
-    p = params
-    name, address, cpus = where
-    with executor(name, loaded, address, cpus, unsafe=model.unsafe) as ex:
+    base = base_manifest("gallery", loaded, req["params"], o["seed"])
+    with executor(o["executor_name"], loaded, o["address"], o["cpus_per_task"],
+                  unsafe=model.unsafe) as ex:  # fmt: skip
         base["executor"] = {"name": ex.name, "workers": ex.workers, "cores": ex.cores}
         folder.write_manifest(base, complete=False)
-        return build_gallery(
-            folder,
-            loaded,
-            layers,
-            maps,
-            inits=p["inits"],
-            steps=p["epochs"],
-            lr=p["lr"],
-            range_mode=p["range"],
-            style=p["style"],
-            seed=seed,
-            precursor=p["precursor"],
-            data_limit=p["data_limit"],
-            compare=other,
-            progress=bars,
-            manifest=base,
-            explain=p["explain"],
-            feature_space=p["feature_space"],
-            feature_method=p["feature_method"],
-            feature_samples=p["feature_samples"],
-            executor=ex,
-            precision=p["precision"],
+        return build_gallery(folder, loaded, layers, maps, req["settings"], compare=other,
+                             progress=bars, manifest=base, executor=ex)  # fmt: skip
+
+
+def summary(res, range_mode: str) -> list[str]:
+    """The result lines: counts per layer, how the in-range OIPs compare, the times."""
+    lines = []
+    for name, c in res.counts.items():
+        lines.append(f"{name}: {c['live']} live, {c['rescued']} rescued, {c['dead']} dead")
+        st = res.layers[name]
+        s, what = st.measures.summary(), "map" if st.info.is_conv else "unit"
+        lines.append(
+            f"{name}: {range_mode} range; the OIP beats the best real digit on "
+            f"{s['beats_best_real']} of {s['live']} live {what}s ({s['counted_on']}); "
+            f"{s['unique']} unique, {s['several_forms']} several forms"
         )
+    lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.seconds.items()))
+    return lines

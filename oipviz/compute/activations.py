@@ -42,6 +42,7 @@ def activations(loaded, inputs: list[Input]) -> ActivationResult:
         raise ImageError("no inputs")
     layers = activation_layers(loaded)
     last = loaded.layers[-1].name
-    x01 = np.stack([i.x01 for i in inputs]).reshape(-1, 28, 28, 1).astype(np.float32)
+    x01 = np.stack([i.x01 for i in inputs]).reshape(-1, *loaded.geometry.shape)
+    x01 = x01.astype(np.float32)
     outs = forward(loaded, [(n, False) for n in layers + [last]], loaded.convention.to_engine(x01))
     return ActivationResult(inputs, layers, outs[:-1], class_probabilities(loaded, outs[-1]))

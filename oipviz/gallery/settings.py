@@ -13,7 +13,7 @@ FEATURE_SAMPLES = 2000
 
 
 @dataclass(frozen=True)
-class PrecursorSettings:
+class RescueSettings:
     """The gallery's precursor: the fast forward screen, a short refinement, the default
     wake (:func:`oipviz.compute.precursor.precursor`'s parameters of the same names)."""
 
@@ -26,7 +26,7 @@ class PrecursorSettings:
     wake: int = DEFAULT_WAKE
 
     @classmethod
-    def from_dict(cls, d: dict) -> PrecursorSettings:
+    def from_dict(cls, d: dict) -> RescueSettings:
         """From a dict of some of the fields (the others keep their defaults)."""
         d = dict(d)
         if "values" in d:
@@ -39,7 +39,7 @@ class PrecursorSettings:
 
 
 #: the default precursor as a dict (``dict(PRECURSOR_DEFAULTS, top=...)``)
-PRECURSOR_DEFAULTS = PrecursorSettings().as_dict()
+PRECURSOR_DEFAULTS = RescueSettings().as_dict()
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class GallerySettings:
     style: str = PROBE_STYLE
     seed: int = 0
     precision: str = "float32"
-    precursor: PrecursorSettings | None = PrecursorSettings()
+    precursor: RescueSettings | None = RescueSettings()
     data_limit: int | None = 5000
     explain: bool = True
     feature_space: FeatureSpaceSettings | None = FeatureSpaceSettings()
@@ -79,7 +79,7 @@ class GallerySettings:
     def from_options(
         cls,
         *,
-        precursor: dict | PrecursorSettings | None = PRECURSOR_DEFAULTS,
+        precursor: dict | RescueSettings | None = PRECURSOR_DEFAULTS,
         feature_space: bool = True,
         feature_method: str = "tsne",
         feature_samples: int = FEATURE_SAMPLES,
@@ -89,7 +89,7 @@ class GallerySettings:
 
         Parameters
         ----------
-        precursor : dict, PrecursorSettings or None
+        precursor : dict, RescueSettings or None
             A dict may give only some fields (the others: :data:`PRECURSOR_DEFAULTS`).
         feature_space : bool
             Write ``feature_space.html``.
@@ -104,7 +104,7 @@ class GallerySettings:
         GallerySettings
         """
         if isinstance(precursor, dict):
-            precursor = PrecursorSettings.from_dict(precursor)
+            precursor = RescueSettings.from_dict(precursor)
         fs = FeatureSpaceSettings(feature_method, feature_samples) if feature_space else None
         return cls(precursor=precursor, feature_space=fs, **probe)
 

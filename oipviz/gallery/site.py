@@ -34,7 +34,7 @@ from oipviz.gallery.settings import (
     PRECURSOR_DEFAULTS,
     FeatureSpaceSettings,
     GallerySettings,
-    PrecursorSettings,
+    RescueSettings,
 )
 from oipviz.gallery.state import LayerState, load_precursors, precursor_folder
 from oipviz.render.plotters import SimilarityPlotter, StatsPlotter
@@ -46,7 +46,7 @@ __all__ = [
     "build_gallery",
     "GalleryResult",
     "GallerySettings",
-    "PrecursorSettings",
+    "RescueSettings",
     "FeatureSpaceSettings",
     "PRECURSOR_DEFAULTS",
     "LayerState",
