@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from oipviz.core.versions import VERSION as __version__
+from oipviz.core.versions import VERSION as __version__  # noqa: F401  (the package version)
 
 __all__ = [
     "load_model",

@@ -454,7 +454,7 @@ def test_settings_from_keywords_state_what_the_site_used():
 
 def test_gallery_from_a_settings_object(tmp_path, loaded):
     """The Python way in: build_gallery(folder, model, layers, maps, GallerySettings(...))."""
-    from oipviz.core.outputs import OutputFolder
+    from oipviz.core.folders import OutputFolder
     from oipviz.gallery.site import GallerySettings, build_gallery
 
     settings = GallerySettings(

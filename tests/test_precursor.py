@@ -83,7 +83,7 @@ def test_chunked_screen_equals_unchunked_and_topk_order(loaded):
     np.testing.assert_allclose(b.top_losses, np.sort(s)[::-1][:5])
     assert np.array_equal(b.start_patterns, precursor_patterns(b.top_indices, 2, VALUES))
     # the refinement moved the images up
-    assert np.all(b.final > b.start) and b.status == "rescued"
+    assert np.all(b.final > b.start) and b.status == "above zero"
     assert b.best_value == b.final.max() and b.best_image.shape == (28, 28)
 
 
@@ -128,7 +128,7 @@ def test_dead_map_is_rescued(loaded):
     assert run.status == ["dead"] and run.best_values[0] <= 1e-6
     res = precursor("conv3", m, loaded, screen="forward", top=4, steps=200)
     assert res.n_patterns == 19683
-    assert res.status == "rescued" and res.best_value > 0.05
+    assert res.status == "above zero" and res.best_value > 0.05
     # the best image really excites the map (measured again, independently)
     assert evaluate(loaded, res.best_image[None, :, :, None], map_mean("conv3", m))[0] > 0.05
     assert np.count_nonzero(res.screen_losses > 0) < 1000  # few patterns wake it at all
@@ -143,7 +143,7 @@ def test_wake_rescues_a_map_no_pattern_reaches(loaded):
     assert plain.status == "dead" and np.all(plain.screen_losses == 0)
     assert np.array_equal(plain.images, plain.start_patterns)  # nothing could move
     woken = precursor("conv3", 44, loaded, wake=100, **kw)
-    assert woken.woken.all() and woken.status == "rescued" and np.all(woken.final > 0)
+    assert woken.woken.all() and woken.status == "above zero" and np.all(woken.final > 0)
     assert len({int(i) for i in woken.top_indices}) == 2
     assert not np.array_equal(woken.start_patterns[0], woken.start_patterns[1])
 
@@ -173,7 +173,7 @@ def test_cli_single_map_writes_pictures_and_manifest(cli, tmp_path):
     man = json.loads((out / "manifest.json").read_text())
     assert man["kind"] == "precursor" and man["map"] == 46 and man["grid"] == 2
     assert man["values"] == list(VALUES) and man["screen"] == "halving"  # the default
-    assert man["n_patterns"] == 81 and man["status"] == "rescued"
+    assert man["n_patterns"] == 81 and man["status"] == "above zero"
     cands = man["candidates"]
     assert [c["candidate"] for c in cands] == [1, 2, 3]
     assert all(a["screen_loss"] >= b["screen_loss"] for a, b in zip(cands, cands[1:]))

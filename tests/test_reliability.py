@@ -335,7 +335,7 @@ def test_output_folders_follow_the_umask(cli, tmp_path, umask, mode):
 
 @pytest.mark.parametrize("map_", [56, 2], ids=["map56-zero-on-photo", "map2-live-on-photo"])
 def test_dream_epochs_0_measures_without_a_dead_map_warning(cli, tmp_path, loaded, map_):
-    from oipviz.compute.dream import resize
+    from oipviz.compute.scales import resize
     from oipviz.core import objectives as O
     from oipviz.core.ascent import evaluate
     from oipviz.core.images import read_image, to_float

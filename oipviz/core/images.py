@@ -317,5 +317,3 @@ def to_array(planes_float: np.ndarray, family: str) -> np.ndarray:
     if family == "uint16":
         return np.round(a * 65535.0).astype(np.uint16)
     return a
-
-

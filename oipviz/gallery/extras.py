@@ -31,7 +31,7 @@ def gradcam_strips(root: Path, loaded, st, ks: list[int]) -> dict:
     returns {k: figure entry for the map page}.  Not a conv layer: {}."""
     if not st.info.is_conv or not ks:
         return {}
-    from oipviz.compute.attribution import gradcam_maps
+    from oipviz.compute.attribution.explain import gradcam_maps
 
     s, layer = st.stats, st.info.name
     digits = np.concatenate([s.top_digits[st.maps[k]] for k in ks])

@@ -27,6 +27,7 @@ from oipviz.compute.rescue import RescueRow
 from oipviz.core.folders import OutputFolder
 from oipviz.core.outputs import load_npz, save_image, save_npz, write_json
 from oipviz.core.progress import Stages
+from oipviz.core.status import rescued_or_dead
 from oipviz.data.inputs import dataset_of, real_images
 from oipviz.gallery import extras, mappage, pages
 from oipviz.gallery.info import DATA_SEED, run_history, site_info, site_manifest
@@ -260,7 +261,7 @@ class _SiteBuild:
         entry = write_result(d, res)
         write_json(d / "result.json", entry)
         st.entries[res.map] = entry
-        st.done[res.map] = RescueRow(res.map, 0.0, res.status, res.best_value)
+        st.done[res.map] = RescueRow(res.map, 0.0, rescued_or_dead(res.best_value), res.best_value)
 
     def _jobs(self) -> tuple[list, list, list[LayerState]]:
         """The (model, LayerJob) of every layer (and of the compare model's), the parts

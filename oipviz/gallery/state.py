@@ -13,7 +13,7 @@ from oipviz.compute.datastats import DatasetStats, LayerStats
 from oipviz.compute.measures import Measures
 from oipviz.compute.rescue import RescueResult, RescueRow
 from oipviz.core.outputs import read_json
-from oipviz.core.status import LIVE, PENDING, fires
+from oipviz.core.status import LIVE, PENDING, fires, rescued_or_dead
 
 
 @dataclass
@@ -70,7 +70,7 @@ def load_precursors(root: Path, st: LayerState) -> None:
         st.done[m] = RescueRow(
             m,
             None,
-            entry["status"],
+            rescued_or_dead(entry["best_activation"]),
             float(entry["best_activation"]),
             np.load(d / "best.npy"),
             int(entry["best_candidate"]),

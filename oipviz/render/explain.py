@@ -43,7 +43,7 @@ def attribution_overlay(x01: np.ndarray, m: np.ndarray, signed: bool) -> np.ndar
     Returns
     -------
     ndarray
-        (28,28,3) floats in [0,1]; the opacity follows |value| (scale: the 99th
+        (H, W, 3) floats in [0,1]; the opacity follows |value| (scale: the 99th
         percentile of |m|).
     """
     from matplotlib import colormaps
@@ -55,9 +55,17 @@ def attribution_overlay(x01: np.ndarray, m: np.ndarray, signed: bool) -> np.ndar
     else:
         v = np.clip(v, 0.0, 1.0)
         colour, alpha = colormaps[POSITIVE_CMAP](0.25 + 0.75 * v)[..., :3], v
-    base = np.repeat((0.35 if signed else 0.5) * np.clip(x01, 0, 1)[..., None], 3, axis=-1)
+    x = picture(x01)
+    rgb = x if x.ndim == 3 else np.repeat(x[..., None], 3, axis=-1)
+    base = (0.35 if signed else 0.5) * np.clip(rgb, 0, 1)
     a = (0.95 * np.sqrt(alpha) if signed else 0.8 * alpha)[..., None]
     return base * (1 - a) + colour * a
+
+
+def picture(x: np.ndarray) -> np.ndarray:
+    """An image (H, W[, C]) as it is drawn: (H, W) grey, or (H, W, 3) colour."""
+    x = np.asarray(x)
+    return x[..., 0] if x.ndim == 3 and x.shape[-1] == 1 else x
 
 
 def is_signed(method: str, maps: np.ndarray) -> bool:
@@ -88,7 +96,7 @@ def grid_figure(res, rows: int = 16) -> Image.Image:
         p = res.probs[i]
         k = int(p.argmax())
         ax = axes[i, 0]
-        ax.imshow(res.images[i], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.imshow(picture(res.images[i]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         lab = "" if res.labels is None else f" label {int(res.labels[i])}"
         ax.set_title(f"pred {k} ({p[k]:.1%})\ntarget {res.targets[i]}{lab}", fontsize=7)
         for j, m in enumerate(res.methods, start=1):

@@ -107,8 +107,6 @@ def font(size: int):
         return ImageFont.load_default()
 
 
-
-
 def contact_sheet(
     images01: list[np.ndarray],
     labels: list[str],
@@ -143,8 +141,6 @@ def contact_sheet(
     PIL.Image.Image
         RGB.
     """
-    if path is not None:
-        raise TypeError("contact_sheet() returns the picture; save it with save_image()")
     n = len(images01)
     cols = cols or int(np.ceil(np.sqrt(n)))
     rows = max(1, int(np.ceil(n / cols)))

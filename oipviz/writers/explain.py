@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from oipviz.core.folders import OutputFolder
 from oipviz.core.outputs import save_array, save_csv, save_image
-from oipviz.render.explain import grid_figure, sanity_figure, sanity_maps_figure
+from oipviz.render.explain import grid_figure, picture, sanity_figure, sanity_maps_figure
 
 
 def write_explain(out: OutputFolder, res, manifest: dict) -> dict:
@@ -49,7 +49,7 @@ def write_explain(out: OutputFolder, res, manifest: dict) -> dict:
 def _write_maps(root, res) -> list[str]:
     """The grid picture and the arrays; returns the file names."""
     save_image(root / "explain.png", grid_figure(res))
-    save_array(root / "inputs.npy", res.images)
+    save_array(root / "inputs.npy", picture(res.images))
     save_array(root / "probs.npy", res.probs)
     files = ["explain.png", "inputs.npy", "probs.npy"]
     for m in res.methods:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oipviz.compute.oip import plane
 from oipviz.compute.precursor import PrecursorResult
 from oipviz.core.outputs import save_array, save_image, save_npz_compressed
 from oipviz.core.status import live_or_dead
@@ -122,8 +123,8 @@ def _write_candidates(folder: Path, res: PrecursorResult) -> list[str]:
 def _sheet(res: PrecursorResult):
     """Start patterns (top row) and refined OIPs (bottom row) with their numbers."""
     top = len(res.final)
-    imgs = [normalize(z) for z in res.start_patterns[..., 0]] + [
-        normalize(z) for z in res.images[..., 0]
+    imgs = [normalize(z) for z in plane(res.start_patterns)] + [
+        normalize(z) for z in plane(res.images)
     ]
     woken = res.woken if res.woken is not None else np.zeros(top, bool)
     labels = [

@@ -10,7 +10,7 @@ from oipviz.compute.precursor import PrecursorResult
 from oipviz.compute.rescue import RescueResult, RescueRow
 from oipviz.core.folders import OutputFolder
 from oipviz.core.outputs import read_json, save_csv, save_image, write_json
-from oipviz.core.status import PENDING
+from oipviz.core.status import PENDING, rescued_or_dead
 from oipviz.writers.precursor import write_result
 
 
@@ -44,7 +44,7 @@ def finished_rows(
         rows[m] = RescueRow(
             m,
             pv,
-            e["status"],
+            rescued_or_dead(e["best_activation"]),
             e["best_activation"],
             np.load(d / "best.npy"),
             e.get("best_candidate"),
