@@ -139,7 +139,7 @@ def test_flat_784_mlp_gives_oips_of_its_units(tmp_path, cli):
     m.save(path)
     r = cli("info", "--model", path)
     assert r.exit_code == 0, r.stderr
-    assert "input: 784" in r.stdout and "hidden" in r.stdout and "32 units" in r.stdout
+    assert "(model input 784)" in r.stdout and "hidden" in r.stdout and "32 units" in r.stdout
     out = tmp_path / "o"
     r = cli(
         "oip",

@@ -21,9 +21,28 @@ def progress_sink(quiet: bool) -> Iterator:
         yield f
 
 
-def bar(sink, length: int, label: str):
-    """A click progress bar of ``length`` units on ``sink`` (use it as a context manager)."""
-    return click.progressbar(length=max(int(length), 1), label=label, show_eta=True, file=sink)
+class bar:  # noqa: N801  (used like click.progressbar)
+    """A click progress bar of ``length`` units on ``sink``, shown from its first update: a
+    check that fails before any work leaves no half-drawn bar above its error line.  Use it
+    as a context manager; ``update(n)`` advances it."""
+
+    def __init__(self, sink, length: int, label: str):
+        self.sink, self.length, self.label, self.bar = sink, max(int(length), 1), label, None
+
+    def __enter__(self) -> bar:
+        return self
+
+    def update(self, n: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(
+                length=self.length, label=self.label, show_eta=True, file=self.sink
+            )
+            self.bar.__enter__()
+        self.bar.update(n)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
 
 class StageBars:
@@ -39,7 +58,9 @@ class StageBars:
         if stage != self.stage:
             self.close()
             self.stage = stage
-            self.bar = bar(sys.stderr, total, stage)
+            self.bar = click.progressbar(
+                length=max(int(total), 1), label=stage, show_eta=True, file=sys.stderr
+            )
             self.bar.__enter__()
         self.bar.update(n)
 
