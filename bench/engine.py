@@ -6,14 +6,14 @@ both sides of a ratio share the machine's load of that moment.  The cases (engin
 
 * ``free_1024``: the batched engine, 128 conv3 maps × 8 seeds = 1,024 images, ``--steps``
   steps, free range, plain style, fast path (oipviz.core.fastpath); no pruning;
-* ``free_8``: 8 images (map 46's seeds) × ``--small-steps`` steps (its rate as a share of
-  the big batch's);
+* ``free_8``: 8 images × ``--small-steps`` steps (its rate as a share of the big batch's):
+  map 46's 8 multi-scale inits, as ``oipviz oip --layer conv3 --map 46`` starts;
 * ``readable_1024`` and ``readable_8``: the same with ``range_mode="valid"``,
   ``style="readable"`` (``plan_transforms``: jitter, scale, rotate, blur, relative TV, the
   valid-range clip; the pre-activation wake), and ``valid_plain_1024`` (valid, plain), so a
   readable step's cost splits into range and style;
 * ``keras_1024``: the big batch on the plain Keras path (``OIPVIZ_FASTPATH=0``);
-* ``per_image``: the engine fed one image at a time (``--single`` of map 46's seeds,
+* ``per_image``: the engine fed one image at a time (``--single`` of map 46's inits,
   ``--steps`` each);
 * ``sgemm``: the machine's float32 matmul rate (2048×2048, numpy and tf.matmul), for the
   share of it the engine reaches (nominal conv FLOPs of an image-step; essential FLOPs,
@@ -46,7 +46,11 @@ from harness import Case, Ratio  # noqa: E402
 from machine import cpu_info  # noqa: E402, F401  (the other benches import it from here)
 
 TFKV_WORKER = HERE / "peers" / "tfkv_engine.py"
-SMALL_MAP = 46  # the small batch is one map's 8 seeds, as `oipviz oip --layer conv3 --map 46`
+SMALL_MAP = 46  # the small batch: one map's 8 inits, as `oipviz oip --layer conv3 --map 46`
+SEEDS = (
+    "batch 1,024: uniform in [0,1] pixels (the peer's too), in engine space; 8 images "
+    "and per-image: map 46's multi-scale inits (oip's); no pruning"
+)
 QUICK = {"steps": 5, "small_steps": 100, "single": 2, "epochs": 20}
 RATE = "image_steps_per_s"
 RATIOS = (
@@ -83,7 +87,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         if getattr(args, key) is None:
             setattr(args, key, value)
     if not 1 <= args.single <= 8:
-        ap.error("--single: 1 to 8 (the per-image loop takes map 46's 8 seeds)")
+        ap.error("--single: 1 to 8 (the per-image loop takes map 46's 8 inits)")
     return args
 
 
@@ -206,7 +210,7 @@ def main(argv=None) -> None:
     ratios = [Ratio(n, a, b) for n, a, b in RATIOS if a[0] in names and b[0] in names]
     settings = {k: getattr(args, k) for k in ("steps", "small_steps", "single", "epochs")}
     settings.update(quick=args.quick, layer="conv3", lr=0.02, peer=peer_note or "tf-keras-vis",
-                    seeds="uniform in [0,1] pixels, in engine space; no pruning")  # fmt: skip
+                    seeds=SEEDS)  # fmt: skip
     res = harness.run("engine", cases, ratios, harness.rounds_of(args), args.order, args.seed,
                       settings)  # fmt: skip
     res["headline"] = headline(res)

@@ -87,7 +87,7 @@ def ascent(
 ) -> dict:
     """One timed ``ascend`` call on ``batch`` images for ``steps`` steps, no pruning;
     ``per_image``: a plain loop, one image per call.  The images are the first ``batch`` of
-    :func:`seeds` (every map), or the seeds of map ``map_index`` (at most ``INITS``).
+    :func:`seeds` (every map), or ``oip``'s inits of map ``map_index`` (at most ``INITS``).
 
     ``range_mode``/``style`` give the transforms of ``oipviz.oip`` (``plan_transforms``);
     ``valid`` also climbs the pre-activation while a map is zero, as ``oip`` does.  The path
@@ -122,7 +122,7 @@ def ascent(
     info = dict(
         layer=layer, batch=batch, steps=steps, lr=lr, range=range_mode, style=style,
         per_image=per_image, transforms=T.describe(ts),
-        maps="all, 8 seeds each" if map_index is None else f"map {map_index}, its seeds",
+        maps="all, 8 uniform seeds each" if map_index is None else f"map {map_index}, oip's inits",
         **_path_info(loaded), **f,
     )  # fmt: skip
     return {
@@ -139,18 +139,25 @@ def ascent(
 
 
 def _start(loaded, layer: str, batch: int, map_index: int | None, range_mode: str):
-    """(start images in engine space, objectives) of an ascent case: map means; in the
-    valid range with the pre-activation wake, as ``oip`` does."""
+    """(start images in engine space, objectives) of an ascent case: map means (in the valid
+    range with the pre-activation wake, as ``oip`` does); the first ``batch`` uniform seeds
+    of :func:`seeds`, or ``oip``'s own multi-scale inits of map ``map_index``."""
+    from oipviz.compute.oip import start_images
     from oipviz.core import objectives as O
+    from oipviz.core.inits import DEFAULT_SCALE_WEIGHTS
 
-    maps, x01 = seeds(loaded.layer(layer).units)
-    lo = 0 if map_index is None else map_index * INITS
-    if batch > (len(maps) if map_index is None else INITS):
-        raise SystemExit(f"batch {batch}: not that many seeds")
-    objs = [O.map_mean(layer, int(m)) for m in maps[lo : lo + batch]]
+    if map_index is None:
+        maps, x01 = seeds(loaded.layer(layer).units)
+        x0 = loaded.convention.to_engine(x01[:batch])
+    else:
+        maps = np.full(INITS, map_index)
+        x0 = start_images(loaded, [map_index], INITS, SEED, DEFAULT_SCALE_WEIGHTS, range_mode)
+    if batch > len(maps):
+        raise SystemExit(f"batch {batch}: only {len(maps)} start images")
+    objs = [O.map_mean(layer, int(m)) for m in maps[:batch]]
     if range_mode == "valid":
         objs = [O.wake(o) for o in objs]
-    return loaded.convention.to_engine(x01[lo : lo + batch]), objs
+    return x0[:batch], objs
 
 
 def _path_info(loaded) -> dict:
