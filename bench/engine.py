@@ -53,6 +53,10 @@ SEEDS = (
 )
 QUICK = {"steps": 5, "small_steps": 100, "single": 2, "epochs": 20}
 RATE = "image_steps_per_s"
+#: round order (reversed every other round): free_1024, the hub of most ratios, in the middle,
+#: so the two sides of a ratio run close together in time
+ORDER = ("per_image", "tf_keras_vis_1024", "keras_1024", "free_8", "free_1024", "readable_1024",
+         "sgemm", "valid_plain_1024", "readable_8")  # fmt: skip
 RATIOS = (
     ("small_share_free", ("free_8", RATE), ("free_1024", RATE)),
     ("small_share_readable", ("readable_8", RATE), ("readable_1024", RATE)),
@@ -128,7 +132,7 @@ def make_cases(args: argparse.Namespace, peer: Path | None) -> list[Case]:
                               kwargs={"path": str(data)}))  # fmt: skip
         argv = [str(peer), str(TFKV_WORKER), str(data), str(args.steps), "0.02", "1024"]
         cases.append(Case("tf_keras_vis_1024", argv=argv))
-    return cases
+    return sorted(cases, key=lambda c: ORDER.index(c.name))
 
 
 def brief(s: dict) -> dict:
