@@ -105,8 +105,8 @@ def peer_python(args: argparse.Namespace) -> tuple[Path | None, str | None]:
     return build_venv("tfkv")
 
 
-def make_cases(args: argparse.Namespace, peer: Path | None) -> list[Case]:
-    """The timed cases (see the module docstring)."""
+def make_cases(args: argparse.Namespace, peer: Path | None, work: Path) -> list[Case]:
+    """The timed cases (see the module docstring); the peer's input goes to ``work``."""
     big = {"batch": 1024, "steps": args.steps}
     small = {"batch": 8, "steps": args.small_steps, "map_index": SMALL_MAP}
     valid = {"range_mode": "valid"}
@@ -127,7 +127,7 @@ def make_cases(args: argparse.Namespace, peer: Path | None) -> list[Case]:
         Case("sgemm", call="engine_cases:sgemm"),
     ]
     if peer is not None:
-        data = Path(tempfile.mkdtemp(prefix="oipviz_bench_engine_")) / "tfkv.npz"
+        data = work / "tfkv.npz"
         harness.run_once(Case("peer_data", call="engine_cases:peer_data",
                               kwargs={"path": str(data)}))  # fmt: skip
         argv = [str(peer), str(TFKV_WORKER), str(data), str(args.steps), "0.02", "1024"]
@@ -209,7 +209,8 @@ def main(argv=None) -> None:
     peer, peer_note = peer_python(args)
     if peer_note:
         print(f"tf-keras-vis: {peer_note}", flush=True)
-    cases = make_cases(args, peer)
+    work = tempfile.TemporaryDirectory(prefix="oipviz_bench_engine_")
+    cases = make_cases(args, peer, Path(work.name))
     names = {c.name for c in cases}
     ratios = [Ratio(n, a, b) for n, a, b in RATIOS if a[0] in names and b[0] in names]
     settings = {k: getattr(args, k) for k in ("steps", "small_steps", "single", "epochs")}
@@ -217,6 +218,7 @@ def main(argv=None) -> None:
                     seeds=SEEDS)  # fmt: skip
     res = harness.run("engine", cases, ratios, harness.rounds_of(args), args.order, args.seed,
                       settings)  # fmt: skip
+    work.cleanup()
     res["headline"] = headline(res)
     res["quality"] = quality(args)
     shown = ("image_steps_per_s", "seconds", "objective_final_mean", "process_seconds")

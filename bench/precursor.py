@@ -174,7 +174,8 @@ def main(argv=None) -> None:
     from oipviz.compute.precursor import DEFAULT_WAKE
     from oipviz.compute.screens import DEFAULT_SCREEN
 
-    work = Path(tempfile.mkdtemp(prefix="oipviz_bench_precursor_"))
+    tmp = tempfile.TemporaryDirectory(prefix="oipviz_bench_precursor_")
+    work = Path(tmp.name)
     extra = QUICK_EXTRA if args.quick else []
     env = {"OIPVIZ_OFFLINE": "1"}
     cases = [
@@ -199,6 +200,7 @@ def main(argv=None) -> None:
                 "quick": args.quick}  # fmt: skip
     res = harness.run("precursor", cases, ratios, harness.rounds_of(args), args.order,
                       args.seed, settings)  # fmt: skip
+    tmp.cleanup()
     walls = res["cases"]["default"]["measures"].get("process_seconds", {"values": []})
     top = [set(res["cases"][n]["info"].get("top8", [])) for n in ("default", "exhaustive")]
     res["headline"] = {
