@@ -1,437 +1,232 @@
-"""Benchmark of THE ascent engine (oipviz.core.ascent.ascend) on conv3 of the bundled model (not a test).
+"""Benchmark of THE ascent engine (oipviz.core.ascent.ascend) on conv3 (not a test).
 
-Measures, in one run (interleaved rounds, medians, so the ratios share the same machine load):
-* the batched engine: 128 conv3 maps × 8 seeds = 1,024 images, ``--steps`` steps, after a
-  warm-up call; image-steps per second, with the fast path (oipviz.core.fastpath) and with the
-  plain Keras path (``OIPVIZ_FASTPATH=0``); no pruning, so every image is stepped;
-* the small batch: 8 images × ``--small-steps`` steps, as a ratio to the batch-1,024 rate;
-* (a) the same engine fed one image at a time (B=1, a plain per-image loop, ``--single`` images);
-* (b) tf-keras-vis ActivationMaximization in its side venv (bench/.venvs/tfkv, built by
-  ``bench/explain.py --setup``; a worker process, this file with ``--worker``) on the same
-  model (a flat copy taking pixels in [0,1]), layer, per-image map-mean score, batch, steps
-  and seeds (uniform in the valid pixel range [0,1]); SGD(lr), no regularizers, no input
-  modifiers;
-* the machine's float32 matmul rate (2048×2048 sgemm, numpy and tf.matmul) and the fraction of
-  it the engine reaches, from the nominal conv FLOPs of one image-step (the essential FLOPs,
-  without the rows and columns the fast path crops away, are printed beside);
-* quality: the fraction of live conv3 maps whose OIP (8 inits × 600 epochs) has a higher map
-  mean than the largest map mean that map reaches on any of the 5,000 offline MNIST digits.
+Every case below runs in its own fresh process, ``--rounds`` times, interleaved (A B C ...,
+then ... C B A), through bench/harness.py; ratios are computed per round (A_i / B_i), so
+both sides of a ratio share the machine's load of that moment.  The cases (engine_cases.py):
 
-    python bench/engine.py                  # everything (about 10 minutes on 2 busy cores)
+* ``free_1024``: the batched engine, 128 conv3 maps × 8 seeds = 1,024 images, ``--steps``
+  steps, free range, plain style, fast path (oipviz.core.fastpath); no pruning;
+* ``free_8``: 8 images × ``--small-steps`` steps (its rate as a share of the big batch's):
+  map 46's 8 multi-scale inits, as ``oipviz oip --layer conv3 --map 46`` starts;
+* ``readable_1024`` and ``readable_8``: the same with ``range_mode="valid"``,
+  ``style="readable"`` (``plan_transforms``: jitter, scale, rotate, blur, relative TV, the
+  valid-range clip; the pre-activation wake), and ``valid_plain_1024`` (valid, plain), so a
+  readable step's cost splits into range and style;
+* ``keras_1024``: the big batch on the plain Keras path (``OIPVIZ_FASTPATH=0``);
+* ``per_image``: the engine fed one image at a time (``--single`` of map 46's inits,
+  ``--steps`` each);
+* ``sgemm``: the machine's float32 matmul rate (2048×2048, numpy and tf.matmul), for the
+  share of it the engine reaches (nominal conv FLOPs of an image-step; essential FLOPs,
+  without the rows and columns the fast path crops away, beside);
+* ``tf_keras_vis_1024``: tf-keras-vis ActivationMaximization (bench/peers/tfkv_engine.py) in
+  its side venv bench/.venvs/tfkv (built here on first use, as ``bench/explain.py --setup``
+  does) on the same model, layer, score, batch, steps and seeds; SGD(lr), no regularizers.
+
+Then, once, in a fresh process: quality, the fraction of live conv3 maps whose OIP
+(8 inits × ``--epochs`` steps) has a higher map mean than the largest one that map reaches on
+any of the 5,000 offline MNIST digits.
+
+    python bench/engine.py                  # 5 rounds (about 15 minutes on 2 busy cores)
     python bench/engine.py --no-quality     # speed only
-Writes bench/results/engine.json.  Timings are noisy when other jobs share the CPU; the
-per-CPU-second rates (process CPU time) are printed too, as they depend less on that.
+    python bench/engine.py --quick          # smoke run: tiny settings, bench/results/quick/
+Writes bench/results/engine.json (every value of every round, the machine, the load).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
-import time
+import tempfile
 from pathlib import Path
 
-import numpy as np
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import harness  # noqa: E402
+from harness import Case, Ratio  # noqa: E402
+from machine import cpu_info  # noqa: E402, F401  (the other benches import it from here)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-
-def conv_macs(loaded, upto: str) -> list[tuple[str, int]]:
-    """Forward multiply-adds per image of each Conv2D layer up to and including ``upto``."""
-    out = []
-    for layer in loaded.model.layers:
-        if layer.__class__.__name__ == "Conv2D":
-            _, h, w, cout = layer.output.shape
-            kh, kw, cin, _ = layer.kernel.shape
-            out.append((layer.name, int(h * w * kh * kw * cin * cout)))
-        if layer.name == upto:
-            break
-    return out
-
-
-def cpu_info() -> dict:
-    info = {"machine": platform.machine(), "cpu_count": os.cpu_count()}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        for line in text.splitlines():
-            if line.startswith("model name"):
-                info["model"] = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                info["simd"] = sorted(
-                    f for f in flags if f.startswith(("avx", "fma", "f16c", "amx"))
-                )
-                break
-    except OSError:
-        pass
-    return info
-
-
-def timed(fn) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) of fn()."""
-    t, c = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - t, time.process_time() - c
+TFKV_WORKER = HERE / "peers" / "tfkv_engine.py"
+SMALL_MAP = 46  # the small batch: one map's 8 inits, as `oipviz oip --layer conv3 --map 46`
+SEEDS = (
+    "batch 1,024: uniform in [0,1] pixels (the peer's too), in engine space; 8 images "
+    "and per-image: map 46's multi-scale inits (oip's); no pruning"
+)
+QUICK = {"steps": 5, "small_steps": 100, "single": 2, "epochs": 20}
+RATE = "image_steps_per_s"
+#: round order (reversed every other round): free_1024, the hub of most ratios, in the middle,
+#: so the two sides of a ratio run close together in time
+ORDER = ("per_image", "tf_keras_vis_1024", "keras_1024", "free_8", "free_1024", "readable_1024",
+         "sgemm", "valid_plain_1024", "readable_8")  # fmt: skip
+RATIOS = (
+    ("small_share_free", ("free_8", RATE), ("free_1024", RATE)),
+    ("small_share_readable", ("readable_8", RATE), ("readable_1024", RATE)),
+    ("readable_step_cost", ("readable_1024", "seconds"), ("free_1024", "seconds")),
+    ("readable_style_cost", ("readable_1024", "seconds"), ("valid_plain_1024", "seconds")),
+    ("valid_range_cost", ("valid_plain_1024", "seconds"), ("free_1024", "seconds")),
+    ("readable_small_step_cost", ("readable_8", "seconds"), ("free_8", "seconds")),
+    ("fast_over_keras", ("free_1024", RATE), ("keras_1024", RATE)),
+    ("batched_over_per_image", ("free_1024", RATE), ("per_image", RATE)),
+    ("engine_fraction_of_tf_sgemm", ("free_1024", "gflops"), ("sgemm", "tf_gflops")),
+    ("engine_fraction_of_numpy_sgemm", ("free_1024", "gflops"), ("sgemm", "numpy_gflops")),
+    ("engine_essential_fraction_of_tf_sgemm", ("free_1024", "essential_gflops"),
+     ("sgemm", "tf_gflops")),
+    ("engine_over_tf_keras_vis", ("free_1024", RATE), ("tf_keras_vis_1024", RATE)),
+)  # fmt: skip
 
 
-def essential_macs(loaded, upto: str) -> list[tuple[str, int]]:
-    """Like :func:`conv_macs`, counting only the output rows and columns the fast path
-    computes for a head at ``upto`` (the crop of oipviz.core.fastpath)."""
-    from oipviz.core.fastpath import FastChain
-
-    fc = FastChain(loaded, [(upto, False)])
-    out = []
-    for i, (kind, layer) in enumerate(fc.ops[: fc.last + 1]):
-        if kind == "conv":
-            kh, kw, cin, cout = layer.kernel.shape
-            out.append((layer.name, int(fc.crop[i + 1] ** 2 * kh * kw * cin * cout)))
-    return out
-
-
-def tkv_worker(data: str, out: str) -> None:
-    """Runs INSIDE bench/.venvs/tfkv: tf-keras-vis ActivationMaximization, timed."""
-    import warnings
-
-    import keras
-    import tensorflow as tf
-    import tf_keras_vis
-    from explain import flat_pixel_model
-    from tf_keras_vis.activation_maximization import ActivationMaximization
-
-    d = np.load(data)
-    x0, maps = d["x"].astype(np.float32), d["maps"].astype(np.int32)
-    steps, rounds, lr = int(d["steps"]), int(d["rounds"]), float(d["lr"])
-    flat, _ = flat_pixel_model(str(d["model"]), float(d["mean"]), float(d["std"]), keras)
-    model = keras.Model(flat.inputs, flat.get_layer(str(d["layer"])).output)
-    am = ActivationMaximization(model, clone=False)
-    idx = tf.constant(maps)
-
-    def score(o):  # each image's own map mean, like oipviz.core.objectives.map_mean
-        return tf.gather(tf.reduce_mean(o, axis=[1, 2]), idx, batch_dims=1)
-
-    def run(n: int) -> np.ndarray:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return np.asarray(
-                am(
-                    score,
-                    seed_input=x0,
-                    input_range=(0.0, 1.0),
-                    input_modifiers=[],
-                    regularizers=[],
-                    steps=n,
-                    optimizer=keras.optimizers.SGD(lr),
-                )
-            )
-
-    run(2)  # warm-up
-    times = [timed(lambda: run(steps)) for _ in range(rounds)]
-    images = run(steps)
-    before = np.asarray(model(x0)).mean(axis=(1, 2))[np.arange(len(maps)), maps]
-    after = np.asarray(model(images)).mean(axis=(1, 2))[np.arange(len(maps)), maps]
-    Path(out).write_text(
-        json.dumps(
-            {
-                "version": tf_keras_vis.__version__,
-                "tensorflow": tf.__version__,
-                "keras": keras.__version__,
-                "times": times,
-                "sanity": {
-                    "mean_objective_before": float(before.mean()),
-                    "mean_objective_after": float(after.mean()),
-                },
-            }
-        )
-    )
-
-
-def run_tkv(
-    loaded, x01: np.ndarray, maps: np.ndarray, layer: str, steps: int, rounds: int, lr: float
-) -> dict:
-    """tf-keras-vis in its side venv (a worker process); its result or {"error": ...}."""
-    import subprocess
-    import tempfile
-
-    py = Path(__file__).resolve().parent / ".venvs" / "tfkv" / "bin" / "python"
-    if not py.exists():
-        return {"error": f"{py} missing: run python bench/explain.py --setup"}
-    with tempfile.TemporaryDirectory() as tmp:
-        data, res = Path(tmp) / "in.npz", Path(tmp) / "out.json"
-        np.savez(
-            data,
-            x=x01,
-            maps=maps,
-            steps=steps,
-            rounds=rounds,
-            lr=lr,
-            layer=layer,
-            mean=loaded.convention.mean,
-            std=loaded.convention.std,
-            model=str(loaded.path),
-        )
-        p = subprocess.run(
-            [str(py), __file__, "--worker", "--data", str(data), "--out", str(res)],
-            capture_output=True,
-            text=True,
-        )
-        if p.returncode:
-            return {
-                "error": f"worker exited {p.returncode}: "
-                + " | ".join(p.stderr.strip().splitlines()[-3:])
-            }
-        return json.loads(res.read_text())
-
-
-def main() -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=40, help="ascent steps per timed call")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median)")
-    ap.add_argument("--single", type=int, default=8, help="images for the per-image loop")
-    ap.add_argument("--small-steps", type=int, default=1200, help="steps of the 8-image run")
-    ap.add_argument("--epochs", type=int, default=600, help="OIP epochs for the quality check")
+    ap.add_argument("--steps", type=int, default=None, help="steps of the big-batch cases (40)")
+    ap.add_argument("--small-steps", type=int, default=None, help="steps of the 8-image cases "
+                    "(1200)")  # fmt: skip
+    ap.add_argument("--single", type=int, default=None, help="images of the per-image loop (8)")
+    ap.add_argument("--epochs", type=int, default=None, help="OIP steps of the quality check "
+                    "(600)")  # fmt: skip
     ap.add_argument("--no-quality", action="store_true", help="skip the OIP-vs-digits check")
     ap.add_argument("--no-peers", action="store_true", help="skip tf-keras-vis")
-    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--data", help=argparse.SUPPRESS)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "engine.json"))
-    args = ap.parse_args()
-    if args.worker:
-        return tkv_worker(args.data, args.out)
+    harness.add_arguments(ap, rounds=5, quick_rounds=2)
+    args = ap.parse_args(argv)
+    full = {"steps": 40, "small_steps": 1200, "single": 8, "epochs": 600}
+    for key, value in (QUICK if args.quick else full).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if not 1 <= args.single <= 8:
+        ap.error("--single: 1 to 8 (the per-image loop takes map 46's 8 inits)")
+    return args
 
-    from sgemm import sgemm_gflops
 
-    from oipviz.core import objectives as O
-    from oipviz.core.ascent import Engine, ascend
-    from oipviz.core.loader import load_model
-    from oipviz.core.tfenv import import_keras
+def peer_python(args: argparse.Namespace) -> tuple[Path | None, str | None]:
+    """The side venv's python (built on first use), or None and why not."""
+    if args.no_peers:
+        return None, "skipped (--no-peers)"
+    from explain import build_venv  # the side-venv builder the explain bench uses
 
-    import_keras()  # TensorFlow with the package's settings (TF_ENABLE_ONEDNN_OPTS, quiet logs)
-    import tensorflow as tf
+    print("tf-keras-vis side venv: bench/.venvs/tfkv (built on first use)", flush=True)
+    return build_venv("tfkv")
 
-    loaded = load_model()
-    layer = "conv3"
-    n_maps = loaded.layer(layer).units
-    inits = 8
-    maps = np.repeat(np.arange(n_maps), inits)
-    x01 = np.random.default_rng(0).uniform(0.0, 1.0, (len(maps), 28, 28, 1)).astype(np.float32)
-    x0 = loaded.convention.to_engine(x01)  # seeds from the valid pixel range, engine space
-    objs = [O.map_mean(layer, int(m)) for m in maps]
-    B, S, lr = len(x0), args.steps, 0.02
-    load0 = os.getloadavg()[0]
-    print(
-        f"oipviz engine bench: {layer}, {n_maps} maps × {inits} seeds = {B} images, {S} steps, "
-        f"load average {load0:.1f} on {os.cpu_count()} cores"
-    )
 
-    # FLOPs of one image-step
-    macs, ess = conv_macs(loaded, layer), essential_macs(loaded, layer)
-    flop, flop_ess = 2 * 2 * sum(m for _, m in macs), 2 * 2 * sum(m for _, m in ess)
-    formula = (
-        "FLOP per image-step = 2 (FLOP/MAC) × 2 (forward + input-gradient backward) × ("
-        + " + ".join(f"{n} {m:,}" for n, m in macs)
-        + f") MAC = {flop / 1e6:.2f} MFLOP"
-    )
-    formula_ess = (
-        "essential (rows/cols conv3 sees): ("
-        + " + ".join(f"{n} {m:,}" for n, m in ess)
-        + f") MAC = {flop_ess / 1e6:.2f} MFLOP"
-    )
-    print(formula)
-    print(formula_ess)
-
-    def engine(path: str, x, o, steps):
-        os.environ["OIPVIZ_FASTPATH"] = "1" if path == "fast" else "0"
-        return ascend(loaded, x, o, steps=steps, lr=lr, prune=False)
-
-    # warm-up: trace the engine (both paths), the small batch and B=1
-    for path in ("fast", "keras"):
-        engine(path, x0, objs, 2)
-    engine("fast", x0[:8], objs[:8], 2)
-    engine("fast", x0[:1], objs[:1], 2)
-    os.environ["OIPVIZ_FASTPATH"] = "1"
-    fast_used = Engine.get(loaded, [(layer, False)]).fast is not None
-    print(
-        f"fast path {'used' if fast_used else 'NOT used: ' + str(loaded.cache.get('fastpath_refused'))}"
-    )
-
-    single = args.single
-    results: dict[str, list[tuple[float, float]]] = {
-        "fast": [],
-        "keras": [],
-        "small": [],
-        "per_image": [],
-    }
-    work = {"fast": B * S, "keras": B * S, "small": 8 * args.small_steps, "per_image": single * S}
-    runs = {
-        "fast": lambda: engine("fast", x0, objs, S),
-        "keras": lambda: engine("keras", x0, objs, S),
-        "small": lambda: engine("fast", x0[:8], objs[:8], args.small_steps),
-        "per_image": lambda: [engine("fast", x0[i : i + 1], objs[i], S) for i in range(single)],
-    }
-    sgemm_rounds: list[dict[str, float]] = []
-    for r in range(args.rounds):
-        for key, fn in runs.items():
-            results[key].append(timed(fn))
-        sgemm_rounds.append(sgemm_gflops(reps=3, rounds=1))  # interleaved: same load as the engine
-    tkv = None if args.no_peers else run_tkv(loaded, x01, maps, layer, S, args.rounds, lr)
-    results["fast"].append(timed(runs["fast"]))  # after the peer too
-    sgemm_rounds.append(sgemm_gflops(reps=3, rounds=1))
-    sg = {k: float(np.median([r[k] for r in sgemm_rounds])) for k in sgemm_rounds[0]}
-
-    def rate(key):
-        return (
-            float(np.median([work[key] / w for w, _ in results[key]])),
-            float(np.median([work[key] / c for _, c in results[key]])),
-        )
-
-    eng, eng_cpu = rate("fast")
-    ker, ker_cpu = rate("keras")
-    small, small_cpu = rate("small")
-    one, one_cpu = rate("per_image")
-    eng_gflops = eng * flop / 1e9
-    print(f"sgemm 2048×2048: numpy {sg['numpy']:.1f} GFLOP/s, tf.matmul {sg['tf']:.1f} GFLOP/s")
-    print(
-        f"engine, batch {B}, fast path:  {eng:8.0f} image-steps/s  ({eng_cpu:.0f} per CPU-second)"
-    )
-    print(
-        f"engine, batch {B}, Keras path: {ker:8.0f} image-steps/s  ({ker_cpu:.0f} per CPU-second)"
-        f"   fast/Keras = {eng / ker:.2f}×"
-    )
-    print(
-        f"engine, 8 images × {args.small_steps} steps: {small:8.0f} image-steps/s"
-        f"   = {small / eng:.0%} of the batch-{B} rate (goal ≥ 50%)"
-    )
-    print(
-        f"engine, one image at a time:  {one:8.0f} image-steps/s   batched/per-image = {eng / one:.1f}×"
-    )
-    tkv_rate = None
-    if tkv and "times" in tkv:
-        tkv_rate = float(np.median([B * S / w for w, _ in tkv["times"]]))
-        tkv["image_steps_per_second"] = round(tkv_rate, 1)
-        tkv["image_steps_per_cpu_second"] = round(
-            float(np.median([B * S / c for _, c in tkv["times"]])), 1
-        )
-        print(
-            f"tf-keras-vis {tkv['version']} (side venv), batch {B}: {tkv_rate:8.0f} image-steps/s"
-            f"   engine/tf-keras-vis = {eng / tkv_rate:.1f}× (goal ≥ 10×)"
-        )
-        s = tkv["sanity"]
-        print(
-            f"  (tf-keras-vis raised the mean objective from {s['mean_objective_before']:.3f} "
-            f"to {s['mean_objective_after']:.3f})"
-        )
-    elif tkv:
-        print(tkv["error"])
-    print(
-        f"engine compute: {eng:.0f} × {flop / 1e6:.2f} MFLOP = {eng_gflops:.1f} GFLOP/s = "
-        f"{eng_gflops / sg['tf']:.0%} of tf.matmul sgemm (goal ≥ 60%), "
-        f"{eng_gflops / sg['numpy']:.0%} of numpy sgemm; essential FLOPs "
-        f"{eng * flop_ess / 1e9:.1f} GFLOP/s = {eng * flop_ess / 1e9 / sg['tf']:.0%} of tf sgemm"
-    )
-    quality = None
-    if not args.no_quality:
-        from oipviz.compute.oip import oip
-        from oipviz.data.sources import mnist_digits
-
-        t = time.perf_counter()
-        run = oip(layer, None, loaded, inits=inits, epochs=args.epochs, progress=False)
-        oip_s = time.perf_counter() - t
-        x01, _, source = mnist_digits(split="all")
-        model = loaded.engine_model([layer])
-        acts = model.predict(loaded.convention.to_engine(x01), batch_size=1000, verbose=0)
-        acts = acts[0] if isinstance(acts, list) else acts
-        digit_max = acts.mean(axis=(1, 2)).max(axis=0)  # (maps,) largest map mean on a digit
-        live = np.array([s == "live" for s in run.status])
-        best = run.best_values
-        above = live & (best > digit_max)
-        frac = float(above.sum() / max(live.sum(), 1))
-        ratio = best[live] / np.maximum(digit_max[live], 1e-12)
-        quality = {
-            "epochs": args.epochs,
-            "inits": inits,
-            "digits": int(len(x01)),
-            "digits_source": source,
-            "live_maps": int(live.sum()),
-            "dead_maps": int((~live).sum()),
-            "live_maps_above_best_digit": int(above.sum()),
-            "fraction_above_best_digit": frac,
-            "median_oip_over_best_digit": float(np.median(ratio)),
-            "oip_seconds": round(oip_s, 1),
-            "oip_image_steps_per_second": round(len(maps) * args.epochs / oip_s, 1),
-            "per_map": {
-                "oip_best": [round(float(v), 5) for v in best],
-                "digit_max": [round(float(v), 5) for v in digit_max],
-            },
-        }
-        print(
-            f"quality: {above.sum()}/{live.sum()} live {layer} maps ({frac:.1%}) have an OIP "
-            f"({inits} inits × {args.epochs} epochs) above the best of {len(x01)} digits "
-            f"(median OIP/best-digit ratio {np.median(ratio):.2f}; {(~live).sum()} dead maps); "
-            f"OIP run {oip_s:.0f} s = {len(maps) * args.epochs / oip_s:.0f} image-steps/s"
-        )
-
-    out = {
-        "bench": "engine",
-        "cpu": cpu_info(),
-        "tensorflow": tf.__version__,
-        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
-        "load_average_start": round(load0, 2),
-        "load_average_end": round(os.getloadavg()[0], 2),
-        "layer": layer,
-        "batch": B,
-        "steps": S,
-        "rounds": args.rounds,
-        "lr": lr,
-        "seeds": "uniform in [0,1] pixels (the valid range), in engine space; no pruning",
-        "flop_per_image_step": flop,
-        "flop_formula": formula,
-        "essential_flop_per_image_step": flop_ess,
-        "essential_flop_formula": formula_ess,
-        "sgemm_gflops": {k: round(v, 1) for k, v in sg.items()},
-        "fast_path_used": fast_used,
-        "engine_image_steps_per_second": round(eng, 1),
-        "engine_image_steps_per_cpu_second": round(eng_cpu, 1),
-        "engine_gflops": round(eng_gflops, 2),
-        "engine_fraction_of_sgemm": {k: round(eng_gflops / v, 3) for k, v in sg.items()},
-        "engine_essential_fraction_of_sgemm": {
-            k: round(eng * flop_ess / 1e9 / v, 3) for k, v in sg.items()
-        },
-        "keras_path": {
-            "image_steps_per_second": round(ker, 1),
-            "image_steps_per_cpu_second": round(ker_cpu, 1),
-        },
-        "ratio_fast_over_keras_path": round(eng / ker, 2),
-        "small_batch": {
-            "images": 8,
-            "steps": args.small_steps,
-            "image_steps_per_second": round(small, 1),
-            "image_steps_per_cpu_second": round(small_cpu, 1),
-        },
-        "ratio_small_over_batch": round(small / eng, 3),
-        "per_image_loop": {
-            "images": single,
-            "image_steps_per_second": round(one, 1),
-            "image_steps_per_cpu_second": round(one_cpu, 1),
-        },
-        "ratio_engine_over_per_image": round(eng / one, 2),
-        "tf_keras_vis": (
-            dict(
-                tkv,
-                setup="side venv bench/.venvs/tfkv; ActivationMaximization on a "
-                "flat pixels->conv3 copy, per-image map-mean score, SGD(lr), no "
-                "regularizers, no input modifiers, input_range=(0, 1), same seeds",
-            )
-            if tkv
-            else None
+def make_cases(args: argparse.Namespace, peer: Path | None, work: Path) -> list[Case]:
+    """The timed cases (see the module docstring); the peer's input goes to ``work``."""
+    big = {"batch": 1024, "steps": args.steps}
+    small = {"batch": 8, "steps": args.small_steps, "map_index": SMALL_MAP}
+    valid = {"range_mode": "valid"}
+    readable = {"range_mode": "valid", "style": "readable"}
+    call = "engine_cases:ascent"
+    cases = [
+        Case("free_1024", call=call, kwargs=big),
+        Case("free_8", call=call, kwargs=small),
+        Case("readable_1024", call=call, kwargs={**big, **readable}),
+        Case("readable_8", call=call, kwargs={**small, **readable}),
+        Case("valid_plain_1024", call=call, kwargs={**big, **valid}),
+        Case("keras_1024", call=call, kwargs=big, env={"OIPVIZ_FASTPATH": "0"}),
+        Case(
+            "per_image",
+            call=call,
+            kwargs={**small, "batch": args.single, "steps": args.steps, "per_image": True},
         ),
-        "ratio_engine_over_tf_keras_vis": round(eng / tkv_rate, 2) if tkv_rate else None,
-        "quality": quality,
+        Case("sgemm", call="engine_cases:sgemm"),
+    ]
+    if peer is not None:
+        data = work / "tfkv.npz"
+        harness.run_once(Case("peer_data", call="engine_cases:peer_data",
+                              kwargs={"path": str(data)}))  # fmt: skip
+        argv = [str(peer), str(TFKV_WORKER), str(data), str(args.steps), "0.02", "1024"]
+        cases.append(Case("tf_keras_vis_1024", argv=argv))
+    return sorted(cases, key=lambda c: ORDER.index(c.name))
+
+
+def brief(s: dict) -> dict:
+    """A summary without its raw values (they stay in ``cases`` and ``ratios``)."""
+    return {k: v for k, v in s.items() if k != "values"}
+
+
+def headline(res: dict) -> dict:
+    """The numbers the issue asks for, each a median with min, max and spread."""
+    c, q = res["cases"], res["ratios"]
+
+    def m(case: str, measure: str = RATE) -> dict:
+        return brief(c.get(case, {}).get("measures", {}).get(measure, {"n": 0}))
+
+    return {
+        "big_batch_rate_free": m("free_1024"),
+        "small_batch_share_free": brief(q["small_share_free"]),
+        "big_batch_rate_valid_readable": m("readable_1024"),
+        "small_batch_share_valid_readable": brief(q["small_share_readable"]),
+        "readable_step_cost_over_plain_step": brief(q["readable_step_cost"]),
+        "readable_style_cost_over_valid_plain": brief(q["readable_style_cost"]),
+        "valid_range_cost_over_free_plain": brief(q["valid_range_cost"]),
+        "fast_over_keras_path": brief(q["fast_over_keras"]),
+        "batched_over_per_image": brief(q["batched_over_per_image"]),
+        "engine_over_tf_keras_vis": brief(q.get("engine_over_tf_keras_vis", {"n": 0})),
+        "engine_fraction_of_tf_sgemm": brief(q["engine_fraction_of_tf_sgemm"]),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {args.out}")
+
+
+def describe(h: dict, args: argparse.Namespace) -> str:
+    """The headline as sentences (medians, [min - max] over the rounds)."""
+
+    def f(s: dict, fmt: str = ".0f") -> str:
+        if not s.get("n"):
+            return "n/a"
+        return f"{s['median']:{fmt}} [{s['min']:{fmt}} - {s['max']:{fmt}}]"
+
+    return "\n".join([
+        f"free range, plain:      1,024 images × {args.steps} steps {f(h['big_batch_rate_free'])}"
+        f" image-steps/s; 8 images × {args.small_steps} steps at "
+        f"{f(h['small_batch_share_free'], '.0%')} of that rate",
+        f"valid range, readable:  1,024 images {f(h['big_batch_rate_valid_readable'])} "
+        f"image-steps/s; 8 images at {f(h['small_batch_share_valid_readable'], '.0%')} of that",
+        f"a valid+readable step costs {f(h['readable_step_cost_over_plain_step'], '.2f')} "
+        f"free plain steps (style alone {f(h['readable_style_cost_over_valid_plain'], '.2f')}, "
+        f"valid range alone {f(h['valid_range_cost_over_free_plain'], '.2f')})",
+        f"fast path / Keras path {f(h['fast_over_keras_path'], '.2f')}; batched / one image "
+        f"at a time {f(h['batched_over_per_image'], '.1f')}; engine / tf-keras-vis "
+        f"{f(h['engine_over_tf_keras_vis'], '.1f')}; engine = "
+        f"{f(h['engine_fraction_of_tf_sgemm'], '.0%')} of tf.matmul sgemm",
+    ])  # fmt: skip
+
+
+def quality(args: argparse.Namespace) -> dict | None:
+    """The OIP-vs-digits check in a fresh process (not timed across rounds)."""
+    if args.no_quality:
+        return None
+    case = Case("quality", call="engine_cases:quality", kwargs={"steps": args.epochs})
+    try:
+        q = harness.run_once(case)
+    except harness.CaseFailed as exc:
+        return {"error": str(exc)}
+    print(
+        f"quality: {q['live_maps_above_best_digit']}/{q['live_maps']} live conv3 maps "
+        f"({q['fraction_above_best_digit']:.1%}) have an OIP (8 inits × {args.epochs} steps) "
+        f"above the best of {q['digits']} digits (median OIP/best-digit "
+        f"{q['median_oip_over_best_digit'] or 0:.2f}; {q['dead_maps']} dead maps)"
+    )
+    return q
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    peer, peer_note = peer_python(args)
+    if peer_note:
+        print(f"tf-keras-vis: {peer_note}", flush=True)
+    work = tempfile.TemporaryDirectory(prefix="oipviz_bench_engine_")
+    cases = make_cases(args, peer, Path(work.name))
+    names = {c.name for c in cases}
+    ratios = [Ratio(n, a, b) for n, a, b in RATIOS if a[0] in names and b[0] in names]
+    settings = {k: getattr(args, k) for k in ("steps", "small_steps", "single", "epochs")}
+    settings.update(quick=args.quick, layer="conv3", lr=0.02, peer=peer_note or "tf-keras-vis",
+                    seeds=SEEDS)  # fmt: skip
+    res = harness.run("engine", cases, ratios, harness.rounds_of(args), args.order, args.seed,
+                      settings)  # fmt: skip
+    work.cleanup()
+    res["headline"] = headline(res)
+    res["quality"] = quality(args)
+    shown = ("image_steps_per_s", "seconds", "objective_final_mean", "process_seconds")
+    print(harness.table(res, {c.name: shown + ("numpy_gflops", "tf_gflops") for c in cases}))
+    print(describe(res["headline"], args))
+    print(f"wrote {harness.write(res, harness.result_path(args, 'engine'))}")
+    if any(c["errors"] for c in res["cases"].values()):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -2,28 +2,35 @@
 
 Default settings (128 maps × 8 inits × 300 steps in the valid range, readable style: the
 rescue probe's, in resumable parts; the rescue's forward-screen precursor with wake on the
-maps they leave dead; top-9 examples and statistics over the offline digits), run as a
-real subprocess (``--extra --range free --style plain``: the articles' method).
-Prints and records (bench/results/gallery.json; gallery_free.json for ``--range free``,
-gallery_bfloat16.json for ``--extra --precision bfloat16``):
+maps they leave dead; top-9 examples and statistics over the offline digits), run through
+the real CLI in a fresh process per round, ``--rounds`` rounds, through bench/harness.py
+(``--extra --range free --style plain``: the articles' method; ``--variant free`` or
+``--variant bfloat16`` adds that command as a second case, interleaved, with per-round
+ratios to the default).  Records (bench/results/gallery.json; gallery_free.json for
+``--extra --range free``, gallery_bfloat16.json for ``--extra --precision bfloat16``):
 
-* wall time end to end (target ≤ 30 s on 2 cores) and per phase (from the manifest:
-  stats, oip, rescue, compare, pages);
-* the engine's rate in the OIP phase (image-steps/s) and the share of the wall time
-  that is not the OIP ascent (model load, data, rescue, pages);
-* the ratio wall / target, the live / rescued / dead counts, the range and style, on
-  how many live maps the in-range OIP beats the best real digit and how many maps have
-  a unique OIP across inits;
-* the process CPU time per phase: on a busy machine the wall times grow, the CPU time
-  much less (single-threaded phases: CPU ≈ wall on an idle machine; the engine uses
-  both cores, so its wall time on an idle machine is about CPU / 2).
+* wall time end to end (``process_seconds``; target ≤ 30 s on 2 cores) and per phase (from
+  the manifest: stats, oip, rescue, measures, pages, weights, explain, feature_space), the
+  start-up (Python, imports, model load: the wall time no phase accounts for);
+* the engine's rate in the OIP phase (image-steps/s) and the share of the wall time that is
+  not the OIP ascent (model load, data, rescue, pages);
+* the ratio wall / target, the live / rescued / dead counts, the range and style, on how
+  many live maps the in-range OIP beats the best real digit and how many maps have a unique
+  OIP across inits;
+* the process CPU time per phase: on a busy machine the wall times grow, the CPU time much
+  less (single-threaded phases: CPU ≈ wall on an idle machine; the engine uses both cores,
+  so its wall time on an idle machine is about CPU / 2).
 
 With ``--screenshot`` (and /usr/bin/chromium + playwright) it also writes
-docs/gallery_screenshot.png (the index page) and a map page screenshot next to the
-JSON's temp folder, for the README.
+docs/gallery_screenshot.png (the index page of the last round's gallery) and a map page
+screenshot next to the JSON's temp folder, for the README.
 
 ``--valid-vs-free VALID FREE`` only draws docs/valid_vs_free.png from two kept galleries
 (``--range valid`` and ``--range free``): a few maps' best OIPs side by side.
+
+    python bench/gallery.py                 # 5 rounds (about 10 minutes on 2 busy cores)
+    python bench/gallery.py --quick         # smoke: 16 maps × 2 inits × 20 steps, PCA page;
+                                            # results in bench/results/quick/
 
 Not a test: timings depend on the machine and on what else runs on it.
 """
@@ -32,16 +39,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import harness  # noqa: E402
+from harness import Case, Ratio  # noqa: E402
+
 TARGET_S = 30.0  # issue 12
+#: --variant NAME: the gallery command's extra arguments of that second case
+VARIANTS = {
+    "free": ["--range", "free", "--style", "plain"],
+    "bfloat16": ["--precision", "bfloat16"],
+}
+QUICK_EXTRA = ["--maps", "0-15", "--inits", "2", "--epochs", "20", "--precursor-epochs", "20",
+               "--wake", "20", "--feature-method", "pca", "--feature-samples", "300",
+               "--data-limit", "1000"]  # fmt: skip
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -127,7 +145,7 @@ def valid_vs_free(valid: Path, free: Path, png: Path, layer: str = "conv3", n: i
                 ax.set_ylabel(name, fontsize=8)
     st = json.loads((valid / "manifest.json").read_text())["settings"]
     fig.suptitle(
-        f"{layer}: best OIP of {st['inits']} inits × {st['epochs']} steps "
+        f"{layer}: best OIP of {st['inits']} inits × {st.get('steps', st.get('epochs'))} steps "
         f"({st['style']} style); numbers: activation (spatial mean)",
         fontsize=9,
     )
@@ -136,10 +154,71 @@ def valid_vs_free(valid: Path, free: Path, png: Path, layer: str = "conv3", n: i
     return png
 
 
-def main() -> None:
+def gallery_run(layer: str, out: str, extra: list[str]) -> dict:
+    """Runs in the case's fresh process: ``oipviz gallery --layer LAYER --out OUT --quiet
+    EXTRA`` through the real CLI (``out`` is replaced), then reads its manifest.
+
+    Returns
+    -------
+    dict
+        ``cli_seconds``, ``phase.<name>`` and ``phase_cpu.<name>`` seconds, the OIP image-steps
+        and the engine's rate in the OIP phase, pages per second; ``info``: summary, range,
+        style, precision, in-range counts, precursor settings, data and versions.
+    """
+    from oipviz.cli import main
+
+    shutil.rmtree(out, ignore_errors=True)
+    t = time.perf_counter()
+    try:
+        main(["gallery", "--layer", layer, "--out", out, "--quiet", *extra])
+    except SystemExit as e:
+        if e.code not in (0, None):
+            raise
+    cli = time.perf_counter() - t
+    man = json.loads((Path(out) / "manifest.json").read_text())
+    run, settings = man["runs"][-1], man["settings"]
+    phases = run["seconds"]
+    lay = man["layers"][next(iter(man["layers"]))]
+    steps = settings.get("steps", settings.get("epochs"))  # "epochs" in older manifests
+    image_steps = len(lay["maps"]) * settings["inits"] * steps
+    return {
+        "cli_seconds": cli,
+        "phase": phases,
+        "phase_cpu": run.get("cpu_seconds") or {},
+        "oip_image_steps": image_steps,
+        "engine_image_steps_per_s": image_steps / phases["oip"] if phases.get("oip") else None,
+        "pages_per_s": len(lay["maps"]) / phases["pages"] if phases.get("pages") else None,
+        "info": {
+            "command": "oipviz gallery --layer " + " ".join([layer, *extra]),
+            "summary": man["summary"],
+            "range": man["range"],
+            "style": man["style"],
+            "precision": settings.get("precision", "float32"),
+            "precision_used": lay.get("precision_used"),
+            "in_range": lay["in_range"],
+            "precursor": settings.get("precursor"),
+            "data": man["data"]["source"] + f" ({man['data']['digits']} digits)",
+            "versions": {k: man["versions"].get(k) for k in ("tensorflow", "keras", "numpy")},
+        },
+    }
+
+
+def derived(m: dict) -> dict:
+    """Parent side: start-up (wall no phase accounts for), non-ascent share, wall / target."""
+    wall = m["process_seconds"]
+    phases = sum(v for k, v in m.items() if k.startswith("phase."))
+    return {
+        "startup_seconds": wall - phases,
+        "non_ascent_share": 1 - m.get("phase.oip", 0.0) / wall,
+        "wall_over_target": wall / TARGET_S,
+    }
+
+
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layer", default="conv3")
-    ap.add_argument("--keep", type=Path, default=None, help="keep the gallery in this folder")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="keep the last round's gallery in this folder")  # fmt: skip
     ap.add_argument(
         "--screenshot",
         action="store_true",
@@ -153,103 +232,84 @@ def main() -> None:
         help="only draw docs/valid_vs_free.png from two kept galleries",
     )
     ap.add_argument(
-        "--extra", nargs=argparse.REMAINDER, default=[], help="more arguments for oipviz gallery"
+        "--variant",
+        action="append",
+        choices=sorted(VARIANTS),
+        default=[],
+        help="also run this variant, interleaved, with ratios to the default",
     )
-    a = ap.parse_args()
+    harness.add_arguments(ap, rounds=5, quick_rounds=2)
+    ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                    help="more arguments for oipviz gallery (last)")  # fmt: skip
+    return ap.parse_args(argv)
+
+
+def result_name(res: dict) -> str:
+    """gallery, gallery_free, gallery_bfloat16 ... from the default case's range and
+    precision."""
+    info = res["cases"]["default"]["info"]
+    rng, prec = info.get("range", "valid"), info.get("precision", "float32")
+    return (
+        "gallery"
+        + ("" if rng == "valid" else f"_{rng}")
+        + ("" if prec == "float32" else f"_{prec}")
+    )
+
+
+def screenshots(out: Path, work: Path, layer: str) -> None:
+    """docs/gallery_screenshot.png (index page) and a rescued map's page beside the gallery."""
+    docs = ROOT / "docs"
+    docs.mkdir(exist_ok=True)
+    if screenshot(out / "index.html", docs / "gallery_screenshot.png", full=False, height=1000):
+        # a rescued map shows the whole story: dead from random inits, the precursor's pattern
+        maps = json.loads((out / "manifest.json").read_text())["layers"][layer]["maps"]
+        rescued = [e for e in maps if e["status"] == "rescued"] or maps
+        shot = work / "gallery_map_screenshot.png"
+        screenshot(out / layer / f"map_{rescued[0]['map']:03d}.html", shot)
+        print(f"screenshots: {docs / 'gallery_screenshot.png'}, {shot}")
+
+
+def main(argv=None) -> None:
+    a = parse_args(argv)
     if a.valid_vs_free:
         (ROOT / "docs").mkdir(exist_ok=True)
         print(valid_vs_free(*a.valid_vs_free, ROOT / "docs" / "valid_vs_free.png"))
         return
-
     work = Path(tempfile.mkdtemp(prefix="oipviz_bench_gallery_"))
-    out = work / f"gallery_{a.layer}"
-    cmd = [
-        sys.executable,
-        "-c",
-        "from oipviz.cli import main; main()",
-        "gallery",
-        "--layer",
-        a.layer,
-        "--out",
-        str(out),
-        "--quiet",
-        *a.extra,
-    ]
-    load_before = os.getloadavg()
-    t = time.perf_counter()
-    p = subprocess.run(
-        cmd, capture_output=True, text=True, env=dict(os.environ, OIPVIZ_OFFLINE="1")
-    )
-    wall = time.perf_counter() - t
-    if p.returncode != 0:
-        sys.exit(f"oipviz gallery failed ({p.returncode}): {p.stderr.strip()}")
-    man = json.loads((out / "manifest.json").read_text())
-    run = man["runs"][-1]
-    phases, settings = run["seconds"], man["settings"]
-    maps = man["layers"][next(iter(man["layers"]))]["maps"]
-    image_steps = len(maps) * settings["inits"] * settings["epochs"]
-    engine_rate = image_steps / phases["oip"] if phases.get("oip") else None
-    accounted = sum(phases.values())
-    result = {
-        "command": "oipviz gallery --layer "
-        + a.layer
-        + (" " + " ".join(a.extra) if a.extra else ""),
-        "wall_seconds": round(wall, 2),
-        "target_seconds": TARGET_S,
-        "wall_over_target": round(wall / TARGET_S, 3),
-        "phases_seconds": phases,
-        "phases_cpu_seconds": run.get("cpu_seconds"),
-        "startup_seconds": round(wall - accounted, 2),
-        "oip_image_steps": image_steps,
-        "engine_image_steps_per_s": round(engine_rate, 1) if engine_rate else None,
-        "non_ascent_share": round(1 - phases.get("oip", 0) / wall, 3),
-        "pages_per_s": round(len(maps) / phases["pages"], 1) if phases.get("pages") else None,
-        "summary": man["summary"],
-        "range": man["range"],
-        "style": man["style"],
-        "precision": settings.get("precision", "float32"),
-        "precision_used": man["layers"][next(iter(man["layers"]))].get("precision_used"),
-        "in_range": man["layers"][next(iter(man["layers"]))]["in_range"],
-        "precursor": settings["precursor"],
-        "data": man["data"]["source"] + f" ({man['data']['digits']} digits)",
-        "loadavg_before": [round(v, 2) for v in load_before],
-        "loadavg_after": [round(v, 2) for v in os.getloadavg()],
-        "cpus": os.cpu_count(),
-        "versions": {k: man["versions"].get(k) for k in ("tensorflow", "keras", "numpy")},
-    }
-    print(p.stdout.strip())
-    print(json.dumps(result, indent=2))
-    print(
-        f"\nwall {wall:.1f} s = {wall / TARGET_S:.2f}× the {TARGET_S:.0f} s target; "
-        f"OIP phase {phases.get('oip', 0):.1f} s at {engine_rate or 0:.0f} image-steps/s; "
-        f"non-ascent share {result['non_ascent_share']:.0%}"
-    )
-    res_dir = ROOT / "bench" / "results"
-    res_dir.mkdir(parents=True, exist_ok=True)
-    prec = settings.get("precision", "float32")
-    name = (
-        "gallery"
-        + ("" if man["range"] == "valid" else f"_{man['range']}")
-        + ("" if prec == "float32" else f"_{prec}")
-        + ".json"
-    )
-    (res_dir / name).write_text(json.dumps(result, indent=2) + "\n")
-    if a.screenshot:
-        docs = ROOT / "docs"
-        docs.mkdir(exist_ok=True)
-        if screenshot(out / "index.html", docs / "gallery_screenshot.png", full=False, height=1000):
-            # a rescued map shows the whole story: dead from random inits, the precursor's pattern
-            rescued = [e for e in maps if e["status"] == "rescued"] or maps
-            shot = work / "gallery_map_screenshot.png"
-            screenshot(out / a.layer / f"map_{rescued[0]['map']:03d}.html", shot)
-            print(f"screenshots: {docs / 'gallery_screenshot.png'}, {shot}")
-    if a.keep:
+    extra = (QUICK_EXTRA if a.quick else []) + a.extra
+    env = {"OIPVIZ_OFFLINE": "1"}
+    variants = {"default": []} | {v: VARIANTS[v] for v in dict.fromkeys(a.variant)}
+    cases = [Case(n, call="gallery:gallery_run", post=derived, env=env,
+                  kwargs={"layer": a.layer, "out": str(work / n), "extra": [*extra, *v]})
+             for n, v in variants.items()]  # fmt: skip
+    ratios = [Ratio(f"{n}_over_default_{m}", (n, m), ("default", m))
+              for n in variants if n != "default"
+              for m in ("process_seconds", "phase.oip", "process_cpu_seconds")]  # fmt: skip
+    settings = {"layer": a.layer, "extra": extra, "variants": variants, "quick": a.quick,
+                "target_seconds": TARGET_S}  # fmt: skip
+    res = harness.run("gallery", cases, ratios, harness.rounds_of(a), a.order, a.seed, settings)
+    shown = ["process_seconds", "process_cpu_seconds", "startup_seconds", "wall_over_target",
+             "engine_image_steps_per_s", "non_ascent_share", "pages_per_s"]  # fmt: skip
+    print(harness.table(res, {n: shown for n in variants}))
+    d = res["cases"]["default"]
+    if d["measures"]:
+        phases = {k[6:]: round(v["median"], 2) for k, v in d["measures"].items()
+                  if k.startswith("phase.")}  # fmt: skip
+        print(f"phases (median s): {phases}\nsummary: {d['info']['summary']}; in range: "
+              f"{d['info']['in_range']}")  # fmt: skip
+    print(f"wrote {harness.write(res, harness.result_path(a, result_name(res)))}")
+    out = work / "default"
+    if a.screenshot and (out / "manifest.json").exists():
+        screenshots(out, work, a.layer)
+    if a.keep and (out / "manifest.json").exists():
         if a.keep.exists():
             shutil.rmtree(a.keep)
         shutil.move(str(out), a.keep)
         print(f"gallery kept in {a.keep}")
     if not a.screenshot:
         shutil.rmtree(work, ignore_errors=True)
+    if any(c["errors"] for c in res["cases"].values()):
+        sys.exit(1)
 
 
 if __name__ == "__main__":
