@@ -1,14 +1,18 @@
 """``shapes``: a seeded procedural colour data set that oipviz generates itself.
 
 Each image is 32×32×3 uint8: one shape (circle, square, triangle, cross) in one colour
-(red, green, blue) over a noisy background.  The class is shape *and* colour, named in
-words: ``"red circle"`` … ``"blue cross"`` (12 classes, label = colour × 4 + shape).
+(red, yellow, green, cyan, blue, magenta) over a noisy background.  The class is shape
+*and* colour, named in words: ``"red circle"`` … ``"magenta cross"`` (24 classes, label =
+colour × 4 + shape).  Six hues rather than three: with only red, green and blue a model
+can call a shape green because it is neither red nor blue, and then the OIP of a green
+class need not be green; with the hues in between, every colour must be seen for itself.
 
 What varies, per image, so that no single pixel gives the class away:
 
 - the shape's area (50 to 190 px², the same range for every shape), its rotation (any
   angle) and its position (always wholly inside the image: the edge pixels stay clear);
-- its colour: hue within ±20° of pure red/green/blue, saturation 0.6–1, value 0.55–1;
+- its colour: hue within ±20° of its colour's (60° apart), saturation 0.6–1, value
+  0.55–1;
 - the background: a grey level (0.05–0.75) with a faint tint (±0.08 per channel), smooth
   coloured blotches (a 4×4 grid of noise, σ 0.07, upsampled bilinearly) and pixel noise
   (uniform, standard deviation 0.01–0.06 per image) that also lies over the shape.
@@ -162,7 +166,7 @@ def make_shapes(
     Parameters
     ----------
     n : int
-        How many images (1 to 1,000,000); each class gets ``n // 12`` or one more.
+        How many images (1 to 1,000,000); each class gets ``n // 24`` or one more.
     seed : int or list of int
         Seed of the ``numpy.random.Generator``: the same seed and ``n`` give the same bytes.
     with_masks : bool
@@ -173,7 +177,7 @@ def make_shapes(
     x : numpy.ndarray
         uint8 images (n, 32, 32, 3).
     y : numpy.ndarray
-        int64 labels (n,) in [0, 12); ``CLASS_NAMES[y]`` names them.
+        int64 labels (n,) in [0, 24); ``CLASS_NAMES[y]`` names them.
     masks : numpy.ndarray
         With ``with_masks``: uint8 (n, 32, 32), 255 where the shape covers a pixel wholly,
         0 on the background, in between on its anti-aliased edge.

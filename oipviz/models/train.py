@@ -53,9 +53,10 @@ def augment(
     import cv2
 
     h, w = x.shape[1:3]
+    centre = ((w - 1) / 2, (h - 1) / 2)  # (13.5, 13.5) on 28×28, as before
     out = np.empty_like(x)
     for i, img in enumerate(x):
-        m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), rng.uniform(-max_rot, max_rot), 1)
+        m = cv2.getRotationMatrix2D(centre, rng.uniform(-max_rot, max_rot), 1.0)
         m[:, 2] += rng.uniform(-max_shift, max_shift, size=2)
         out[i] = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
     return out
@@ -214,7 +215,7 @@ def train(
         raise OipvizError("training diverged (some weights are not finite); nothing was written")
 
     pred = model.predict(x_test, verbose=0, batch_size=512).argmax(1)
-    run = {"epochs": epochs, "batch_size": batch_size, "seed": seed}
+    run: dict[str, int | str] = {"epochs": epochs, "batch_size": batch_size, "seed": seed}
     run["augmentation"] = augmentation if augment_data else "none"
     return model, *_card(model, arch, ds, preprocessing, run, pred)
 
