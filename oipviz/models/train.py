@@ -1,5 +1,9 @@
 """Train a zoo architecture and write the model, its card and a confusion matrix.
 
+Grey sets (MNIST, Fashion-MNIST: N×28×28) and colour sets (the generated ``shapes``:
+N×32×32×3) take the same path; the architecture is built for the data's image shape and
+class count, and the card records them (``input_shape``, ``class_names``).
+
 The data are validated (:func:`oipviz.data.sources.validate_arrays`) before TensorFlow is
 imported; the card is strict JSON and is written only for a model whose weights and
 figures are all finite.
@@ -45,15 +49,44 @@ def check_outputs(out: str | Path, force: bool) -> list[Path]:
 def augment(
     x: np.ndarray, rng: np.random.Generator, max_shift: float = 2.0, max_rot: float = 10.0
 ) -> np.ndarray:
-    """Small random shifts and rotations (OpenCV affine warps) of uint8 digits."""
+    """Small random shifts and rotations (OpenCV affine warps) of uint8 images."""
     import cv2
 
+    h, w = x.shape[1:3]
+    centre = ((w - 1) / 2, (h - 1) / 2)  # (13.5, 13.5) on 28×28, as before
     out = np.empty_like(x)
     for i, img in enumerate(x):
-        m = cv2.getRotationMatrix2D((13.5, 13.5), rng.uniform(-max_rot, max_rot), 1.0)
+        m = cv2.getRotationMatrix2D(centre, rng.uniform(-max_rot, max_rot), 1.0)
         m[:, 2] += rng.uniform(-max_shift, max_shift, size=2)
-        out[i] = cv2.warpAffine(img, m, (28, 28), flags=cv2.INTER_LINEAR, borderValue=0)
+        out[i] = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
     return out
+
+
+def flip_turn(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each (square) image mirrored and/or turned by a multiple of 90°, at random: the 8
+    symmetries of the square, which keep a shape whole, inside the image and in its class."""
+    k = rng.integers(0, 8, len(x))
+    out = np.empty_like(x)
+    for g in range(8):
+        idx = np.flatnonzero(k == g)
+        turned = np.rot90(x[idx], g % 4, axes=(1, 2))
+        out[idx] = turned[:, :, ::-1] if g >= 4 else turned
+    return out
+
+
+#: per data set: the augmentation, how the card describes it, the input convention and
+#: the default number of epochs (others: shifts/rotations, standardize, 30)
+AUGMENTATIONS = {
+    "default": (augment, "random shifts ±2 px, rotations ±10°"),
+    "shapes": (flip_turn, "random flips and quarter turns"),
+}
+INPUT_KIND = {"shapes": "unit"}
+DEFAULT_EPOCHS = {"shapes": 8}
+
+
+def default_epochs(dataset: str) -> int:
+    """The number of epochs ``oipviz train`` uses for ``dataset`` unless told."""
+    return DEFAULT_EPOCHS.get(dataset.replace("-", "_").lower(), 30)
 
 
 def pixel_stats(ds: Dataset) -> tuple[float, float]:
@@ -70,41 +103,85 @@ def pixel_stats(ds: Dataset) -> tuple[float, float]:
     return mean, std
 
 
+def input_convention(ds: Dataset) -> dict:
+    """The card's ``preprocessing`` for ``ds``: ``unit`` (model input = pixel/255) for the
+    colour ``shapes``, ``standardize`` with the training pixels' mean/std for the others."""
+    mean, std = pixel_stats(ds)
+    if INPUT_KIND.get(ds.name) == "unit":
+        return {"kind": "unit", "note": "model input = pixel/255 (pixels in [0, 1])"}
+    return {
+        "kind": "standardize",
+        "mean": mean,
+        "std": std,
+        "note": "model input = (pixel/255 - mean) / std",
+    }
+
+
+def model_input(x_uint8: np.ndarray, preprocessing: dict) -> np.ndarray:
+    """uint8 images (N,H,W) or (N,H,W,C) as float32 model input (N,H,W,C)."""
+    x = x_uint8.astype(np.float32) / 255.0
+    if preprocessing["kind"] == "standardize":
+        x = (x - preprocessing["mean"]) / preprocessing["std"]
+    return x if x.ndim == 4 else x[..., None]
+
+
 def train(
     arch: str = "seed_cnn",
     dataset: str = "mnist",
     data: str | Path | Dataset | None = None,
-    epochs: int = 30,
+    epochs: int | None = None,
     seed: int = 0,
     batch_size: int = 64,
     augment_data: bool = True,
     on_epoch: Callable[[int, dict], None] | None = None,
 ):
-    """Train ``arch`` on ``data`` (a path, an already loaded :class:`Dataset`, or None for
-    the first source that works); return (model, card, confusion matrix).
+    """Train ``arch`` on a data set; return (model, card, confusion matrix).
+
+    Parameters
+    ----------
+    arch : str
+        A zoo architecture (:data:`oipviz.models.ARCH_NAMES`), built for the data's image
+        shape and number of classes.
+    dataset : str
+        ``mnist``, ``fashion_mnist`` or ``shapes`` (generated from ``seed``).
+    data : str, Path or Dataset, optional
+        A file or folder to read, an already loaded :class:`Dataset`, or None for the
+        first source that works.
+    epochs : int, optional
+        Passes over the training images (default: 8 for ``shapes``, else 30).
+    seed : int
+        Weights, augmentation, the offline split and the generated ``shapes``.
+    batch_size : int
+        Images per gradient step.
+    augment_data : bool
+        Shifts/rotations (grey sets) or flips/quarter turns (``shapes``) each epoch.
+    on_epoch : callable, optional
+        ``on_epoch(epoch, logs)`` after each epoch, with the held-out accuracy.
+
+    Returns
+    -------
+    tuple
+        The Keras model, its card (a dict) and the confusion matrix (true × predicted).
 
     Bad arguments and bad data are one-line errors before training starts.
     """
     if arch not in ARCH_NAMES:
         raise OipvizError(f"unknown architecture {arch!r}; choose from {', '.join(ARCH_NAMES)}")
-    epochs = checks.integer("epochs", epochs, 1, MAX_EPOCHS)
+    if epochs is not None:
+        epochs = checks.integer("epochs", epochs, 1, MAX_EPOCHS)
     batch_size = checks.integer("batch size", batch_size, 1, MAX_BATCH)
     seed = checks.seed(seed)
     # validated, before TF is imported: bad data fail fast
     ds = data if isinstance(data, Dataset) else load_dataset(dataset, path=data, seed=seed)
-    mean, std = pixel_stats(ds)
+    epochs = epochs or default_epochs(ds.name)
+    preprocessing = input_convention(ds)
     from oipviz.core.tfenv import import_keras
 
     keras = import_keras()  # TF's start-up log noise silenced
     from oipviz.models.zoo import ARCHITECTURES
 
     keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-
-    def prep(x_uint8):
-        return ((x_uint8.astype(np.float32) / 255.0 - mean) / std)[..., None]
-
-    model = ARCHITECTURES[arch]()
+    model = ARCHITECTURES[arch](input_shape=ds.image_shape, classes=ds.n_classes)
     steps = epochs * int(np.ceil(len(ds.x_train) / batch_size))
     lr = keras.optimizers.schedules.CosineDecay(2e-3, steps, alpha=0.02)
     model.compile(
@@ -112,11 +189,18 @@ def train(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    x_test = prep(ds.x_test)
+    augmenter, augmentation = AUGMENTATIONS.get(ds.name, AUGMENTATIONS["default"])
+    x_test = model_input(ds.x_test, preprocessing)
+    rng = np.random.default_rng(seed)
     for epoch in range(epochs):
-        xb = augment(ds.x_train, rng) if augment_data else ds.x_train
+        xb = augmenter(ds.x_train, rng) if augment_data else ds.x_train
         hist = model.fit(
-            prep(xb), ds.y_train, batch_size=batch_size, epochs=1, verbose=0, shuffle=True
+            model_input(xb, preprocessing),
+            ds.y_train,
+            batch_size=batch_size,
+            epochs=1,
+            verbose=0,
+            shuffle=True,
         )
         logs = {k: float(v[-1]) for k, v in hist.history.items()}
         if not np.isfinite(logs.get("loss", 0.0)):
@@ -131,44 +215,55 @@ def train(
         raise OipvizError("training diverged (some weights are not finite); nothing was written")
 
     pred = model.predict(x_test, verbose=0, batch_size=512).argmax(1)
-    confusion = np.zeros((10, 10), dtype=np.int64)
+    run: dict[str, int | str] = {"epochs": epochs, "batch_size": batch_size, "seed": seed}
+    run["augmentation"] = augmentation if augment_data else "none"
+    return model, *_card(model, arch, ds, preprocessing, run, pred)
+
+
+def _card(model, arch: str, ds: Dataset, preprocessing: dict, run: dict, pred: np.ndarray):
+    """The model card and the confusion matrix (true × predicted) of a trained model."""
+    n = ds.n_classes
+    confusion = np.zeros((n, n), dtype=np.int64)
     np.add.at(confusion, (ds.y_test, pred), 1)
-    per_class = {str(c): float(confusion[c, c] / max(confusion[c].sum(), 1)) for c in range(10)}
+    per_class = {str(c): float(confusion[c, c] / max(confusion[c].sum(), 1)) for c in range(n)}
     card = {
         "architecture": arch,
         "dataset": ds.name,
         "data_source": ds.source,
         "samples": ds.counts,
         "data_conversions": ds.notes,
-        "preprocessing": {
-            "kind": "standardize",
-            "mean": mean,
-            "std": std,
-            "note": "model input = (pixel/255 - mean) / std",
-        },
-        "augmentation": "random shifts ±2 px, rotations ±10°" if augment_data else "none",
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "seed": seed,
+        "input_shape": list(ds.image_shape),
+        "class_names": list(ds.class_names) if ds.class_names else None,
+        "preprocessing": preprocessing,
+        "augmentation": run["augmentation"],
+        "epochs": run["epochs"],
+        "batch_size": run["batch_size"],
+        "seed": run["seed"],
         "heldout_accuracy": float((pred == ds.y_test).mean()),
         "per_class_accuracy": per_class,
         "heldout_class_counts": confusion.sum(1).tolist(),
-        "layers": [l.name for l in model.layers],
+        "layers": [layer.name for layer in model.layers],
         "versions": package_versions(),
     }
-    return model, card, confusion
+    return card, confusion
 
 
-def plot_confusion(confusion: np.ndarray, path: str | Path, title: str) -> None:
+def plot_confusion(confusion: np.ndarray, path: str | Path, title: str, class_names=None) -> None:
+    """The confusion matrix (true × predicted, counts in the cells) as a PNG; the axes
+    name the classes (``class_names``, else their indices)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    n = len(confusion)
+    names = [str(c) for c in (class_names or range(n))]
+    wordy = max(len(s) for s in names) > 2
+    side = max(5.5, 0.45 * n + (2.5 if wordy else 1.0))
+    fig, ax = plt.subplots(figsize=(side, side - 0.5))
     ax.imshow(confusion, cmap="viridis")
-    for i in range(10):
-        for j in range(10):
+    for i in range(n):
+        for j in range(n):
             v = confusion[i, j]
             if v:
                 ax.text(
@@ -180,8 +275,8 @@ def plot_confusion(confusion: np.ndarray, path: str | Path, title: str) -> None:
                     fontsize=7,
                     color="black" if v > confusion.max() / 2 else "white",
                 )
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
+    ax.set_xticks(range(n), names, rotation=90 if wordy else 0, fontsize=8 if wordy else None)
+    ax.set_yticks(range(n), names, fontsize=8 if wordy else None)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
@@ -207,8 +302,9 @@ def save_trained(
             confusion,
             temps[2],
             f"{card['architecture']} on {card['dataset']}: {card['heldout_accuracy']:.1%} held-out",
+            card.get("class_names"),
         )
-        for t, p in zip(temps, paths):
+        for t, p in zip(temps, paths, strict=True):
             os.replace(t, p)
     except BaseException:
         for t in temps:
