@@ -25,6 +25,7 @@ COMMANDS = (
     "embed",
     "clusters",
     "weights",
+    "track",
 )
 
 

@@ -34,7 +34,14 @@ from oipviz.models.train import MAX_BATCH, MAX_EPOCHS
     help="Model file to write (.keras or .h5); NAME.card.json and NAME.confusion.png go beside it.",
 )
 @click.option("--force", is_flag=True, help="Replace existing output files.")
-def command(arch, dataset, data, epochs, batch_size, seed, no_augment, out, force) -> None:
+@click.option(
+    "--track",
+    multiple=True,
+    metavar="LAYER:MAPS",
+    help="Record a timeline of these maps' OIPs at every epoch (e.g. conv3:0-15; repeat "
+    "for more layers) in NAME.track/ beside the model.",
+)
+def command(arch, dataset, data, epochs, batch_size, seed, no_augment, out, force, track) -> None:
     """Train an architecture from the zoo on MNIST or Fashion-MNIST."""
     from oipviz.data.sources import load_dataset
     from oipviz.models.train import check_outputs, pixel_stats, save_trained, train
@@ -44,6 +51,9 @@ def command(arch, dataset, data, epochs, batch_size, seed, no_augment, out, forc
     pixel_stats(ds)
     for note in ds.notes:
         click.echo(f"note: {note}")
+    from oipviz.cli.track_cmd import training_callbacks
+
+    callbacks = training_callbacks(track, out, force, ds, arch, seed, epochs)  # checked now
     with click.progressbar(
         length=epochs, label=f"training {arch}", show_eta=True, item_show_func=lambda s: s
     ) as bar:
@@ -60,11 +70,12 @@ def command(arch, dataset, data, epochs, batch_size, seed, no_augment, out, forc
             batch_size=batch_size,
             augment_data=not no_augment,
             on_epoch=on_epoch,
+            callbacks=callbacks,
         )
     paths = save_trained(model, card, confusion, out, force=force)
     click.echo(
         f"held-out accuracy {card['heldout_accuracy']:.2%} on {card['samples']['test']} "
         f"images ({card['data_source']})"
     )
-    for p in paths:
+    for p in paths + [cb.path for cb in callbacks]:
         click.echo(f"wrote {p}")

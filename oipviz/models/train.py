@@ -79,11 +79,14 @@ def train(
     batch_size: int = 64,
     augment_data: bool = True,
     on_epoch: Callable[[int, dict], None] | None = None,
+    callbacks: list | None = None,
 ):
     """Train ``arch`` on ``data`` (a path, an already loaded :class:`Dataset`, or None for
     the first source that works); return (model, card, confusion matrix).
 
     Bad arguments and bad data are one-line errors before training starts.
+    ``callbacks``: Keras callbacks passed to every epoch's ``fit`` (e.g. a
+    :class:`oipviz.callbacks.Tracker` with ``epochs=epochs``).
     """
     if arch not in ARCH_NAMES:
         raise OipvizError(f"unknown architecture {arch!r}; choose from {', '.join(ARCH_NAMES)}")
@@ -116,8 +119,9 @@ def train(
     for epoch in range(epochs):
         xb = augment(ds.x_train, rng) if augment_data else ds.x_train
         hist = model.fit(
-            prep(xb), ds.y_train, batch_size=batch_size, epochs=1, verbose=0, shuffle=True
-        )
+            prep(xb), ds.y_train, batch_size=batch_size, epochs=1, verbose=0, shuffle=True,
+            callbacks=callbacks,
+        )  # fmt: skip
         logs = {k: float(v[-1]) for k, v in hist.history.items()}
         if not np.isfinite(logs.get("loss", 0.0)):
             raise OipvizError(
