@@ -13,7 +13,7 @@ from oipviz.timeline.spec import ATTRIBUTIONS, FIRST_STEPS, PROBES, TRACK_LR, WA
 
 #: held-out images measured at every point (accuracy ± ~1 %; the full MNIST test split
 #: of 10,000 would cost more than the rest of a point)
-HELDOUT = 1000
+HELDOUT = 500
 TRACK_HELP = (
     "Maps to track, LAYER:MAPS (conv3:0-15, conv2:1,3,9, conv3 = all maps); repeat for more layers."
 )

@@ -62,7 +62,7 @@ def _labelled(img01: np.ndarray, label: str, state: str, cell: int = 112) -> Ima
     if state == DEAD:
         draw.line([(0, 0), (cell, cell)], fill=STATE_COLOURS[DEAD], width=2)
         draw.line([(cell, 0), (0, cell)], fill=STATE_COLOURS[DEAD], width=2)
-    draw.text((3, cell + 5), f"{label} {state}", fill=(0, 0, 0), font=_font(11))
+    draw.text((3, cell + 5), f"{label}: {state}", fill=(0, 0, 0), font=_font(11))
     return out
 
 

@@ -274,3 +274,22 @@ class TimelineWriter:
         """After an error before the first point was kept: remove the working folder."""
         if self.folder is not None and not self.published:
             self.folder.discard()
+
+
+def load_timeline(folder) -> Timeline:
+    """The points kept in a timeline folder, as a :class:`Timeline` (read only)."""
+    from oipviz.core.convention import InputConvention
+    from oipviz.core.outputs import read_json
+
+    folder = Path(folder)
+    m = read_json(folder / "manifest.json")
+    if not isinstance(m, dict) or m.get("kind") != KIND:
+        raise OutputError(f"{folder} is not an oipviz timeline (no timeline manifest.json)")
+    conv = InputConvention(**m["model"]["input_convention"])
+    points = []
+    for t in range(len(m.get("points", []))):
+        a = load_npz(folder / POINTS / f"p{t:04d}.npz")
+        if a is None:
+            break
+        points.append(TimelinePoint.from_arrays(a, conv))
+    return Timeline(points)
