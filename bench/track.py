@@ -120,12 +120,22 @@ def overhead(rounds: int, epochs: int) -> dict:
     for r in range(rounds):
         order = ("plain", "tracked") if r % 2 == 0 else ("tracked", "plain")
         got = {m: run_child(m, epochs) for m in order}
-        ratio = got["tracked"]["seconds"] / got["plain"]["seconds"]
-        same = got["tracked"]["weights_sha256"] == got["plain"]["weights_sha256"]
+        plain, tracked = got["plain"], got["tracked"]
+        tr = tracked["tracker"]
+        ratio = tracked["seconds"] / plain["seconds"]
+        same = tracked["weights_sha256"] == plain["weights_sha256"]
         rows.append(
-            dict(round=r, order=list(order), ratio=round(ratio, 3), same_weights=same, **got)
+            dict(
+                round=r,
+                order=list(order),
+                ratio=round(ratio, 3),
+                cpu_ratio=round(tracked["cpu_seconds"] / plain["cpu_seconds"], 3),
+                own_share=round(tr["own_seconds"] / plain["seconds"], 3),
+                load_1min=round(os.getloadavg()[0], 2),
+                same_weights=same,
+                **got,
+            )
         )
-        tr = got["tracked"]["tracker"]
         print(
             f"round {r} ({' then '.join(order)}): plain {got['plain']['seconds']:.2f} s, "
             f"tracked {got['tracked']['seconds']:.2f} s, ratio {ratio:.3f}; tracker: first "

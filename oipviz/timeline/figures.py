@@ -12,14 +12,57 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from oipviz.core.outputs import write_bytes
-from oipviz.core.render import STATUS_COLOURS, _font, enhance, to_image
-from oipviz.core.status import DEAD
+from oipviz.core.render import STATUS_COLOURS, enhance, to_image
+from oipviz.core.render import _font as _load_font
+from oipviz.core.status import DEAD, LIVE
 from oipviz.timeline.point import WAKING
 
 #: state colours (waking: between dead and live)
-STATE_COLOURS = dict(STATUS_COLOURS, **{WAKING: (235, 170, 40)})
+STATE_COLOURS = {
+    DEAD: STATUS_COLOURS[DEAD],
+    WAKING: (235, 170, 40),
+    LIVE: STATUS_COLOURS[LIVE],
+    "pending": STATUS_COLOURS["pending"],
+}
 FRAME_SCALE = 4  # a 28×28 OIP becomes a 112×112 frame
 GIF_MS = 600  # per point
+
+
+@lru_cache(maxsize=16)
+def _font(size: int):
+    """The label font (loaded once per size: every frame of every GIF has a label)."""
+    return _load_font(size)
+
+
+GRAYS = 248  # GIF palette: indices 0-247 gray ramp, then the state colours
+
+
+@lru_cache(maxsize=1)
+def _gif_palette() -> list[int]:
+    colours = [round(i * 255 / (GRAYS - 1)) for i in range(GRAYS) for _ in range(3)]
+    for rgb in STATE_COLOURS.values():
+        colours.extend(rgb)
+    return colours + [0] * (768 - len(colours))
+
+
+def _gif_frame(img01: np.ndarray, label: str, state: str, cell: int = 112) -> Image.Image:
+    """A GIF frame built in palette mode directly (gray pixels are palette indices, so
+    nothing is quantized): the OIP, a bar in the state's colour and the label."""
+    idx = np.round(np.clip(np.asarray(img01, np.float32).squeeze(), 0, 1) * (GRAYS - 1))
+    scale = max(1, cell // idx.shape[0])
+    big = idx.astype(np.uint8).repeat(scale, 0).repeat(scale, 1)
+    arr = np.full((cell + 20, cell), GRAYS - 1, np.uint8)
+    arr[: big.shape[0], : big.shape[1]] = big
+    out = Image.fromarray(arr, "P")
+    out.putpalette(_gif_palette())
+    colour = GRAYS + list(STATE_COLOURS).index(state) if state in STATE_COLOURS else 0
+    draw = ImageDraw.Draw(out)
+    draw.rectangle([0, cell, cell, cell + 3], fill=colour)
+    if state == DEAD:
+        draw.line([(0, 0), (cell, cell)], fill=colour, width=2)
+        draw.line([(cell, 0), (0, cell)], fill=colour, width=2)
+    draw.text((3, cell + 5), f"{label}: {state}", fill=0, font=_font(11))
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -71,10 +114,7 @@ def map_gif(
 ) -> Path:
     """An animated GIF of one map's OIP over the points (loops; the last frame stays
     twice as long)."""
-    frames = [_labelled(x, lab, st) for x, lab, st in zip(images01, labels, states, strict=True)]
-    pal = [
-        f.convert("P", palette=Image.ADAPTIVE, colors=64, dither=Image.Dither.NONE) for f in frames
-    ]
+    pal = [_gif_frame(x, lab, st) for x, lab, st in zip(images01, labels, states, strict=True)]
     buf = io.BytesIO()
     durations = [GIF_MS] * (len(pal) - 1) + [2 * GIF_MS]
     pal[0].save(

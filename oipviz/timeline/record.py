@@ -180,22 +180,38 @@ class Recorder:
     def _probe_activations(self) -> dict[str, np.ndarray]:
         from oipviz.core.ascent import forward
 
-        z = self.loaded.convention.to_engine(self.probes)
-        outs = forward(self.loaded, [(layer, False) for layer in self.maps], z)
+        # the heads of the OIPs' engine (valid range: the map and its pre-activation), so
+        # the fast path's self-check made for the OIPs serves this forward pass too
+        pre = (True,) if self.spec.range_mode == "valid" else ()
+        heads = [(layer, p) for layer in self.maps for p in (False, *pre)]
+        outs = forward(self.loaded, heads, self.loaded.convention.to_engine(self.probes))
+        per_layer = outs[:: 1 + len(pre)]
         return {
             layer: np.ascontiguousarray(a[..., maps])
-            for (layer, maps), a in zip(self.maps.items(), outs, strict=True)
+            for (layer, maps), a in zip(self.maps.items(), per_layer, strict=True)
         }
+
+    def _probabilities(self, x01: np.ndarray) -> np.ndarray:
+        """Class probabilities, through the heads the attribution's engine uses (logits
+        and outputs of the last layer), so both share one fast-path check."""
+        from oipviz.compute.attribution.base import final_is_softmax
+        from oipviz.core.ascent import forward
+
+        last = self.loaded.layers[-1].name
+        z = self.loaded.convention.to_engine(x01)
+        logits, out = forward(self.loaded, [(last, True), (last, False)], z)
+        if final_is_softmax(self.loaded):
+            return out.astype(np.float64)
+        e = np.exp(logits - logits.max(axis=1, keepdims=True)).astype(np.float64)
+        return e / e.sum(axis=1, keepdims=True)
 
     def _attribution(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The attribution of the predicted class on the first probes."""
         n = min(self.spec.attribution_probes, len(self.probes))
         if n == 0:
             return np.zeros((0, 28, 28), np.float32), np.zeros(0, np.int64), np.zeros(0, np.float32)
-        from oipviz.compute.attribution.base import predict_probs
-
         x = self.probes[:n]
-        probs = predict_probs(self.loaded, x)
+        probs = self._probabilities(x)
         predicted = probs.argmax(axis=1)
         res = traced_method(self.spec.attribution)()(self.loaded, x, predicted.tolist())
         return res.maps, predicted, probs.max(axis=1)
@@ -210,10 +226,8 @@ class Recorder:
     def _heldout(self) -> dict[str, float]:
         if self.validation is None:
             return {}
-        from oipviz.compute.attribution.base import predict_probs
-
         x, y = self.validation
-        p = predict_probs(self.loaded, x).astype(np.float64)
+        p = self._probabilities(x)
         picked = np.clip(p[np.arange(len(y)), y], 1e-7, 1.0)
         return {
             "heldout_accuracy": float((p.argmax(axis=1) == y).mean()),
