@@ -97,7 +97,7 @@ def frame(img01: np.ndarray) -> Image.Image:
 
 def _labelled(img01: np.ndarray, label: str, state: str, cell: int = 112) -> Image.Image:
     """A frame with its label below and a bar in the state's colour."""
-    tile = frame(img01).resize((cell, cell), Image.NEAREST)
+    tile = frame(img01).resize((cell, cell), Image.Resampling.NEAREST)
     out = Image.new("RGB", (cell, cell + 20), (255, 255, 255))
     out.paste(tile, (0, 0))
     draw = ImageDraw.Draw(out)
@@ -154,7 +154,7 @@ def sheet(
         draw.text((4, y + cell // 2 - 6), str(m), fill=(0, 0, 0), font=_font(11))
         for t in range(T):
             x = left + t * (cell + pad)
-            out.paste(frame(images01[t][k]).resize((cell, cell), Image.NEAREST), (x, y))
+            out.paste(frame(images01[t][k]).resize((cell, cell), Image.Resampling.NEAREST), (x, y))
             colour = STATE_COLOURS.get(states[t][k], (0, 0, 0))
             draw.rectangle([x, y + cell, x + cell - 1, y + cell + bar - 1], fill=colour)
     return out
@@ -220,7 +220,7 @@ def attribution(
         heat = np.abs(maps[i])
         heat = heat / (float(heat.max()) or 1.0)
         hm = Image.fromarray(colorize(heat, "inferno"), "RGB")
-        img, hm = (im.resize((cell, cell), Image.NEAREST) for im in (img, hm))
+        img, hm = (im.resize((cell, cell), Image.Resampling.NEAREST) for im in (img, hm))
         out.paste(img, (x, 20))
         out.paste(hm, (x, 22 + cell))
         draw.text(

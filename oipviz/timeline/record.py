@@ -62,7 +62,7 @@ def _one_per_class(y: np.ndarray, n: int) -> np.ndarray:
     while len(out) < min(n, len(y)):
         for c in sorted(queues):
             if queues[c] and len(out) < n:
-                out.append(queues[c].pop(0))
+                out.append(int(queues[c].pop(0)))
     return np.asarray(out, np.int64)
 
 

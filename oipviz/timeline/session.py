@@ -83,6 +83,8 @@ class TrackSession:
     def record(self, position: Position, logs: dict | None = None) -> TimelinePoint:
         """Measure and keep the next point."""
         try:
+            if self.recorder is None:
+                raise OipvizError("the timeline is not started (no model yet)")
             point = self.recorder.record(position, logs)
             self.writer.add(point)
         except BaseException:

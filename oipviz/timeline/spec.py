@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from oipviz.core import checks
 from oipviz.core.errors import LayerError, OipvizError
@@ -165,7 +166,7 @@ class TrackSpec:
     """The maps tracked (``layers``: {layer: maps or None = all}), the schedule and the
     settings of every point's measurements."""
 
-    layers: dict[str, object]
+    layers: Any
     every: Schedule = field(default_factory=Schedule)
     steps: int = WARM_STEPS
     first_steps: int = FIRST_STEPS

@@ -50,7 +50,9 @@ def panel(
 ) -> str:
     """One chart: the series against the epochs, a y axis with 3 ticks, a cursor line."""
     x = xs(epochs)
-    vals = np.concatenate([np.asarray(s.values, np.float64) for s in series]) if series else []
+    vals: np.ndarray | list = (
+        np.concatenate([np.asarray(s.values, np.float64) for s in series]) if series else []
+    )
     finite = np.asarray(vals)[np.isfinite(vals)] if len(vals) else np.zeros(0)
     lo, hi = y_range or (
         (float(min(0.0, finite.min())), float(finite.max())) if finite.size else (0.0, 1.0)

@@ -18,7 +18,7 @@ from oipviz.timeline.spec import FIRST_STEPS, PROBES, TRACK_LR, WARM_STEPS, Trac
 keras = import_keras()
 
 
-class Tracker(keras.callbacks.Callback):
+class Tracker(keras.callbacks.Callback):  # type: ignore[name-defined]
     """Records the tracked maps' OIPs, the probes' activations, an attribution, the first
     conv layer's kernels and the metrics at chosen points of training.
 

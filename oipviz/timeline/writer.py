@@ -104,6 +104,13 @@ class TimelineWriter:
     def path(self) -> Path:
         return self.folder.path if self.folder is not None else self.target
 
+    @property
+    def out(self) -> OutputFolder:
+        """The open folder (after :meth:`open` or :meth:`open_kept`)."""
+        if self.folder is None:
+            raise OutputError("the timeline folder is not open yet")
+        return self.folder
+
     def open(self, manifest: dict, info: dict, probes: np.ndarray, convention=None) -> Timeline:
         """Create (or with ``resume`` reopen) the folder; returns the points kept there.
         ``manifest``: its common part (``parameters`` and ``source`` must match on resume);
@@ -146,7 +153,7 @@ class TimelineWriter:
     def _read_points(self, convention) -> list[TimelinePoint]:
         out = []
         for t in range(100_000):
-            a = load_npz(self.folder.path / POINTS / f"p{t:04d}.npz")
+            a = load_npz(self.out.path / POINTS / f"p{t:04d}.npz")
             if a is None:
                 break
             out.append(TimelinePoint.from_arrays(a, convention))
@@ -155,7 +162,7 @@ class TimelineWriter:
     # -- points
     def add(self, point: TimelinePoint) -> None:
         """Keep ``point`` (the next one) with its frames; rewrite pages and manifest."""
-        root = self.folder.path
+        root = self.out.path
         t = len(self.timeline)
         if point.position.index != t:
             raise OutputError(f"point {point.position.index} arrives after {t} points")
@@ -166,8 +173,8 @@ class TimelineWriter:
         self.finished = False
         self._pages(complete=False)
         if not self.published:
-            self.folder.commit()  # in place from now on, still marked incomplete
-            write_text(self.folder.path / MARKER, "timeline in progress\n")
+            self.out.commit()  # in place from now on, still marked incomplete
+            write_text(self.out.path / MARKER, "timeline in progress\n")
             self.published = True
 
     def _frames(self, root: Path, point: TimelinePoint, t: int) -> None:
@@ -183,7 +190,7 @@ class TimelineWriter:
                 point.kernels, self.vmax, f"{point.kernel_layer} at {point.position.label}"
             )
             figures.save_png(root / pages.FRAMES / f"kernels_p{t:04d}.png", pic)
-        if len(point.attribution):
+        if len(point.attribution) and self.probes is not None:
             pic = figures.attribution(
                 self.probes, point.attribution, point.predicted, point.probability,
                 self.info.get("attribution", ""), point.position.label,
@@ -191,7 +198,7 @@ class TimelineWriter:
             figures.save_png(root / pages.FRAMES / f"attribution_p{t:04d}.png", pic)
 
     def _pages(self, complete: bool, interrupted: bool = False) -> None:
-        root, tl = self.folder.path, self.timeline
+        root, tl = self.out.path, self.timeline
         if not len(tl):
             return
         info = dict(self.info, complete=complete, interrupted=interrupted)
@@ -224,7 +231,7 @@ class TimelineWriter:
             layers=layers,
             seconds={"points": [round(p.seconds, 3) for p in tl.points]},
         )
-        self.folder.write_manifest(m, complete=complete)
+        self.out.write_manifest(m, complete=complete)
 
     # -- the end
     def finish(self, interrupted: bool = False) -> Path:
@@ -237,7 +244,7 @@ class TimelineWriter:
             self._summaries()
         self._pages(complete=not interrupted, interrupted=interrupted)
         if not interrupted:
-            self.folder.commit()
+            self.out.commit()
             self.finished = True
         write_json(
             self.folder.path / "timings.json", {"summaries": round(time.perf_counter() - t0, 3)}
@@ -245,7 +252,7 @@ class TimelineWriter:
         return self.folder.path
 
     def _summaries(self) -> None:
-        root, tl = self.folder.path, self.timeline
+        root, tl = self.out.path, self.timeline
         labels = [p.position.label for p in tl.points]
         for layer in tl.layers:
             states = tl.states(layer)
