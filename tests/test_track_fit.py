@@ -198,3 +198,20 @@ def test_ctrl_c_keeps_the_points_then_finish(tmp_path, digits, cli):
     assert r.exit_code == 0, (r.stdout, r.stderr)
     assert not (out / ".incomplete").exists() and (out / "c2" / "m002.gif").is_file()
     assert json.loads((out / "manifest.json").read_text())["complete"]
+
+
+def test_resume_continues_the_timeline(tmp_path, digits):
+    """Training continued later (e.g. from a checkpoint): resume=True appends its points."""
+    model, out = users_model(), tmp_path / "t"
+    fit(model, digits, oipviz.callbacks.Tracker("c2:0-1", probes=digits[0][:2], out=out, **FAST), 1)
+    first = (out / "points" / "p0001.npz").read_bytes()
+    again = oipviz.callbacks.Tracker("c2:0-1", probes=digits[0][:2], out=out, resume=True, **FAST)
+    fit(model, digits, again, epochs=2)
+    labels = [p.position.label for p in again.timeline.points]
+    assert labels == ["epoch 0", "epoch 1", "epoch 2", "epoch 3"]
+    assert (out / "points" / "p0001.npz").read_bytes() == first
+    with Image.open(out / "c2" / "m001.gif") as gif:
+        assert gif.n_frames == 4
+    other = oipviz.callbacks.Tracker("c2:0-1", probes=digits[0][:2], out=out, resume=True, steps=9)
+    with pytest.raises(OutputError, match="steps differs"):
+        fit(users_model(), digits, other, epochs=1)
