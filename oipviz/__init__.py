@@ -24,6 +24,17 @@ from typing import TYPE_CHECKING
 
 from oipviz.core.versions import VERSION as __version__  # noqa: F401  (the package version)
 
+
+def __getattr__(name: str):
+    """``oipviz.callbacks`` (Keras callbacks) is imported on first use: it imports
+    TensorFlow, which ``import oipviz`` does not."""
+    if name == "callbacks":
+        import importlib
+
+        return importlib.import_module("oipviz.callbacks")
+    raise AttributeError(f"module 'oipviz' has no attribute {name!r}")
+
+
 __all__ = [
     "load_model",
     "load_dataset",

@@ -26,6 +26,7 @@ COMMANDS = (
     "embed",
     "clusters",
     "weights",
+    "track",
 )
 
 

@@ -134,6 +134,7 @@ def train(
     batch_size: int = 64,
     augment_data: bool = True,
     on_epoch: Callable[[int, dict], None] | None = None,
+    callbacks: list | None = None,
 ):
     """Train ``arch`` on a data set; return (model, card, confusion matrix).
 
@@ -157,6 +158,9 @@ def train(
         Shifts/rotations (grey sets) or flips/quarter turns (``shapes``) each epoch.
     on_epoch : callable, optional
         ``on_epoch(epoch, logs)`` after each epoch, with the held-out accuracy.
+    callbacks : list, optional
+        Keras callbacks passed to every epoch's ``fit`` (e.g. a
+        :class:`oipviz.callbacks.Tracker` with ``epochs=epochs``).
 
     Returns
     -------
@@ -201,6 +205,7 @@ def train(
             epochs=1,
             verbose=0,
             shuffle=True,
+            callbacks=callbacks,
         )
         logs = {k: float(v[-1]) for k, v in hist.history.items()}
         if not np.isfinite(logs.get("loss", 0.0)):
