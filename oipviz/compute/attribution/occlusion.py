@@ -39,6 +39,7 @@ class Occlusion(Method):
     image side (4 and 2 px on 28×28)."""
 
     name, title, signed = "occlusion", "occlusion", True
+    autograph = True  # its graph loops over tf.range
     order = 70
     low_precision = False  # no gradients: scores only, float32
 
