@@ -226,7 +226,8 @@ def warm(epochs: int) -> dict:
 
 def strip(folder: Path, layer: str, m: int, png: Path) -> Path:
     """One map's OIP over the points of a kept timeline, side by side (the README's)."""
-    from oipviz.timeline import figures
+    from oipviz.core.outputs import save_image
+    from oipviz.render import timeline as pictures
     from oipviz.timeline.writer import load_timeline
 
     tl = load_timeline(folder)
@@ -239,7 +240,7 @@ def strip(folder: Path, layer: str, m: int, png: Path) -> Path:
         f"{layer} map {m} of the seed CNN while it trains: its OIP at every epoch "
         f"(activation {values[0]:.2f} before training, {values[-1]:.2f} after)"
     )
-    return figures.save_png(png, figures.strip(images, labels, states, title))
+    return save_image(png, pictures.strip(images, labels, states, title))
 
 
 def main() -> None:
@@ -264,7 +265,7 @@ def main() -> None:
     if a.child:
         print(json.dumps(child(a.child, a.epochs, Path(a.work))))
         return
-    from engine import cpu_info
+    from machine import cpu_info
 
     load0 = os.getloadavg()
     res = overhead(a.rounds, a.epochs) if a.study == "overhead" else warm(a.epochs)

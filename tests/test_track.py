@@ -3,7 +3,6 @@ training), the states over time, deterministic arrays, charts, the output checks
 
 from __future__ import annotations
 
-import io
 import zipfile
 
 import numpy as np
@@ -11,10 +10,11 @@ import pytest
 
 from oipviz.compute.oip import OIPRun
 from oipviz.core.errors import LayerError, OipvizError, OutputError
-from oipviz.timeline import svg
+from oipviz.core.outputs import save_npz_compressed
+from oipviz.render import svg
 from oipviz.timeline.point import Position, Timeline, TimelinePoint
 from oipviz.timeline.spec import Schedule, TrackSpec, normalize_layers, parse_every, parse_maps
-from oipviz.timeline.writer import check_target, npz_bytes
+from oipviz.timeline.writer import check_target
 
 
 @pytest.mark.parametrize(
@@ -129,13 +129,23 @@ def test_states_waking_and_events():
     assert np.isnan(tl.metric("loss")[0]) and tl.metric("loss")[2] == pytest.approx(1 / 3)
 
 
-def test_point_arrays_round_trip_with_deterministic_bytes():
+def test_point_arrays_round_trip_with_deterministic_bytes(tmp_path, monkeypatch):
+    """The output layer's compressed .npz: the same arrays give the same bytes whenever
+    they are written (no time stamps), and the point reads back."""
+    import time
+
     p = _point(3, [0.0, 2.5])
-    data = npz_bytes(p.to_arrays())
-    assert data == npz_bytes(_point(3, [0.0, 2.5]).to_arrays())
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
-    with np.load(io.BytesIO(data)) as f:
+    a = save_npz_compressed(tmp_path / "a.npz", p.to_arrays()).read_bytes()
+    later = time.time() + 86_400 * 400  # a year and a bit later: other zip dates if stamped
+    monkeypatch.setattr(time, "time", lambda: later)
+    b = save_npz_compressed(tmp_path / "b.npz", _point(3, [0.0, 2.5]).to_arrays()).read_bytes()
+    assert a == b
+    with zipfile.ZipFile(tmp_path / "a.npz") as zf:
+        infos = zf.infolist()
+        assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+        assert {i.compress_type for i in infos} == {zipfile.ZIP_DEFLATED}
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["a.npz", "b.npz"]  # no temp left
+    with np.load(tmp_path / "a.npz") as f:
         back = TimelinePoint.from_arrays({k: f[k] for k in f.files})
     assert back.position == p.position and back.metrics == p.metrics
     np.testing.assert_array_equal(back.values("conv3"), p.values("conv3"))

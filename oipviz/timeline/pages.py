@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from oipviz.core.outputs import write_text
-from oipviz.timeline import svg
+from oipviz.core.versions import VERSION
+from oipviz.render import svg
 from oipviz.timeline.point import STATES, Timeline
 
 FRAMES = "frames"
@@ -50,10 +51,8 @@ def metrics_text(metrics: dict[str, float]) -> str:
 
 
 def _common(tl: Timeline, info: dict) -> dict:
-    from oipviz import __version__
-
     return {
-        "version": __version__,
+        "version": VERSION,
         "layer_names": tl.layers,
         "n_points": len(tl),
         "schedule": info["schedule"],

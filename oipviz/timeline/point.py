@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from oipviz.compute.oip import OIPRun
-from oipviz.core.status import DEAD, LIVE, fires
+from oipviz.core.status import DEAD, LIVE, WAKING, fires
 
-WAKING = "waking"
 STATES = (DEAD, WAKING, LIVE)
 
 
@@ -41,7 +40,7 @@ class TimelinePoint:
 
     ``runs``: {layer: OIPRun} of the tracked maps (engine-space images, 1 init per map
     by default); ``probe_acts``: {layer: (P, h, w, M) or (P, M)} the tracked maps'
-    activations for the P probe inputs; ``attribution``: (A, 28, 28) maps of the first A
+    activations for the P probe inputs; ``attribution``: (A, H, W) maps of the first A
     probes, with their ``predicted`` class and its ``probability``; ``kernels``:
     (out, in, kh, kw) of the first conv layer; ``metrics``: the training and held-out
     metrics at this point (NaN where unknown, e.g. training loss before training).

@@ -114,7 +114,6 @@ class Tracker(keras.callbacks.Callback):  # type: ignore[name-defined]
             if kept.points:  # resumed: count on from the last point kept
                 last = kept.points[-1].position
                 self.epochs_done, self.batches_done = int(last.epoch), last.batch
-        self.session.writer.reopen()
         if not len(self.timeline) and self.session.spec.every.at_start:
             self._record({})
 

@@ -1,8 +1,9 @@
 """The timeline writer: points → files, through the output layer
-(:class:`~oipviz.core.outputs.OutputFolder`, kind ``timeline``, resumable).
+(:class:`~oipviz.core.folders.OutputFolder`, kind ``timeline``, resumable).
 
 * :meth:`TimelineWriter.add` keeps each point as soon as it is measured:
-  ``points/pNNNN.npz`` (the arrays, deterministic bytes), its frames (each map's OIP,
+  ``points/pNNNN.npz`` (the arrays, :func:`~oipviz.core.outputs.save_npz_compressed`:
+  deterministic bytes), its frames (each map's OIP,
   the kernels, the attribution), ``<layer>/curves.svg``, the pages and the manifest.
   After the first point the folder is published, marked ``.incomplete``: a training
   process killed or interrupted by Ctrl-C leaves every point recorded so far in place,
@@ -19,23 +20,26 @@ from __future__ import annotations
 import io
 import os
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from oipviz.core.errors import OutputError
+from oipviz.core.folders import MARKER, OutputFolder, working_path
 from oipviz.core.outputs import (
-    MARKER,
-    OutputFolder,
+    MANIFEST,
     check_replaceable,
     load_npz,
+    read_json,
     resolve_target,
+    save_image,
+    save_npz_compressed,
     write_bytes,
     write_json,
     write_text,
 )
-from oipviz.timeline import figures, pages
+from oipviz.render import timeline as pictures
+from oipviz.timeline import pages
 from oipviz.timeline.point import Timeline, TimelinePoint
 
 KIND = "timeline"
@@ -51,8 +55,14 @@ def check_target(out, force: bool = False, resume: bool = False) -> Path:
     if not target.parent.is_dir():
         raise OutputError(f"parent folder {target.parent} does not exist")
     exists = os.path.lexists(target)
-    if resume and not exists:
+    partial = os.path.lexists(working_path(target))
+    if resume and not (exists or partial):
         raise OutputError(f"--resume: {out} does not exist")
+    if partial and not (force or resume):
+        raise OutputError(
+            f"{out} has the working folder of an unfinished run ({working_path(target).name}); "
+            "continue it with --resume or start over with --force"
+        )
     if exists and not (force or resume):
         raise OutputError(
             f"{out} already exists; use --force to replace it or --resume to continue it"
@@ -64,21 +74,25 @@ def check_target(out, force: bool = False, resume: bool = False) -> Path:
     return target
 
 
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """An .npz whose bytes depend on the arrays only (``np.savez`` stamps the time)."""
+def gif_bytes(frames: list, durations: list[int]) -> bytes:
+    """An animated GIF (looping) of palette-mode frames."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            member = io.BytesIO()
-            np.lib.format.write_array(member, np.asarray(arrays[name]), allow_pickle=False)
-            zf.writestr(info, member.getvalue())
+    frames[0].save(
+        buf, format="GIF", save_all=True, append_images=frames[1:], duration=durations,
+        loop=0, optimize=False, disposal=1,
+    )  # fmt: skip
     return buf.getvalue()
 
 
 class TimelineWriter:
     """Writes one timeline folder point by point (see the module's description).
+
+    Its lock (:class:`~oipviz.core.folders.OutputFolder`'s) is held from :meth:`open`
+    until the first point is published, then only while a point or the summaries are
+    written: between points (hours of training, or a notebook whose ``fit`` was stopped)
+    ``oipviz track --finish`` may finish the folder.  Each time the lock is taken again,
+    the folder must still hold this writer's points (another run's ``--force`` is an
+    error, not a mix of two timelines).
 
     Parameters
     ----------
@@ -95,8 +109,8 @@ class TimelineWriter:
         self.timeline = Timeline()
         self.manifest: dict = {}
         self.info: dict = {}
+        self.identity: dict | None = None
         self.published = False
-        self.finished = False
         self.probes: np.ndarray | None = None
         self.vmax = 0.0
 
@@ -115,18 +129,18 @@ class TimelineWriter:
         """Create (or with ``resume`` reopen) the folder; returns the points kept there.
         ``manifest``: its common part (``parameters`` and ``source`` must match on resume);
         ``info``: what the pages state (model, settings)."""
-        identity = {k: manifest[k] for k in ("parameters", "source")}
+        self.identity = {k: manifest[k] for k in ("parameters", "source")}
         self.folder = OutputFolder(
-            self.target, KIND, self.force, self.resume, resumable=True, identity=identity
+            self.target, KIND, self.force, self.resume, resumable=True, identity=self.identity
         )
         self.manifest, self.info, self.probes = dict(manifest, page=info), info, probes
         if self.folder.resumed:
             self.published = True
             self.timeline = Timeline(self._read_points(convention))
-            write_text(self.folder.path / MARKER, "timeline in progress\n")
             self.vmax = max(
                 (float(np.abs(p.kernels).max(initial=0)) for p in self.timeline.points), default=0.0
             )
+            self.release()
         return self.timeline
 
     def open_kept(self) -> Timeline:
@@ -134,16 +148,28 @@ class TimelineWriter:
         page settings and points, whatever the settings were."""
         from oipviz.core.convention import InputConvention
 
-        self.folder = OutputFolder(self.target, KIND, resume=True, resumable=True)
-        self.manifest = {
-            k: v
-            for k, v in self.folder.previous.items()
-            if k not in ("tool", "complete", "interrupted", "points", "layers", "seconds")
-        }
+        kept = read_json(self.target / MANIFEST)
+        if not isinstance(kept, dict) or kept.get("kind") != KIND:
+            raise OutputError(f"{self.shown} is not an oipviz timeline (no timeline manifest.json)")
+        self.identity = {k: v for k, v in (kept.get("identity") or {}).items() if k != "command"}
+        self.folder = OutputFolder(
+            self.target, KIND, resume=True, resumable=True, identity=self.identity
+        )
+        drop = (
+            "tool",
+            "kind",
+            "identity",
+            "complete",
+            "interrupted",
+            "points",
+            "layers",
+            "seconds",
+        )
+        self.manifest = {k: v for k, v in self.folder.previous.items() if k not in drop}
         self.info = self.manifest.get("page") or {}
         if not self.info:
             raise OutputError(f"{self.shown} has no page settings in its manifest.json")
-        conv = InputConvention(**self.manifest["model"]["input_convention"])
+        conv = InputConvention(**convention_fields(self.manifest["model"]["input_convention"]))
         self.timeline = Timeline(self._read_points(conv))
         if not len(self.timeline):
             raise OutputError(f"{self.shown} holds no points")
@@ -159,43 +185,73 @@ class TimelineWriter:
             out.append(TimelinePoint.from_arrays(a, convention))
         return out
 
+    def _lock(self) -> None:
+        """Take the folder's lock again (if let go) and check that it holds our points."""
+        if self.out.lock.fd is not None:
+            return
+        self.folder = OutputFolder(
+            self.target, KIND, resume=True, resumable=True, identity=self.identity
+        )
+        self.folder.committed = True  # published: never moved or discarded again
+        there = len(self.folder.previous.get("points") or [])
+        if there != len(self.timeline):
+            self.release()
+            raise OutputError(
+                f"{self.shown} was changed by another run ({there} points there, "
+                f"{len(self.timeline)} here); use a new output folder"
+            )
+
+    def release(self) -> None:
+        """Let the folder's lock go."""
+        if self.folder is not None:
+            self.folder.lock.release()
+
+    def discard(self) -> None:
+        """After an error: remove the working folder if no point was kept yet; let the
+        lock go either way."""
+        if self.folder is not None and not self.published:
+            self.folder.discard()
+        self.release()
+
     # -- points
     def add(self, point: TimelinePoint) -> None:
         """Keep ``point`` (the next one) with its frames; rewrite pages and manifest."""
+        self._lock()
         root = self.out.path
         t = len(self.timeline)
         if point.position.index != t:
             raise OutputError(f"point {point.position.index} arrives after {t} points")
         (root / POINTS).mkdir(exist_ok=True)
         self._frames(root, point, t)
-        write_bytes(root / POINTS / f"p{t:04d}.npz", npz_bytes(point.to_arrays()))
+        save_npz_compressed(root / POINTS / f"p{t:04d}.npz", point.to_arrays())
         self.timeline.points.append(point)
-        self.finished = False
         self._pages(complete=False)
         if not self.published:
-            self.out.commit()  # in place from now on, still marked incomplete
-            write_text(self.out.path / MARKER, "timeline in progress\n")
+            self.out.commit(keep_lock=True)  # in place from now on, marked incomplete
             self.published = True
+        write_text(self.out.path / MARKER, "timeline in progress\n")
+        self.release()
 
     def _frames(self, root: Path, point: TimelinePoint, t: int) -> None:
         for layer, run in point.runs.items():
             (root / pages.FRAMES / layer).mkdir(parents=True, exist_ok=True)
             for k, m in enumerate(run.maps):
-                img = figures.frame(run.shown(run.best_images[k]))
-                figures.save_png(root / pages.frame_path(layer, m, t), img)
+                img = pictures.frame(run.shown(run.best_images[k]))
+                save_image(root / pages.frame_path(layer, m, t), img)
         if point.kernels.size:
             # one colour range for the whole timeline: the first point's, widened as needed
             self.vmax = max(self.vmax, float(np.abs(point.kernels).max()))
-            pic = figures.kernels(
+            pic = pictures.kernels(
                 point.kernels, self.vmax, f"{point.kernel_layer} at {point.position.label}"
             )
-            figures.save_png(root / pages.FRAMES / f"kernels_p{t:04d}.png", pic)
+            save_image(root / pages.FRAMES / f"kernels_p{t:04d}.png", pic)
         if len(point.attribution) and self.probes is not None:
-            pic = figures.attribution(
+            pic = pictures.attribution(
                 self.probes, point.attribution, point.predicted, point.probability,
                 self.info.get("attribution", ""), point.position.label,
+                self.info.get("class_names"),
             )  # fmt: skip
-            figures.save_png(root / pages.FRAMES / f"attribution_p{t:04d}.png", pic)
+            save_image(root / pages.FRAMES / f"attribution_p{t:04d}.png", pic)
 
     def _pages(self, complete: bool, interrupted: bool = False) -> None:
         root, tl = self.out.path, self.timeline
@@ -236,20 +292,22 @@ class TimelineWriter:
     # -- the end
     def finish(self, interrupted: bool = False) -> Path:
         """The per-map GIFs and the maps × points sheet; the folder marked complete (or,
-        ``interrupted``, left marked incomplete with every point kept)."""
+        ``interrupted``, left marked incomplete with every point kept); the lock released."""
         if self.folder is None:
             raise OutputError("the timeline has no points; nothing to finish")
+        self._lock()
         t0 = time.perf_counter()
-        if len(self.timeline):
-            self._summaries()
-        self._pages(complete=not interrupted, interrupted=interrupted)
-        if not interrupted:
-            self.out.commit()
-            self.finished = True
-        write_json(
-            self.folder.path / "timings.json", {"summaries": round(time.perf_counter() - t0, 3)}
-        )
-        return self.folder.path
+        try:
+            if len(self.timeline):
+                self._summaries()
+            self._pages(complete=not interrupted, interrupted=interrupted)
+            seconds = {"summaries": round(time.perf_counter() - t0, 3)}
+            write_json(self.out.path / "timings.json", seconds)
+            if not interrupted:
+                self.out.commit()
+        finally:
+            self.release()
+        return self.out.path
 
     def _summaries(self) -> None:
         root, tl = self.out.path, self.timeline
@@ -260,39 +318,25 @@ class TimelineWriter:
             (root / layer).mkdir(exist_ok=True)
             maps = tl.maps(layer)
             for k, m in enumerate(maps):
-                figures.map_gif(
-                    root / layer / f"m{m:03d}.gif",
-                    [row[k] for row in shown],
-                    labels,
-                    [row[k] for row in states],
+                frames, durations = pictures.gif_frames(
+                    [row[k] for row in shown], labels, [row[k] for row in states]
                 )
-            pic = figures.sheet(
+                write_bytes(root / layer / f"m{m:03d}.gif", gif_bytes(frames, durations))
+            pic = pictures.sheet(
                 shown, maps, labels, states, f"{layer}: OIPs, a row per map, a column per point"
             )
-            figures.save_png(root / layer / "sheet.png", pic)
-
-    def reopen(self) -> None:
-        """After :meth:`finish`: more points follow (another ``fit`` of the same model)."""
-        if self.folder is not None and self.finished:
-            write_text(self.folder.path / MARKER, "timeline in progress\n")
-            self.finished = False
-
-    def discard(self) -> None:
-        """After an error before the first point was kept: remove the working folder."""
-        if self.folder is not None and not self.published:
-            self.folder.discard()
+            save_image(root / layer / "sheet.png", pic)
 
 
 def load_timeline(folder) -> Timeline:
     """The points kept in a timeline folder, as a :class:`Timeline` (read only)."""
     from oipviz.core.convention import InputConvention
-    from oipviz.core.outputs import read_json
 
     folder = Path(folder)
-    m = read_json(folder / "manifest.json")
+    m = read_json(folder / MANIFEST)
     if not isinstance(m, dict) or m.get("kind") != KIND:
         raise OutputError(f"{folder} is not an oipviz timeline (no timeline manifest.json)")
-    conv = InputConvention(**m["model"]["input_convention"])
+    conv = InputConvention(**convention_fields(m["model"]["input_convention"]))
     points = []
     for t in range(len(m.get("points", []))):
         a = load_npz(folder / POINTS / f"p{t:04d}.npz")
@@ -300,3 +344,10 @@ def load_timeline(folder) -> Timeline:
             break
         points.append(TimelinePoint.from_arrays(a, conv))
     return Timeline(points)
+
+
+def convention_fields(d: dict) -> dict:
+    """:class:`~oipviz.core.convention.InputConvention`'s fields from its ``as_dict()`` (in
+    a manifest)."""
+    means, stds = (tuple(float(v) for v in np.atleast_1d(d[k])) for k in ("mean", "std"))
+    return {"kind": d["kind"], "means": means, "stds": stds, "source": d.get("source", "manifest")}
