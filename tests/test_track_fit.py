@@ -104,6 +104,26 @@ def test_tracker_in_plain_fit_on_users_model(tmp_path, digits):
     np.testing.assert_allclose(last.kernels, np.transpose(k, (3, 2, 0, 1)))
 
 
+def test_gradcam_follows_the_training(tmp_path, digits):
+    """Grad-CAM's split of the model runs the model's own layers: its compiled function,
+    built at point 0, gives a fresh wrapper's maps after training."""
+    from oipviz.compute.attribution.explain import explain
+    from oipviz.core.loader import wrap_model
+
+    model = users_model()
+    x = digits[0][:3]
+    tracker = oipviz.callbacks.Tracker(
+        "c2:0", probes=x, out=tmp_path / "t", attribution="gradcam", **FAST
+    )
+    fit(model, digits, tracker, epochs=1)
+    first, last = tracker.timeline.points[0], tracker.timeline.points[-1]
+    fresh = explain(x, methods=["gradcam"], model=wrap_model(model))
+    np.testing.assert_allclose(fresh.maps["gradcam"], last.attribution, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(fresh.predicted, last.predicted)
+    assert not np.allclose(first.attribution, last.attribution, atol=1e-4)
+    assert (tmp_path / "t" / "frames" / "attribution_p0001.png").is_file()
+
+
 def test_tracking_does_not_change_training(tmp_path, digits):
     a, b = users_model(), users_model()
     fit(a, digits, None)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import time
-from functools import cache
 
 import numpy as np
 
@@ -66,50 +65,6 @@ def _one_per_class(y: np.ndarray, n: int) -> np.ndarray:
     return np.asarray(out, np.int64)
 
 
-@cache
-def traced_method(name: str):
-    """The attribution method ``name`` traced without AutoGraph.  Its graph is plain
-    TensorFlow (no Python control flow on tensors), and AutoGraph's conversion of it
-    costs about a second at the first point, a third of the tracking budget."""
-    import tensorflow as tf
-
-    from oipviz.compute.attribution import METHODS
-
-    base = METHODS[name]
-    graph = tf.autograph.experimental.do_not_convert(base.graph)
-    return type(f"{base.__name__}Plain", (base,), {"graph": graph, "__doc__": base.__doc__})
-
-
-def refresh_twins(loaded) -> None:
-    """Copy the live weights into the pre-activation twins of the cached Keras-path
-    engines.  :meth:`LoadedModel.engine_model` builds a twin layer (with copied weights)
-    for a layer's pre-activation; the fast path reads the live variables itself, but a
-    model it does not cover would otherwise climb (``wake``) and attribute (class
-    logits) with the weights of the point where the engine was built."""
-    for engine in loaded.cache.get("engines", {}).values():
-        if getattr(engine, "fast", None) is not None:
-            continue
-        for layer in _nested_layers(engine.model):
-            match = _TWIN.match(layer.name)
-            if not match:
-                continue
-            try:
-                source = loaded.model.get_layer(match["name"])
-            except ValueError:
-                continue
-            for twin_var, var in zip(layer.weights, source.weights, strict=True):
-                twin_var.assign(var)
-
-
-def _nested_layers(model) -> list:
-    out = []
-    for layer in getattr(model, "layers", []):
-        out.append(layer)
-        if hasattr(layer, "layers"):
-            out.extend(_nested_layers(layer))
-    return out
-
-
 class Recorder:
     """Measures ``loaded`` (a wrapper of the model being trained) at training points.
 
@@ -143,7 +98,6 @@ class Recorder:
         """Measure the model now; the point becomes the next one's warm start.  Ctrl-C
         during its ascent raises KeyboardInterrupt (no half-measured point)."""
         t0 = time.perf_counter()
-        refresh_twins(self.loaded)
         runs = {}
         for layer, maps in self.maps.items():
             before = self.previous.runs[layer].images if self.previous is not None else None
@@ -192,28 +146,29 @@ class Recorder:
         }
 
     def _probabilities(self, x01: np.ndarray) -> np.ndarray:
-        """Class probabilities, through the heads the attribution's engine uses (logits
-        and outputs of the last layer), so both share one fast-path check."""
-        from oipviz.compute.attribution.base import final_is_softmax
+        """Class probabilities (:func:`oipviz.core.layers.class_probabilities`, the one
+        softmax rule), through the engine's forward pass on the last layer's logits and
+        outputs: the heads the attribution's engine has, so both share one fast-path check."""
         from oipviz.core.ascent import forward
+        from oipviz.core.layers import class_probabilities
 
         last = self.loaded.layers[-1].name
         z = self.loaded.convention.to_engine(x01)
-        logits, out = forward(self.loaded, [(last, True), (last, False)], z)
-        if final_is_softmax(self.loaded):
-            return out.astype(np.float64)
-        e = np.exp(logits - logits.max(axis=1, keepdims=True)).astype(np.float64)
-        return e / e.sum(axis=1, keepdims=True)
+        _, out = forward(self.loaded, [(last, True), (last, False)], z)
+        return class_probabilities(self.loaded, out)
 
     def _attribution(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The attribution of the predicted class on the first probes."""
+        from oipviz.compute.attribution import METHODS
+
         n = min(self.spec.attribution_probes, len(self.probes))
         if n == 0:
-            return np.zeros((0, 28, 28), np.float32), np.zeros(0, np.int64), np.zeros(0, np.float32)
+            h, w = self.loaded.geometry.shape[:2]
+            return np.zeros((0, h, w), np.float32), np.zeros(0, np.int64), np.zeros(0, np.float32)
         x = self.probes[:n]
         probs = self._probabilities(x)
         predicted = probs.argmax(axis=1)
-        res = traced_method(self.spec.attribution)()(self.loaded, x, predicted.tolist())
+        res = METHODS[self.spec.attribution]()(self.loaded, x, predicted.tolist())
         return res.maps, predicted, probs.max(axis=1)
 
     def _kernels(self) -> np.ndarray:

@@ -24,9 +24,10 @@ FIRST_STEPS = 40
 TRACK_LR = 0.3
 PROBES = 8
 ATTRIBUTION_PROBES = 4
-#: attribution methods whose gradients run through the engine (its live variables); Grad-CAM
-#: copies the layers after its conv layer, so it would not follow the training
-ATTRIBUTIONS = ("saliency", "gradinput")
+#: attribution methods recorded at each point: one gradient pass each, through the model's
+#: own layers (live variables: compiled once, they follow the training); Grad-CAM on the
+#: last conv layer
+ATTRIBUTIONS = ("saliency", "gradinput", "gradcam")
 MAX_MAPS = 1024
 EVERY_HELP = "use 'epoch', a number of batches (e.g. 50) or a list of epochs (e.g. [0, 1, 2, 5])"
 
