@@ -29,37 +29,47 @@ def training_callbacks(
     track: tuple[str, ...], model_out, force: bool, ds, arch: str, seed: int, epochs: int
 ) -> list:
     """``oipviz train --track``: [] without it; else a checked Tracker writing
-    ``NAME.track/`` beside the model.  Its maps are checked against ``arch`` now, before
-    training; the held-out split gives the held-out metrics (its first ``HELDOUT`` images)
-    and the 8 probe digits."""
+    ``NAME.track/`` beside the model.  Its maps are checked against ``arch`` built for the
+    data's image shape and classes now, before training; the held-out split gives the
+    held-out metrics (its first ``HELDOUT`` images) and the 8 probe images (one per class
+    in turn, named by the data set's class names)."""
     if not track:
         return []
     from oipviz.core.loader import wrap_model
     from oipviz.core.tfenv import import_keras
-    from oipviz.models.train import pixel_stats
+    from oipviz.models.train import input_convention
     from oipviz.timeline.spec import TrackSpec
 
     import_keras()
     from oipviz.models.zoo import ARCHITECTURES
     from oipviz.timeline.tracker import Tracker
 
-    mean, std = pixel_stats(ds)
-    scale = f"standardize:{mean!r},{std!r}"
-    TrackSpec(list(track)).resolve(wrap_model(ARCHITECTURES[arch](), scale, arch))
-    held_out = (ds.x_test[:HELDOUT].astype("float32") / 255.0, ds.y_test[:HELDOUT])
+    card = {"preprocessing": input_convention(ds)}  # the convention training will use
+    model = ARCHITECTURES[arch](input_shape=ds.image_shape, classes=ds.n_classes)
+    TrackSpec(list(track)).resolve(wrap_model(model, None, arch, card))
+    x = ds.x_test[:HELDOUT].astype("float32") / 255.0
+    held_out = (x if x.ndim == 4 else x[..., None], ds.y_test[:HELDOUT])
     return [
         Tracker(
             list(track),
             out=timeline_path(model_out),
             validation=held_out,
-            input_scale=scale,
+            input_scale=input_scale(card["preprocessing"]),
             seed=seed,
             epochs=epochs,
             force=force,
-            dataset=ds.name if ds.name in ("mnist", "fashion_mnist") else "mnist",
+            dataset=ds,
             name=Path(model_out).name,
         )
     ]
+
+
+def input_scale(preprocessing: dict) -> str:
+    """A card's ``preprocessing`` as an ``--input-scale`` text (``unit``,
+    ``standardize:MEAN,STD``)."""
+    if preprocessing["kind"] == "standardize":
+        return f"standardize:{preprocessing['mean']!r},{preprocessing['std']!r}"
+    return str(preprocessing["kind"])
 
 
 @click.command("track")
@@ -153,11 +163,10 @@ def command(
         seed=seed, attribution=attribution,
     )  # fmt: skip
     spec.resolve(loaded)
-    from oipviz.data.inputs import dataset_of, real_images
-
-    dataset = dataset_of(loaded)
-    x, y, _ = real_images(dataset, None, int((loaded.card or {}).get("seed", 0)), "test")
-    session = TrackSession(spec, target, probes, (x, y), force, resume, dataset)
+    ds = heldout_data(loaded)
+    x = ds.x_test.astype("float32") / 255.0
+    validation = (x if x.ndim == 4 else x[..., None], ds.y_test)
+    session = TrackSession(spec, target, probes, validation, force, resume, ds)
     say = (lambda t, label: None) if quiet else (lambda t, label: click.echo(f"point {t}: {label}"))
     path = track_checkpoints(session, loaded, ckpts, say)
     tl = session.timeline
@@ -171,6 +180,20 @@ def default_out(model_path: str | None) -> Path:
     if model_path is None or (model_path in BUNDLED and not Path(model_path).exists()):
         return Path(f"{model_path or 'seed_cnn'}.track")
     return timeline_path(model_path)
+
+
+def heldout_data(loaded):
+    """The held-out split the model was trained with: its card's data set (by the image
+    size without a card: :func:`oipviz.timeline.record.default_dataset`), its seed and,
+    for the generated ``shapes``, its test count (the split depends on it)."""
+    from oipviz.data.sources import load_dataset
+    from oipviz.timeline.record import default_dataset
+
+    card = loaded.card or {}
+    name = default_dataset(loaded)
+    tests = (card.get("samples") or {}).get("test") if name == "shapes" else None
+    seed = int(card.get("seed", 0))
+    return load_dataset(name, seed=seed, allow_download=False, n_train=1, n_test=tests)
 
 
 def _default_layers(loaded) -> dict:

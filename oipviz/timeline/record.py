@@ -11,47 +11,93 @@ every point.
 
 from __future__ import annotations
 
-import re
 import time
 
 import numpy as np
 
 from oipviz.core import checks
-from oipviz.core.errors import DataError, OipvizError
+from oipviz.core.errors import DataError, LayerError, OipvizError
 from oipviz.timeline.point import Position, TimelinePoint
 from oipviz.timeline.spec import TrackSpec
 
 MAX_PROBES = 256
-_TWIN = re.compile(r"^(?P<name>.+)_preact(_\d+)?$")
 
 
-def probe_images(
-    probes=8, dataset: str = "mnist", seed: int = 0
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The probe inputs (P, 28, 28, 1) in [0, 1] and their labels (None if unknown).
-
-    ``probes``: an array of images in [0, 1] ((P,28,28) or (P,28,28,1)), or a count: that
-    many held-out images of ``dataset``, one class after the other (0, 1, 2, ...), the
-    first of each class in the held-out split (the offline split of ``seed``).
-    """
-    if isinstance(probes, (int, np.integer)) and not isinstance(probes, bool):
-        n = checks.integer("probes", probes, 1, MAX_PROBES)
-        from oipviz.data.inputs import real_images
-
-        x, y, _ = real_images(dataset, None, seed, "test")
-        order = _one_per_class(y, n)
-        return x[order].astype(np.float32), y[order].astype(np.int64)
-    x = checks.finite_array("probes", probes)
+def check_images(what: str, x, max_n: int | None = None) -> np.ndarray:
+    """Images in [0, 1] as float32 (N, H, W, C): (N, H, W) grey or (N, H, W, 1 or 3);
+    one-line errors for anything else (their size is checked against the model later)."""
+    x = checks.finite_array(what, x)
     if x.ndim == 3:
         x = x[..., None]
-    if x.ndim != 4 or x.shape[1:] != (28, 28, 1) or not 1 <= len(x) <= MAX_PROBES:
+    if x.ndim != 4 or x.shape[-1] not in (1, 3) or not 1 <= len(x) <= (max_n or len(x) or 1):
+        n = f"1 to {max_n}" if max_n else "1 or more"
         raise DataError(
-            f"probes must be 1 to {MAX_PROBES} images shaped (P,28,28) or (P,28,28,1), "
-            f"got {x.shape}"
+            f"{what} must be {n} images shaped (N, H, W) or (N, H, W, 1 or 3), got {x.shape}"
         )
     if x.min() < 0.0 or x.max() > 1.0:
-        raise DataError("probe pixels must be in [0, 1] (divide uint8 images by 255)")
-    return np.ascontiguousarray(x), None
+        raise DataError(f"{what} pixels must be in [0, 1] (divide uint8 images by 255)")
+    return np.ascontiguousarray(x)
+
+
+def check_probes(probes):
+    """``probes`` checked: a count (1 to :data:`MAX_PROBES`) or images in [0, 1]."""
+    if isinstance(probes, (int, np.integer)) and not isinstance(probes, bool):
+        return checks.integer("probes", probes, 1, MAX_PROBES)
+    return check_images("probes", probes, MAX_PROBES)
+
+
+def default_dataset(loaded) -> str:
+    """Where counted probes come from for ``loaded``: its card's data set, else the one
+    of its image size (28×28×1: MNIST, 32×32×3: the generated shapes)."""
+    from oipviz.data.inputs import dataset_of
+
+    if (loaded.card or {}).get("dataset"):
+        return dataset_of(loaded)
+    by_shape = {(28, 28, 1): "mnist", (32, 32, 3): "shapes"}
+    name = by_shape.get(tuple(loaded.geometry.shape))
+    if name is None:
+        raise DataError(
+            f"no data set of {loaded.geometry.describe()} images to take probe inputs from; "
+            "give probes= images (N, H, W, C) in [0, 1]"
+        )
+    return name
+
+
+def probe_images(probes, loaded, dataset=None, seed: int = 0):
+    """The probe inputs (P, H, W, C) in [0, 1] of ``loaded``'s geometry, their labels and
+    the class names (None where unknown).
+
+    ``probes``: images (checked by :func:`check_probes`), or a count: that many held-out
+    images, one class after the other (the first of each class in the held-out split).
+    ``dataset``: where counted probes come from: a loaded
+    :class:`~oipviz.data.dataset.Dataset` (its held-out split), a data set's name (its
+    held-out split for ``seed``), or None (:func:`default_dataset`).
+    """
+    probes = check_probes(probes)
+    if isinstance(probes, int):
+        ds = dataset
+        if ds is None or isinstance(ds, str):
+            from oipviz.data.sources import load_dataset
+
+            name = ds or default_dataset(loaded)
+            ds = load_dataset(name, seed=seed, allow_download=False, n_train=1)
+        x = ds.x_test.astype(np.float32) / 255.0
+        x = x[..., None] if x.ndim == 3 else x
+        order = _one_per_class(ds.y_test, probes)
+        names = list(ds.class_names) if ds.class_names else None
+        found = check_model_images("probes", x[order], loaded)
+        return found, ds.y_test[order].astype(np.int64), names
+    names = (loaded.card or {}).get("class_names")
+    return check_model_images("probes", probes, loaded), None, names
+
+
+def check_model_images(what: str, x: np.ndarray, loaded) -> np.ndarray:
+    """``x`` (N, H, W, C) if it has the model's geometry; a one-line error if not."""
+    g = loaded.geometry
+    if tuple(x.shape[1:]) != tuple(g.shape):
+        got = "×".join(str(d) for d in x.shape[1:])
+        raise DataError(f"{what} are {got} images; {loaded.name} takes {g.describe()}")
+    return np.ascontiguousarray(x, np.float32)
 
 
 def _one_per_class(y: np.ndarray, n: int) -> np.ndarray:
@@ -75,9 +121,9 @@ class Recorder:
     spec : TrackSpec
         What to track; its layers and maps are checked against ``loaded`` here.
     probes : ndarray
-        (P, 28, 28, 1) probe inputs in [0, 1] (:func:`probe_images`).
+        (P, H, W, C) probe inputs in [0, 1] of the model's geometry (:func:`probe_images`).
     validation : tuple, optional
-        (images (N,28,28[,1]) in [0, 1], labels): ``heldout_accuracy`` and
+        (images (N, H, W[, C]) in [0, 1], labels): ``heldout_accuracy`` and
         ``heldout_loss`` (cross-entropy) at every point.
     previous : TimelinePoint, optional
         The last point already recorded (resume: the next OIPs start from its images).
@@ -88,8 +134,10 @@ class Recorder:
         self.maps = spec.resolve(loaded)
         convs = loaded.conv_layers()
         self.kernel_layer = convs[0].name if convs else ""
-        self.probes = probes
-        self.validation = _check_validation(validation, int(loaded.layers[-1].shape[-1]))
+        if spec.attribution == "gradcam" and spec.attribution_probes and not convs:
+            raise LayerError(f"{loaded.name} has no conv layer; Grad-CAM needs one")
+        self.probes = check_model_images("probes", probes, loaded)
+        self.validation = _check_validation(validation, loaded)
         self.previous: TimelinePoint | None = previous
         if previous is not None and previous.layers != list(self.maps):
             raise OipvizError("the recorded points track other layers; use a new output folder")
@@ -172,11 +220,13 @@ class Recorder:
         return res.maps, predicted, probs.max(axis=1)
 
     def _kernels(self) -> np.ndarray:
+        """(out, in, kh, kw): the first conv layer's kernels now."""
         if not self.kernel_layer:
             return np.zeros((0, 0, 0, 0), np.float32)
-        from oipviz.compute.space.weights import layer_pictures
+        from oipviz.core.layers import keras_layer
 
-        return np.asarray(layer_pictures(self.loaded, self.kernel_layer)[1], np.float32)
+        kernel = keras_layer(self.loaded.model, self.kernel_layer).get_weights()[0]
+        return np.ascontiguousarray(np.transpose(kernel, (3, 2, 0, 1)), np.float32)
 
     def _heldout(self) -> dict[str, float]:
         if self.validation is None:
@@ -190,25 +240,22 @@ class Recorder:
         }
 
 
-def _check_validation(validation, classes: int):
+def _check_validation(validation, loaded):
+    """(images (N, H, W, C) of the model's geometry, labels) or None; one-line errors."""
     if validation is None:
         return None
     try:
         x, y = validation
     except (TypeError, ValueError):
         raise DataError("validation must be a pair (images in [0, 1], labels)") from None
-    x = checks.finite_array("validation images", x)
-    if x.ndim == 3:
-        x = x[..., None]
+    x = check_model_images("validation images", check_images("validation images", x), loaded)
     y = np.asarray(y).reshape(-1).astype(np.int64)
-    if x.ndim != 4 or x.shape[1:] != (28, 28, 1) or len(x) != len(y) or not len(y):
-        raise DataError(
-            f"validation images {x.shape} and labels {y.shape} do not match; "
-            "give (N,28,28) images in [0, 1] and N labels"
-        )
+    if len(x) != len(y):
+        raise DataError(f"{len(x)} validation images but {len(y)} labels")
+    classes = int(loaded.layers[-1].shape[-1])
     if y.min() < 0 or y.max() >= classes:
         raise DataError(f"validation labels must be classes 0–{classes - 1}")
-    return np.ascontiguousarray(x), y
+    return x, y
 
 
 def _scalars(logs: dict | None) -> dict[str, float]:

@@ -15,7 +15,7 @@ import numpy as np
 from oipviz.core.errors import OipvizError
 from oipviz.core.versions import file_sha256, package_versions
 from oipviz.timeline.point import Position, Timeline, TimelinePoint
-from oipviz.timeline.record import Recorder, probe_images
+from oipviz.timeline.record import Recorder, check_probes, probe_images
 from oipviz.timeline.spec import TrackSpec
 from oipviz.timeline.writer import KIND, TimelineWriter
 
@@ -35,13 +35,16 @@ class TrackSession:
     out : str or Path
         The timeline folder (checked now: see :class:`TimelineWriter`).
     probes : int or ndarray
-        A count of held-out images of ``dataset`` or the images (:func:`probe_images`).
+        A count of held-out images of ``dataset`` or the images (:func:`probe_images`);
+        checked now, against the model's geometry when it is known (:meth:`start`).
     validation : tuple, optional
         (images in [0, 1], labels) for ``heldout_accuracy`` / ``heldout_loss``.
     force, resume : bool
         Replace an earlier timeline / continue one with the same settings.
-    dataset : str
-        Where counted probes come from (``mnist`` or ``fashion_mnist``).
+    dataset : str or Dataset, optional
+        Where counted probes come from: a data set's name (``mnist``, ``fashion_mnist``,
+        ``shapes``), a loaded :class:`~oipviz.data.dataset.Dataset`, or None: the model's
+        (:func:`~oipviz.timeline.record.default_dataset`).
     """
 
     def __init__(
@@ -52,11 +55,14 @@ class TrackSession:
         validation=None,
         force: bool = False,
         resume: bool = False,
-        dataset: str = "mnist",
+        dataset=None,
     ):
         self.spec = spec
         self.writer = TimelineWriter(out, force, resume)
-        self.probes, self.probe_labels = probe_images(probes, dataset, spec.seed)
+        self.probe_spec, self.dataset = check_probes(probes), dataset
+        self.probes = np.zeros((0, 1, 1, 1), np.float32)
+        self.probe_labels: np.ndarray | None = None
+        self.class_names: list[str] | None = None
         self.validation = validation
         self.recorder: Recorder | None = None
         self.timeline = Timeline()
@@ -66,8 +72,12 @@ class TrackSession:
         return self.writer.path
 
     def start(self, loaded, source: str) -> Timeline:
-        """Bind to ``loaded`` (its layers and maps are checked here, before any point) and
-        open the folder; returns the points already kept (resume)."""
+        """Bind to ``loaded`` (its layers and maps, the probes and the validation images
+        are checked here, before any point) and open the folder; returns the points
+        already kept (resume)."""
+        self.probes, self.probe_labels, self.class_names = probe_images(
+            self.probe_spec, loaded, self.dataset, self.spec.seed
+        )
         recorder = Recorder(loaded, self.spec, self.probes, self.validation)
         manifest = self._manifest(loaded, recorder, source)
         info = self._info(loaded, recorder)
@@ -75,6 +85,7 @@ class TrackSession:
         if self.timeline.points:
             kept = self.timeline.points[-1]
             if kept.layers != list(recorder.maps):
+                self.writer.discard()
                 raise OipvizError("the kept points track other layers; use --force to start over")
             recorder.previous = kept
         self.recorder = recorder
@@ -152,8 +163,10 @@ class TrackSession:
             "n_probes": len(self.probes),
             "attribution": s.attribution,
             "finish_hint": FINISH_HINT,
+            "class_names": self.class_names,
             "model_rows": [
                 ("model", loaded.name),
+                ("images", loaded.geometry.describe()),
                 ("input", loaded.convention.describe()),
                 ("layers", ", ".join(i.name for i in loaded.layers)),
             ],

@@ -31,8 +31,8 @@ class Tracker(keras.callbacks.Callback):  # type: ignore[name-defined]
         training).  Point 0, before training, is always recorded except for a list
         without 0.
     probes : int or ndarray
-        Probe inputs: images (P, 28, 28[, 1]) in [0, 1], or how many held-out MNIST digits
-        (one per class in turn).
+        Probe inputs: images (P, H, W[, C]) in [0, 1] of the model's size, or how many
+        held-out images of ``dataset`` (one per class in turn).
     out : str or Path
         The timeline folder (an existing one is refused unless ``force`` or ``resume``).
     validation : tuple, optional
@@ -51,7 +51,14 @@ class Tracker(keras.callbacks.Callback):  # type: ignore[name-defined]
         Replace an earlier timeline / continue one (e.g. training resumed from a
         checkpoint; the epochs count on from the last point kept).
     attribution : str
-        ``saliency`` (default) or ``gradinput``.
+        ``saliency`` (default), ``gradinput`` or ``gradcam`` (of the last conv layer).
+    dataset : str or Dataset, optional
+        Where counted probes come from: ``mnist``, ``fashion_mnist``, ``shapes`` or a
+        loaded :class:`~oipviz.data.dataset.Dataset` (its held-out split; its class names
+        label the attribution); default: by the model's image size (28×28×1: MNIST,
+        32×32×3: shapes).
+    name : str
+        The model's name in the pages and the manifest.
 
     Every argument is checked here, the layers and maps when ``fit`` starts: bad input is
     a one-line :class:`~oipviz.OipvizError` before any training step.  Each point is kept
@@ -75,7 +82,7 @@ class Tracker(keras.callbacks.Callback):  # type: ignore[name-defined]
         force: bool = False,
         resume: bool = False,
         attribution: str = "saliency",
-        dataset: str = "mnist",
+        dataset=None,
         name: str = "model",
     ):
         super().__init__()
