@@ -49,6 +49,8 @@ class Attribution:
     extras: dict = field(default_factory=dict)  # method-specific arrays, e.g. completeness
     params: dict = field(default_factory=dict)
     precision: str = "float32"  # of the pixel gradients (values are always float32)
+    title: str = ""  # how pictures name the method (its class's ``title``)
+    signed: bool = False  # signed by definition (its class's ``signed``)
 
 
 def as_images(loaded, x01) -> np.ndarray:
@@ -277,4 +279,6 @@ class Method:
             cat,
             dict(self.params(), precision=f.precision),
             f.precision,
+            self.title or self.name,
+            bool(self.signed),
         )

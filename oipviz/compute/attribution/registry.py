@@ -52,7 +52,9 @@ def method_names(spec) -> list[str]:
 
 def settings_of(cls) -> set[str]:
     """The settings a method takes (its constructor's argument names)."""
-    return set(inspect.signature(cls.__init__).parameters) - {"self"}
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {p.name for p in params if p.kind in named} - {"self"}
 
 
 def build_methods(names, **settings) -> dict:
