@@ -281,6 +281,8 @@ def specs(files: dict) -> dict[str, Spec]:
                 "--precursor-epochs": "1",
                 "--wake": "0",
                 "--data-limit": "10",
+                "--feature-method": "pca",  # t-SNE's seconds belong to the gallery tests
+                "--feature-samples": "100",
                 "--out": "out",
             },
             {
