@@ -263,6 +263,7 @@ def test_cli_samples_grid(cli, tmp_path):
     assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
 
 
+@pytest.mark.slow
 def test_cli_image_with_sanity(cli, seven_png, tmp_path):
     out = tmp_path / "s"
     r = cli("explain", seven_png, "--method", "saliency,ig,gradcam", "--sanity", "--out", out)

@@ -29,6 +29,7 @@ def digits():
     return sample_digits(600)
 
 
+@pytest.mark.slow
 def test_tsne_embedding_shape_and_determinism(loaded):
     from oipviz.compute.space.embed import embed
 
