@@ -78,7 +78,13 @@ def predict_probs(loaded, x01) -> np.ndarray:
     from oipviz.core.ascent import forward
 
     z = loaded.convention.to_engine(as_images(x01))
-    out = forward(loaded, [(last_layer(loaded).name, False)], z)[0].astype(np.float64)
+    return probs_from_output(loaded, forward(loaded, [(last_layer(loaded).name, False)], z)[0])
+
+
+def probs_from_output(loaded, out: np.ndarray) -> np.ndarray:
+    """The model's final-layer outputs (N,classes) as class probabilities: softmax of them
+    unless the model's last layer is a softmax (the one rule of :func:`predict_probs`)."""
+    out = np.asarray(out, np.float64).reshape(len(out), -1)
     if not final_is_softmax(loaded):
         e = np.exp(out - out.max(axis=1, keepdims=True))
         out = e / e.sum(axis=1, keepdims=True)
