@@ -25,6 +25,7 @@ COMMANDS = (
     "embed",
     "clusters",
     "weights",
+    "serve",
 )
 
 
@@ -117,6 +118,7 @@ def main(debug: bool) -> None:
     oipviz precursor --layer conv3 --map 46   grid search for maps random inits miss
     oipviz dream photo.jpg --map 56 --iters 4 DeepDream on a photo
     oipviz gallery --layer conv3              browsable HTML gallery of a layer
+    oipviz serve                              live explorer in the browser
     """
     from oipviz.core.tfenv import cli_start, set_debug
 

@@ -1,0 +1,368 @@
+"""The explorer's one TensorFlow thread: a bounded job queue, quick calls, cancellation,
+server-sent events and the results cache.
+
+* :class:`Worker` owns a single thread that runs every piece of TensorFlow work.  Long
+  work (OIPs, precursor, dream, dataset statistics) runs as :class:`Job` objects taken
+  from a bounded queue; short work (predict, explain) goes through :meth:`Worker.call`,
+  which the event loop awaits.  Quick calls run before the next job and *between the
+  blocks of a running job* (every job checks in through :meth:`JobContext.check` after
+  each compiled block), so a drawing gets its prediction while an OIP climbs.
+* Cancelling a job (``DELETE``, or its last event stream going away) sets a flag that the
+  job's next check turns into :class:`JobCancelled`; the engine lets that exception
+  through, so the job stops after at most one block of steps.
+* A job's events (progress, frames) are kept in a short ring with sequence numbers;
+  event streams wait on an ``asyncio.Event`` that the thread sets through the loop.
+* :class:`LRU` bounds every cache and the table of finished jobs (no unbounded growth).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import itertools
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from oipviz.core.errors import OipvizError
+
+log = logging.getLogger("oipviz.serve")
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+TERMINAL = (DONE, FAILED, CANCELLED)
+MAX_EVENTS = 64  # events kept per job (a late stream starts at the oldest kept)
+MAX_JOBS = 256  # finished jobs kept for GET /api/jobs/{id}
+
+
+class JobCancelled(Exception):
+    """Raised inside a job (from its progress hooks) when it was cancelled."""
+
+
+class QueueFull(OipvizError):
+    """The job (or quick-call) queue is at its bound; the client should retry later."""
+
+
+class LRU:
+    """A dict with at most ``size`` entries; the least recently used one goes first."""
+
+    def __init__(self, size: int):
+        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key, default=None):
+        with self.lock:
+            if key not in self.data:
+                return default
+            self.data.move_to_end(key)
+            return self.data[key]
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class Job:
+    """One long computation and everything a client can see of it."""
+
+    id: str
+    kind: str
+    params: dict
+    run: Callable[[JobContext], dict] = field(repr=False)
+    key: tuple | None = None  # results-cache key (None: not cached)
+    internal: bool = False  # started by the server itself (not counted in the queue bound)
+    state: str = QUEUED
+    progress: dict = field(default_factory=lambda: {"fraction": 0.0})
+    result: dict | None = None
+    error: str | None = None
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    files: dict = field(default_factory=dict, repr=False)  # name -> (bytes, media type)
+    events: deque = field(default_factory=lambda: deque(maxlen=MAX_EVENTS), repr=False)
+    seq: int = 0
+    cancel_flag: threading.Event = field(default_factory=threading.Event, repr=False)
+    waiters: list = field(default_factory=list, repr=False)  # (loop, asyncio.Event)
+    streams: int = 0  # open event streams
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+    def snapshot(self) -> dict:
+        """What ``GET /api/jobs/{id}`` returns."""
+        took = (self.finished or time.time()) - self.started if self.started else None
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state,
+            "params": self.params,
+            "progress": self.progress,
+            "result": self.result,
+            "error": self.error,
+            "seconds": None if took is None else round(took, 3),
+        }
+
+
+class JobContext:
+    """What a running job uses: ``check()`` between blocks, ``progress``, ``emit``."""
+
+    def __init__(self, worker: Worker, job: Job):
+        self.worker, self.job = worker, job
+        self.last_progress = 0.0
+
+    def check(self) -> None:
+        """Serve waiting quick calls; raise :class:`JobCancelled` if the job was cancelled."""
+        self.worker.serve_quick()
+        if self.job.cancel_flag.is_set() or self.worker.stopping:
+            raise JobCancelled()
+
+    def set_progress(self, fraction: float, **info) -> None:
+        """Record progress (0–1); an event at most every 2% (and at the end)."""
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        self.job.progress = {"fraction": round(fraction, 4), **info}
+        if fraction - self.last_progress >= 0.02 or fraction >= 1.0:
+            self.last_progress = fraction
+            self.worker.publish(self.job, "progress", self.job.progress)
+
+    def emit(self, name: str, data: dict) -> None:
+        self.worker.publish(self.job, name, data)
+
+
+class Worker:
+    """The TensorFlow thread, its queues, the job table and the results cache."""
+
+    def __init__(self, max_queue: int = 8, max_quick: int = 64, cache_size: int = 128):
+        self.max_queue, self.max_quick = max_queue, max_quick
+        self.jobs_q: deque[Job] = deque()
+        self.quick_q: deque = deque()
+        self.cv = threading.Condition()
+        self.table: OrderedDict[str, Job] = OrderedDict()
+        self.cache = LRU(cache_size)
+        self.current: Job | None = None
+        self.stopping = False
+        self.ready = threading.Event()
+        self.warm_seconds: float | None = None
+        self.startup: Callable[[Worker], None] | None = None
+        self.thread = threading.Thread(target=self._main, name="oipviz-tensorflow", daemon=True)
+        self.tf_thread_id: int | None = None
+        self._ids = itertools.count(1)
+
+    # ------------------------------------------------------------------ life cycle
+    def start(self, startup: Callable[[Worker], None] | None = None) -> None:
+        """Start the thread; ``startup(worker)`` runs on it first (warm-up)."""
+        self.startup = startup
+        self.thread.start()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Cancel everything and wait (at most ``timeout`` s) for the thread to end."""
+        with self.cv:
+            self.stopping = True
+            for job in list(self.jobs_q):
+                self._finish(job, CANCELLED, error="the server is stopping")
+            self.jobs_q.clear()
+            while self.quick_q:
+                self.quick_q.popleft()[2].cancel()
+            self.cv.notify_all()
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+
+    def _main(self) -> None:
+        self.tf_thread_id = threading.get_ident()
+        t = time.perf_counter()
+        try:
+            if self.startup:
+                self.startup(self)
+        except Exception:  # the server still answers; the failure is logged
+            log.exception("warm-up failed")
+        self.warm_seconds = time.perf_counter() - t
+        log.info("warm: predict, explain and the OIP engine traced in %.1f s", self.warm_seconds)
+        self.ready.set()
+        while True:
+            with self.cv:
+                while not (self.stopping or self.quick_q or self.jobs_q):
+                    self.cv.wait()
+                if self.stopping:
+                    return
+                job = self.jobs_q.popleft() if self.jobs_q and not self.quick_q else None
+            if job is None:
+                self.serve_quick()
+            else:
+                self._run(job)
+
+    # ------------------------------------------------------------------ quick calls
+    async def call(self, fn: Callable[..., Any], *args) -> Any:
+        """Run ``fn(*args)`` on the TensorFlow thread; the event loop only awaits it."""
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        with self.cv:
+            if self.stopping:
+                raise QueueFull("the server is stopping")
+            if len(self.quick_q) >= self.max_quick:
+                raise QueueFull(f"too many requests waiting ({self.max_quick}); try again")
+            self.quick_q.append((fn, args, fut))
+            self.cv.notify_all()
+        return await asyncio.wrap_future(fut)
+
+    def serve_quick(self) -> None:
+        """Run every waiting quick call (on the TensorFlow thread)."""
+        while True:
+            with self.cv:
+                if not self.quick_q:
+                    return
+                fn, args, fut = self.quick_q.popleft()
+            if not fut.set_running_or_notify_cancel():  # its client went away
+                continue
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as exc:  # handed to the awaiting request
+                fut.set_exception(exc)
+
+    # ------------------------------------------------------------------ jobs
+    def submit(
+        self,
+        kind: str,
+        run: Callable[[JobContext], dict],
+        params: dict,
+        key: tuple | None = None,
+        internal: bool = False,
+    ) -> Job:
+        """Queue a job; a cached result gives a job that is done at once, and the same
+        parameters queued or running give that job back."""
+        job = Job(f"{kind}-{next(self._ids)}-{secrets.token_hex(3)}", kind, params, run, key)
+        job.internal = internal
+        with self.cv:
+            if self.stopping:
+                raise QueueFull("the server is stopping")
+            if key is not None:
+                hit = self.cache.get(key)
+                if hit is not None:
+                    job.result, job.files = dict(hit[0], cached=True), hit[1]
+                    self._register(job)
+                    self._finish(job, DONE)
+                    return job
+                for other in [self.current, *self.jobs_q]:
+                    if other is not None and other.key == key and not other.terminal:
+                        return other
+            waiting = sum(1 for j in self.jobs_q if not j.internal)
+            if not internal and waiting >= self.max_queue:
+                raise QueueFull(
+                    f"the job queue is full ({self.max_queue} waiting); try again when one is done"
+                )
+            self._register(job)
+            if internal:
+                self.jobs_q.append(job)
+            else:  # users' jobs go before the server's own background work
+                at = next((i for i, j in enumerate(self.jobs_q) if j.internal), len(self.jobs_q))
+                self.jobs_q.insert(at, job)
+            self.cv.notify_all()
+        self.publish(job, "state", {"state": QUEUED, "position": len(self.jobs_q)})
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self.cv:
+            return self.table.get(job_id)
+
+    def cancel(self, job: Job, why: str = "cancelled") -> bool:
+        """Cancel a queued or running job; False if it had already ended."""
+        with self.cv:
+            if job.terminal:
+                return False
+            job.cancel_flag.set()
+            if job in self.jobs_q:
+                self.jobs_q.remove(job)
+                self._finish(job, CANCELLED, error=why)
+        return True
+
+    def _register(self, job: Job) -> None:
+        self.table[job.id] = job
+        finished = [j for j in self.table.values() if j.terminal]
+        for old in finished[: max(0, len(finished) - MAX_JOBS)]:
+            del self.table[old.id]
+
+    def _run(self, job: Job) -> None:
+        with self.cv:
+            if job.terminal:
+                return
+            self.current, job.state, job.started = job, RUNNING, time.time()
+        self.publish(job, "state", {"state": RUNNING})
+        ctx = JobContext(self, job)
+        try:
+            result = job.run(ctx)
+        except JobCancelled:
+            why = "the server is stopping" if self.stopping else "cancelled"
+            self._finish(job, CANCELLED, error=why)
+        except OipvizError as exc:
+            self._finish(job, FAILED, error=str(exc))
+        except Exception as exc:  # a bug: logged with its traceback, one line to the client
+            log.exception("job %s failed", job.id)
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            self._finish(job, FAILED, error=f"internal error {type(exc).__name__}: {first}")
+        else:
+            job.result = result
+            if job.key is not None:
+                self.cache.put(job.key, (result, job.files))
+            self._finish(job, DONE)
+        finally:
+            with self.cv:
+                self.current = None
+
+    def _finish(self, job: Job, state: str, error: str | None = None) -> None:
+        job.state, job.error, job.finished = state, error, time.time()
+        if state == DONE:
+            job.progress = dict(job.progress, fraction=1.0)
+        payload = {"state": state, "error": error, "result": job.result}
+        self.publish(job, state, payload)
+
+    # ------------------------------------------------------------------ events
+    def publish(self, job: Job, name: str, data: dict) -> None:
+        """Append an event to the job's ring and wake its streams (any thread)."""
+        with self.cv:
+            job.seq += 1
+            job.events.append((job.seq, name, data))
+            waiters = list(job.waiters)
+        for loop, ev in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed
+                loop.call_soon_threadsafe(ev.set)
+
+    def events_since(self, job: Job, seq: int) -> list[tuple[int, str, dict]]:
+        with self.cv:
+            return [e for e in job.events if e[0] > seq]
+
+    def subscribe(self, job: Job) -> asyncio.Event:
+        ev = asyncio.Event()
+        with self.cv:
+            job.waiters.append((asyncio.get_running_loop(), ev))
+            job.streams += 1
+        return ev
+
+    def unsubscribe(self, job: Job, ev: asyncio.Event) -> None:
+        """A stream ended; the last one of an unfinished job cancels it (its client left)."""
+        with self.cv:
+            job.waiters = [w for w in job.waiters if w[1] is not ev]
+            job.streams -= 1
+            orphan = job.streams == 0 and not job.terminal
+        if orphan:
+            log.info("job %s: its client went away; cancelling", job.id)
+            self.cancel(job, "cancelled: its client went away")
+
+    def status(self) -> dict:
+        with self.cv:
+            return {
+                "ready": self.ready.is_set(),
+                "warm_seconds": self.warm_seconds,
+                "queued": sum(1 for j in self.jobs_q if not j.internal),
+                "max_queue": self.max_queue,
+                "running": None if self.current is None else self.current.id,
+                "cached_results": len(self.cache),
+            }
