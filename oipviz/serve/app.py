@@ -31,6 +31,7 @@ from oipviz.serve.jobs import QueueFull, Worker
 from oipviz.serve.quick import Served
 
 log = logging.getLogger("oipviz.serve")
+MB = 1024 * 1024  # sizes in messages are binary megabytes (the limit: 10 MB)
 
 
 class Unsupported(OipvizError):
@@ -102,7 +103,7 @@ class Guard:
             if declared < 0 or declared > self.limit:
                 code = 413 if declared > self.limit else 400
                 msg = (
-                    f"the body is {declared / 1e6:.1f} MB; the limit is {self.limit / 1e6:g} MB"
+                    f"the body is {declared / MB:.1f} MB; the limit is {self.limit / MB:g} MB"
                     if code == 413
                     else "bad Content-Length header"
                 )
@@ -115,7 +116,7 @@ class Guard:
                 if msg["type"] == "http.request":
                     size[0] += len(msg.get("body", b""))
                     if size[0] > self.limit:
-                        raise TooLarge(f"the body is over the {self.limit / 1e6:g} MB limit")
+                        raise TooLarge(f"the body is over the {self.limit / MB:g} MB limit")
                 return msg
 
             async def logged_send(msg):

@@ -17,7 +17,7 @@ import numpy as np
 
 from oipviz.core.errors import ImageError, OipvizError
 
-#: the largest request body (an upload, a JSON body): 10 MB
+#: the largest request body (an upload, a JSON body): 10 MB (binary: 10 × 2^20 bytes)
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 #: a JSON pixel array may be at most this many values per side
 MAX_PIXELS_SIDE = 1024
@@ -67,7 +67,7 @@ def decode_image(data: bytes, filename: str = "upload"):
     if not data:
         raise ImageError(f"{filename}: the upload is empty (0 bytes)")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise TooLarge(f"{filename}: {len(data) / 1e6:.1f} MB is over the 10 MB upload limit")
+        raise TooLarge(f"{filename}: {len(data) / 2**20:.1f} MB is over the 10 MB upload limit")
     fd, tmp = tempfile.mkstemp(prefix="oipviz-upload-")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -95,6 +95,7 @@ class Job:
     cancel_flag: threading.Event = field(default_factory=threading.Event, repr=False)
     waiters: list = field(default_factory=list, repr=False)  # (loop, asyncio.Event)
     streams: int = 0  # open event streams
+    cancel_reason: str = "cancelled"
 
     @property
     def terminal(self) -> bool:
@@ -279,6 +280,7 @@ class Worker:
             if job.terminal:
                 return False
             job.cancel_flag.set()
+            job.cancel_reason = why
             if job in self.jobs_q:
                 self.jobs_q.remove(job)
                 self._finish(job, CANCELLED, error=why)
@@ -300,7 +302,7 @@ class Worker:
         try:
             result = job.run(ctx)
         except JobCancelled:
-            why = "the server is stopping" if self.stopping else "cancelled"
+            why = "the server is stopping" if self.stopping else job.cancel_reason
             self._finish(job, CANCELLED, error=why)
         except OipvizError as exc:
             self._finish(job, FAILED, error=str(exc))
