@@ -71,6 +71,7 @@ export class MapPanel {
     const img = $("oip-img");
     img.removeAttribute("src");
     img.dataset.state = "empty";
+    img.dataset.frames = 0;
     $("oip-act").textContent = "–";
     $("oip-inits").innerHTML = "";
     $("oip-error").hidden = true;
@@ -101,6 +102,7 @@ export class MapPanel {
     const img = $("oip-img");
     img.src = f.image;
     img.dataset.state = "streaming";
+    img.dataset.frames = Number(img.dataset.frames || 0) + 1;
     $("oip-act").textContent = fmt(f.activation);
     $("oip-step").textContent = `step ${f.step} of ${f.steps}`;
     this.bar("oip-progress", f.step / f.steps);
