@@ -131,6 +131,10 @@ def test_finished_jobs_and_cache_are_bounded(worker):
     lru = LRU(2)
     lru.put(1, "a"), lru.put(2, "b"), lru.get(1), lru.put(3, "c")
     assert lru.get(2) is None and lru.get(1) == "a"
+    heavy = LRU(10, max_bytes=100)
+    for k in range(5):
+        heavy.put(k, k, weight=40)
+    assert len(heavy) == 2 and heavy.get(4) == 4  # the byte budget bounds it too
 
 
 def test_safe_file(tmp_path):

@@ -38,6 +38,8 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed"
 TERMINAL = (DONE, FAILED, CANCELLED)
 MAX_EVENTS = 64  # events kept per job (a late stream starts at the oldest kept)
 MAX_JOBS = 256  # finished jobs kept for GET /api/jobs/{id}
+MAX_FILE_JOBS = 8  # of which this many keep their files (a dream's picture) for download
+CACHE_BYTES = 64 * 2**20  # the results cache's budget for files
 
 
 class JobCancelled(Exception):
@@ -49,10 +51,12 @@ class QueueFull(OipvizError):
 
 
 class LRU:
-    """A dict with at most ``size`` entries; the least recently used one goes first."""
+    """A dict with at most ``size`` entries and ``max_bytes`` of weight; the least recently
+    used entries go first."""
 
-    def __init__(self, size: int):
-        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
+    def __init__(self, size: int, max_bytes: int = 1 << 62):
+        self.size, self.max_bytes = size, max_bytes
+        self.data, self.weights, self.lock = OrderedDict(), {}, threading.Lock()
 
     def get(self, key, default=None):
         with self.lock:
@@ -61,12 +65,16 @@ class LRU:
             self.data.move_to_end(key)
             return self.data[key]
 
-    def put(self, key, value) -> None:
+    def put(self, key, value, weight: int = 0) -> None:
         with self.lock:
             self.data[key] = value
+            self.weights[key] = weight
             self.data.move_to_end(key)
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
+            while len(self.data) > 1 and (
+                len(self.data) > self.size or sum(self.weights.values()) > self.max_bytes
+            ):
+                old, _ = self.data.popitem(last=False)
+                del self.weights[old]
 
     def __len__(self) -> int:
         return len(self.data)
@@ -150,7 +158,7 @@ class Worker:
         self.quick_q: deque = deque()
         self.cv = threading.Condition()
         self.table: OrderedDict[str, Job] = OrderedDict()
-        self.cache = LRU(cache_size)
+        self.cache = LRU(cache_size, CACHE_BYTES)
         self.current: Job | None = None
         self.stopping = False
         self.ready = threading.Event()
@@ -288,9 +296,17 @@ class Worker:
 
     def _register(self, job: Job) -> None:
         self.table[job.id] = job
-        finished = [j for j in self.table.values() if j.terminal]
-        for old in finished[: max(0, len(finished) - MAX_JOBS)]:
-            del self.table[old.id]
+        self._prune()
+
+    def _prune(self) -> None:
+        """Forget the oldest finished jobs beyond :data:`MAX_JOBS`."""
+        with self.cv:
+            finished = [j for j in self.table.values() if j.terminal]
+            for old in finished[: max(0, len(finished) - MAX_JOBS)]:
+                del self.table[old.id]
+            with_files = [j for j in self.table.values() if j.terminal and j.files]
+            for old in with_files[: max(0, len(with_files) - MAX_FILE_JOBS)]:
+                old.files = {}  # the cache may still hold them, within its byte budget
 
     def _run(self, job: Job) -> None:
         with self.cv:
@@ -313,7 +329,8 @@ class Worker:
         else:
             job.result = result
             if job.key is not None:
-                self.cache.put(job.key, (result, job.files))
+                weight = sum(len(data) for data, _ in job.files.values())
+                self.cache.put(job.key, (result, job.files), weight)
             self._finish(job, DONE)
         finally:
             with self.cv:
@@ -325,6 +342,7 @@ class Worker:
             job.progress = dict(job.progress, fraction=1.0)
         payload = {"state": state, "error": error, "result": job.result}
         self.publish(job, state, payload)
+        self._prune()
 
     # ------------------------------------------------------------------ events
     def publish(self, job: Job, name: str, data: dict) -> None:
@@ -364,6 +382,8 @@ class Worker:
                 "ready": self.ready.is_set(),
                 "warm_seconds": self.warm_seconds,
                 "queued": sum(1 for j in self.jobs_q if not j.internal),
+                "background": sum(1 for j in self.jobs_q if j.internal)
+                + int(self.current is not None and self.current.internal),
                 "max_queue": self.max_queue,
                 "running": None if self.current is None else self.current.id,
                 "cached_results": len(self.cache),

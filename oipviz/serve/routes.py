@@ -273,7 +273,7 @@ async def cancel_job(request: Request, job_id: str) -> dict:
 async def job_file(request: Request, job_id: str, name: str) -> Response:
     job = _job(request, job_id)
     if name not in job.files:
-        raise NotFound(f"job {job.id} has no file {name[:80]!r}")
+        raise NotFound(f"job {job.id} has no file {name[:80]!r} (only recent jobs keep theirs)")
     data, media = job.files[name]
     disp = f'attachment; filename="oipviz-{job.id}-{name}"'
     return Response(data, media_type=media, headers={"Content-Disposition": disp})

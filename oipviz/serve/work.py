@@ -18,7 +18,10 @@ from oipviz.serve.encode import finite, fit, png_url, rounded
 from oipviz.serve.jobs import JobContext, Worker, log
 from oipviz.serve.quick import PAGE_METHODS, Served, activation_of
 
-BLOCK_STEPS = 25  # steps per streamed frame
+BLOCK_STEPS = 25  # steps per compiled block for 8 inits (fewer for more: a block stays short)
+BLOCK_IMAGE_STEPS = 200  # ... so a cancel or a quick call waits at most ~this many image-steps
+FRAME_GAP = 0.1  # seconds between two streamed frames (at most)
+MAX_STREAMED_INITS = 16  # thumbnails per frame
 #: the OIP the gallery computes per map (its rescue probe)
 OIP_DEFAULTS = {
     "inits": PROBE_INITS,
@@ -58,11 +61,17 @@ def oip_job(served: Served, layer: str, m: int, p: dict):
         first: list[float] = []
         total = p["steps"]
 
+        last = [0.0]
+
         def on_block(b) -> None:
             ctx.check()
+            now = time.perf_counter()
+            if now - last[0] < FRAME_GAP and b.steps < total:
+                return
+            last[0] = now
             k = int(np.argmax(b.values))
             if not first:
-                first.append(time.perf_counter() - t0)
+                first.append(now - t0)
             ctx.emit(
                 "frame",
                 {
@@ -72,7 +81,9 @@ def oip_job(served: Served, layer: str, m: int, p: dict):
                     "activation": finite(b.values[k]),
                     "values": rounded(b.values),
                     "image": png_url(shown(b.images[k], conv, p["range"])),
-                    "inits": [png_url(shown(z, conv, p["range"])) for z in b.images],
+                    "inits": [
+                        png_url(shown(z, conv, p["range"])) for z in b.images[:MAX_STREAMED_INITS]
+                    ],
                 },
             )
 
@@ -84,11 +95,16 @@ def oip_job(served: Served, layer: str, m: int, p: dict):
         run = oipviz.oip(
             layer, [m], served.loaded, inits=p["inits"], steps=total, lr=p["lr"],
             seed=p["seed"], range_mode=p["range"], style=p["style"], progress=progress,
-            on_block=on_block, block_steps=BLOCK_STEPS,
+            on_block=on_block, block_steps=block_steps(p["inits"]),
         )  # fmt: skip
         return oip_result(served, run, layer, m, p, time.perf_counter() - t0, first)
 
     return run
+
+
+def block_steps(images: int) -> int:
+    """Steps per compiled block for a batch of ``images``: 25 for 8, fewer for more."""
+    return int(np.clip(BLOCK_IMAGE_STEPS // max(1, images), 2, BLOCK_STEPS))
 
 
 def oip_result(served: Served, run, layer: str, m: int, p: dict, seconds: float, first) -> dict:
@@ -111,7 +127,7 @@ def oip_result(served: Served, run, layer: str, m: int, p: dict, seconds: float,
         "pixels": rounded(pixels[..., 0], 4),
         "start": rounded(run.start[0]),
         "final": rounded(run.final[0]),
-        "inits": [png_url(shown(x, conv, p["range"])) for x in run.images[0]],
+        "inits": [png_url(shown(x, conv, p["range"])) for x in run.images[0][:MAX_STREAMED_INITS]],
         "settings": p,
         "rendering": "exact pixels" if p["range"] == "valid" else "min-max scaled (free range)",
         "seconds": round(seconds, 3),
