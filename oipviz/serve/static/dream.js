@@ -45,7 +45,7 @@ export class Dream {
     const ms = $("dream-model");
     ms.innerHTML = Object.values(models)
       .map((m) => `<option value="${m.info.role}">${m.info.name}</option>`).join("");
-    ms.hidden = Object.keys(models).length < 2;
+    $("dream-model-label").hidden = Object.keys(models).length < 2;
   }
 
   use(role, layer, map) {
@@ -95,8 +95,9 @@ export class Dream {
 
   round(r) {
     const f = document.createElement("figure");
+    const a = (v) => Number(v).toPrecision(3);
     f.innerHTML = `<img src="${r.image}" alt="round ${r.round}"><figcaption>round ${r.round}` +
-      ` · ${Number(r.activation_start).toPrecision(3)} → ${Number(r.activation_end).toPrecision(3)}</figcaption>`;
+      ` (luminance) · activation ${a(r.activation_start)} → ${a(r.activation_end)}</figcaption>`;
     $("dream-rounds").appendChild(f);
   }
 

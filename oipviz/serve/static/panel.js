@@ -49,6 +49,8 @@ export class MapPanel {
     this.seed = this.app.defaults.oip.seed ?? 0;
     const info = this.app.models[role].info.layers.find((l) => l.name === layer);
     const noun = info.kind === "conv" ? "map" : "unit";
+    this.noun = noun;
+    document.querySelector("#panel .panel-body").scrollTop = 0;
     $("panel-title").textContent = `${layer} · ${noun} ${map}` +
       (role === "compare" ? ` (${this.app.models[role].info.name})` : "");
     $("panel").hidden = false;
@@ -193,7 +195,12 @@ export class MapPanel {
     }
     const box = $("top9");
     box.innerHTML = "";
-    for (const d of info.data.top) {
+    const silent = info.data.top.every((d) => !(d.activation > 0));
+    if (silent) {
+      box.innerHTML = `<span class="notes">No real digit wakes this ${this.noun}: all ` +
+        `${info.data.digits.toLocaleString()} give 0 (a dead or hard map; try the precursor).</span>`;
+    }
+    for (const d of silent ? [] : info.data.top) {
       const f = document.createElement("figure");
       f.innerHTML = `<img class="pix" src="${d.image}" alt="digit ${d.index}">` +
         `<figcaption>label ${d.label}<br>${fmt(d.activation)}</figcaption>`;
@@ -214,8 +221,10 @@ export class MapPanel {
     if (src) img.src = src;
     img.hidden = !src;
     const page = g.urls.page ? `<br><a href="${g.urls.page}" target="_blank">open its gallery page</a>` : "";
-    $("stored-facts").innerHTML = `status <b>${g.status}</b><br>activation ${fmt(g.activation)}` +
-      ` (${g.range} range)<br>best real digit ${fmt(g.best_real_activation)}${page}`;
+    const range = (g.shown && g.shown.range) || g.range;
+    const what = g.shown && g.shown.image === "precursor" ? "precursor pattern" : "best OIP";
+    $("stored-facts").innerHTML = `status <b>${g.status}</b><br>${what}: ${fmt(g.activation)}` +
+      ` (${range} range)<br>best real digit ${fmt(g.best_real_activation)}${page}`;
   }
 
   // ---------------------------------------------------------------- precursor
