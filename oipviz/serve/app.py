@@ -17,71 +17,25 @@ import json
 import logging
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 
-from oipviz.core.errors import ImageError, OipvizError
-from oipviz.serve.files import STATIC_DIR, BadPath, Gallery, NoFile, safe_file
-from oipviz.serve.inputs import MAX_UPLOAD_BYTES, BadInput, TooLarge
-from oipviz.serve.jobs import QueueFull, Worker
-from oipviz.serve.quick import Served
+from oipviz.core.errors import OipvizError
+from oipviz.serve.files import STATIC_DIR, safe_file
+from oipviz.serve.inputs import MAX_UPLOAD_BYTES, TooLarge
+from oipviz.serve.routes import api_router
+from oipviz.serve.state import NotFound, ServerState, status_of
 
 log = logging.getLogger("oipviz.serve")
 MB = 1024 * 1024  # sizes in messages are binary megabytes (the limit: 10 MB)
 
 
-class Unsupported(OipvizError):
-    """A body of a media type the route does not take (HTTP 415)."""
-
-
-class NotFound(OipvizError):
-    """An unknown job, or something not served (HTTP 404)."""
-
-
-class Conflict(OipvizError):
-    """The request does not fit the resource's state, e.g. cancelling a finished job (409)."""
-
-
-STATUS = (
-    (TooLarge, 413),
-    (Unsupported, 415),
-    (QueueFull, 429),
-    (BadPath, 400),
-    (NoFile, 404),
-    (NotFound, 404),
-    (Conflict, 409),
-    (ImageError, 400),
-    (BadInput, 422),
-)
-
-
-@dataclass
-class ServerState:
-    """What the routes share: the served models, the gallery and the worker."""
-
-    models: dict[str, Served]
-    worker: Worker
-    gallery: Gallery | None = None
-    oip_defaults: dict = field(default_factory=dict)
-    started: float = field(default_factory=time.time)
-
-    def served(self, role: str) -> Served:
-        if role not in self.models:
-            raise NotFound("no --compare model is served (start the server with --compare PATH)")
-        return self.models[role]
-
-
 def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     line = " ".join(str(message).split())[:500] or "error"
     return JSONResponse({"error": line, "status": status}, status_code=status, headers=headers)
-
-
-def status_of(exc: OipvizError) -> int:
-    return next((code for cls, code in STATUS if isinstance(exc, cls)), 422)
 
 
 class Guard:
@@ -141,7 +95,6 @@ class Guard:
 
 def create_app(state: ServerState) -> FastAPI:
     """The app for ``state`` (its worker starts with the app and stops with it)."""
-    from oipviz.serve.routes import api_router
     from oipviz.serve.work import warm_up
 
     @asynccontextmanager

@@ -33,9 +33,18 @@ class TooLarge(OipvizError):
     """A request body over :data:`MAX_UPLOAD_BYTES` (HTTP 413)."""
 
 
+#: the geometry MNIST-style preprocessing makes (and the attribution methods take, today)
+MNIST_GEOMETRY = (28, 28, 1)
+
+
 def input_geometry(loaded) -> tuple[int, int, int]:
     """(height, width, channels) of the model's input: the one place the server asks."""
     return tuple(int(d) for d in loaded.geometry.shape)
+
+
+def mnist_like(geometry: tuple[int, int, int]) -> bool:
+    """True when drawings can be preprocessed MNIST-style for this geometry."""
+    return tuple(geometry) == MNIST_GEOMETRY
 
 
 @dataclass
@@ -135,7 +144,7 @@ def prepare(img, geometry: tuple[int, int, int], preprocess: bool, source: str) 
     from oipviz.core.images import to_float
 
     h, w, c = geometry
-    if preprocess and (h, w, c) == (28, 28, 1):
+    if preprocess and mnist_like(geometry):
         from oipviz.data.inputs import mnist_style
 
         conv = mnist_style(img, source)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oipviz.core.errors import OipvizError
+from oipviz.serve.cache import LRU
 
 log = logging.getLogger("oipviz.serve")
 
@@ -48,36 +49,6 @@ class JobCancelled(Exception):
 
 class QueueFull(OipvizError):
     """The job (or quick-call) queue is at its bound; the client should retry later."""
-
-
-class LRU:
-    """A dict with at most ``size`` entries and ``max_bytes`` of weight; the least recently
-    used entries go first."""
-
-    def __init__(self, size: int, max_bytes: int = 1 << 62):
-        self.size, self.max_bytes = size, max_bytes
-        self.data, self.weights, self.lock = OrderedDict(), {}, threading.Lock()
-
-    def get(self, key, default=None):
-        with self.lock:
-            if key not in self.data:
-                return default
-            self.data.move_to_end(key)
-            return self.data[key]
-
-    def put(self, key, value, weight: int = 0) -> None:
-        with self.lock:
-            self.data[key] = value
-            self.weights[key] = weight
-            self.data.move_to_end(key)
-            while len(self.data) > 1 and (
-                len(self.data) > self.size or sum(self.weights.values()) > self.max_bytes
-            ):
-                old, _ = self.data.popitem(last=False)
-                del self.weights[old]
-
-    def __len__(self) -> int:
-        return len(self.data)
 
 
 @dataclass

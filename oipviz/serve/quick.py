@@ -10,7 +10,7 @@ import numpy as np
 import oipviz
 from oipviz.core.errors import OipvizError
 from oipviz.serve.encode import finite, json_bytes, map_stack, rounded
-from oipviz.serve.inputs import Prepared, input_geometry
+from oipviz.serve.inputs import Prepared, input_geometry, mnist_like
 
 #: attribution methods the page draws over the input
 PAGE_METHODS = ("saliency", "gradcam")
@@ -48,7 +48,7 @@ class Served:
                 "geometry": lm.geometry.describe(),
                 "convention": lm.convention.as_dict(),
                 "convention_text": lm.convention.describe(),
-                "mnist_style": (h, w, c) == (28, 28, 1),
+                "mnist_style": mnist_like((h, w, c)),
             },
             "classes": int(lm.layers[-1].shape[-1]),
             "layers": [_layer_info(i) for i in lm.layers],
@@ -96,10 +96,15 @@ def predict_payload(served: Served, prep: Prepared, maps: bool) -> bytes:
             "predicted": int(pred.predicted[0]),
             "probability": finite(probs.max()),
             "probabilities": rounded(probs, 5),
-            "input": dict(prep.describe(), pixels=rounded(prep.x01[..., 0], 3)),
+            "input": dict(prep.describe(), pixels=rounded(_gray(prep.x01), 3)),
             "layers": layers,
         }
     )
+
+
+def _gray(x01: np.ndarray) -> np.ndarray:
+    """(H, W) of a (H, W, C) input: the plane itself, or the mean of the colours."""
+    return x01[..., 0] if x01.shape[-1] == 1 else x01.mean(axis=-1)
 
 
 def explain_payload(served: Served, prep: Prepared, methods: list[str], target) -> bytes:

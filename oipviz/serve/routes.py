@@ -15,7 +15,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from oipviz.serve.app import Conflict, NotFound, ServerState, Unsupported
 from oipviz.serve.inputs import (
     BadInput,
     Prepared,
@@ -36,6 +35,7 @@ from oipviz.serve.schemas import (
     OipRequest,
     PrecursorRequest,
 )
+from oipviz.serve.state import Conflict, NotFound, ServerState, Unsupported
 
 api_router = APIRouter(prefix="/api", responses={"4XX": {"model": ErrorBody}})
 KEEPALIVE = 10.0  # seconds between comment lines on a quiet event stream

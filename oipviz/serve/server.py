@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 
 from oipviz.core.errors import ModelError, OipvizError
-from oipviz.serve.app import ServerState, create_app
+from oipviz.serve.app import create_app
 from oipviz.serve.files import Gallery
 from oipviz.serve.jobs import Worker
 from oipviz.serve.quick import Served
+from oipviz.serve.state import ServerState
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 GRACE = 2  # seconds open connections get at shutdown

@@ -15,6 +15,7 @@ from oipviz.core.images import from_float
 from oipviz.core.render import normalize
 from oipviz.core.status import fires
 from oipviz.serve.encode import finite, fit, png_url, rounded
+from oipviz.serve.inputs import input_geometry, mnist_like
 from oipviz.serve.jobs import JobContext, Worker, log
 from oipviz.serve.quick import PAGE_METHODS, Served, activation_of
 
@@ -278,12 +279,12 @@ def warm_up(models: dict[str, Served]):
 
     def startup(worker: Worker) -> None:
         for served in models.values():
-            h, w, c = served.loaded.geometry.shape
+            h, w, c = input_geometry(served.loaded)
             x = np.zeros((1, h, w, c), np.float32)
             x[0, h // 4 : 3 * h // 4, w // 2 - 1 : w // 2 + 2] = 1.0
             oipviz.predict(x, served.loaded)
             worker.serve_quick()
-            if c == 1 and (h, w) == (28, 28):
+            if mnist_like((h, w, c)):  # the attribution methods take 28×28×1 images today
                 oipviz.explain(x[..., 0], list(PAGE_METHODS), model=served.loaded)
             worker.serve_quick()
         main = models["main"]

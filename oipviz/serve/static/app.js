@@ -111,7 +111,8 @@ class App {
   async update() {
     if (this.pad.empty) {
       $("input-notes").textContent = "draw with the mouse or a finger";
-      $("input28").getContext("2d").clearRect(0, 0, 112, 112);
+      const c = $("input28");
+      c.getContext("2d").clearRect(0, 0, c.width, c.height);
       this.inputError(null);
       return;
     }
@@ -149,7 +150,9 @@ class App {
     if (input.preprocessed) {
       notes.push(input.inverted ? "inverted (light background)" : "not inverted");
       const [t, l, b, r] = input.bbox;
-      notes.push(`ink box ${r - l}×${b - t} px scaled into 20×20, centred by its centre of mass in 28×28`);
+      const { height: h, width: w } = this.models.main.info.input;
+      notes.push(`ink box ${r - l}×${b - t} px scaled into 20×20, centred by its centre of ` +
+        `mass in ${w}×${h}`);
     } else {
       notes.push("preprocessing off: the picture resized, nothing else");
     }
