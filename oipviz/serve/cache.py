@@ -12,7 +12,9 @@ class LRU:
 
     def __init__(self, size: int, max_bytes: int = 1 << 62):
         self.size, self.max_bytes = size, max_bytes
-        self.data, self.weights, self.lock = OrderedDict(), {}, threading.Lock()
+        self.data: OrderedDict = OrderedDict()
+        self.weights: dict = {}
+        self.lock = threading.Lock()
 
     def get(self, key, default=None):
         with self.lock:

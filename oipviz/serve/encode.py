@@ -20,7 +20,7 @@ def png_bytes(img01: np.ndarray, scale: int = 1) -> bytes:
         a = a[..., 0]
     im = Image.fromarray(np.round(a * 255.0).astype(np.uint8))
     if scale > 1:
-        im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+        im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
     buf = io.BytesIO()
     im.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()

@@ -39,7 +39,8 @@ MNIST_GEOMETRY = (28, 28, 1)
 
 def input_geometry(loaded) -> tuple[int, int, int]:
     """(height, width, channels) of the model's input: the one place the server asks."""
-    return tuple(int(d) for d in loaded.geometry.shape)
+    h, w, c = (int(d) for d in loaded.geometry.shape)
+    return h, w, c
 
 
 def mnist_like(geometry: tuple[int, int, int]) -> bool:

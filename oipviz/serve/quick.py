@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import oipviz
+from oipviz.compute.datastats import DatasetStats
 from oipviz.core.errors import OipvizError
 from oipviz.serve.encode import finite, json_bytes, map_stack, rounded
 from oipviz.serve.inputs import Prepared, input_geometry, mnist_like
+from oipviz.serve.jobs import Job
+
+if TYPE_CHECKING:
+    from oipviz.core.loader import LoadedModel
 
 #: attribution methods the page draws over the input
 PAGE_METHODS = ("saliency", "gradcam")
@@ -22,11 +28,11 @@ class Served:
     """A model the server serves (``main`` or ``compare``) and what it computed once."""
 
     role: str
-    loaded: object
+    loaded: LoadedModel
     sha256: str
-    stats: object = None  # DatasetStats over the real digits, once computed
+    stats: DatasetStats | None = None  # over the real digits, once computed
     stats_error: str | None = None
-    stats_job: object = None  # the Job computing them
+    stats_job: Job | None = None  # the job computing them
 
     @property
     def name(self) -> str:
@@ -78,7 +84,7 @@ def predict_payload(served: Served, prep: Prepared, maps: bool) -> bytes:
         a = pred.activations[name][0]
         means, maxes = pred.map_means(name)[0], pred.map_maxes(name)[0]
         order = np.argsort(-means, kind="stable")[:TOP_MAPS]
-        entry = {
+        entry: dict[str, Any] = {
             "name": name,
             "kind": "conv" if a.ndim == 3 else "dense",
             "shape": list(a.shape),

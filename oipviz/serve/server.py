@@ -42,6 +42,17 @@ def model_hash(loaded) -> str:
     return h.hexdigest()
 
 
+def as_loaded(model):
+    """A model already loaded (it has a layer table), or a path/name loaded now."""
+    import oipviz
+
+    return (
+        model
+        if hasattr(model, "layers") and hasattr(model, "convention")
+        else (oipviz.load_model(model))
+    )
+
+
 def build_state(model=None, compare=None, gallery=None, max_queue: int = 8) -> ServerState:
     """Load and check everything the server needs (one-line errors before it listens).
 
@@ -58,7 +69,6 @@ def build_state(model=None, compare=None, gallery=None, max_queue: int = 8) -> S
     -------
     ServerState
     """
-    from oipviz.core.loader import as_loaded
     from oipviz.serve.inputs import input_geometry
     from oipviz.serve.work import OIP_DEFAULTS
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import time
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ BLOCK_IMAGE_STEPS = 200  # ... so a cancel or a quick call waits at most ~this m
 FRAME_GAP = 0.1  # seconds between two streamed frames (at most)
 MAX_STREAMED_INITS = 16  # thumbnails per frame
 #: the OIP the gallery computes per map (its rescue probe)
-OIP_DEFAULTS = {
+OIP_DEFAULTS: dict[str, Any] = {
     "inits": PROBE_INITS,
     "steps": PROBE_STEPS,
     "range": PROBE_RANGE,
