@@ -266,6 +266,14 @@ def test_full_queue(client):
     assert client.post("/api/predict", json={"pixels": [[0.0, 1.0] * 14] * 28}).status_code == 200
 
 
+def test_foreign_host_header(server, client):
+    """DNS rebinding: a page of another site reaching 127.0.0.1 under its own name."""
+    bad(client.get("/api/health", headers={"host": "evil.example:8765"}), 400, "bad Host")
+    u = urlparse(server.url)
+    for host in (f"localhost:{u.port}", f"127.0.0.1:{u.port}", f"[::1]:{u.port}"):
+        assert client.get("/api/health", headers={"host": host}).status_code == 200
+
+
 def test_unknown_jobs(client):
     bad(client.get("/api/jobs/oip-0-000000"), 404, "no job")
     bad(client.delete("/api/jobs/nope"), 404)

@@ -73,7 +73,15 @@ def command(model, compare_path, gallery_dir, host, port, open_browser, queue) -
     with server-sent events).  Stop with Ctrl-C.
     """
     from oipviz.cli.params import ModelSpec
-    from oipviz.serve.server import LOCAL_HOSTS, build_state, listen, run, setup_logging, url_of
+    from oipviz.serve.server import (
+        LOCAL_HOSTS,
+        allowed_hosts,
+        build_state,
+        listen,
+        run,
+        setup_logging,
+        url_of,
+    )
 
     if host not in LOCAL_HOSTS:
         click.echo(
@@ -87,6 +95,7 @@ def command(model, compare_path, gallery_dir, host, port, open_browser, queue) -
     if compare_path is not None:
         compare = ModelSpec(compare_path, model.input_scale, model.unsafe).load()
     state = build_state(model.load(), compare, gallery_dir, max_queue=queue)
+    state.allowed_hosts = allowed_hosts(host)
     url = url_of(sock, host)
     names = ", ".join(f"{r} {s.name}" for r, s in state.models.items())
     extra = f"; gallery {state.gallery.root}" if state.gallery else ""

@@ -41,8 +41,8 @@ def error(status: int, message: str, headers: dict | None = None) -> JSONRespons
 class Guard:
     """ASGI middleware: the upload limit and one log line per request."""
 
-    def __init__(self, app, limit: int = MAX_UPLOAD_BYTES):
-        self.app, self.limit = app, limit
+    def __init__(self, app, limit: int = MAX_UPLOAD_BYTES, hosts: tuple[str, ...] | None = None):
+        self.app, self.limit, self.hosts = app, limit, hosts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -54,6 +54,10 @@ class Guard:
         except ValueError:
             declared = -1
         try:
+            if self.hosts is not None and _hostname(headers.get(b"host", b"")) not in self.hosts:
+                # a page of another site reaching us through DNS rebinding names its own host
+                status[0] = 400
+                return await error(400, "bad Host header for a local server")(scope, receive, send)
             if declared < 0 or declared > self.limit:
                 code = 413 if declared > self.limit else 400
                 msg = (
@@ -93,6 +97,14 @@ class Guard:
             )
 
 
+def _hostname(raw: bytes) -> str:
+    """The host name of a Host header (``[::1]:8765`` -> ``::1``, ``localhost:80`` -> ...)."""
+    host = raw.decode("latin-1").strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
 def create_app(state: ServerState) -> FastAPI:
     """The app for ``state`` (its worker starts with the app and stops with it)."""
     from oipviz.serve.work import warm_up
@@ -117,7 +129,7 @@ def create_app(state: ServerState) -> FastAPI:
     _handlers(app)
     app.include_router(api_router)
     _file_routes(app, state)
-    return Guard(app)  # type: ignore[return-value]
+    return Guard(app, hosts=state.allowed_hosts)  # type: ignore[return-value]
 
 
 def _version() -> str:

@@ -26,6 +26,13 @@ from oipviz.serve.quick import Served
 from oipviz.serve.state import ServerState
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def allowed_hosts(host: str) -> tuple[str, ...] | None:
+    """The Host headers a server bound to ``host`` answers: its local names, or any."""
+    return LOCAL_HOSTS if host in LOCAL_HOSTS else None
+
+
 GRACE = 2  # seconds open connections get at shutdown
 log = logging.getLogger("oipviz.serve")
 
@@ -210,6 +217,7 @@ def start(
     Background
     """
     state = build_state(model, compare, gallery, **kw)
+    state.allowed_hosts = allowed_hosts(host)
     return Background(state, listen(host, port), host)
 
 

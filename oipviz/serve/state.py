@@ -47,6 +47,8 @@ class ServerState:
     gallery: Gallery | None = None
     oip_defaults: dict = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    #: Host headers answered (None: any); a local server answers its own names only
+    allowed_hosts: tuple[str, ...] | None = None
 
     def served(self, role: str) -> Served:
         if role not in self.models:

@@ -184,7 +184,8 @@ class App {
       el.dataset.state = "down";
       el.textContent = "server down";
     }
-    setTimeout(() => this.health(), 3000);
+    // every 3 s while it warms up, then every 10 s (each poll is a line in the server's log)
+    setTimeout(() => this.health(), el.dataset.state === "warming" ? 3000 : 10000);
   }
 }
 
