@@ -13,9 +13,11 @@ import pytest
 from PIL import Image
 
 from oipviz.core.errors import ImageError
+from oipviz.serve.cache import LRU
 from oipviz.serve.files import BadPath, NoFile, safe_file
 from oipviz.serve.inputs import BadInput, decode_image, pixels_from_json, prepare
-from oipviz.serve.jobs import LRU, MAX_EVENTS, MAX_JOBS, QueueFull, Worker
+from oipviz.serve.job import MAX_EVENTS, MAX_JOBS
+from oipviz.serve.jobs import QueueFull, Worker
 
 
 def test_defaults_are_the_gallerys():
@@ -91,6 +93,18 @@ def test_users_jobs_go_before_background_work(worker):
     gate.set()
     wait(bg)
     assert order == [first.id, user.id, bg.id]
+
+
+def test_users_jobs_run_inside_background_work(worker):
+    gate, order = threading.Event(), []
+    bg = worker.submit("bg", blocking(gate, order), {}, internal=True)
+    while bg.state != "running":
+        time.sleep(0.005)
+    user = worker.submit("t", lambda ctx: order.append("user") or {}, {})
+    assert wait(user) == "done" and bg.state == "running"  # it did not wait for bg
+    gate.set()
+    assert wait(bg) == "done" and order == ["user", bg.id]
+    assert worker.current is None
 
 
 def test_quick_calls_run_between_blocks_of_a_job(worker):

@@ -21,103 +21,32 @@ import asyncio
 import concurrent.futures
 import contextlib
 import itertools
-import logging
 import secrets
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from oipviz.core.errors import OipvizError
 from oipviz.serve.cache import LRU
+from oipviz.serve.job import (
+    CACHE_BYTES,
+    CANCELLED,
+    DONE,
+    FAILED,
+    MAX_FILE_JOBS,
+    MAX_JOBS,
+    QUEUED,
+    RUNNING,
+    Job,
+    JobCancelled,
+    JobContext,
+    QueueFull,
+    log,
+)
 
-log = logging.getLogger("oipviz.serve")
-
-QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
-TERMINAL = (DONE, FAILED, CANCELLED)
-MAX_EVENTS = 64  # events kept per job (a late stream starts at the oldest kept)
-MAX_JOBS = 256  # finished jobs kept for GET /api/jobs/{id}
-MAX_FILE_JOBS = 8  # of which this many keep their files (a dream's picture) for download
-CACHE_BYTES = 64 * 2**20  # the results cache's budget for files
-
-
-class JobCancelled(Exception):
-    """Raised inside a job (from its progress hooks) when it was cancelled."""
-
-
-class QueueFull(OipvizError):
-    """The job (or quick-call) queue is at its bound; the client should retry later."""
-
-
-@dataclass
-class Job:
-    """One long computation and everything a client can see of it."""
-
-    id: str
-    kind: str
-    params: dict
-    run: Callable[[JobContext], dict] = field(repr=False)
-    key: tuple | None = None  # results-cache key (None: not cached)
-    internal: bool = False  # started by the server itself (not counted in the queue bound)
-    state: str = QUEUED
-    progress: dict = field(default_factory=lambda: {"fraction": 0.0})
-    result: dict | None = None
-    error: str | None = None
-    created: float = field(default_factory=time.time)
-    started: float | None = None
-    finished: float | None = None
-    files: dict = field(default_factory=dict, repr=False)  # name -> (bytes, media type)
-    events: deque = field(default_factory=lambda: deque(maxlen=MAX_EVENTS), repr=False)
-    seq: int = 0
-    cancel_flag: threading.Event = field(default_factory=threading.Event, repr=False)
-    waiters: list = field(default_factory=list, repr=False)  # (loop, asyncio.Event)
-    streams: int = 0  # open event streams
-    cancel_reason: str = "cancelled"
-
-    @property
-    def terminal(self) -> bool:
-        return self.state in TERMINAL
-
-    def snapshot(self) -> dict:
-        """What ``GET /api/jobs/{id}`` returns."""
-        took = (self.finished or time.time()) - self.started if self.started else None
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "state": self.state,
-            "params": self.params,
-            "progress": self.progress,
-            "result": self.result,
-            "error": self.error,
-            "seconds": None if took is None else round(took, 3),
-        }
-
-
-class JobContext:
-    """What a running job uses: ``check()`` between blocks, ``progress``, ``emit``."""
-
-    def __init__(self, worker: Worker, job: Job):
-        self.worker, self.job = worker, job
-        self.last_progress = 0.0
-
-    def check(self) -> None:
-        """Serve waiting quick calls; raise :class:`JobCancelled` if the job was cancelled."""
-        self.worker.serve_quick()
-        if self.job.cancel_flag.is_set() or self.worker.stopping:
-            raise JobCancelled()
-
-    def set_progress(self, fraction: float, **info) -> None:
-        """Record progress (0–1); an event at most every 2% (and at the end)."""
-        fraction = min(max(float(fraction), 0.0), 1.0)
-        self.job.progress = {"fraction": round(fraction, 4), **info}
-        if fraction - self.last_progress >= 0.02 or fraction >= 1.0:
-            self.last_progress = fraction
-            self.worker.publish(self.job, "progress", self.job.progress)
-
-    def emit(self, name: str, data: dict) -> None:
-        self.worker.publish(self.job, name, data)
+__all__ = ["Worker", "Job", "JobContext", "JobCancelled", "QueueFull", "log"]
 
 
 class Worker:
@@ -132,6 +61,7 @@ class Worker:
         self.cache = LRU(cache_size, CACHE_BYTES)
         self.current: Job | None = None
         self.stopping = False
+        self.closing = False  # the server shuts down: event streams end now
         self.ready = threading.Event()
         self.warm_seconds: float | None = None
         self.startup: Callable[[Worker], None] | None = None
@@ -157,6 +87,14 @@ class Worker:
             self.cv.notify_all()
         if self.thread.is_alive():
             self.thread.join(timeout)
+
+    def close_streams(self) -> None:
+        """End every event stream (the server is shutting down); safe in a signal handler."""
+        self.closing = True
+        for job in list(self.table.values()):
+            for loop, ev in list(job.waiters):
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(ev.set)
 
     def _main(self) -> None:
         self.tf_thread_id = threading.get_ident()
@@ -279,10 +217,22 @@ class Worker:
             for old in with_files[: max(0, len(with_files) - MAX_FILE_JOBS)]:
                 old.files = {}  # the cache may still hold them, within its byte budget
 
+    def run_users_jobs(self) -> None:
+        """Run the users' waiting jobs now, inside a pause of background work (between its
+        blocks), so a click at start-up does not wait for the dataset statistics."""
+        while True:
+            with self.cv:
+                job = next((j for j in self.jobs_q if not j.internal), None)
+                if job is None or self.stopping:
+                    return
+                self.jobs_q.remove(job)
+            self._run(job)
+
     def _run(self, job: Job) -> None:
         with self.cv:
             if job.terminal:
                 return
+            outer = self.current  # a background job this one runs inside, if any
             self.current, job.state, job.started = job, RUNNING, time.time()
         self.publish(job, "state", {"state": RUNNING})
         ctx = JobContext(self, job)
@@ -305,7 +255,7 @@ class Worker:
             self._finish(job, DONE)
         finally:
             with self.cv:
-                self.current = None
+                self.current = outer
 
     def _finish(self, job: Job, state: str, error: str | None = None) -> None:
         job.state, job.error, job.finished = state, error, time.time()

@@ -303,7 +303,7 @@ async def job_events(request: Request, job_id: str) -> StreamingResponse:
                     yield f"id: {n}\nevent: {name}\ndata: {json.dumps(data)}\n\n"
                 if job.terminal and not worker.events_since(job, seq):
                     return
-                if worker.stopping:
+                if worker.stopping or worker.closing:
                     return
                 try:
                     await asyncio.wait_for(wake.wait(), KEEPALIVE)

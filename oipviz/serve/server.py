@@ -128,6 +128,19 @@ def url_of(sock: socket.socket, host: str) -> str:
     return f"http://{shown}:{port}/"
 
 
+def _server(state: ServerState):
+    """A uvicorn server whose shutdown first ends the open event streams (they would
+    otherwise keep their connections until the grace period runs out)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            state.worker.close_streams()
+            super().handle_exit(sig, frame)
+
+    return Server(_config(create_app(state)))
+
+
 def _config(app, quiet_uvicorn: bool = True):
     import uvicorn
 
@@ -144,9 +157,7 @@ def _config(app, quiet_uvicorn: bool = True):
 def run(state: ServerState, sock: socket.socket, on_started=None) -> None:
     """Serve in the foreground until Ctrl-C (then KeyboardInterrupt is raised again after
     a clean shutdown)."""
-    import uvicorn
-
-    server = uvicorn.Server(_config(create_app(state)))
+    server = _server(state)
     if on_started is not None:
         threading.Thread(target=_when_started, args=(server, on_started), daemon=True).start()
     server.run(sockets=[sock])
@@ -165,10 +176,8 @@ class Background:
     """A server running in a thread of this process (``stop()`` ends it)."""
 
     def __init__(self, state: ServerState, sock: socket.socket, host: str):
-        import uvicorn
-
         self.state, self.url = state, url_of(sock, host)
-        self.server = uvicorn.Server(_config(create_app(state)))
+        self.server = _server(state)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [sock]}, name="oipviz-serve", daemon=True
         )
@@ -185,6 +194,7 @@ class Background:
         return self.state.worker.ready.wait(timeout)
 
     def stop(self) -> None:
+        self.state.worker.close_streams()
         self.server.should_exit = True
         self.thread.join(GRACE + 5)
         self.sock.close()

@@ -1,7 +1,7 @@
 // The map panel: a map's OIP streamed while it climbs, what the gallery stored, the map on
 // the current drawing, its top-9 real digits, class selectivity and the precursor search.
 
-import { follow, getJSON, postJSON } from "./api.js";
+import { del, follow, getJSON, postJSON } from "./api.js";
 import { blit } from "./colors.js";
 import { bars } from "./views.js";
 
@@ -89,7 +89,7 @@ export class MapPanel {
     } catch (e) {
       return this.fail("oip-error", e.message);
     }
-    if (this.target !== t) return;
+    if (this.target !== t) return del(job.url).catch(() => {}); // another map was clicked
     this.stops.push(follow(job, {
       state: (s) => this.setLive(s.state),
       progress: (p) => this.bar("oip-progress", p.fraction),
@@ -241,7 +241,7 @@ export class MapPanel {
       $("pre-go").disabled = false;
       return this.fail("pre-error", e.message);
     }
-    if (this.target !== t) return;
+    if (this.target !== t) return del(job.url).catch(() => {});
     const show = (src, text) => {
       $("pre-row").hidden = false;
       $("pre-img").src = src;
