@@ -26,7 +26,11 @@ def test_predict_matches_keras(loaded, digits):
     assert pred.probabilities.shape == (30, 10)
     assert (pred.predicted == y).mean() >= 0.9  # the bundled model reads real digits
     assert pred.layers == ["conv1", "conv2", "conv3", "dense1", "predictions"]
-    ref = loaded.engine_model(["conv3", "dense1"])(loaded.convention.to_engine(x))
+    import keras
+
+    m = loaded.model
+    sub = keras.Model(m.inputs, [m.get_layer("conv3").output, m.get_layer("dense1").output])
+    ref = sub(loaded.model_input(x))  # Keras itself, on the model's own input
     np.testing.assert_allclose(pred.activations["conv3"], np.asarray(ref[0]), atol=1e-4)
     np.testing.assert_allclose(pred.activations["dense1"], np.asarray(ref[1]), atol=1e-4)
     assert pred.map_means("conv3").shape == (30, 128)
@@ -47,9 +51,10 @@ def test_predict_one_image_and_layers(loaded, digits):
 @pytest.mark.parametrize(
     "bad, msg",
     [
-        (np.zeros((2, 27, 28)), "must be (N,28×28×1)"),
+        (np.zeros((2, 27, 28)), "shape 2×27×28; the model takes 28×28 images"),
         (np.full((28, 28), np.nan), "NaN"),
-        (np.zeros((0, 28, 28)), "got shape (0, 28, 28, 1)"),
+        (np.zeros((0, 28, 28)), "images is empty"),
+        (np.full((28, 28), 2.0), "oipviz takes pixels in [0, 1]"),
     ],
 )
 def test_predict_rejects_bad_images(loaded, bad, msg):

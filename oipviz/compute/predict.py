@@ -1,13 +1,14 @@
 """``oipviz.predict``: class probabilities and every layer's activations in one forward pass.
 
-    pred = oipviz.predict(digits, model)          # digits (N,28,28) in [0,1]
-    pred.probabilities, pred.predicted             # (N,10), (N,)
-    pred.activations["conv3"]                      # (N,3,3,128)
-    pred.map_means("conv3")                        # (N,128): what an OIP maximizes
+    pred = oipviz.predict(digits, model)          # images of the model's geometry, [0,1]
+    pred.probabilities, pred.predicted             # (N,classes), (N,)
+    pred.activations["conv3"]                      # (N,h,w,maps), e.g. (N,3,3,128)
+    pred.map_means("conv3")                        # (N,maps): what an OIP maximizes
 
 One call of the engine's compiled forward function (:func:`oipviz.core.ascent.forward`)
-over all the heads at once; the probabilities follow the attribution base's rule
-(:func:`oipviz.compute.attribution.base.probs_from_output`).
+over all the heads at once; images follow the API's input contract
+(:func:`oipviz.core.pixels.as_pixels`) and the probabilities oipviz's one rule
+(:func:`oipviz.core.layers.class_probabilities`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from oipviz.compute.attribution.base import probs_from_output
-from oipviz.core import checks
-from oipviz.core.errors import OipvizError
+from oipviz.core.layers import class_probabilities
+from oipviz.core.pixels import as_pixels
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Prediction:
     layers: list[str]  # the layers in ``activations``, in model order
     activations: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     # layer -> (N, h, w, maps) for a conv layer, (N, units) for a Dense layer
+    notes: list[str] = field(default_factory=list)  # conversions made to the images
 
     @property
     def probability(self) -> np.ndarray:
@@ -52,27 +53,16 @@ def shown_layers(loaded) -> list[str]:
     return [i.name for i in loaded.layers if i.units is not None]
 
 
-def as_batch(loaded, images01) -> np.ndarray:
-    """Images in [0,1] as (N, H, W, C) float32 of the model's geometry; one-line errors."""
-    x = checks.finite_array("images", images01)
-    shape = tuple(loaded.geometry.shape)
-    if x.shape == shape or (x.shape == shape[:2] and shape[2] == 1):
-        x = x.reshape(1, *shape)
-    elif x.ndim == 3 and x.shape[1:] == shape[:2] and shape[2] == 1:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[1:] != shape or len(x) == 0:
-        want = "×".join(map(str, shape))
-        raise OipvizError(f"images must be (N,{want}) in [0,1], got shape {x.shape}")
-    return np.ascontiguousarray(x)
-
-
 def predict(images01, model=None, layers: list[str] | None = None) -> Prediction:
     """Probabilities, predicted classes and activations of ``images01``.
 
     Parameters
     ----------
     images01 : array
-        (N, H, W[, C]) or one (H, W[, C]) image, pixels in [0, 1], of the model's geometry.
+        (N, H, W[, C]) or one (H, W[, C]) image of the model's geometry: pixels in [0, 1]
+        or uint8 (:func:`oipviz.core.pixels.as_pixels`: a grey image given to a colour
+        model is repeated over R, G and B, a colour one given to a grey model becomes its
+        luminance).
     model : str, Path, LoadedModel or None
         The model (None: the bundled seed CNN).
     layers : list of str, optional
@@ -86,7 +76,7 @@ def predict(images01, model=None, layers: list[str] | None = None) -> Prediction
     from oipviz.core.loader import as_loaded
 
     loaded = as_loaded(model)
-    x = as_batch(loaded, images01)
+    x, notes = as_pixels(images01, loaded.geometry)
     names = [loaded.layer(n).name for n in layers] if layers is not None else shown_layers(loaded)
     last = loaded.layers[-1].name
     heads = [(n, False) for n in dict.fromkeys(names + [last])]
@@ -97,10 +87,11 @@ def predict(images01, model=None, layers: list[str] | None = None) -> Prediction
             strict=True,
         )
     )
-    probs = probs_from_output(loaded, outs[last])
+    probs = class_probabilities(loaded, outs[last])
     return Prediction(
         probs,
         probs.argmax(axis=1).astype(np.int64),
         list(names),
         {n: outs[n].astype(np.float32, copy=False) for n in names},
+        notes,
     )
