@@ -1,6 +1,5 @@
 """The explorer's parts without a server: the worker's queue, cancellation, events and
-bounds (plain Python jobs), safe paths, input checks, and its defaults against the
-gallery's."""
+bounds (plain Python jobs), safe paths and input checks."""
 
 from __future__ import annotations
 
@@ -12,27 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from oipviz.core.convention import Geometry
 from oipviz.core.errors import ImageError
 from oipviz.serve.cache import LRU
 from oipviz.serve.files import BadPath, NoFile, safe_file
 from oipviz.serve.inputs import BadInput, decode_image, pixels_from_json, prepare
 from oipviz.serve.job import MAX_EVENTS, MAX_JOBS
 from oipviz.serve.jobs import QueueFull, Worker
-
-
-def test_defaults_are_the_gallerys():
-    from oipviz.compute import rescue
-    from oipviz.gallery.site import PRECURSOR_DEFAULTS
-    from oipviz.serve import work
-
-    assert work.PRECURSOR_DEFAULTS == PRECURSOR_DEFAULTS
-    o = work.OIP_DEFAULTS
-    assert (o["inits"], o["steps"], o["range"], o["style"]) == (
-        rescue.PROBE_INITS,
-        rescue.PROBE_STEPS,
-        rescue.PROBE_RANGE,
-        rescue.PROBE_STYLE,
-    )
 
 
 def wait(job, timeout=10.0):
@@ -177,10 +162,11 @@ def test_inputs():
         pixels_from_json(b'{"pixels": [[NaN]]}')
     img = Image.new("L", (100, 60), 255)
     img.paste(0, (40, 10, 50, 50))  # a dark bar on white paper: a "1"
-    p = prepare(img, (28, 28, 1), True, "bar")
+    mnist = Geometry.of_input((28, 28, 1))
+    p = prepare(img, mnist, True, "bar")
     assert p.x01.shape == (28, 28, 1) and p.inverted and p.preprocessed
     assert p.x01.max() == pytest.approx(1.0) and p.x01[0].max() == 0
-    raw = prepare(img, (28, 28, 1), False, "bar")
+    raw = prepare(img, mnist, False, "bar")
     assert not raw.preprocessed and raw.x01.mean() > 0.8 and raw.notes == ["resized to 28×28"]
     with pytest.raises(ImageError, match="photo.jpg is not an image"):
         decode_image(b"not an image", "photo.jpg")

@@ -33,19 +33,18 @@ class TooLarge(OipvizError):
     """A request body over :data:`MAX_UPLOAD_BYTES` (HTTP 413)."""
 
 
-#: the geometry MNIST-style preprocessing makes (and the attribution methods take, today)
-MNIST_GEOMETRY = (28, 28, 1)
-
-
 def input_geometry(loaded) -> tuple[int, int, int]:
-    """(height, width, channels) of the model's input: the one place the server asks."""
+    """(height, width, channels) of the model's images (``loaded.geometry``): the one
+    place the server asks."""
     h, w, c = (int(d) for d in loaded.geometry.shape)
     return h, w, c
 
 
 def mnist_like(geometry: tuple[int, int, int]) -> bool:
-    """True when drawings can be preprocessed MNIST-style for this geometry."""
-    return tuple(geometry) == MNIST_GEOMETRY
+    """True when drawings become MNIST-style digits for this geometry: a square grey model
+    (the rule of :func:`oipviz.data.inputs.model_input`)."""
+    h, w, c = geometry
+    return c == 1 and h == w
 
 
 @dataclass
@@ -134,33 +133,34 @@ def image_of_pixels(a: np.ndarray):
     return Image.fromarray(np.round(a * 255).astype(np.uint8), "RGB")
 
 
-def prepare(img, geometry: tuple[int, int, int], preprocess: bool, source: str) -> Prepared:
-    """The model's input from a PIL image.
+def prepare(img, geometry, preprocess: bool, source: str) -> Prepared:
+    """The input of a model of ``geometry`` (``loaded.geometry``) from a PIL image.
 
-    ``preprocess`` (and a 28×28×1 model): MNIST-style (:func:`oipviz.data.inputs.mnist_style`:
-    the ink's bounding box scaled into 20×20, centred by its centre of mass in 28×28,
-    inverted when the background is light).  Otherwise (or for other geometries): the
-    picture resized to the input size, nothing else.
+    ``preprocess`` and a square grey model: an MNIST-style digit
+    (:func:`oipviz.data.inputs.mnist_style`: the ink's bounding box scaled into 20/28 of
+    the side, centred by its centre of mass, inverted when the background is light).
+    Otherwise the picture resized to the input size, nothing else (RGB for a colour model,
+    :func:`oipviz.data.inputs.model_input`).
     """
     from oipviz.core.images import to_float
+    from oipviz.data.inputs import mnist_style, model_input
 
-    h, w, c = geometry
-    if preprocess and mnist_like(geometry):
-        from oipviz.data.inputs import mnist_style
-
-        conv = mnist_style(img, source)
+    h, w, c = (int(d) for d in geometry.shape)
+    if not mnist_like((h, w, c)):
+        conv = model_input(img, geometry, source)
+        notes = list(conv.notes)
+        if preprocess:
+            notes.append(f"MNIST-style preprocessing is for square grey models; {w}×{h}×{c}: "
+                         "resized only")  # fmt: skip
+        return Prepared(conv.x01.reshape(h, w, c), False, source, notes=notes)
+    if preprocess:
+        conv = mnist_style(img, source, h)
         return Prepared(
             conv.x01[..., None], True, source, conv.inverted, list(conv.bbox), list(conv.notes)
         )
-    planes = to_float(img)
-    plane = planes.luma if c == 1 or planes.rgb is None else planes.rgb
-    x = _resize(np.asarray(plane, np.float32), w, h)
-    if c == 3 and x.ndim == 2:
-        x = np.repeat(x[..., None], 3, axis=-1)
+    plane = np.asarray(to_float(img).luma, np.float32)
     notes = [] if plane.shape[:2] == (h, w) else [f"resized to {w}×{h}"]
-    if preprocess:
-        notes.append(f"MNIST-style preprocessing needs a 28×28×1 model; {w}×{h}×{c} resized only")
-    return Prepared(x.reshape(h, w, c).astype(np.float32), False, source, notes=notes)
+    return Prepared(_resize(plane, w, h)[..., None], False, source, notes=notes)
 
 
 def _resize(a: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -172,9 +172,10 @@ def _resize(a: np.ndarray, w: int, h: int) -> np.ndarray:
     return np.clip(cv2.resize(a, (w, h), interpolation=interp), 0.0, 1.0)
 
 
-def dream_planes(img):
-    """A photo's float planes for the dream, shrunk to :data:`MAX_DREAM_SIDE`; notes."""
-    from oipviz.core.images import MIN_SIDE, to_float
+def dream_planes(img, side: int):
+    """A photo's float planes for the dream, shrunk to :data:`MAX_DREAM_SIDE`; notes.
+    ``side``: the model's input side (a dream needs a photo at least that big)."""
+    from oipviz.core.images import to_float
 
     notes = []
     if max(img.size) > MAX_DREAM_SIDE:
@@ -182,6 +183,8 @@ def dream_planes(img):
         img = img.copy()
         img.thumbnail((MAX_DREAM_SIDE, MAX_DREAM_SIDE))
         notes.append(f"shrunk from {before[0]}×{before[1]} to {img.size[0]}×{img.size[1]}")
-    if min(img.size) < MIN_SIDE:
-        raise ImageError(f"the photo is {img.size[0]}×{img.size[1]}; dreams need ≥ {MIN_SIDE} px")
+    if min(img.size) < side:
+        raise ImageError(
+            f"the photo is {img.size[0]}×{img.size[1]}; dreams with this model need ≥ {side} px"
+        )
     return to_float(img), notes

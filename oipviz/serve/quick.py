@@ -11,7 +11,7 @@ import numpy as np
 import oipviz
 from oipviz.compute.datastats import DatasetStats
 from oipviz.core.errors import OipvizError
-from oipviz.serve.encode import finite, json_bytes, map_stack, rounded
+from oipviz.serve.encode import finite, json_bytes, map_stack, png_url, rounded
 from oipviz.serve.inputs import Prepared, input_geometry, mnist_like
 from oipviz.serve.jobs import Job
 
@@ -56,10 +56,19 @@ class Served:
                 "convention_text": lm.convention.describe(),
                 "mnist_style": mnist_like((h, w, c)),
             },
+            "methods": page_methods(lm),
             "classes": int(lm.layers[-1].shape[-1]),
             "layers": [_layer_info(i) for i in lm.layers],
             "card": lm.card,
         }
+
+
+def page_methods(loaded) -> list[str]:
+    """The attribution methods the page draws that apply to ``loaded`` (Grad-CAM needs a
+    conv layer)."""
+    from oipviz.compute.attribution.explain import applicable
+
+    return applicable(loaded, list(PAGE_METHODS))[0]
 
 
 def _layer_info(i) -> dict:
@@ -102,15 +111,22 @@ def predict_payload(served: Served, prep: Prepared, maps: bool) -> bytes:
             "predicted": int(pred.predicted[0]),
             "probability": finite(probs.max()),
             "probabilities": rounded(probs, 5),
-            "input": dict(prep.describe(), pixels=rounded(_gray(prep.x01), 3)),
+            "input": dict(
+                prep.describe(),
+                pixels=rounded(_gray(prep.x01), 3),
+                image=png_url(prep.x01) if prep.x01.shape[-1] == 3 else None,
+            ),
+            "notes": pred.notes,
             "layers": layers,
         }
     )
 
 
 def _gray(x01: np.ndarray) -> np.ndarray:
-    """(H, W) of a (H, W, C) input: the plane itself, or the mean of the colours."""
-    return x01[..., 0] if x01.shape[-1] == 1 else x01.mean(axis=-1)
+    """(H, W) of a (H, W, C) input: the plane itself, or the luminance of the colours."""
+    from oipviz.core.pixels import LUMA
+
+    return x01[..., 0] if x01.shape[-1] == 1 else x01 @ LUMA
 
 
 def explain_payload(served: Served, prep: Prepared, methods: list[str], target) -> bytes:
@@ -135,6 +151,7 @@ def explain_payload(served: Served, prep: Prepared, methods: list[str], target) 
             "probabilities": rounded(res.probs[0], 5),
             "input": prep.describe(),
             "methods": out,
+            "notes": res.notes,
         }
     )
 
@@ -167,8 +184,6 @@ def parse_methods(text) -> list[str]:
 def map_data(served: Served, layer: str, m: int) -> dict | None:
     """The top-9 real digits of map ``m`` and its class selectivity (from the dataset
     statistics), or None while they are not computed."""
-    from oipviz.serve.encode import png_url
-
     stats = served.stats
     if stats is None:
         return None

@@ -20,7 +20,6 @@ from oipviz.serve.inputs import (
     Prepared,
     decode_image,
     image_of_pixels,
-    input_geometry,
     pixels_from_json,
     prepare,
 )
@@ -64,16 +63,17 @@ async def health(request: Request) -> dict:
 @api_router.get("/model", summary="Layers, maps/units, input geometry and convention, card")
 async def model_info(request: Request, model: Model = "main") -> dict:
     st = _state(request)
-    from oipviz.serve.work import DREAM_DEFAULTS, PRECURSOR_DEFAULTS
+    from oipviz.serve.work import PRECURSOR_DEFAULTS, dream_defaults
 
+    served = st.served(model)
     return {
-        **st.served(model).info(),
+        **served.info(),
         "compare": st.models["compare"].info() if "compare" in st.models else None,
         "gallery": st.gallery.describe() if st.gallery else None,
         "defaults": {
             "oip": st.oip_defaults,
             "precursor": PRECURSOR_DEFAULTS,
-            "dream": DREAM_DEFAULTS,
+            "dream": dream_defaults(served.loaded),
         },
     }
 
@@ -82,7 +82,7 @@ async def read_input(request: Request, preprocess: bool) -> tuple[Prepared, dict
     """The request's image (multipart ``image`` or JSON ``pixels``) as the model's input,
     and the body's other fields."""
     st = _state(request)
-    geometry = input_geometry(st.models["main"].loaded)
+    geometry = st.models["main"].loaded.geometry
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
         arr, fields = await asyncio.to_thread(pixels_from_json, await request.body())
@@ -195,7 +195,7 @@ def _params(body, p: dict) -> dict:
 )
 async def start_dream(request: Request) -> dict:
     from oipviz.serve.inputs import dream_planes
-    from oipviz.serve.work import DREAM_DEFAULTS, dream_job
+    from oipviz.serve.work import dream_defaults, dream_job
 
     st = _state(request)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -207,20 +207,24 @@ async def start_dream(request: Request) -> dict:
             raise BadInput('the form needs a file field "image"')
         data, name = await up.read(), (up.filename or "photo")[:100]
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    p, role = _dream_params(fields, DREAM_DEFAULTS)
+    role = fields.get("model", "main")
+    if role not in ("main", "compare"):
+        raise BadInput(f"model must be main or compare (got {role!r})")
     served = st.served(role)
+    p = _dream_params(fields, dream_defaults(served.loaded))
     if p["map"] != "all":
         check_map(served, p["layer"], p["map"])
     else:
         served.loaded.unit_layer(p["layer"])
     img = await asyncio.to_thread(decode_image, data, name)
-    planes, notes = await asyncio.to_thread(dream_planes, img)
+    side = max(served.loaded.geometry.shape[:2])
+    planes, notes = await asyncio.to_thread(dream_planes, img, side)
     key = (served.sha256, "dream", hashlib.sha1(data).hexdigest(), json.dumps(p, sort_keys=True))
     job = st.worker.submit("dream", dream_job(served, planes, notes, p), dict(p, model=role), key)
     return _started(job)
 
 
-def _dream_params(fields: dict, defaults: dict) -> tuple[dict, str]:
+def _dream_params(fields: dict, defaults: dict) -> dict:
     def integer(name: str, lo: int, hi: int, default):
         raw = fields.get(name)
         if raw is None or raw == "":
@@ -243,10 +247,7 @@ def _dream_params(fields: dict, defaults: dict) -> tuple[dict, str]:
     steps = integer("steps", 1, 500, None)
     if steps is not None:
         p["steps"] = steps
-    role = fields.get("model", "main")
-    if role not in ("main", "compare"):
-        raise BadInput(f"model must be main or compare (got {role!r})")
-    return p, role
+    return p
 
 
 def _job(request: Request, job_id: str):

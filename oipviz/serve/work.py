@@ -11,41 +11,48 @@ from typing import Any
 import numpy as np
 
 import oipviz
-from oipviz.compute.rescue import PROBE_INITS, PROBE_RANGE, PROBE_STEPS, PROBE_STYLE
+from oipviz.compute.precursor_settings import PrecursorSettings, RescueSettings
 from oipviz.core.images import from_float
-from oipviz.core.render import normalize
 from oipviz.core.status import fires
+from oipviz.gallery.settings import GallerySettings
+from oipviz.render.images import normalize
 from oipviz.serve.encode import finite, fit, png_url, rounded
-from oipviz.serve.inputs import input_geometry, mnist_like
+from oipviz.serve.inputs import input_geometry
 from oipviz.serve.jobs import JobContext, Worker, log
-from oipviz.serve.quick import PAGE_METHODS, Served, activation_of
+from oipviz.serve.quick import Served, activation_of, page_methods
 
 BLOCK_STEPS = 25  # steps per compiled block for 8 inits (fewer for more: a block stays short)
 BLOCK_IMAGE_STEPS = 200  # ... so a cancel or a quick call waits at most ~this many image-steps
 FRAME_GAP = 0.1  # seconds between two streamed frames (at most)
 MAX_STREAMED_INITS = 16  # thumbnails per frame
+_PROBE = GallerySettings()
 #: the OIP the gallery computes per map (its rescue probe)
 OIP_DEFAULTS: dict[str, Any] = {
-    "inits": PROBE_INITS,
-    "steps": PROBE_STEPS,
-    "range": PROBE_RANGE,
-    "style": PROBE_STYLE,
-    "lr": 0.02,
-    "seed": 0,
+    "inits": _PROBE.inits,
+    "steps": _PROBE.steps,
+    "range": _PROBE.range_mode,
+    "style": _PROBE.style,
+    "lr": _PROBE.lr,
+    "seed": _PROBE.seed,
 }
-#: the gallery's precursor (oipviz.gallery.site.PRECURSOR_DEFAULTS; a test keeps them equal)
-PRECURSOR_DEFAULTS = {
-    "screen": "forward",
-    "grid": 3,
-    "values": [0.2, 0.5, 0.8],
-    "test_steps": 10,
-    "top": 2,
-    "steps": 200,
-    "wake": 200,
-}
+#: the gallery's precursor (the rescue's settings)
+PRECURSOR_DEFAULTS = RescueSettings().as_dict()
+#: the articles' dream: conv3 map 56 of the seed CNN (other models: see dream_defaults)
 DREAM_DEFAULTS = {"layer": "conv3", "map": 56, "iters": 4, "seed": 0}
 STREAM_SIDE = 384  # dream rounds are streamed at most this big (the download is full size)
 DATA_LIMIT = 5000  # real digits behind the top-9 and the selectivity (as the gallery)
+
+
+def dream_defaults(loaded) -> dict:
+    """The dream form's defaults for ``loaded``: the articles' conv3 map 56 where the model
+    has it, else map 0 of its last conv layer (or of its last layer with units)."""
+    try:
+        if loaded.unit_layer(DREAM_DEFAULTS["layer"]).units > DREAM_DEFAULTS["map"]:
+            return dict(DREAM_DEFAULTS)
+    except oipviz.OipvizError:
+        pass
+    layers = loaded.conv_layers() or [i for i in loaded.layers if i.units is not None]
+    return dict(DREAM_DEFAULTS, layer=layers[-1].name, map=0)
 
 
 def shown(z: np.ndarray, convention, range_mode: str) -> np.ndarray:
@@ -126,7 +133,7 @@ def oip_result(served: Served, run, layer: str, m: int, p: dict, seconds: float,
         "engine_value": finite(run.best_values[0]),
         "status": "live" if fires(act) else "dead",
         "image": png_url(shown(z, conv, p["range"])),
-        "pixels": rounded(pixels[..., 0], 4),
+        "pixels": rounded(pixels[..., 0] if pixels.shape[-1] == 1 else pixels, 4),
         "start": rounded(run.start[0]),
         "final": rounded(run.final[0]),
         "inits": [png_url(shown(x, conv, p["range"])) for x in run.images[0][:MAX_STREAMED_INITS]],
@@ -145,8 +152,8 @@ def precursor_job(served: Served, layer: str, m: int, p: dict):
     def run(ctx: JobContext) -> dict:
         conv = served.loaded.convention
         t0 = time.perf_counter()
-        n = len(p["values"]) ** (p["grid"] ** 2)
-        total = work(n, 1, p["screen"], p["test_steps"], p["top"], p["steps"])
+        given = {k: p[k] for k in PRECURSOR_DEFAULTS if k in p}
+        total = work(1, PrecursorSettings.checked(**dict(given, values=tuple(p["values"]))))
 
         def progress(k: int) -> None:
             ctx.check()
@@ -201,7 +208,7 @@ def dream_job(served: Served, planes, notes: list[str], p: dict):
 
     def run(ctx: JobContext) -> dict:
         t0 = time.perf_counter()
-        H, W = planes.luma.shape
+        W, H = planes.size
 
         def on_round(rd) -> None:
             ctx.check()
@@ -212,6 +219,7 @@ def dream_job(served: Served, planes, notes: list[str], p: dict):
                     "rounds": p["iters"],
                     "octave": rd.octave,
                     "image": png_url(fit(rd.adjusted, STREAM_SIDE)),
+                    "colour": bool(rd.adjusted.ndim == 3),
                     "small": png_url(normalize(rd.small), 4),
                     "activation_start": finite(rd.activation_start),
                     "activation_end": finite(rd.activation_end),
@@ -234,7 +242,7 @@ def dream_job(served: Served, planes, notes: list[str], p: dict):
             "height": H,
             "rounds": len(res.rounds),
             "image_url": f"/api/jobs/{ctx.job.id}/files/dream.png",
-            "preview": png_url(fit(res.luma, STREAM_SIDE)),
+            "preview": png_url(fit(res.dreamt, STREAM_SIDE)),
             "notes": notes,
             "settings": p,
             "seconds": round(time.perf_counter() - t0, 3),
@@ -249,14 +257,20 @@ def stats_job(served: Served):
     layer with maps or units, over the real digits the gallery uses."""
     from oipviz.compute.datastats import dataset_stats
     from oipviz.compute.predict import shown_layers
+    from oipviz.core.errors import DataError
     from oipviz.data.inputs import dataset_of, real_images
 
     def run(ctx: JobContext) -> dict:
         t0 = time.perf_counter()
         try:
             x, y, source = real_images(dataset_of(served.loaded), DATA_LIMIT, 0, "all")
+            if tuple(x.shape[1:]) != input_geometry(served.loaded):
+                raise DataError(
+                    f"{source} holds {'×'.join(map(str, x.shape[1:]))} images; "
+                    f"{served.name} takes {served.loaded.geometry.describe()}"
+                )
         except oipviz.OipvizError as exc:
-            served.stats_error = f"no real digits for the top-9 and the selectivity: {exc}"
+            served.stats_error = f"no real images for the top-9 and the selectivity: {exc}"
             raise
         ctx.check()
         done = [0]
@@ -285,8 +299,7 @@ def warm_up(models: dict[str, Served]):
             x[0, h // 4 : 3 * h // 4, w // 2 - 1 : w // 2 + 2] = 1.0
             oipviz.predict(x, served.loaded)
             worker.serve_quick()
-            if mnist_like((h, w, c)):  # the attribution methods take 28×28×1 images today
-                oipviz.explain(x[..., 0], list(PAGE_METHODS), model=served.loaded)
+            oipviz.explain(x, page_methods(served.loaded), model=served.loaded)
             worker.serve_quick()
         main = models["main"]
         convs = [i.name for i in main.loaded.conv_layers()]

@@ -133,7 +133,7 @@ class App {
     try {
       const [pred, exp] = await Promise.all([
         postForm(`/api/predict${q}&maps=true`, form()),
-        postForm(`/api/explain${q}&method=saliency,gradcam`, form()),
+        postForm(`/api/explain${q}&method=${this.models[role].info.methods.join(",")}`, form()),
       ]);
       col.update(pred);
       col.updateExplain(exp);
@@ -145,14 +145,21 @@ class App {
   }
 
   showInput(input) {
-    blit($("input28"), grayCanvas(input.pixels));
+    if (input.image) {
+      const im = new Image(); // a colour model's input, as the model gets it
+      im.onload = () => blit($("input28"), im);
+      im.src = input.image;
+    } else {
+      blit($("input28"), grayCanvas(input.pixels));
+    }
     const notes = [];
     if (input.preprocessed) {
       notes.push(input.inverted ? "inverted (light background)" : "not inverted");
       const [t, l, b, r] = input.bbox;
       const { height: h, width: w } = this.models.main.info.input;
-      notes.push(`ink box ${r - l}×${b - t} px scaled into 20×20, centred by its centre of ` +
-        `mass in ${w}×${h}`);
+      const box = Math.round((20 * w) / 28); // MNIST's 20-px box in its 28-px frame
+      notes.push(`ink box ${r - l}×${b - t} px scaled into ${box}×${box}, centred by its ` +
+        `centre of mass in ${w}×${h}`);
     } else {
       notes.push("preprocessing off: the picture resized, nothing else");
     }

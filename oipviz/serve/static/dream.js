@@ -97,7 +97,7 @@ export class Dream {
     const f = document.createElement("figure");
     const a = (v) => Number(v).toPrecision(3);
     f.innerHTML = `<img src="${r.image}" alt="round ${r.round}"><figcaption>round ${r.round}` +
-      ` (luminance) · activation ${a(r.activation_start)} → ${a(r.activation_end)}</figcaption>`;
+      ` (${r.colour ? "colour" : "luminance"}) · activation ${a(r.activation_start)} → ${a(r.activation_end)}</figcaption>`;
     $("dream-rounds").appendChild(f);
   }
 
