@@ -33,7 +33,8 @@ def gallery(tmp_path_factory):
     (root / "secret.txt").write_text("TOP SECRET")
     g = root / "gallery"
     (g / "conv3").mkdir(parents=True)
-    man = {"kind": "gallery", "model": {"sha256": file_sha256(bundled_model_path())}}
+    made_for = {"sha256": file_sha256(bundled_model_path()), "input_scale": None, "unsafe": False}
+    man = {"kind": "gallery", "identity": {"command": "gallery", "model": made_for}}
     (g / "manifest.json").write_text(json.dumps(man))
     (g / "index.html").write_text("<!doctype html><title>gallery</title>")
     (g / "conv3" / "map_001.html").write_text("<p>map 1</p>")

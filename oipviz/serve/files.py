@@ -44,6 +44,22 @@ def safe_file(root: Path, rel: str) -> Path:
     return target
 
 
+def same_convention(a: dict, b: dict) -> bool:
+    """True if two input conventions (``InputConvention.as_dict()``) read images alike
+    (kind, means and stds; not where they came from)."""
+    import numpy as np
+
+    if a.get("kind") != b.get("kind"):
+        return False
+    try:
+        return all(
+            np.allclose(np.asarray(a[k], float), np.asarray(b[k], float), rtol=1e-6)
+            for k in ("mean", "std")
+        )
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
 class Gallery:
     """A folder written by ``oipviz gallery``: its manifest and its maps' stored results."""
 
@@ -63,19 +79,35 @@ class Gallery:
                 "(no manifest.json of kind gallery)"
             )
         self.manifest = man
-        self.sha256 = str((man.get("model") or {}).get("sha256", ""))
+        made_for = (man.get("identity") or {}).get("model") or {}
+        self.sha256 = str(made_for.get("sha256", ""))
         self.maps = {
             name: {int(e["map"]): e for e in layer.get("maps", [])}
             for name, layer in (man.get("layers") or {}).items()
         }
 
-    def check_model(self, sha256: str, model_name: str) -> None:
-        """The gallery must belong to the served model (same file hash)."""
+    def check_model(self, sha256: str, loaded) -> None:
+        """The gallery must belong to the served model: the model file of its run identity
+        (``manifest["identity"]["model"]``, same SHA-256), read with the same input
+        convention."""
+        if not self.sha256:
+            raise OipvizError(
+                f"--gallery {self.root.name}: its manifest names no model (no identity); "
+                "make it again with this version of 'oipviz gallery'"
+            )
         if self.sha256 != sha256:
             raise OipvizError(
                 f"--gallery {self.root.name} was made for another model "
-                f"(sha256 {self.sha256[:12]}…), not {model_name} ({sha256[:12]}…); "
+                f"(sha256 {self.sha256[:12]}…), not {loaded.name} ({sha256[:12]}…); "
                 "serve it with the model it was made for"
+            )
+        made = (self.manifest.get("model") or {}).get("input_convention")
+        if isinstance(made, dict) and not same_convention(made, loaded.convention.as_dict()):
+            theirs = ", ".join(f"{k} {made.get(k)}" for k in ("kind", "mean", "std"))
+            raise OipvizError(
+                f"--gallery {self.root.name} was made reading {loaded.name} with input "
+                f"convention {theirs}, not {loaded.convention.describe()}; serve it with the "
+                "same --input-scale"
             )
 
     def settings(self) -> dict:
