@@ -3,6 +3,7 @@ own errors, one log line per request, and Ctrl-C (exit 130, a running job stoppe
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import oipviz
 from oipviz.cli import main as cli
 from oipviz.core.errors import OipvizError
 
@@ -87,6 +89,18 @@ def test_gallery_of_another_model_is_refused(made):
         build_state(made / "random.keras", gallery=made / "gallery")
     with pytest.raises(OipvizError, match="not a folder written by 'oipviz gallery'"):
         build_state(None, gallery=made)
+    # the same file read another way: the gallery's activations are not this model's
+    other_scale = oipviz.load_model(input_scale="unit")
+    with pytest.raises(OipvizError, match="input convention kind standardize.*--input-scale"):
+        build_state(other_scale, gallery=made / "gallery")
+    # a manifest without the run identity layers writes names no model
+    old = made / "old_gallery"
+    old.mkdir(exist_ok=True)
+    man = json.loads((made / "gallery" / "manifest.json").read_text())
+    man.pop("identity")
+    (old / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(OipvizError, match="names no model"):
+        build_state(None, gallery=old)
 
 
 def test_command_errors(made, user_error, runner):
