@@ -20,8 +20,9 @@ Per round (a fresh server, then a fresh plain-Python baseline process, interleav
    time until the job is cancelled;
 6. memory: the server's RSS after the first requests, then after 1,000 predicts and 50 OIP
    jobs (ratio; target ≤ about 1.5×).
-Medians over rounds with min–max, the CPU's model and SIMD flags and the load average.
-Writes bench/results/serve.json.
+Medians over rounds with min–max, and the machine (:func:`bench/machine.py`: CPU model and
+flags, cores, load, versions, git commit).
+Writes bench/results/serve.json (``--quick``: bench/results/quick/serve.json, not kept).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's oipviz
 OUT = ROOT / "bench" / "results" / "serve.json"
+QUICK_OUT = ROOT / "bench" / "results" / "quick" / "serve.json"  # gitignored
 TARGETS = {
     "predict_p95_ms_1_client": 100.0,
     "predict_p95_ms_8_clients": 500.0,
@@ -318,7 +320,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.predicts, args.oips, args.mem_predicts, args.mem_oips = 1, 80, 2, 100, 5
-    from engine import cpu_info
+    from machine import machine_info  # the record every bench keeps (bench/machine.py)
 
     pngs = drawings()
     rounds = []
@@ -337,12 +339,13 @@ def main() -> None:
         "summary": summary(rounds),
         "rounds": rounds,
         "settings": vars(args),
-        "machine": dict(cpu_info(), load_average=os.getloadavg()),
+        "machine": machine_info(),
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=1))
+    out = QUICK_OUT if args.quick else OUT
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result["summary"], indent=1))
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    print(f"wrote {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
