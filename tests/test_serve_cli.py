@@ -118,6 +118,9 @@ def test_command_errors(made, user_error, runner):
         busy.close()
     r = runner.invoke(cli, ["serve", "--port", "0", "--gallery", str(made), "--no-open"])
     user_error(r, "not a folder written by 'oipviz gallery'")
+    other = ["serve", "--port", "0", "--model", str(made / "random.keras"), "--no-open"]
+    r = runner.invoke(cli, other + ["--gallery", str(made / "gallery")])
+    user_error(r, "was made for another model")
     r = runner.invoke(cli, ["serve", "--port", "0", "--model", str(made / "nope.keras")])
     user_error(r, "nope.keras not found")
     r = runner.invoke(cli, ["serve", "--port", "70000"])

@@ -90,6 +90,10 @@ def command(model, compare_path, gallery_dir, host, port, open_browser, queue) -
             err=True,
         )
     sock = listen(host, port)  # a busy port fails before the models load
+    if gallery_dir is not None:  # ... and a gallery of another model file
+        from oipviz.serve.files import Gallery
+
+        Gallery(gallery_dir).check_model(model.identity()["sha256"], model.path or "seed_cnn")
     click.echo("loading the model(s) and TensorFlow ...")
     compare = None
     if compare_path is not None:

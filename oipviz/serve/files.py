@@ -86,10 +86,10 @@ class Gallery:
             for name, layer in (man.get("layers") or {}).items()
         }
 
-    def check_model(self, sha256: str, loaded) -> None:
+    def check_model(self, sha256: str, name: str, convention=None) -> None:
         """The gallery must belong to the served model: the model file of its run identity
-        (``manifest["identity"]["model"]``, same SHA-256), read with the same input
-        convention."""
+        (``manifest["identity"]["model"]``, same SHA-256) and, given the model's
+        ``convention`` (an InputConvention), read the same way."""
         if not self.sha256:
             raise OipvizError(
                 f"--gallery {self.root.name}: its manifest names no model (no identity); "
@@ -98,16 +98,17 @@ class Gallery:
         if self.sha256 != sha256:
             raise OipvizError(
                 f"--gallery {self.root.name} was made for another model "
-                f"(sha256 {self.sha256[:12]}…), not {loaded.name} ({sha256[:12]}…); "
+                f"(sha256 {self.sha256[:12]}…), not {name} ({sha256[:12]}…); "
                 "serve it with the model it was made for"
             )
         made = (self.manifest.get("model") or {}).get("input_convention")
-        if isinstance(made, dict) and not same_convention(made, loaded.convention.as_dict()):
+        if convention is None or not isinstance(made, dict):
+            return
+        if not same_convention(made, convention.as_dict()):
             theirs = ", ".join(f"{k} {made.get(k)}" for k in ("kind", "mean", "std"))
             raise OipvizError(
-                f"--gallery {self.root.name} was made reading {loaded.name} with input "
-                f"convention {theirs}, not {loaded.convention.describe()}; serve it with the "
-                "same --input-scale"
+                f"--gallery {self.root.name} was made reading {name} with input convention "
+                f"{theirs}, not {convention.describe()}; serve it with the same --input-scale"
             )
 
     def settings(self) -> dict:

@@ -92,7 +92,7 @@ def build_state(model=None, compare=None, gallery=None, max_queue: int = 8) -> S
     found = None
     if gallery is not None:
         found = Gallery(gallery)
-        found.check_model(models["main"].sha256, loaded)
+        found.check_model(models["main"].sha256, loaded.name, loaded.convention)
     defaults = dict(OIP_DEFAULTS, **(found.settings() if found else {}))
     return ServerState(models, Worker(max_queue=max_queue), found, defaults)
 
