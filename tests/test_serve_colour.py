@@ -151,3 +151,24 @@ def test_a_dream_is_colour_and_mnist_statistics_are_refused(client):
     info = client.get("/api/maps/c2/0").json()
     assert info["data"] is None
     assert "no real images" in info["data_error"] and "32×32×3" in info["data_error"]
+
+
+def test_the_bundled_colour_model_shows_its_top_images_in_colour():
+    """``--model shapes``: the top-9 of a map are real (generated) colour shapes, and the
+    selectivity covers all 24 classes."""
+    from oipviz.serve.server import start
+
+    with start(model="shapes") as srv:
+        assert srv.wait_ready()
+        with httpx.Client(base_url=srv.url, timeout=120) as c:
+            m = c.get("/api/model").json()
+            assert m["classes"] == 24 and m["card"]["class_names"][0] == "red circle"
+            info = c.get("/api/maps/conv3/5").json()
+    assert info["data_error"] is None, info["data_error"]
+    data = info["data"]
+    assert data["source"].startswith("generated:shapes") and len(data["selectivity"]) == 24
+    assert len(data["top"]) == 9
+    top = decode(data["top"][0]["image"])
+    assert top.mode == "RGB" and top.size == (32, 32)
+    acts = [t["activation"] for t in data["top"]]
+    assert acts == sorted(acts, reverse=True) and acts[0] > 0

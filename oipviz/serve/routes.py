@@ -143,6 +143,13 @@ async def explain(
     return _json(await st.worker.call(explain_payload, served, prep, methods, tgt_value))
 
 
+def _stats_error(served) -> str:
+    """Why a model's dataset statistics are missing (its error, or that they still run)."""
+    job = served.stats_job
+    failed = job.error if job is not None and job.terminal else None
+    return served.stats_error or failed or "still computing"
+
+
 def _started(job) -> dict:
     return {
         "id": job.id,
@@ -338,6 +345,6 @@ async def map_info(request: Request, layer: str, map_index: int, model: Model = 
         "layer": name,
         "map": m,
         "data": data,
-        "data_error": None if data else (served.stats_error or "still computing"),
+        "data_error": None if data else _stats_error(served),
         "gallery": gallery,
     }

@@ -121,6 +121,8 @@ export class ModelColumn {
     this.pred = pred;
     const p = pred.probabilities;
     this.el.querySelector(".top-class").textContent = pred.predicted;
+    const names = (this.info.card || {}).class_names; // e.g. "red circle" (shapes)
+    this.el.querySelector(".top-name").textContent = names ? names[pred.predicted] ?? "" : "";
     this.el.querySelector(".top-prob").textContent = `${(100 * pred.probability).toFixed(1)}%`;
     bars(this.el.querySelector(".bars"), p, {
       win: pred.predicted,
