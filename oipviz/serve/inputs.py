@@ -146,13 +146,9 @@ def prepare(img, geometry, preprocess: bool, source: str) -> Prepared:
     from oipviz.data.inputs import mnist_style, model_input
 
     h, w, c = (int(d) for d in geometry.shape)
-    if not mnist_like((h, w, c)):
+    if not mnist_like((h, w, c)):  # (GET /api/model says so: input.mnist_style false)
         conv = model_input(img, geometry, source)
-        notes = list(conv.notes)
-        if preprocess:
-            notes.append(f"MNIST-style preprocessing is for square grey models; {w}×{h}×{c}: "
-                         "resized only")  # fmt: skip
-        return Prepared(conv.x01.reshape(h, w, c), False, source, notes=notes)
+        return Prepared(conv.x01.reshape(h, w, c), False, source, notes=list(conv.notes))
     if preprocess:
         conv = mnist_style(img, source, h)
         return Prepared(

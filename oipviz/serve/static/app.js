@@ -41,6 +41,12 @@ class App {
       bits.push(`${(100 * card.heldout_accuracy).toFixed(1)}% held-out`);
     }
     bits.push(`input ${info.input.geometry}`);
+    if (!info.input.mnist_style) {
+      // drawings are resized for this model, not made MNIST-style digits
+      $("input-title").textContent = "Draw, or drop an image";
+      $("preprocess-switch").hidden = true;
+      $("top9-title").textContent = "Top-9 real images";
+    }
     if (info.compare) bits.push(`compared with <b>${info.compare.name}</b>`);
     $("model-line").innerHTML = bits.join(" · ");
     $("model-line").title = info.input.convention_text;
@@ -160,7 +166,7 @@ class App {
       const box = Math.round((20 * w) / 28); // MNIST's 20-px box in its 28-px frame
       notes.push(`ink box ${r - l}×${b - t} px scaled into ${box}×${box}, centred by its ` +
         `centre of mass in ${w}×${h}`);
-    } else {
+    } else if (this.models.main.info.input.mnist_style) {
       notes.push("preprocessing off: the picture resized, nothing else");
     }
     notes.push(...input.notes);

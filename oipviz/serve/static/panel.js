@@ -203,15 +203,22 @@ export class MapPanel {
     for (const d of silent ? [] : info.data.top) {
       const f = document.createElement("figure");
       f.innerHTML = `<img class="pix" src="${d.image}" alt="digit ${d.index}">` +
-        `<figcaption>label ${d.label}<br>${fmt(d.activation)}</figcaption>`;
+        `<figcaption>${this.className(d.label)}<br>${fmt(d.activation)}</figcaption>`;
       box.appendChild(f);
     }
     this.bestReal = info.data.top.length ? info.data.top[0].activation : undefined;
+    const many = info.data.selectivity.length > 12; // no value labels: they would overlap
     bars($("selectivity"), info.data.selectivity, {
       win: info.data.summary.preferred_class ?? -1,
-      fmt: (v) => (v > 0 ? v.toPrecision(2) : ""),
+      fmt: (v) => (v > 0 && !many ? v.toPrecision(2) : ""),
     });
     this.refreshDrawing();
+  }
+
+  /** "label 7", or the card's class name ("red circle"). */
+  className(k) {
+    const names = (this.app.models[this.target.role].info.card || {}).class_names;
+    return names && names[k] ? names[k] : `label ${k}`;
   }
 
   stored(g) {
