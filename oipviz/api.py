@@ -13,6 +13,7 @@ from oipviz.compute.attribution import explain as _explain
 from oipviz.compute.dream import dream
 from oipviz.compute.oip import oip
 from oipviz.compute.precursor import precursor
+from oipviz.compute.predict import predict
 from oipviz.compute.rescue import rescue
 from oipviz.compute.space import embed as _embed
 from oipviz.compute.space.clusters import clusters
@@ -24,7 +25,7 @@ from oipviz.data.sources import load_dataset
 from oipviz.models.random import RANDOM_FEATURES, compare_model, random_features_model
 
 __all__ = ["load_model", "load_dataset", "ascend", "oip", "precursor", "rescue", "dream",
-           "explain", "embed", "clusters", "weights", "OipvizError"]  # fmt: skip
+           "explain", "predict", "embed", "clusters", "weights", "OipvizError"]  # fmt: skip
 
 
 def explain(images, methods="all", target="predicted", model=None, labels=None, *,

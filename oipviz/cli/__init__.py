@@ -26,6 +26,7 @@ COMMANDS = (
     "embed",
     "clusters",
     "weights",
+    "serve",
 )
 
 
@@ -146,5 +147,6 @@ def main(debug: bool) -> None:
     oipviz precursor --layer conv3 --map 46   grid search for maps random inits miss
     oipviz dream photo.jpg --map 56 --iters 4 DeepDream on a photo
     oipviz gallery --layer conv3              browsable HTML gallery of a layer
+    oipviz serve                              live explorer in the browser
     """
     # --debug is read by OipvizGroup.main (before this runs)

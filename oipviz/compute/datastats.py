@@ -30,10 +30,10 @@ class LayerStats:
     top_idx: np.ndarray  # (M,k) digits with the highest activation (ties: lower index)
     top_acts: np.ndarray  # (M,k)
     top_maps: np.ndarray  # (M,k,h,w) their activation maps; (M,k,0,0) for a Dense layer
-    top_digits: np.ndarray  # (M,k,28,28) the digits, pixels in [0,1]
+    top_digits: np.ndarray  # (M,k,H,W) the digits (colour: (M,k,H,W,3)), pixels in [0,1]
     hist: np.ndarray  # (M,BINS) counts of the positive activations over [0, hist_max]
     hist_max: np.ndarray  # (M,)
-    selectivity: np.ndarray  # (N_CLASSES,M) mean activation per true class
+    selectivity: np.ndarray  # (classes,M) mean activation per true class
 
     @property
     def conv(self) -> bool:
@@ -137,7 +137,7 @@ def dataset_stats(
     chunk: int = CHUNK,
     progress: Callable[[int], None] | None = None,
 ) -> DatasetStats:
-    """Activations of every digit ``x01`` (N,28,28,1) in [0,1] for every map of ``layers``,
+    """Activations of every digit ``x01`` (N,H,W,C) in [0,1] for every map of ``layers``,
     their top-k digits (with activation maps), histograms, class selectivity, and the
     model's predictions (from its last layer); one forward pass per chunk."""
     from oipviz.core.ascent import forward
@@ -145,7 +145,7 @@ def dataset_stats(
     last = loaded.layers[-1].name
     heads = [(name, False) for name in dict.fromkeys(list(layers) + [last])]
     labels = np.asarray(labels, np.int64)
-    x01 = np.asarray(x01, np.float32).reshape(-1, 28, 28, 1)
+    x01 = np.asarray(x01, np.float32).reshape(-1, *loaded.geometry.shape)
     acts = {name: [] for name in layers}
     tops = {name: _TopK(top_k) for name in layers}
     probs = []
@@ -178,9 +178,9 @@ def dataset_stats(
             top_idx,
             t.vals.T.copy(),
             np.swapaxes(t.maps, 0, 1).copy(),
-            x01[top_idx, :, :, 0],
+            x01[top_idx, :, :, 0] if x01.shape[-1] == 1 else x01[top_idx],
             hist,
             hi,
-            selectivity(a, labels)[0],
+            selectivity(a, labels, p.shape[1])[0],  # every class the model has
         )
     return DatasetStats(source, labels, p.argmax(axis=1), p.max(axis=1).astype(np.float32), out)

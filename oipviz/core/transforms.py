@@ -107,7 +107,7 @@ class TotalVariation:
 
 @dataclass(frozen=True)
 class Blur:
-    """Gaussian blur (sigma in px, 5×5 kernel) of each gradient."""
+    """Gaussian blur (sigma in px, 5×5 kernel) of each gradient, each channel alone."""
 
     sigma: float
     stage = "gradient"
@@ -119,6 +119,7 @@ class Blur:
         k = tf.exp(-tf.square(r) / (2.0 * max(self.sigma, 1e-3) ** 2))
         k2 = tf.tensordot(k, k, axes=0)
         kernel = tf.reshape(k2 / tf.reduce_sum(k2), [5, 5, 1, 1])
+        kernel = tf.tile(kernel, [1, 1, int(g.shape[-1]), 1])  # one per channel (colour)
         return tf.nn.depthwise_conv2d(g, kernel, [1, 1, 1, 1], "SAME")
 
 
