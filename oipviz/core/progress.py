@@ -39,7 +39,7 @@ class Stages:
         if callable(self.progress):
             self.progress(stage, n, total)
             return
-        if stage != self.stage:
+        if stage != self.stage or self.bar is None:
             self.close()
             from tqdm.auto import tqdm
 
