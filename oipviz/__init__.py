@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from oipviz.core import objectives, transforms
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     """The API is loaded on first use, so ``import oipviz.core.errors`` (or ``oipviz
     --help``) does not load every feature."""
     import importlib

@@ -114,17 +114,22 @@ class _TopK:
 
     def __init__(self, k: int):
         self.k = k
-        self.vals = self.idx = self.maps = None
+        self.best: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # vals, idx, maps
 
     def add(self, lo: int, vals: np.ndarray, maps: np.ndarray) -> None:
         B, M = vals.shape
         idx = np.broadcast_to(np.arange(lo, lo + B)[:, None], (B, M))
-        if self.vals is not None:
-            vals, idx = np.concatenate([self.vals, vals]), np.concatenate([self.idx, idx])
-            maps = np.concatenate([self.maps, maps])
+        if self.best is not None:
+            vals, idx = np.concatenate([self.best[0], vals]), np.concatenate([self.best[1], idx])
+            maps = np.concatenate([self.best[2], maps])
         order = np.argsort(-vals, axis=0, kind="stable")[: self.k]
         cols = np.arange(M)[None, :]
-        self.vals, self.idx, self.maps = vals[order, cols], idx[order, cols], maps[order, cols]
+        self.best = vals[order, cols], idx[order, cols], maps[order, cols]
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(values, digit indices, maps) of the top k per column."""
+        assert self.best is not None, "no chunk added"  # dataset_stats adds one per chunk
+        return self.best
 
 
 def dataset_stats(
@@ -146,7 +151,7 @@ def dataset_stats(
     heads = [(name, False) for name in dict.fromkeys(list(layers) + [last])]
     labels = np.asarray(labels, np.int64)
     x01 = np.asarray(x01, np.float32).reshape(-1, *loaded.geometry.shape)
-    acts = {name: [] for name in layers}
+    acts: dict[str, list[np.ndarray]] = {name: [] for name in layers}
     tops = {name: _TopK(top_k) for name in layers}
     probs = []
     for lo in range(0, len(x01), chunk):
@@ -169,9 +174,9 @@ def dataset_stats(
     p = class_probabilities(loaded, np.concatenate(probs))
     out = {}
     for name in layers:
-        a, t = np.concatenate(acts[name]), tops[name]
+        a, (top_vals, top_idx, top_maps) = np.concatenate(acts[name]), tops[name].result()
         hist, hi = histograms(a)
-        top_idx = t.idx.T.copy()
+        top_idx = top_idx.T.copy()
         out[name] = LayerStats(
             name,
             a,

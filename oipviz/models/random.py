@@ -4,14 +4,20 @@ of attribution and the feature-space comparisons get it from here, as a paramete
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from oipviz.core.loader import LoadedModel
+
 RANDOM_FEATURES = "random_features"
 HEAD_EPOCHS = 2
 
 
 def random_features_model(
-    seed: int = 0, epochs: int = HEAD_EPOCHS, data=None, dataset: str = "mnist",
-    split_seed: int = 0,
-):  # fmt: skip
+    seed: int = 0, epochs: int = HEAD_EPOCHS, data: str | Path | None = None,
+    dataset: str = "mnist", split_seed: int = 0,
+) -> LoadedModel:  # fmt: skip
     """The zoo's ``random_features`` net: conv weights drawn with ``seed`` and frozen, the
     Dense head trained for ``epochs`` on the training digits (no augmentation).
 
@@ -41,7 +47,13 @@ def random_features_model(
     return wrap_model(model, name=f"{RANDOM_FEATURES}.keras", card=card)
 
 
-def compare_model(spec, seed: int = 0, data=None, dataset: str = "mnist", split_seed: int = 0):
+def compare_model(
+    spec: LoadedModel | str | Path,
+    seed: int = 0,
+    data: str | Path | None = None,
+    dataset: str = "mnist",
+    split_seed: int = 0,
+) -> LoadedModel:
     """The second model of a comparison: a LoadedModel, a model path, or
     ``random_features`` (built by :func:`random_features_model`)."""
     from oipviz.core.loader import LoadedModel, load_model

@@ -11,17 +11,21 @@ names match its constructor's arguments."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from typing import TypeVar
 
+from oipviz.compute.attribution.base import Method
 from oipviz.core.errors import OipvizError
 
-METHODS: dict[str, type] = {}
+METHODS: dict[str, type[Method]] = {}
 ALIASES: dict[str, str] = {}
+M = TypeVar("M", bound=type[Method])
 
 
-def register(*aliases: str):
+def register(*aliases: str) -> Callable[[M], M]:
     """Class decorator: register a Method under its ``name`` (and ``aliases``)."""
 
-    def deco(cls):
+    def deco(cls: M) -> M:
         if not cls.name or cls.name in METHODS:
             raise ValueError(f"attribution method name {cls.name!r} is empty or taken")
         METHODS[cls.name] = cls
