@@ -52,9 +52,10 @@ def to_image(
     Parameters
     ----------
     img01 : ndarray
-        (H,W) values in [0,1] (clipped).
+        (H,W) values in [0,1] (clipped), or a colour image (H,W,3) in [0,1], drawn in
+        its own colours.
     cmap : str
-        A matplotlib colormap name, or ``"gray"``.
+        A matplotlib colormap name, or ``"gray"`` (for (H,W) values).
     scale : int
         Enlargement with nearest neighbour, so pixels stay crisp.
     rgb : bool
@@ -64,8 +65,13 @@ def to_image(
     -------
     PIL.Image.Image
     """
-    rgb_arr = colorize(np.asarray(img01).squeeze(), cmap)
-    if cmap == "gray" and not rgb:
+    img = np.asarray(img01).squeeze()
+    colour = img.ndim == 3 and img.shape[-1] == 3
+    if colour:  # its own colours
+        rgb_arr = np.round(np.clip(img.astype(np.float32), 0.0, 1.0) * 255).astype(np.uint8)
+    else:
+        rgb_arr = colorize(img, cmap)
+    if cmap == "gray" and not rgb and not colour:
         im = Image.fromarray(rgb_arr[..., 0], "L")
     else:
         im = Image.fromarray(rgb_arr, "RGB")
