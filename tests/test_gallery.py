@@ -528,6 +528,7 @@ def test_ctrl_c_keeps_finished_parts_and_resume_gives_the_same_bytes(site, tmp_p
     assert_site_links(out)
 
 
+@pytest.mark.slow
 def test_mlp_gallery_shows_units(tmp_path, keras):
     """A flat-input MLP: units are the maps (OIP per unit, top digits, histogram, classes)."""
     from oipviz.models.zoo import mlp

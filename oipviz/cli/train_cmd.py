@@ -86,7 +86,8 @@ def command(
 ) -> None:
     """Train an architecture from the zoo on MNIST, Fashion-MNIST or the generated shapes."""
     from oipviz.data.sources import load_dataset
-    from oipviz.models.train import check_outputs, default_epochs, pixel_stats, save_trained, train
+    from oipviz.models.train import default_epochs, pixel_stats, train
+    from oipviz.writers.trained import check_outputs, save_trained
 
     check_outputs(out, force)  # before the data are read and long before training
     # validated: bad data fail here

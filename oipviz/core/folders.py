@@ -313,7 +313,7 @@ class OutputFolder:
                     _remove(self.path)
                 raise disk_full_error(self.shown, written) from None
             if self.discard() and exc is not None:
-                exc.oipviz_kept = self.shown  # type: ignore[union-attr]  # named by the CLI
+                exc.oipviz_kept = self.shown  # named by the CLI
         finally:
             self.lock.release()
 

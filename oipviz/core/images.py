@@ -16,6 +16,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -75,7 +76,9 @@ def read_image(path: str | Path, limit: int | None = None) -> Image.Image:
             # the size is checked from the header, before anything is decoded; Pillow's own
             # bomb check (its defaults, never changed here) is an error only where ours is
             # at least as strict
-            bomb = "error" if limit <= (Image.MAX_IMAGE_PIXELS or limit) else "ignore"
+            bomb: Literal["error", "ignore"] = (
+                "error" if limit <= (Image.MAX_IMAGE_PIXELS or limit) else "ignore"
+            )
             warnings.simplefilter(bomb, Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 w, h = im.size

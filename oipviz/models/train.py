@@ -1,4 +1,5 @@
-"""Train a zoo architecture and write the model, its card and a confusion matrix.
+"""Train a zoo architecture: the model, its card and its confusion matrix
+(:mod:`oipviz.writers.trained` writes them).
 
 Grey sets (MNIST, Fashion-MNIST: N×28×28) and colour sets (the generated ``shapes``:
 N×32×32×3) take the same path; the architecture is built for the data's image shape and
@@ -11,7 +12,6 @@ figures are all finite.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,31 +19,12 @@ import numpy as np
 
 from oipviz.core import checks
 from oipviz.core.errors import DataError, OipvizError
-from oipviz.core.loader import card_path
-from oipviz.core.outputs import check_file_target, dumps
 from oipviz.core.versions import package_versions
 from oipviz.data.sources import Dataset, load_dataset
 from oipviz.models import ARCH_NAMES
 
 MAX_EPOCHS = 1000
 MAX_BATCH = 4096
-
-
-def output_paths(out: str | Path) -> list[Path]:
-    """The model file ``out`` (.keras or .h5), its card and ``NAME.confusion.png``."""
-    out = Path(out)
-    if out.suffix not in (".keras", ".h5"):
-        raise OipvizError(f"--out must end in .keras or .h5, not {out.name!r}")
-    return [out, card_path(out), out.with_name(out.name.rsplit(".", 1)[0] + ".confusion.png")]
-
-
-def check_outputs(out: str | Path, force: bool) -> list[Path]:
-    """Refuse, before any training, outputs that exist (without ``force``) or cannot be
-    written; returns :func:`output_paths`."""
-    paths = output_paths(out)
-    for p in paths:
-        check_file_target(p, force)
-    return paths
 
 
 def augment(
@@ -56,7 +37,9 @@ def augment(
     centre = ((w - 1) / 2, (h - 1) / 2)  # (13.5, 13.5) on 28×28, as before
     out = np.empty_like(x)
     for i, img in enumerate(x):
-        m = cv2.getRotationMatrix2D(centre, rng.uniform(-max_rot, max_rot), 1.0)
+        m = np.asarray(
+            cv2.getRotationMatrix2D(centre, rng.uniform(-max_rot, max_rot), 1.0), np.float64
+        )
         m[:, 2] += rng.uniform(-max_shift, max_shift, size=2)
         out[i] = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
     return out
@@ -177,52 +160,61 @@ def train(
     seed = checks.seed(seed)
     # validated, before TF is imported: bad data fail fast
     ds = data if isinstance(data, Dataset) else load_dataset(dataset, path=data, seed=seed)
-    epochs = epochs or default_epochs(ds.name)
+    run: dict = {"epochs": epochs or default_epochs(ds.name), "batch_size": batch_size,
+                 "seed": seed}  # fmt: skip
     preprocessing = input_convention(ds)
+    model = _compiled_model(arch, ds, run)
+    augmenter, augmentation = AUGMENTATIONS.get(ds.name, AUGMENTATIONS["default"])
+    run["augmentation"] = augmentation if augment_data else "none"
+    x_test = model_input(ds.x_test, preprocessing)
+    rng = np.random.default_rng(seed)
+    for epoch in range(run["epochs"]):
+        xb = augmenter(ds.x_train, rng) if augment_data else ds.x_train
+        x = model_input(xb, preprocessing)
+        logs = _fit_epoch(model, x, ds.y_train, run, epoch, callbacks)
+        if on_epoch:
+            logs["val_accuracy"] = float(model.evaluate(x_test, ds.y_test, verbose=0)[1])
+            on_epoch(epoch, logs)
+    if not all(np.isfinite(w).all() for w in model.get_weights()):
+        raise OipvizError("training diverged (some weights are not finite); nothing was written")
+    pred = model.predict(x_test, verbose=0, batch_size=512).argmax(1)
+    return model, *_card(model, arch, ds, preprocessing, run, pred)
+
+
+def _compiled_model(arch: str, ds: Dataset, run: dict):
+    """``arch`` built for the data's image shape and classes, seeded, compiled (Adam with a
+    cosine-decayed learning rate over the whole run)."""
     from oipviz.core.tfenv import import_keras
 
     keras = import_keras()  # TF's start-up log noise silenced
     from oipviz.models.zoo import ARCHITECTURES
 
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(run["seed"])
     model = ARCHITECTURES[arch](input_shape=ds.image_shape, classes=ds.n_classes)
-    steps = epochs * int(np.ceil(len(ds.x_train) / batch_size))
+    steps = run["epochs"] * int(np.ceil(len(ds.x_train) / run["batch_size"]))
     lr = keras.optimizers.schedules.CosineDecay(2e-3, steps, alpha=0.02)
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    augmenter, augmentation = AUGMENTATIONS.get(ds.name, AUGMENTATIONS["default"])
-    x_test = model_input(ds.x_test, preprocessing)
-    rng = np.random.default_rng(seed)
-    for epoch in range(epochs):
-        xb = augmenter(ds.x_train, rng) if augment_data else ds.x_train
-        hist = model.fit(
-            model_input(xb, preprocessing),
-            ds.y_train,
-            batch_size=batch_size,
-            epochs=1,
-            verbose=0,
-            shuffle=True,
-            callbacks=callbacks,
-        )
-        logs = {k: float(v[-1]) for k, v in hist.history.items()}
-        if not np.isfinite(logs.get("loss", 0.0)):
-            raise OipvizError(
-                f"training diverged in epoch {epoch + 1} (the loss is not finite); "
-                "nothing was written"
-            )
-        if on_epoch:
-            logs["val_accuracy"] = float(model.evaluate(x_test, ds.y_test, verbose=0)[1])
-            on_epoch(epoch, logs)
-    if not all(np.isfinite(w).all() for w in model.get_weights()):
-        raise OipvizError("training diverged (some weights are not finite); nothing was written")
+    return model
 
-    pred = model.predict(x_test, verbose=0, batch_size=512).argmax(1)
-    run: dict[str, int | str] = {"epochs": epochs, "batch_size": batch_size, "seed": seed}
-    run["augmentation"] = augmentation if augment_data else "none"
-    return model, *_card(model, arch, ds, preprocessing, run, pred)
+
+def _fit_epoch(
+    model, x: np.ndarray, y: np.ndarray, run: dict, epoch: int, callbacks: list | None = None
+) -> dict:
+    """One pass over the training images (with ``callbacks``); its logs (a non-finite loss
+    is an error)."""
+    hist = model.fit(
+        x, y, batch_size=run["batch_size"], epochs=1, verbose=0, shuffle=True, callbacks=callbacks
+    )
+    logs = {k: float(v[-1]) for k, v in hist.history.items()}
+    if not np.isfinite(logs.get("loss", 0.0)):
+        raise OipvizError(
+            f"training diverged in epoch {epoch + 1} (the loss is not finite); nothing was written"
+        )
+    return logs
 
 
 def _card(model, arch: str, ds: Dataset, preprocessing: dict, run: dict, pred: np.ndarray):
@@ -251,68 +243,3 @@ def _card(model, arch: str, ds: Dataset, preprocessing: dict, run: dict, pred: n
         "versions": package_versions(),
     }
     return card, confusion
-
-
-def plot_confusion(confusion: np.ndarray, path: str | Path, title: str, class_names=None) -> None:
-    """The confusion matrix (true × predicted, counts in the cells) as a PNG; the axes
-    name the classes (``class_names``, else their indices)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(confusion)
-    names = [str(c) for c in (class_names or range(n))]
-    wordy = max(len(s) for s in names) > 2
-    side = max(5.5, 0.45 * n + (2.5 if wordy else 1.0))
-    fig, ax = plt.subplots(figsize=(side, side - 0.5))
-    ax.imshow(confusion, cmap="viridis")
-    for i in range(n):
-        for j in range(n):
-            v = confusion[i, j]
-            if v:
-                ax.text(
-                    j,
-                    i,
-                    str(v),
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="black" if v > confusion.max() / 2 else "white",
-                )
-    ax.set_xticks(range(n), names, rotation=90 if wordy else 0, fontsize=8 if wordy else None)
-    ax.set_yticks(range(n), names, fontsize=8 if wordy else None)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100, format="png")
-    plt.close(fig)
-
-
-def save_trained(
-    model, card: dict, confusion: np.ndarray, out: str | Path, force: bool = False
-) -> list[Path]:
-    """Write ``out`` (.keras/.h5), its card (strict JSON) and ``NAME.confusion.png``: each
-    to a temp name beside its target, renamed into place only when all three are done."""
-    paths = check_outputs(out, force)
-    out, _, png = paths
-    temps = [p.with_name(f".{p.stem}.tmp{p.suffix}") for p in paths]
-    card = dict(card, model_file=out.name, confusion_png=png.name)
-    try:
-        text = dumps(card) + "\n"  # strict: a NaN would be null, never "NaN"
-        model.save(temps[0])
-        temps[1].write_text(text)
-        plot_confusion(
-            confusion,
-            temps[2],
-            f"{card['architecture']} on {card['dataset']}: {card['heldout_accuracy']:.1%} held-out",
-            card.get("class_names"),
-        )
-        for t, p in zip(temps, paths, strict=True):
-            os.replace(t, p)
-    except BaseException:
-        for t in temps:
-            t.unlink(missing_ok=True)
-        raise
-    return paths
