@@ -83,7 +83,9 @@ class Child:
     def __init__(self, args, cwd: Path, logs: Path):
         logs.mkdir(exist_ok=True)
         self.out_path, self.err_path = logs / "stdout.txt", logs / "stderr.txt"
-        self._out, self._err = open(self.out_path, "w"), open(self.err_path, "w")
+        # open for the child's lifetime, closed in interrupt_when() (not a with block)
+        self._out = open(self.out_path, "w")  # noqa: SIM115
+        self._err = open(self.err_path, "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             console_script() + [str(a) for a in args],
             cwd=cwd,
