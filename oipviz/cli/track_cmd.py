@@ -110,7 +110,12 @@ def input_scale(preprocessing: dict) -> str:
 )
 @click.option("--lr", type=LR, default=TRACK_LR, show_default=True, help="Step size of the ascent.")
 @click.option(
-    "--attribution", type=click.Choice(ATTRIBUTIONS), default="saliency", show_default=True
+    "--attribution",
+    type=click.Choice(ATTRIBUTIONS),
+    default="saliency",
+    show_default=True,
+    help="Attribution of the predicted class on the first 4 probes at every point "
+    "(gradcam: of the last conv layer).",
 )
 @seed_option()
 @output_options("MODEL.track beside the model", resumable=True)
