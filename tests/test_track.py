@@ -174,3 +174,21 @@ def test_output_checks(tmp_path):
         check_target(tmp_path / "new", resume=True)
     assert check_target(tmp_path / "new") == tmp_path / "new"
     assert not (tmp_path / "new").exists()
+
+
+def test_sheet_and_strip_show_their_whole_title():
+    """A timeline of few points still shows the sheet's and the strip's title in full."""
+    from oipviz.render import timeline as pictures
+
+    title = "conv3: OIPs, a row per map, a column per point"
+    grey, colour = np.full((28, 28), 0.5, np.float32), np.full((32, 32, 3), 0.5, np.float32)
+    for img in (grey, colour):
+        pics = (
+            pictures.sheet([[img, img]], [0, 1], ["epoch 0"], [["live", "dead"]], title),
+            pictures.strip([img], ["epoch 0"], ["live"], title),
+        )
+        for pic in pics:
+            band = np.asarray(pic.convert("L"))[:20]  # the title's rows
+            ink = np.nonzero((band < 128).any(axis=0))[0]
+            assert ink.size and ink.max() < pic.width - 2  # ends inside the picture
+            assert ink.max() > pic.width * 0.8  # and the picture is not much wider

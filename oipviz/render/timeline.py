@@ -116,7 +116,7 @@ def sheet(
     with a bar in its state's colour."""
     T, M = len(images01), len(maps)
     left, top, pad, bar = 40, 40, 3, 3
-    W = left + T * (cell + pad) + pad
+    W = max(left + T * (cell + pad) + pad, 8 + round(_font(12).getlength(title)))  # whole title
     H = top + M * (cell + bar + pad) + pad
     out = Image.new("RGB", (W, H), (255, 255, 255))
     draw = ImageDraw.Draw(out)
@@ -146,7 +146,8 @@ def strip(
     """One map over the points, side by side (the README's picture)."""
     tiles = [labelled(x, lab, st) for x, lab, st in zip(images01, labels, states, strict=True)]
     w, h = tiles[0].size
-    out = Image.new("RGB", (len(tiles) * (w + 4) + 4, h + 28), (255, 255, 255))
+    width = max(len(tiles) * (w + 4) + 4, 8 + round(_font(13).getlength(title)))
+    out = Image.new("RGB", (width, h + 28), (255, 255, 255))
     ImageDraw.Draw(out).text((4, 4), title, fill=(0, 0, 0), font=_font(13))
     for i, t in enumerate(tiles):
         out.paste(t, (4 + i * (w + 4), 24))
