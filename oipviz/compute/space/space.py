@@ -45,9 +45,11 @@ def feature_space(
     mode: str = "pool",
     seed: int = 0,
     data=None,
+    dataset: str | None = None,
     progress=None,
 ) -> FeatureSpace:
-    """Embedding and clusters of ``samples`` real digits as ``layer`` sees them."""
+    """Embedding and clusters of ``samples`` real digits as ``layer`` sees them (``data``,
+    ``dataset``: :func:`oipviz.compute.space.inputs.sample_digits`)."""
     from oipviz.core.loader import as_loaded
 
     loaded = as_loaded(model)
@@ -59,6 +61,7 @@ def feature_space(
         mode=mode,
         seed=seed,
         data=data,
+        dataset=dataset,
         progress=progress,
     )
     km = clusters(
@@ -69,6 +72,7 @@ def feature_space(
         mode=mode,
         seed=seed,
         data=data,
+        dataset=dataset,
         progress=progress,
     )
     return FeatureSpace(emb.panels[0].layer, emb, km)
