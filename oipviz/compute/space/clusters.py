@@ -287,11 +287,20 @@ def clusters(
         layer = feature_layer(loaded, layer)
     split_seed = int(((loaded.card if loaded else None) or {}).get("seed", 0))
     digits = sample_digits(samples, data, dataset, split_seed, loaded)
+    if len(digits) < samples:  # fewer images than asked for: the K they allow
+        fit = [kk for kk in ks if kk < len(digits)]
+        if not fit:
+            raise OipvizError(
+                f"only {len(digits)} images in {digits.source}: too few for K = {ks[0]}"
+            )
+        ks, show_k = fit, None if show_k is None else min(show_k, fit[-1])
     feats, _ = layer_features(loaded, layer, digits.x01, mode)
     res = cluster_scan(
         feats, digits.labels, ks, seed, show_k, layer, describe(loaded, layer, mode), progress
     )
     res.digits, res.model = digits, loaded.name if loaded else None
     if len(digits) < samples:
-        res.notes.append(f"only {len(digits)} digits available in {digits.source}")
+        res.notes.append(
+            f"only {len(digits)} digits available in {digits.source} (K {ks[0]}–{ks[-1]})"
+        )
     return res
