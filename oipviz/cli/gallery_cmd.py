@@ -282,7 +282,7 @@ def _run(folder, model, req: dict, o: dict, bars):
     if other is not None:
         check_compare(other, layers)
     base = base_manifest("gallery", loaded, req["params"], o["seed"])
-    with executor(o["executor_name"], loaded, o["address"], o["cpus_per_task"],
+    with executor(o["executor_name"], loaded, o["address"], cpus_per_task=o["cpus_per_task"],
                   unsafe=model.unsafe) as ex:  # fmt: skip
         base["executor"] = {"name": ex.name, "workers": ex.workers, "cores": ex.cores}
         folder.write_manifest(base, complete=False)

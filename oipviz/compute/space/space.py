@@ -5,6 +5,7 @@ k-means scan of the same digits.  Composes :func:`~.embed.embed` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from oipviz.compute.space.clusters import ClusterResult, clusters
 from oipviz.compute.space.embed import EmbedResult, embed
@@ -53,26 +54,9 @@ def feature_space(
     from oipviz.core.loader import as_loaded
 
     loaded = as_loaded(model)
-    emb = embed(
-        layer,
-        loaded,
-        samples=samples,
-        method=method,
-        mode=mode,
-        seed=seed,
-        data=data,
-        dataset=dataset,
-        progress=progress,
+    common: dict[str, Any] = dict(
+        samples=samples, mode=mode, seed=seed, data=data, dataset=dataset, progress=progress
     )
-    km = clusters(
-        emb.panels[0].layer,
-        loaded,
-        k=k,
-        samples=samples,
-        mode=mode,
-        seed=seed,
-        data=data,
-        dataset=dataset,
-        progress=progress,
-    )
+    emb = embed(layer, loaded, method=method, **common)
+    km = clusters(emb.panels[0].layer, loaded, k=k, **common)
     return FeatureSpace(emb.panels[0].layer, emb, km)
