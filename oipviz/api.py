@@ -71,7 +71,7 @@ def explain(images: Images, methods: str | Sequence[str] = "all", target: Target
 
 
 def embed(layer: str = "dense1", model: ModelLike = None, *, compare: ModelLike = None,
-          seed: int = 0, data: str | Path | None = None, dataset: str = "mnist",
+          seed: int = 0, data: str | Path | None = None, dataset: str | None = None,
           progress: StageProgress = None, **kw: Unpack[EmbedOptions]) -> EmbedResult:  # fmt: skip
     """Embed real digits as ``layer`` sees them (see
     :func:`oipviz.compute.space.embed.embed` for every parameter).
@@ -91,7 +91,7 @@ def embed(layer: str = "dense1", model: ModelLike = None, *, compare: ModelLike 
         if fresh and callable(progress):
             progress(f"training the {RANDOM_FEATURES} head", 0, 1)
         split_seed = int((as_loaded(model).card or {}).get("seed", 0))
-        other = compare_model(compare, seed, data, dataset, split_seed)
+        other = compare_model(compare, seed, data, dataset or "mnist", split_seed)
     res = _embed.embed(layer, model, compare=other, seed=seed, data=data, dataset=dataset,
                        progress=progress, **kw)  # fmt: skip
     if fresh:

@@ -45,7 +45,7 @@ class OIPRun:
     layer: str
     kind: str
     maps: list[int]
-    images: np.ndarray  # (M, inits, 28, 28, 1)
+    images: np.ndarray  # (M, inits, H, W, C) in the model's geometry
     start: np.ndarray  # (M, inits) objective value of each init
     final: np.ndarray  # (M, inits) objective value reached
     history: np.ndarray  # (T, M, inits)

@@ -252,6 +252,10 @@ class Method:
             cache[key] = (fn, f)
         return cache[key]
 
+    def bind(self, loaded) -> None:
+        """Settle settings that depend on the model (its conv layer, patch sizes) before a
+        call; nothing by default."""
+
     def __call__(
         self,
         loaded,
@@ -270,6 +274,7 @@ class Method:
 
         precision = precisions.resolve(precision)  # one-line error if unknown
         precision = precision if self.low_precision else "float32"
+        self.bind(loaded)
         x = as_images(loaded, images)
         objs = as_objectives(loaded, targets, len(x))
         last = last_layer(loaded).name
