@@ -347,28 +347,48 @@ def oip(
 
     Parameters
     ----------
-    layer, maps, model :
-        A conv layer (its maps) or Dense layer (its units); an int, a list or None (all);
-        a path, a LoadedModel or None (the bundled seed CNN).
-    inits, steps, lr, seed : int, int, float, int
-        Starts per map, ascent steps (>= 1), step size (RMS in engine space), seed.
+    layer : str
+        A conv layer (its maps) or Dense layer (its units).
+    maps : int, list of int or None
+        The maps (None: all of them).
+    model : str, Path, LoadedModel or None
+        The model (None: the bundled seed CNN).
+    inits : int
+        Starts per map.
+    steps : int
+        Ascent steps (>= 1).
+    lr : float
+        Step size (RMS of each step in engine space).
+    seed : int
+        Seeds the inits and the random transforms.
     kind : str
         ``mean``/``max`` of a conv map; ``unit``/``logit`` of a Dense layer.
-    scale_weights, jitter, tv, blur :
-        Weights of the fluctuations on 1, 2, 4 and 7 px cells (on 28×28; fractions of
-        other sizes); transforms added to the style's (:func:`plan_transforms`).
-    range_mode, style : str
+    scale_weights : sequence of float
+        Weights of the fluctuations on 1, 2, 4 and 7 px cells (on 28×28; the same fractions
+        of other sizes).
+    jitter, tv, blur : int, float, float
+        Transforms added to the style's (:func:`plan_transforms`): jitter in px, a total
+        variation weight, a gradient blur sigma.
+    range_mode : str
         ``free`` (the articles') or ``valid`` (real inputs: in-range inits, projected steps,
-        a map at zero climbs its pre-activation); ``plain`` or ``readable``.
+        a map at zero climbs its pre-activation).
+    style : str
+        ``plain`` or ``readable`` (jitter, scale, rotation, blur, relative TV).
     transforms : sequence, optional
         Replaces the transform list.
-    progress, precision :
-        ``f(image_steps)``, False or None (a bar); of the steps (values are float32).
-    chunk, init_images :
-        Images per engine call; engine-space starts (maps, inits, H, W, C) instead of
-        random ones (a warm start).
-    on_block, block_steps :
-        Passed to :func:`oipviz.core.ascent.ascend` (streaming).
+    chunk : int
+        Images per engine call.
+    progress : callable, False or None
+        ``f(image_steps)``, False for silence, None for a progress bar.
+    precision : str
+        Of the ascent steps: ``float32``, ``bfloat16`` or ``auto`` (values are float32).
+    init_images : ndarray, optional
+        Engine-space starts (maps, inits, H, W, C) instead of random ones (a warm start).
+    on_block : callable, optional
+        Called after each compiled block of steps (streaming; see
+        :func:`oipviz.core.ascent.ascend`).
+    block_steps : int, optional
+        Steps per compiled block.
 
     Returns
     -------
