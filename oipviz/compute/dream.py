@@ -99,8 +99,7 @@ def dream(
     image, map: int | str | None = 56, layer: str = "conv3", maps=None, weights=None,
     iters: int = 4, steps: int | None = None, lr: float | None = None, tile: int | None = None,
     octaves: int = 1, octave_scale: float = DEFAULT_OCTAVE_SCALE, gray: bool = False,
-    seed: int = 0, model=None, objective=None,
-    progress: Callable[[int], None] | bool | None = None,
+    seed: int = 0, model=None, objective=None, progress: Callable[[int], None] | bool | None = None,
     on_round: Callable[[DreamRound], None] | None = None,
 ) -> DreamResult:  # fmt: skip
     """DeepDream on an image with one map (default conv3 map 56) or a mix of maps.
@@ -108,23 +107,19 @@ def dream(
     Parameters
     ----------
     image : ndarray or ImagePlanes
-        An array (H, W), (H, W, 3) or (H, W, 4) of uint8, uint16 or float in [0, 1], at
-        least the model's input size; or :class:`~oipviz.core.images.ImagePlanes` read
-        from a file.
+        An (H, W), (H, W, 3) or (H, W, 4) array of uint8, uint16 or floats in [0, 1], at least
+        the model's size; or :class:`~oipviz.core.images.ImagePlanes` read from a file.
     map : int, "all" or None
         One map of ``layer``; ``"all"``: the whole layer; None with ``maps``.
     layer : str
         The layer whose maps dream.
-    maps : list of int, optional
-        A mix of maps (with ``map=None``).
-    weights : list of float, optional
-        The weights of ``maps`` (default: equal).
+    maps, weights : list, optional
+        A mix of maps (with ``map=None``) and their weights (default: equal).
     iters : int
         Rounds per scale.
-    steps : int, optional
-        Ascent steps per round (default 20; 5 with tiles/octaves).
-    lr : float, optional
-        Step size in standardized pixels (default 0.05).
+    steps, lr : int and float, optional
+        Ascent steps per round (default 20; 5 with tiles/octaves) and their size in
+        standardized pixels (default 0.05).
     tile : int, optional
         Tiles of that many px, dreamt as one batch and randomly rolled each round.
     octaves : int
@@ -139,9 +134,8 @@ def dream(
         The model (None: the bundled seed CNN).
     objective : Objective, optional
         Any :mod:`oipviz.core.objectives` objective instead of ``map``/``maps``.
-    progress : callable, False or None
-        ``f(image_steps)``, False, or None for a progress bar.
-    on_round : callable, optional
+    progress, on_round : callable, optional
+        ``progress(image_steps)`` (False: silence; None: a progress bar);
         ``on_round(DreamRound)`` after each round (e.g. to stream it).
 
     Returns

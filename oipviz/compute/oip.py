@@ -321,28 +321,14 @@ def _warm_start(init_images, loaded, n_maps: int, inits: int) -> np.ndarray:
 
 
 def oip(
-    layer: str,
-    maps=None,
-    model=None,
-    inits: int = 8,
-    steps: int = 600,
-    lr: float = 0.02,
-    seed: int = 0,
-    kind: str = "mean",
-    scale_weights=DEFAULT_SCALE_WEIGHTS,
-    jitter: int = 0,
-    tv: float = 0.0,
-    blur: float = 0.0,
-    range_mode: str = "free",
-    style: str = "plain",
-    transforms=None,
-    chunk: int = DEFAULT_CHUNK,
-    progress: Callable[[int], None] | bool | None = None,
-    precision: str = "float32",
-    init_images: np.ndarray | None = None,
-    on_block: Callable[[Block], None] | None = None,
+    layer: str, maps=None, model=None, inits: int = 8, steps: int = 600, lr: float = 0.02,
+    seed: int = 0, kind: str = "mean", scale_weights=DEFAULT_SCALE_WEIGHTS, jitter: int = 0,
+    tv: float = 0.0, blur: float = 0.0, range_mode: str = "free", style: str = "plain",
+    transforms=None, chunk: int = DEFAULT_CHUNK,
+    progress: Callable[[int], None] | bool | None = None, precision: str = "float32",
+    init_images: np.ndarray | None = None, on_block: Callable[[Block], None] | None = None,
     block_steps: int | None = None,
-) -> OIPRun:
+) -> OIPRun:  # fmt: skip
     """Optimal input patterns: ``inits`` starts per map of ``layer``, all in one batch.
 
     Parameters
@@ -384,11 +370,8 @@ def oip(
         Of the ascent steps: ``float32``, ``bfloat16`` or ``auto`` (values are float32).
     init_images : ndarray, optional
         Engine-space starts (maps, inits, H, W, C) instead of random ones (a warm start).
-    on_block : callable, optional
-        Called after each compiled block of steps (streaming; see
-        :func:`oipviz.core.ascent.ascend`).
-    block_steps : int, optional
-        Steps per compiled block.
+    on_block, block_steps : optional
+        Passed to :func:`oipviz.core.ascent.ascend` (streaming).
 
     Returns
     -------

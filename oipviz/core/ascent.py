@@ -129,10 +129,8 @@ def ascend(
         Of the steps (:mod:`oipviz.core.precision`); every reported value is float32.
     measure_start : bool
         False skips measuring the inits (``start`` is NaN for images that move).
-    on_block : callable, optional
-        ``on_block(Block)`` after every compiled block of steps.
-    block_steps : int, optional
-        Steps per compiled block.
+    on_block, block_steps : optional
+        ``on_block(Block)`` after every compiled block of ``block_steps`` steps.
 
     Returns
     -------
