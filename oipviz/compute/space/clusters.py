@@ -274,7 +274,37 @@ def clusters(
     progress=None,
 ) -> ClusterResult:
     """k-means over ``samples`` real digits as ``layer`` sees them (``pixels``: no model
-    is loaded).  ``k``: a range string (``"5-40"``) or a list of K."""
+    is loaded), scanned over K.
+
+    Parameters
+    ----------
+    layer : str
+        ``"pixels"`` or any layer of ``model`` (conv outputs pooled or flattened, ``mode``).
+    model : str, Path, LoadedModel or None
+        The model (None: the bundled seed CNN); unused for ``pixels``.
+    k : str or list of int
+        The K to scan: a range string (``"5-40"``) or a list.
+    samples : int
+        Real digits clustered.
+    mode : str
+        ``pool`` (conv maps averaged over space) or ``flat``.
+    seed : int
+        Seeds the digits' sample and MiniBatchKMeans.
+    show_k : int, optional
+        The K whose clustering is kept (centroids, cluster × class table); default: the
+        best mean silhouette.
+    data : str or Path, optional
+        An ``.npz`` or IDX folder of digits (default: the first data source that works).
+    dataset : str
+        ``mnist`` or ``fashion_mnist``.
+    progress : callable, False or None
+        ``progress(stage, n, total)``.
+
+    Returns
+    -------
+    ClusterResult
+        Inertia, silhouette and CPU time per K; the clustering at ``show_k``.
+    """
     ks = parse_k(k) if isinstance(k, str) else check_ks(k)
     check_mode(mode)
     samples = checks.integer("samples", samples, 3)

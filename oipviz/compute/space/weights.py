@@ -189,7 +189,27 @@ def weights(
     dataset: str | None = None,
 ) -> WeightsResult:
     """The weights of ``layer`` (default: the first conv or Dense layer) as pictures,
-    and the mean image per class of up to ``samples`` real digits."""
+    and the mean image per class of up to ``samples`` real digits.
+
+    Parameters
+    ----------
+    layer : str, optional
+        A conv layer (its kernels) or a Dense layer on the pixels (one template per unit;
+        per class for a softmax regression).
+    model : str, Path, LoadedModel or None
+        The model (None: the bundled seed CNN).
+    samples : int
+        Real digits averaged into the class means.
+    data : str or Path, optional
+        An ``.npz`` or IDX folder of digits (default: the first data source that works).
+    dataset : str
+        ``mnist`` or ``fashion_mnist``.
+
+    Returns
+    -------
+    WeightsResult
+        ``kind`` ("kernels" or "templates"), the weight pictures and the class means.
+    """
     from oipviz.core.loader import as_loaded
 
     loaded = as_loaded(model)
