@@ -68,21 +68,31 @@ def pick_maps(loaded, layer: str, per_layer: int, seed: int = 0) -> tuple[list, 
     return out, above
 
 
-def run_map(loaded, layer: str, m: int) -> dict:
+def timed_precursor(loaded, layer: str, m: int, **settings) -> tuple:
+    """The precursor search of one map with ``settings``: (its result, a row of its wall time,
+    screen and refinement seconds, top 8 pattern indices, best activation and status)."""
     from oipviz.compute.precursor import precursor
+
+    t = time.perf_counter()
+    r = precursor(layer, m, loaded, progress=False, **settings)
+    return r, {
+        "seconds": round(time.perf_counter() - t, 2),
+        "screen_seconds": round(r.screen_seconds, 2),
+        "refine_seconds": round(r.refine_seconds, 2),
+        "top8": [int(i) for i in r.top_indices],
+        "best": round(r.best_value, 4),
+        "status": r.status,
+    }
+
+
+def run_map(loaded, layer: str, m: int) -> dict:
     from oipviz.compute.screens import halving_plan
 
     row = {"layer": layer, "map": m, "load_1min": round(os.getloadavg()[0], 2)}
     for screen in ("exhaustive", "halving"):
-        t = time.perf_counter()
-        r = precursor(layer, m, loaded, screen=screen, progress=False)
+        r, timing = timed_precursor(loaded, layer, m, screen=screen)
         row[screen] = {
-            "seconds": round(time.perf_counter() - t, 2),
-            "screen_seconds": round(r.screen_seconds, 2),
-            "refine_seconds": round(r.refine_seconds, 2),
-            "top8": [int(i) for i in r.top_indices],
-            "best": round(r.best_value, 4),
-            "status": r.status,
+            **timing,
             "woken": int(r.woken.sum()) if r.woken is not None else 0,
             "ascent_image_steps": int(r.screen_image_steps),
             "forward_images": 0 if screen == "exhaustive" else N,

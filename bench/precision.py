@@ -71,9 +71,7 @@ def engine_rates(loaded, rounds: int) -> dict:
 
 
 def precursor_rows(loaded, per_layer: int) -> list[dict]:
-    from halving import pick_maps
-
-    from oipviz.compute.precursor import precursor
+    from halving import pick_maps, timed_precursor
 
     rows = []
     for layer in ("conv2", "conv3"):
@@ -86,16 +84,7 @@ def precursor_rows(loaded, per_layer: int) -> list[dict]:
                 "load_1min": round(os.getloadavg()[0], 2),
             }
             for p in PRECISIONS:
-                t = time.perf_counter()
-                r = precursor(layer, m, loaded, precision=p, progress=False)
-                row[p] = {
-                    "seconds": round(time.perf_counter() - t, 2),
-                    "screen_seconds": round(r.screen_seconds, 2),
-                    "refine_seconds": round(r.refine_seconds, 2),
-                    "top8": [int(i) for i in r.top_indices],
-                    "best": round(r.best_value, 4),
-                    "status": r.status,
-                }
+                row[p] = timed_precursor(loaded, layer, m, precision=p)[1]
             a, b = row["float32"], row["bfloat16"]
             row["overlap"] = len(set(a["top8"]) & set(b["top8"]))
             row["best_rel_diff"] = round(abs(b["best"] - a["best"]) / max(abs(a["best"]), 1e-9), 4)

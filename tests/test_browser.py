@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import argv
 from PIL import Image
 
 from oipviz.cli import main as cli
@@ -64,27 +65,11 @@ def site(tmp_path_factory):
     mlp.save(root / "mlp.keras")
     out = root / "gallery_conv3"
     runs = [
-        [
-            "gallery",
-            "--layer",
-            "conv3",
-            "--maps",
-            "3,4",
-            "--epochs",
-            "20",
-            "--precursor-epochs",
-            "20",
-            "--data-limit",
-            "500",
-            "--feature-method",
-            "pca",
-            "--feature-samples",
-            "200",
-            "--compare",
-            str(root / "random.keras"),
-            "--out",
-            str(out),
-        ],
+        argv(
+            "gallery --layer conv3 --maps 3,4 --epochs 20 --precursor-epochs 20 --data-limit 500 "
+            "--feature-method pca --feature-samples 200",
+            *("--compare", root / "random.keras", "--out", out),
+        ),
         ["activations", "--samples", "2", "--out", str(root / "act")],
         [
             "activations",

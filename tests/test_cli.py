@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import argv
 
 HELP_PROBE = r"""
 import json, sys
@@ -88,17 +89,7 @@ def test_usage_errors_are_one_line(cli, user_error, args, fragment):
 
 def test_bad_option_values_checked_by_the_command(cli, user_error, tmp_path, loaded):
     user_error(
-        cli(
-            "oip",
-            "--layer",
-            "conv3",
-            "--map",
-            "46",
-            "--scale-weights",
-            "1,2",
-            "--out",
-            tmp_path / "o",
-        ),
+        cli(*argv("oip --layer conv3 --map 46 --scale-weights 1,2 --out", tmp_path / "o")),
         "--scale-weights",
     )
     user_error(cli("info", "--input-scale", "bogus"), "--input-scale")

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import argv
 
 #: per-image Pearson correlation of bf16 maps with the float32 ones.  Measured on 500
 #: digits: saliency (one gradient) median 0.998, 1st percentile 0.978, worst 0.95;
@@ -75,16 +76,9 @@ def test_cli_precision(cli, user_error, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
     out = tmp_path / "ex"
     r = cli(
-        "explain",
-        "--samples",
-        "4",
-        "--method",
-        "saliency,gradcam",
-        "--precision",
-        "bfloat16",
-        "--out",
-        out,
-        "--quiet",
+        *argv(
+            "explain --samples 4 --method saliency,gradcam --precision bfloat16 --quiet --out", out
+        )
     )
     assert r.exit_code == 0, (r.stdout, r.stderr)
     m = json.loads((out / "manifest.json").read_text())

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import argv
 from PIL import Image
 
 from oipviz.core.errors import OipvizError
@@ -117,18 +118,7 @@ def test_feature_space_for_the_gallery(loaded):
 
 def test_cli_embed_compare_random_features(cli, tmp_path):
     out = tmp_path / "emb"
-    r = cli(
-        "embed",
-        "--layer",
-        "dense1",
-        "--samples",
-        "300",
-        "--method",
-        "pca",
-        "--compare",
-        "--out",
-        out,
-    )
+    r = cli(*argv("embed --layer dense1 --samples 300 --method pca --compare --out", out))
     assert r.exit_code == 0, r.output
     man = json.loads((out / "manifest.json").read_text())
     assert [p["panel"] for p in man["panels"]] == [

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import argv
 from PIL import Image
 
 from oipviz.cli import main as cli
@@ -41,6 +42,8 @@ SMALL = [
     "--feature-samples",
     "200",
 ]
+#: a gallery of OIPs only: no precursor run, explanations or feature space; few digits
+BARE = "--precursor off --data-limit 300 --no-explain --no-feature-space --quiet"
 ENV = dict(os.environ, OIPVIZ_OFFLINE="1")
 
 
@@ -196,28 +199,7 @@ def test_extra_pages_are_written_and_linked(site):
 
 def test_no_explain_no_feature_space_skips_them(tmp_path):
     out = tmp_path / "bare"
-    r = run(
-        [
-            "gallery",
-            "--layer",
-            "conv3",
-            "--maps",
-            "0-1",
-            "--inits",
-            "2",
-            "--epochs",
-            "5",
-            "--precursor",
-            "off",
-            "--data-limit",
-            "300",
-            "--no-explain",
-            "--no-feature-space",
-            "--out",
-            out,
-            "--quiet",
-        ]
-    )
+    r = run(argv(f"gallery --layer conv3 --maps 0-1 --inits 2 --epochs 5 {BARE}", "--out", out))
     assert r.exit_code == 0, r.output + r.stderr
     assert not (out / "feature_space.html").exists() and not (out / "misclassified.html").exists()
     assert not list(out.glob("conv3/map_*/gradcam.png"))
@@ -375,32 +357,8 @@ def test_free_range_gallery_shows_clipped_activations(tmp_path, keras, loaded):
     """--range free (the articles' method): min-max scaled pictures, and per map the
     activation as written and of the OIP clipped to [0, 1]; the index counts clipped OIPs."""
     out = tmp_path / "free"
-    r = run(
-        [
-            "gallery",
-            "--layer",
-            "conv3",
-            "--maps",
-            "0,3",
-            "--inits",
-            "4",
-            "--epochs",
-            "20",
-            "--range",
-            "free",
-            "--style",
-            "plain",
-            "--precursor",
-            "off",
-            "--data-limit",
-            "300",
-            "--no-explain",
-            "--no-feature-space",
-            "--out",
-            out,
-            "--quiet",
-        ]
-    )
+    args = "--layer conv3 --maps 0,3 --inits 4 --epochs 20 --range free --style plain"
+    r = run(argv(f"gallery {args} {BARE}", "--out", out))
     assert r.exit_code == 0, r.output + r.stderr
     man = manifest(out)
     assert man["range"] == "free" and man["style"] == "plain"

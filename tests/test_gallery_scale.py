@@ -12,25 +12,14 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import argv
 
 #: conv1 + conv2 (32 + 64 maps) of the bundled model and of a random-weight model (32 + 32
 #: maps): 4 jobs
-ARGS = [
-    "gallery",
-    "--layer",
-    "conv1,conv2",
-    "--inits",
-    "2",
-    "--epochs",
-    "12",
-    "--precursor-epochs",
-    "12",
-    "--data-limit",
-    "200",
-    "--no-explain",
-    "--no-feature-space",
-    "--quiet",
-]
+ARGS = argv(
+    "gallery --layer conv1,conv2 --inits 2 --epochs 12 --precursor-epochs 12 --data-limit 200 "
+    "--no-explain --no-feature-space --quiet"
+)
 SAVED = (".npz", ".npy", ".png")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from helpers import argv
 from PIL import Image
 
 from oipviz.core import objectives as O
@@ -19,18 +20,7 @@ def _pngs(folder):
 
 
 def test_same_seed_gives_identical_pngs(cli, tmp_path, loaded):
-    args = [
-        "oip",
-        "--layer",
-        "conv3",
-        "--map",
-        str(LIVE_MAP),
-        "--inits",
-        "2",
-        "--epochs",
-        "30",
-        "--quiet",
-    ]
+    args = argv(f"oip --layer conv3 --map {LIVE_MAP} --inits 2 --epochs 30 --quiet")
     runs = {}
     for name, seed in (("a", "0"), ("b", "0"), ("c", "1")):
         out = tmp_path / name
@@ -71,18 +61,10 @@ def test_same_seed_gives_identical_pngs(cli, tmp_path, loaded):
 def test_dead_map_reported_and_not_drawn(cli, tmp_path):
     out = tmp_path / "mixed"
     r = cli(
-        "oip",
-        "--layer",
-        "conv3",
-        "--map",
-        f"{DEAD_MAP},{LIVE_MAP}",
-        "--inits",
-        "4",
-        "--epochs",
-        "50",
-        "--quiet",
-        "--out",
-        out,
+        *argv(
+            f"oip --layer conv3 --map {DEAD_MAP},{LIVE_MAP} --inits 4 --epochs 50 --quiet --out",
+            out,
+        )
     )
     assert r.exit_code == 0, (r.stdout, r.stderr)
     assert "2 map(s), 1 live, 1 dead" in r.stdout
@@ -131,20 +113,7 @@ def test_existing_out_refused_unless_force(cli, user_error, tmp_path):
     out = tmp_path / "existing"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    args = [
-        "oip",
-        "--layer",
-        "conv3",
-        "--map",
-        str(LIVE_MAP),
-        "--inits",
-        "1",
-        "--epochs",
-        "5",
-        "--quiet",
-        "--out",
-        str(out),
-    ]
+    args = argv(f"oip --layer conv3 --map {LIVE_MAP} --inits 1 --epochs 5 --quiet --out", str(out))
     user_error(cli(*args), "already exists", "--force")
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     # --force never deletes a folder that is not an oipviz output
@@ -161,20 +130,7 @@ def test_existing_out_refused_unless_force(cli, user_error, tmp_path):
 
 def test_map_all_on_conv1_writes_sheet_and_every_map(cli, tmp_path):
     out = tmp_path / "conv1"
-    r = cli(
-        "oip",
-        "--layer",
-        "conv1",
-        "--map",
-        "all",
-        "--inits",
-        "1",
-        "--epochs",
-        "5",
-        "--quiet",
-        "--out",
-        out,
-    )
+    r = cli(*argv("oip --layer conv1 --map all --inits 1 --epochs 5 --quiet --out", out))
     assert r.exit_code == 0, (r.stdout, r.stderr)
     manifest = json.loads((out / "manifest.json").read_text())
     assert [e["map"] for e in manifest["maps"]] == list(range(32))

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from models import colour_cnn
 from PIL import Image
 
 RED, BLUE = (220, 30, 30), (30, 30, 220)
@@ -15,21 +16,7 @@ RED, BLUE = (220, 30, 30), (30, 30, 220)
 @pytest.fixture(scope="module")
 def colour_model(tmp_path_factory):
     """A 32×32×3 CNN taking 0–255 pixels (a Rescaling layer), 3 classes, random weights."""
-    from oipviz.core.tfenv import import_keras
-
-    keras = import_keras()
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((32, 32, 3)),
-            keras.layers.Rescaling(1 / 255.0),
-            keras.layers.Conv2D(8, 3, activation="relu", name="conv1"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(6, 3, activation="relu", name="conv2"),
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(3, activation="softmax", name="out"),
-        ]
-    )
+    model = colour_cnn(0, (8, 6), 3)
     path = tmp_path_factory.mktemp("model") / "colour.keras"
     model.save(path)
     return path

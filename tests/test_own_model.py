@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from models import colour_cnn
 
 
 def _backbone(keras, shape, name="backbone"):
@@ -114,21 +115,10 @@ def test_oip_of_an_inner_layer(nested_file):
     assert (run.final >= run.start - 1e-6).all() and (run.final > run.start).any()
 
 
-def test_colour_model_of_another_size(keras, tmp_path):
+def test_colour_model_of_another_size(tmp_path):
     import oipviz
 
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((32, 32, 3)),
-            keras.layers.Rescaling(1 / 255.0),
-            keras.layers.Conv2D(8, 3, activation="relu", name="conv1"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(12, 3, activation="relu", name="conv2"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(5, activation="softmax", name="out"),
-        ]
-    )
+    model = colour_cnn(0, (8, 12), 5, flat=True)
     path = tmp_path / "colour.keras"
     model.save(path)
     m = oipviz.load_model(path)

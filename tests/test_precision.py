@@ -13,6 +13,7 @@ import json
 import numpy as np
 import pytest
 from conftest import _assert_user_error
+from helpers import argv
 
 from oipviz.core import objectives as O
 from oipviz.core import precision
@@ -66,20 +67,11 @@ def test_keras_path_stays_float32(loaded, monkeypatch):
 def test_cli_precursor_and_oip_record_the_precision(cli, tmp_path):
     out = tmp_path / "p"
     r = cli(
-        "precursor",
-        "--layer",
-        "conv3",
-        "--map",
-        "46",
-        "--grid",
-        "2",
-        "--epochs",
-        "100",
-        "--precision",
-        "bfloat16",
-        "--out",
-        out,
-        "--quiet",
+        *argv(
+            "precursor --layer conv3 --map 46 --grid 2 --epochs 100 --precision bfloat16 --quiet",
+            "--out",
+            out,
+        )
     )
     assert r.exit_code == 0, r.output
     m = json.loads((out / "manifest.json").read_text())
@@ -87,20 +79,9 @@ def test_cli_precursor_and_oip_record_the_precision(cli, tmp_path):
     assert m["best_activation"] > 10
     out = tmp_path / "o"
     r = cli(
-        "oip",
-        "--layer",
-        "conv3",
-        "--map",
-        "46",
-        "--inits",
-        "2",
-        "--epochs",
-        "30",
-        "--precision",
-        "auto",
-        "--out",
-        out,
-        "--quiet",
+        *argv(
+            "oip --layer conv3 --map 46 --inits 2 --epochs 30 --precision auto --quiet --out", out
+        )
     )
     assert r.exit_code == 0, r.output
     assert json.loads((out / "manifest.json").read_text())["precision_used"] == "bfloat16"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import argv
 from PIL import Image
 
 from oipviz.core.inits import pattern_count, pattern_digits, pattern_index, precursor_patterns
@@ -24,6 +25,8 @@ VALUES = (0.2, 0.5, 0.8)
 # experiment; the bundled model is fixed).
 RESCUED_DEAD_MAP = 49
 SMALL = ["--grid", "2", "--test-epochs", "2", "--epochs", "20", "--top", "3"]
+#: the same settings through the API
+SMALL_API = dict(grid=2, test_steps=2, steps=20, top=3)
 
 
 # --------------------------------------------------------------------------- patterns
@@ -207,30 +210,14 @@ def test_cli_default_screen_is_halving_and_exhaustive_still_runs(cli, tmp_path, 
 
     for screen in (None, "exhaustive"):
         out = tmp_path / f"pre_{screen}"
+        screen_args = ["--screen", screen] if screen else []
         r = cli(
-            "precursor",
-            "--layer",
-            "conv3",
-            "--map",
-            "46",
-            *SMALL,
-            "--out",
-            out,
-            "--quiet",
-            *(["--screen", screen] if screen else []),
+            *argv("precursor --layer conv3 --map 46", *SMALL, "--out", out, "--quiet"), *screen_args
         )
         assert r.exit_code == 0, (r.stdout, r.stderr)
         man = json.loads((out / "manifest.json").read_text())
         ref = precursor(
-            "conv3",
-            46,
-            loaded,
-            grid=2,
-            test_steps=2,
-            steps=20,
-            top=3,
-            screen=screen or "halving",
-            progress=False,
+            "conv3", 46, loaded, **SMALL_API, screen=screen or "halving", progress=False
         )
         assert man["screen"] == ref.screen == (screen or "halving")
         assert [c["pattern_index"] for c in man["candidates"]] == ref.top_indices.tolist()
@@ -270,16 +257,7 @@ def test_cli_bad_arguments(cli, user_error, tmp_path, args, fragment):
 def test_cli_guard_on_explosive_grid(cli, user_error, tmp_path):
     out = tmp_path / "big"
     r = cli(
-        "precursor",
-        "--layer",
-        "conv3",
-        "--map",
-        "46",
-        "--values",
-        "0.1,0.3,0.5,0.7,0.9",
-        "--out",
-        out,
-        "--quiet",
+        *argv("precursor --layer conv3 --map 46 --values 0.1,0.3,0.5,0.7,0.9 --quiet", "--out", out)
     )
     line = user_error(r, "1,953,125 patterns", "estimated", "--yes")
     assert " h " in line or "min" in line
@@ -290,24 +268,8 @@ def test_cli_resume_skips_finished_maps(cli, tmp_path, monkeypatch):
     import oipviz.writers.rescue as P
 
     out = tmp_path / "many"
-    args = [
-        "precursor",
-        "--layer",
-        "conv3",
-        "--map",
-        "46,47",
-        "--screen",
-        "forward",
-        "--grid",
-        "2",
-        "--epochs",
-        "10",
-        "--top",
-        "2",
-        "--out",
-        out,
-        "--quiet",
-    ]
+    line = "precursor --layer conv3 --map 46,47 --screen forward --grid 2 --epochs 10 --top 2"
+    args = argv(line, "--out", out, "--quiet")
     real = P.write_result
 
     def interrupted(folder, res):
@@ -354,37 +316,13 @@ def test_cli_dead_only_subprocess(tmp_path):
     )
     out = tmp_path / "rescue"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    line = (
+        f"precursor --layer conv3 --map 46,{RESCUED_DEAD_MAP} --dead-only --probe-inits 2 "
+        "--probe-epochs 50 --probe-range free --probe-style plain --screen forward "
+        "--epochs 150 --top 3 --quiet"
+    )
     p = subprocess.run(
-        cmd
-        + [
-            "precursor",
-            "--layer",
-            "conv3",
-            "--map",
-            f"46,{RESCUED_DEAD_MAP}",
-            "--dead-only",
-            "--probe-inits",
-            "2",
-            "--probe-epochs",
-            "50",
-            "--probe-range",
-            "free",
-            "--probe-style",
-            "plain",
-            "--screen",
-            "forward",
-            "--epochs",
-            "150",
-            "--top",
-            "3",
-            "--out",
-            str(out),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
+        cmd + argv(line, "--out", out), capture_output=True, text=True, env=env, timeout=300
     )
     assert p.returncode == 0, p.stderr
     assert "2 map(s) tried; 1 dead after 2 random inits × 50 steps; 1 rescued" in p.stdout

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 
 import httpx
 import numpy as np
 import pytest
+from helpers import ready_server, sse_events
 from PIL import Image
 
 import oipviz
@@ -32,12 +32,8 @@ ROUTES = {
 
 @pytest.fixture(scope="module")
 def server():
-    from oipviz.serve.server import start
-
-    srv = start()
-    assert srv.wait_ready()
-    yield srv
-    srv.stop()
+    with ready_server() as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -65,19 +61,6 @@ def as_drawing(x28: np.ndarray, size: int = 240) -> bytes:
     buf = io.BytesIO()
     canvas.save(buf, format="PNG")
     return buf.getvalue()
-
-
-def events(client, job: dict) -> list[tuple[str, dict]]:
-    """Every server-sent event of a job, until its stream ends."""
-    out, name = [], None
-    with client.stream("GET", job["events"]) as resp:
-        assert resp.headers["content-type"].startswith("text/event-stream")
-        for line in resp.iter_lines():
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                out.append((name, json.loads(line[6:])))
-    return out
 
 
 def decode_png(url: str) -> np.ndarray:
@@ -184,7 +167,7 @@ def test_explain(client, digits):
 def test_oip_job_streams_and_reports_its_activation(client, loaded):
     job = client.post("/api/oip", json={"layer": "conv3", "map": 46, "steps": 60, "inits": 4})
     assert job.status_code == 202, job.text
-    evs = events(client, job.json())
+    evs = sse_events(client, job.json())
     names = [n for n, _ in evs]
     assert names[-1] == "done" and "running" in [d.get("state") for _, d in evs]
     frames = [d for n, d in evs if n == "frame"]
@@ -204,19 +187,19 @@ def test_oip_job_streams_and_reports_its_activation(client, loaded):
 def test_oip_cache_and_dedup(client):
     body = {"layer": "conv2", "map": 5, "steps": 30, "inits": 2, "seed": 7}
     first = client.post("/api/oip", json=body).json()
-    events(client, first)
+    sse_events(client, first)
     again = client.post("/api/oip", json=body).json()
     assert again["id"] != first["id"] and again["state"] == "done"
     res = client.get(again["url"]).json()["result"]
     assert res["cached"] and res["settings"]["seed"] == 7
     other = client.post("/api/oip", json=dict(body, seed=8)).json()
     assert other["state"] == "queued"
-    events(client, other)
+    sse_events(client, other)
 
 
 def test_precursor_job(client):
     job = client.post("/api/precursor", json={"layer": "conv3", "map": 4, "steps": 30}).json()
-    evs = events(client, job)
+    evs = sse_events(client, job)
     assert evs[-1][0] == "done"
     res = evs[-1][1]["result"]
     assert res["patterns"] == 3**9 and res["settings"]["screen"] == "forward"
@@ -238,7 +221,7 @@ def test_dream_job_and_download(client):
         data={"layer": "conv3", "map": "56", "iters": "2", "steps": "5"},
     )
     assert r.status_code == 202, r.text
-    evs = events(client, r.json())
+    evs = sse_events(client, r.json())
     rounds = [d for n, d in evs if n == "round"]
     assert [d["round"] for d in rounds] == [1, 2]
     res = evs[-1][1]["result"]

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import ready_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -24,12 +25,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server():
-    from oipviz.serve.server import start
-
-    srv = start()
-    assert srv.wait_ready()
-    yield srv
-    srv.stop()
+    with ready_server() as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

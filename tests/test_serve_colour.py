@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 
 import httpx
 import numpy as np
 import pytest
+from helpers import ready_server, sse_events
+from models import colour_cnn
 from PIL import Image
 
 pytestmark = pytest.mark.slow
@@ -19,21 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def colour_model(tmp_path_factory):
     """A small colour CNN of 32×32×3 images in 0–255 (a Rescaling layer), five classes."""
-    from oipviz.core.tfenv import import_keras
-
-    keras = import_keras()
-    keras.utils.set_random_seed(5)
-    model = keras.Sequential(
-        [
-            keras.Input((32, 32, 3)),
-            keras.layers.Rescaling(1 / 255.0),
-            keras.layers.Conv2D(8, 3, activation="relu", name="c1"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(12, 3, activation="relu", name="c2"),
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(5, activation="softmax", name="out"),
-        ]
-    )
+    model = colour_cnn(5, (8, 12), 5, names=("c1", "c2"))
     path = tmp_path_factory.mktemp("colour") / "colour.keras"
     model.save(path)
     return path, model
@@ -41,12 +28,11 @@ def colour_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(colour_model):
-    from oipviz.serve.server import start
-
-    with start(model=colour_model[0]) as srv:
-        assert srv.wait_ready()
-        with httpx.Client(base_url=srv.url, timeout=120) as c:
-            yield c
+    with (
+        ready_server(model=colour_model[0]) as srv,
+        httpx.Client(base_url=srv.url, timeout=120) as c,
+    ):
+        yield c
 
 
 def photo(width: int = 200, height: int = 150) -> Image.Image:
@@ -67,17 +53,6 @@ def png(img: Image.Image) -> bytes:
 def decode(url: str) -> Image.Image:
     assert url.startswith("data:image/png;base64,")
     return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
-
-
-def follow(client, job: dict) -> list[tuple[str, dict]]:
-    out, name = [], None
-    with client.stream("GET", job["events"]) as resp:
-        for line in resp.iter_lines():
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                out.append((name, json.loads(line[6:])))
-    return out
 
 
 def test_the_colour_model_is_served_with_its_own_geometry(client):
@@ -119,7 +94,7 @@ def test_an_oip_streams_colour_frames(client):
     body = {"layer": "c2", "map": 3, "steps": 40, "inits": 2}  # the page's range and style
     job = client.post("/api/oip", json=body)
     assert job.status_code == 202, job.text
-    evs = follow(client, job.json())
+    evs = sse_events(client, job.json())
     frames = [d for n, d in evs if n == "frame"]
     assert frames and evs[-1][0] == "done", evs[-1]
     for f in frames[:1] + frames[-1:]:
@@ -138,7 +113,7 @@ def test_a_dream_is_colour_and_mnist_statistics_are_refused(client):
     files = {"image": ("photo.png", png(photo(96, 80)), "image/png")}
     job = client.post("/api/dream", files=files, data={"iters": "1", "steps": "3"})
     assert job.status_code == 202, job.text
-    evs = follow(client, job.json())
+    evs = sse_events(client, job.json())
     rounds = [d for n, d in evs if n == "round"]
     assert evs[-1][0] == "done" and rounds and rounds[0]["colour"]
     res = evs[-1][1]["result"]

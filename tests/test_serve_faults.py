@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from helpers import ready_server
 from PIL import Image
 
 pytestmark = pytest.mark.slow
@@ -44,12 +45,8 @@ def gallery(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(gallery):
-    from oipviz.serve.server import start
-
-    srv = start(gallery=gallery, max_queue=2)
-    assert srv.wait_ready()
-    yield srv
-    srv.stop()
+    with ready_server(gallery=gallery, max_queue=2) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import argv
 from PIL import Image
 
 from oipviz.data import shapes
@@ -105,21 +106,10 @@ def test_shapes_cnn_architecture(loaded):
 
 def test_train_cli_on_shapes_writes_card_with_class_names(tmp_path, cli, loaded):
     out = tmp_path / "tiny_shapes.keras"
-    r = cli(
-        "train",
-        "--arch",
-        "shapes_cnn",
-        "--dataset",
-        "shapes",
-        "--train-samples",
-        "360",
-        "--test-samples",
-        "120",
-        "--epochs",
-        "1",
-        "--out",
-        out,
+    line = (
+        "train --arch shapes_cnn --dataset shapes --train-samples 360 --test-samples 120 --epochs 1"
     )
+    r = cli(*argv(line, "--out", out))
     assert r.exit_code == 0, (r.stdout, r.stderr)
     card = json.loads((tmp_path / "tiny_shapes.card.json").read_text())
     assert card["architecture"] == "shapes_cnn" and card["dataset"] == "shapes"

@@ -13,6 +13,7 @@ import signal
 
 import numpy as np
 import pytest
+from helpers import argv
 
 from oipviz.compute.precursor_settings import PrecursorSettings
 from oipviz.compute.screens import drop_duplicate_flats, forward_table, rank
@@ -118,20 +119,9 @@ def test_local_executor_is_byte_identical_to_precursor_maps(loaded):
 
 def test_cli_plans_then_resumes_shard_by_shard(cli, tmp_path, monkeypatch):
     out = tmp_path / "pre"
-    args = [
-        "precursor",
-        "--layer",
-        "conv3",
-        "--map",
-        "46",
-        *SMALL,
-        "--chunk",
-        "16",
-        "--shard-size",
-        "20",
-        "--out",
-        out,
-    ]
+    args = argv(
+        "precursor --layer conv3 --map 46", *SMALL, *argv("--chunk 16 --shard-size 20 --out", out)
+    )
     import oipviz.compute.scaleout as S
 
     real, calls = S.screen_shard, []
@@ -215,20 +205,10 @@ def _our_busy_workers() -> list[int]:
 
 
 def test_ray_cli_is_byte_identical_to_local(ray_cluster, cli, tmp_path):
-    args = [
-        "precursor",
-        "--layer",
-        "conv3",
-        "--map",
-        ",".join(map(str, MAPS)),
-        "--screen",
-        "forward",
-        "--epochs",
-        "30",
-        "--top",
-        "4",
-        "--quiet",
-    ]
+    maps = ",".join(map(str, MAPS))
+    args = argv(
+        f"precursor --layer conv3 --map {maps} --screen forward --epochs 30 --top 4 --quiet"
+    )
     r = cli(*args, "--out", tmp_path / "local")
     assert r.exit_code == 0, (r.stdout, r.stderr)
     r = cli(*args, "--out", tmp_path / "ray", "--executor", "ray")

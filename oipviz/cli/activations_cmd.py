@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from oipviz.cli.options import opt
 from oipviz.cli.params import count, model_options, output_options, seed_option
 
 
@@ -23,25 +24,27 @@ def _parse_digits(text: str | None) -> list[int] | None:
 
 @click.command("activations")
 @click.argument("images", nargs=-1, type=click.Path(dir_okay=False))
-@click.option(
+@opt(
     "--samples",
-    type=count(1, 1000),
-    default=None,
-    help="Without IMAGES: how many real held-out digits to show (default 4).",
+    count(1, 1000),
+    None,
+    "Without IMAGES: how many real held-out digits to show (default 4).",
 )
-@click.option(
+@opt(
     "--digits",
-    "digit_spec",
-    default=None,
+    None,
+    None,
+    "Without IMAGES: only digits of these classes.",
+    dest="digit_spec",
     metavar="3,8",
-    help="Without IMAGES: only digits of these classes.",
 )
-@click.option(
+@opt(
     "--data",
-    default=None,
+    None,
+    None,
+    "Without IMAGES: your images, a folder with a subfolder per class or an .npz (x, y) "
+    "[default: the model's data set].",
     metavar="PATH",
-    help="Without IMAGES: your images, a folder with a subfolder per class or an .npz "
-    "(x, y) [default: the model's data set].",
 )
 @seed_option("Which held-out digits (the offline set is shuffled with it).")
 @output_options("activations")

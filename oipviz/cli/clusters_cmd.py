@@ -8,29 +8,20 @@ from typing import Any
 import click
 
 from oipviz.cli.embed_cmd import digit_options, stage_echo, tag
+from oipviz.cli.options import opt
 from oipviz.cli.params import count, model_options, output_options, seed_option
 
 
 @click.command("clusters")
-@click.option(
-    "--layer",
-    default="pixels",
-    show_default=True,
-    help="'pixels' (no model needed) or any layer (see 'oipviz info').",
-)
-@click.option(
+@opt("--layer", None, "pixels", "'pixels' (no model needed) or any layer (see 'oipviz info').")
+@opt(
     "--k",
-    "k_spec",
-    default="5-40",
-    show_default=True,
-    help="K values: a range (5-40), a list (5,10,20) or one number; 2 <= K < samples.",
+    None,
+    "5-40",
+    "K values: a range (5-40), a list (5,10,20) or one number; 2 <= K < samples.",
+    dest="k_spec",
 )
-@click.option(
-    "--show-k",
-    type=count(2, 1000),
-    default=None,
-    help="The K shown in detail [default: the best mean silhouette].",
-)
+@opt("--show-k", count(2, 1000), None, "The K shown in detail [default: the best mean silhouette].")
 @digit_options(samples=5000, lo=3)
 @seed_option("Random seed (0 to 2^31-1) of k-means and of the silhouette subset.")
 @output_options("clusters_LAYER")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from oipviz.cli.options import opt
 from oipviz.cli.params import (
     LR,
     Finite,
@@ -23,69 +24,41 @@ if TYPE_CHECKING:
 
 @click.command("dream")
 @click.argument("image", type=click.Path(dir_okay=True))
-@click.option(
-    "--layer",
-    default="conv3",
-    show_default=True,
-    help="Layer whose map(s) dream (see 'oipviz info').",
-)
-@click.option(
+@opt("--layer", None, "conv3", "Layer whose map(s) dream (see 'oipviz info').")
+@opt(
     "--map",
-    "map_spec",
-    default="56",
-    show_default=True,
-    help="Map index, list (3,56), range (0-15) or all (the whole layer).",
+    None,
+    "56",
+    "Map index, list (3,56), range (0-15) or all (the whole layer).",
+    dest="map_spec",
 )
-@click.option(
-    "--weights",
-    default=None,
-    metavar="W1,W2,...",
-    help="Weights of the maps in a list (default: equal).",
+@opt(
+    "--weights", None, None, "Weights of the maps in a list (default: equal).", metavar="W1,W2,..."
 )
-@click.option(
+@opt(
     "--iters",
-    type=count(0, 10_000),
-    default=4,
-    show_default=True,
-    help="Rounds of down-scale, ascent, up-scale, re-add details (per octave).",
+    count(0, 10_000),
+    4,
+    "Rounds of down-scale, ascent, up-scale, re-add details (per octave).",
 )
-@click.option(
-    "--epochs",
-    type=count(0),
-    default=None,
-    help="Ascent steps per round [default: 20; 5 with --tile/--octaves].",
-)
-@click.option(
-    "--lr",
-    type=LR,
-    default=None,
-    help="Step size (RMS of each step, in standardized pixels) [default: 0.05].",
-)
-@click.option(
+@opt("--epochs", count(0), None, "Ascent steps per round [default: 20; 5 with --tile/--octaves].")
+@opt("--lr", LR, None, "Step size (RMS of each step, in standardized pixels) [default: 0.05].")
+@opt(
     "--tile",
-    type=count(8, 100_000),
-    default=None,
+    count(8, 100_000),
+    None,
+    "Dream tiles of PX pixels (each downscaled to the model's input size, 28×28 for an MNIST "
+    "CNN; at least that size) as one batch, rolled randomly each round so no seams show.",
     metavar="PX",
-    help="Dream tiles of PX pixels (each downscaled to the model's input size, 28×28 for "
-    "an MNIST CNN; at least that size) as one batch, rolled randomly each round so no "
-    "seams show.",
 )
-@click.option(
+@opt(
     "--octaves",
-    type=click.IntRange(min=1, max=12),
-    default=1,
-    show_default=True,
-    help="Scales from coarse to fine, with lost detail re-injected between them "
-    "(without --tile: the coarsest is dreamt whole, finer ones in tiles of "
-    "that size).",
+    click.IntRange(min=1, max=12),
+    1,
+    "Scales from coarse to fine, with lost detail re-injected between them (without --tile: "
+    "the coarsest is dreamt whole, finer ones in tiles of that size).",
 )
-@click.option(
-    "--octave-scale",
-    type=Finite(1.0, 100.0, min_open=True),
-    default=1.4,
-    show_default=True,
-    help="Size ratio between two octaves.",
-)
+@opt("--octave-scale", Finite(1.0, 100.0, min_open=True), 1.4, "Size ratio between two octaves.")
 @click.option(
     "--gray", is_flag=True, help="Gray output (the articles' look) even for a colour photo."
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from oipviz.cli.options import choice, opt, stack
 from oipviz.cli.params import Finite, count, model_options, output_options, seed_option
 from oipviz.compute.space.inputs import MODES
 from oipviz.compute.space.project import METHODS
@@ -12,43 +13,36 @@ from oipviz.compute.space.project import METHODS
 
 def data_options(f):
     """--data and --dataset: where the digits of the feature commands come from."""
-    f = click.option(
-        "--dataset",
-        type=click.Choice(["mnist", "fashion_mnist", "shapes"]),
-        default=None,
-        help="The data set of the digits [default: the model's (its card), else mnist].",
-    )(f)
-    return click.option(
-        "--data",
-        type=click.Path(exists=True),
-        default=None,
-        help="Your images (a folder with a subfolder per class, or an .npz with x, y), or "
-        "an MNIST-layout .npz or IDX folder [default: the first source of --dataset that "
-        "works, e.g. the offline MNIST subset].",
+    return stack(
+        opt(
+            "--data",
+            click.Path(exists=True),
+            None,
+            "Your images (a folder with a subfolder per class, or an .npz with x, y), or an "
+            "MNIST-layout .npz or IDX folder [default: the first source of --dataset that "
+            "works, e.g. the offline MNIST subset].",
+        ),
+        choice(
+            "--dataset",
+            ["mnist", "fashion_mnist", "shapes"],
+            None,
+            "The data set of the digits [default: the model's (its card), else mnist].",
+        ),
     )(f)
 
 
 def digit_options(samples: int, lo: int):
     """--samples, --mode, --data, --dataset: which digits, and how conv outputs become vectors."""
-
-    def deco(f):
-        f = data_options(f)
-        f = click.option(
+    return stack(
+        opt("--samples", count(lo, 70_000), samples, "Real digits (held-out ones first)."),
+        choice(
             "--mode",
-            type=click.Choice(MODES),
-            default="pool",
-            show_default=True,
-            help="Conv layers: average each map over space (pool) or flatten (flat).",
-        )(f)
-        return click.option(
-            "--samples",
-            type=count(lo, 70_000),
-            default=samples,
-            show_default=True,
-            help="Real digits (held-out ones first).",
-        )(f)
-
-    return deco
+            MODES,
+            "pool",
+            "Conv layers: average each map over space (pool) or flatten (flat).",
+        ),
+        data_options,
+    )
 
 
 def stage_echo(quiet: bool):
@@ -68,34 +62,17 @@ def tag(text: str) -> str:
 
 
 @click.command("embed")
-@click.option(
-    "--layer",
-    default="dense1",
-    show_default=True,
-    help="Any layer (see 'oipviz info'), or 'pixels' for the raw images.",
+@opt("--layer", None, "dense1", "Any layer (see 'oipviz info'), or 'pixels' for the raw images.")
+@choice(
+    "--method", METHODS, "tsne", "tsne (openTSNE), pca (scikit-learn) or umap (needs umap-learn)."
 )
-@click.option(
-    "--method",
-    type=click.Choice(METHODS),
-    default="tsne",
-    show_default=True,
-    help="tsne (openTSNE), pca (scikit-learn) or umap (needs umap-learn).",
-)
-@click.option(
+@opt(
     "--perplexity",
-    type=Finite(1.0, 1000.0),
-    default=30.0,
-    show_default=True,
-    help="t-SNE perplexity (needs at least 3×perplexity+1 samples).",
+    Finite(1.0, 1000.0),
+    30.0,
+    "t-SNE perplexity (needs at least 3×perplexity+1 samples).",
 )
-@click.option(
-    "--k",
-    "k",
-    type=count(1, 1000),
-    default=10,
-    show_default=True,
-    help="Neighbours for the kNN class-agreement score.",
-)
+@opt("--k", count(1, 1000), 10, "Neighbours for the kNN class-agreement score.", dest="k")
 @click.option(
     "--compare",
     is_flag=False,
@@ -106,16 +83,17 @@ def tag(text: str) -> str:
     "random_features net (frozen random convs seeded with --seed, Dense head "
     "trained for 2 epochs here); or a .keras/.h5 path.",
 )
-@click.option(
+@opt(
     "--compare-layer",
-    default=None,
-    help="The second model's layer [default: same name, else its last hidden layer].",
+    None,
+    None,
+    "The second model's layer [default: same name, else its last hidden layer].",
 )
-@click.option(
+@opt(
     "--jobs",
-    type=count(1, 256),
-    default=None,
-    help="t-SNE threads [default: all cores; on a busy shared machine 1 can be faster].",
+    count(1, 256),
+    None,
+    "t-SNE threads [default: all cores; on a busy shared machine 1 can be faster].",
 )
 @digit_options(samples=2000, lo=2)
 @seed_option("Random seed (0 to 2^31-1) of the embedding (and of a random_features net).")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from oipviz.cli.options import choice, opt
 from oipviz.cli.params import Finite, count, model_options, output_options, seed_option
 from oipviz.core.precision import PRECISIONS
 
@@ -22,35 +23,36 @@ def _parse_target(text: str):
 
 @click.command("explain")
 @click.argument("images", nargs=-1, type=click.Path(dir_okay=False))
-@click.option(
+@opt(
     "--samples",
-    type=count(1, 100_000),
-    default=None,
-    help="Without IMAGES: how many real held-out digits [default: 8].",
+    count(1, 100_000),
+    None,
+    "Without IMAGES: how many real held-out digits [default: 8].",
 )
-@click.option(
+@opt(
     "--data",
-    default=None,
+    None,
+    None,
+    "Your images for --samples: a folder with a subfolder per class, or an .npz (x, y); or an "
+    "MNIST .npz or IDX folder (also for the sanity check's random-features model) "
+    "[default: the model's data set].",
     metavar="PATH",
-    help="Your images for --samples: a folder with a subfolder per class, or an .npz "
-    "(x, y); or an MNIST .npz or IDX folder (also for the sanity check's random-features "
-    "model) [default: the model's data set].",
 )
-@click.option(
+@opt(
     "--method",
-    "methods",
-    multiple=True,
-    default=("all",),
-    show_default=True,
-    help="saliency, gradinput, smoothgrad, ig, gradcam, gradcampp, occlusion or all; "
+    None,
+    ("all",),
+    "saliency, gradinput, smoothgrad, ig, gradcam, gradcampp, occlusion or all; "
     "repeat or separate with commas.",
+    dest="methods",
+    multiple=True,
 )
-@click.option(
+@opt(
     "--target",
-    "target_spec",
-    default="predicted",
-    show_default=True,
-    help="Class whose logit is explained: predicted, true (--samples only) or K.",
+    None,
+    "predicted",
+    "Class whose logit is explained: predicted, true (--samples only) or K.",
+    dest="target_spec",
 )
 @click.option("--layer", default=None, help="Conv layer for Grad-CAM(++) [default: the last].")
 @click.option(
@@ -59,61 +61,38 @@ def _parse_target(text: str):
     help="Also run the sanity checks: cascading model randomization, the random-"
     "features model, deletion/insertion curves (sanity.csv, sanity.png).",
 )
-@click.option(
-    "--smooth-samples",
-    type=count(1, 10_000),
-    default=50,
-    show_default=True,
-    help="SmoothGrad: noisy copies per image.",
+@opt("--smooth-samples", count(1, 10_000), 50, "SmoothGrad: noisy copies per image.")
+@opt(
+    "--noise", Finite(0.0, 10.0), 0.2, "SmoothGrad: noise σ as a fraction of the pixel range [0,1]."
 )
-@click.option(
-    "--noise",
-    type=Finite(0.0, 10.0),
-    default=0.2,
-    show_default=True,
-    help="SmoothGrad: noise σ as a fraction of the pixel range [0,1].",
-)
-@click.option(
+@opt(
     "--ig-steps",
-    type=count(2, 10_000),
-    default=64,
-    show_default=True,
-    help="Integrated Gradients: points on the path (trapezoidal rule).",
+    count(2, 10_000),
+    64,
+    "Integrated Gradients: points on the path (trapezoidal rule).",
 )
-@click.option(
-    "--baseline",
-    type=click.Choice(["black", "mean"]),
-    default="black",
-    show_default=True,
-    help="Integrated Gradients: black image or the data mean.",
+@choice(
+    "--baseline", ["black", "mean"], "black", "Integrated Gradients: black image or the data mean."
 )
-@click.option(
+@opt(
     "--patch",
-    type=count(1, 512),
-    default=None,
-    help="Occlusion: patch size in pixels [default: 1/7 of the image side, 4 on 28×28].",
+    count(1, 512),
+    None,
+    "Occlusion: patch size in pixels [default: 1/7 of the image side, 4 on 28×28].",
 )
-@click.option(
-    "--stride",
-    type=count(1, 512),
-    default=None,
-    help="Occlusion: patch stride in pixels [default: half the patch].",
+@opt(
+    "--stride", count(1, 512), None, "Occlusion: patch stride in pixels [default: half the patch]."
 )
-@click.option(
-    "--occlusion-value",
-    type=Finite(-1e3, 1e3),
-    default=0.0,
-    show_default=True,
-    help="Occlusion: pixel value of the patch (0 = black).",
+@opt(
+    "--occlusion-value", Finite(-1e3, 1e3), 0.0, "Occlusion: pixel value of the patch (0 = black)."
 )
-@click.option(
+@choice(
     "--precision",
-    type=click.Choice(PRECISIONS),
-    default="float32",
-    show_default=True,
-    help="Of the gradients (saliency, gradinput, SmoothGrad, IG): bfloat16 runs the "
-    "conv chain in bf16 (fast path only), auto where the CPU has native bf16; "
-    "scores and probabilities stay float32.",
+    PRECISIONS,
+    "float32",
+    "Of the gradients (saliency, gradinput, SmoothGrad, IG): bfloat16 runs the conv chain in "
+    "bf16 (fast path only), auto where the CPU has native bf16; scores and probabilities stay "
+    "float32.",
 )
 @seed_option("Which held-out digits, and the SmoothGrad noise / randomization seeds.")
 @output_options("explain (explain_STEM for one image)")

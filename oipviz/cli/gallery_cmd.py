@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from oipviz.cli.options import choice, opt
 from oipviz.cli.params import (
     LR,
     ModelSpec,
@@ -32,142 +33,113 @@ def _wake():
 
 
 @click.command("gallery")
-@click.option(
+@opt(
     "--layer",
-    default=None,
-    help="Layer(s) to show: a conv layer (its maps) or a Dense layer (its units), or "
-    "a list (conv1,conv2,conv3) [default: the last conv layer; without conv "
-    "layers the first Dense layer].",
+    None,
+    None,
+    "Layer(s) to show: a conv layer (its maps) or a Dense layer (its units), or a list "
+    "(conv1,conv2,conv3) [default: the last conv layer; without conv layers the first Dense "
+    "layer].",
 )
 @click.option(
     "--all-layers",
     is_flag=True,
     help="One site with every conv layer (every Dense layer without conv layers).",
 )
-@click.option(
+@opt(
     "--maps",
-    "map_spec",
-    default="all",
-    show_default=True,
-    help="Subset of maps: index, list (1,3,9), range (0-15) or all (one layer only).",
+    None,
+    "all",
+    "Subset of maps: index, list (1,3,9), range (0-15) or all (one layer only).",
+    dest="map_spec",
 )
-@click.option(
+@opt(
     "--inits",
-    type=count(1, 4096),
-    default=lambda: _probe(0),
-    help="Random multi-scale inits per map [default: 8, the rescue probe's].",
+    count(1, 4096),
+    lambda: _probe(0),
+    "Random multi-scale inits per map [default: 8, the rescue probe's].",
 )
-@click.option(
+@opt(
     "--epochs",
-    type=count(1),
-    default=lambda: _probe(1),
-    help="Gradient-ascent steps per init [default: 300, the rescue probe's].",
+    count(1),
+    lambda: _probe(1),
+    "Gradient-ascent steps per init [default: 300, the rescue probe's].",
 )
-@click.option(
-    "--lr",
-    type=LR,
-    default=0.02,
-    show_default=True,
-    help="Step size: RMS of each step, in standardized pixels.",
-)
-@click.option(
+@opt("--lr", LR, 0.02, "Step size: RMS of each step, in standardized pixels.")
+@choice(
     "--range",
-    "range_mode",
-    type=click.Choice(["valid", "free"]),
-    default=lambda: _probe(2),
-    help="valid: every OIP is a real input (pixels in [0, 1]), drawn as exact pixels; "
-    "free: the articles' unconstrained ascent, min-max scaled "
-    "[default: valid, the rescue probe's].",
+    ["valid", "free"],
+    lambda: _probe(2),
+    "valid: every OIP is a real input (pixels in [0, 1]), drawn as exact pixels; free: the "
+    "articles' unconstrained ascent, min-max scaled [default: valid, the rescue probe's].",
+    dest="range_mode",
 )
-@click.option(
+@choice(
     "--style",
-    type=click.Choice(["readable", "plain"]),
-    default=lambda: _probe(3),
-    help="readable: ±2 px jitter, 5% scale, 5° rotation, a gradient blur and a "
-    "relative TV penalty; "
-    "plain: none [default: readable, the rescue probe's].",
+    ["readable", "plain"],
+    lambda: _probe(3),
+    "readable: ±2 px jitter, 5% scale, 5° rotation, a gradient blur and a relative TV "
+    "penalty; plain: none [default: readable, the rescue probe's].",
 )
-@click.option(
+@choice(
     "--precursor",
-    "precursor_screen",
-    default="forward",
-    show_default=True,
-    type=click.Choice(["forward", "halving", "exhaustive", "off"]),
-    help="Screen of the precursor run on maps no random init woke (off: skip it).",
+    ["forward", "halving", "exhaustive", "off"],
+    "forward",
+    "Screen of the precursor run on maps no random init woke (off: skip it).",
+    dest="precursor_screen",
 )
-@click.option(
-    "--precursor-top",
-    type=count(1, 10_000),
-    default=2,
-    show_default=True,
-    help="Precursor patterns refined per dead map.",
-)
-@click.option(
-    "--precursor-epochs",
-    type=count(1),
-    default=200,
-    show_default=True,
-    help="Refinement steps of each precursor pattern.",
-)
-@click.option(
+@opt("--precursor-top", count(1, 10_000), 2, "Precursor patterns refined per dead map.")
+@opt("--precursor-epochs", count(1), 200, "Refinement steps of each precursor pattern.")
+@opt(
     "--wake",
-    type=click.IntRange(0, 100_000),
-    default=_wake,
-    help="Pre-activation steps for precursor candidates at zero (0: the articles') "
+    click.IntRange(0, 100_000),
+    _wake,
+    "Pre-activation steps for precursor candidates at zero (0: the articles') "
     "[default: 200, as 'precursor'].",
 )
-@click.option(
+@opt(
     "--data",
-    default=None,
+    None,
+    None,
+    "Your images for the dataset statistics, top images, misclassified page and feature "
+    "space: a folder with a subfolder per class, or an .npz (x, y) [default: the model's "
+    "data set].",
     metavar="PATH",
-    help="Your images for the dataset statistics, top images, misclassified page and "
-    "feature space: a folder with a subfolder per class, or an .npz (x, y) "
-    "[default: the model's data set].",
 )
-@click.option(
-    "--data-limit",
-    type=count(10),
-    default=5000,
-    show_default=True,
-    help="Use at most this many real digits for the dataset statistics.",
+@opt(
+    "--data-limit", count(10), 5000, "Use at most this many real digits for the dataset statistics."
 )
-@click.option(
+@opt(
     "--compare",
-    "compare_path",
-    default=None,
+    None,
+    None,
+    "Another model (e.g. a random_features model) shown side by side.",
+    dest="compare_path",
     metavar="MODEL",
-    help="Another model (e.g. a random_features model) shown side by side.",
 )
-@click.option(
+@opt(
     "--explain/--no-explain",
-    "explain",
-    default=True,
-    show_default=True,
-    help="Grad-CAM of each map's top digits (conv layers) and misclassified.html: "
-    "the misclassified digits under every attribution method.",
+    None,
+    True,
+    "Grad-CAM of each map's top digits (conv layers) and misclassified.html: the "
+    "misclassified digits under every attribution method.",
+    dest="explain",
 )
-@click.option(
+@opt(
     "--feature-space/--no-feature-space",
-    "feature_space",
-    default=True,
-    show_default=True,
-    help="feature_space.html: the layer's 2-D embedding with its kNN agreement and "
-    "a k-means scan (with --compare: the other model's beside it).",
+    None,
+    True,
+    "feature_space.html: the layer's 2-D embedding with its kNN agreement and a k-means scan "
+    "(with --compare: the other model's beside it).",
+    dest="feature_space",
 )
-@click.option(
+@choice(
     "--feature-method",
-    type=click.Choice(["tsne", "pca"]),
-    default="tsne",
-    show_default=True,
-    help="Embedding of the feature-space page (tsne: openTSNE).",
+    ["tsne", "pca"],
+    "tsne",
+    "Embedding of the feature-space page (tsne: openTSNE).",
 )
-@click.option(
-    "--feature-samples",
-    type=count(100, 2000),
-    default=2000,
-    show_default=True,
-    help="Real digits on the feature-space page.",
-)
+@opt("--feature-samples", count(100, 2000), 2000, "Real digits on the feature-space page.")
 @executor_options("the (model, layer) jobs (OIPs and rescue of each layer)")
 @precision_option
 @seed_option()

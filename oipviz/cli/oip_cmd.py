@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from oipviz.cli.options import choice, opt
 from oipviz.cli.params import (
     ascent_options,
     count,
@@ -16,32 +17,17 @@ from oipviz.cli.params import (
 
 @click.command("oip")
 @click.option("--layer", required=True, help="Layer name, e.g. conv3 (see 'oipviz info').")
-@click.option(
-    "--map",
-    "map_spec",
-    default="all",
-    show_default=True,
-    help="Map index, list (1,3,9), range (0-15) or all.",
-)
-@click.option(
-    "--inits",
-    type=count(1, 4096),
-    default=8,
-    show_default=True,
-    help="Random multi-scale inits per map.",
-)
+@opt("--map", None, "all", "Map index, list (1,3,9), range (0-15) or all.", dest="map_spec")
+@opt("--inits", count(1, 4096), 8, "Random multi-scale inits per map.")
 @ascent_options(epochs=600, lr=0.02)
-@click.option(
+@choice(
     "--objective",
-    type=click.Choice(["mean", "max", "unit", "logit"]),
-    default=None,
-    help="mean/max of a conv map; unit or logit (pre-softmax) of a dense layer.",
+    ["mean", "max", "unit", "logit"],
+    None,
+    "mean/max of a conv map; unit or logit (pre-softmax) of a dense layer.",
 )
-@click.option(
-    "--scale-weights",
-    default="0.5,0.5,1,1",
-    show_default=True,
-    help="Weights of the fluctuations on 1, 2, 4 and 7 px cells.",
+@opt(
+    "--scale-weights", None, "0.5,0.5,1,1", "Weights of the fluctuations on 1, 2, 4 and 7 px cells."
 )
 @precision_option
 @seed_option()

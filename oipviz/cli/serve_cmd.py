@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from oipviz.cli.options import opt
 from oipviz.cli.params import model_options
 
 
@@ -19,43 +20,42 @@ def _display_available() -> bool:
 
 @click.command("serve")
 @model_options
-@click.option(
+@opt(
     "--compare",
-    "compare_path",
-    default=None,
+    None,
+    None,
+    "A second model (e.g. the random-weight one): the drawing goes through both.",
+    dest="compare_path",
     metavar="PATH",
-    help="A second model (e.g. the random-weight one): the drawing goes through both.",
 )
-@click.option(
+@opt(
     "--gallery",
-    "gallery_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="A folder 'oipviz gallery' wrote for the same model: its results show at once "
-    "and its pages are served under /gallery/.",
+    click.Path(file_okay=False),
+    None,
+    "A folder 'oipviz gallery' wrote for the same model: its results show at once and its "
+    "pages are served under /gallery/.",
+    dest="gallery_dir",
 )
-@click.option(
+@opt(
     "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on; anything but 127.0.0.1/localhost exposes the server "
-    "(no authentication) to your network.",
+    None,
+    "127.0.0.1",
+    "Address to listen on; anything but 127.0.0.1/localhost exposes the server (no "
+    "authentication) to your network.",
 )
-@click.option(
-    "--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0: any free."
-)
-@click.option(
+@opt("--port", click.IntRange(0, 65535), 8765, "0: any free.")
+@opt(
     "--open/--no-open",
-    "open_browser",
-    default=None,
-    help="Open the page in a browser tab [default: when a display is available].",
+    None,
+    None,
+    "Open the page in a browser tab [default: when a display is available].",
+    dest="open_browser",
 )
-@click.option(
+@opt(
     "--queue",
-    type=click.IntRange(1, 1000),
-    default=8,
-    show_default=True,
-    help="Jobs (OIPs, dreams, ...) that may wait; more get HTTP 429.",
+    click.IntRange(1, 1000),
+    8,
+    "Jobs (OIPs, dreams, ...) that may wait; more get HTTP 429.",
 )
 def command(model, compare_path, gallery_dir, host, port, open_browser, queue) -> None:
     """Start the live explorer: draw a digit and watch the model read it.

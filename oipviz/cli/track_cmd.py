@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from oipviz.cli.options import choice, opt
 from oipviz.cli.params import LR, count, model_options, output_options, seed_option
 from oipviz.timeline.spec import ATTRIBUTIONS, FIRST_STEPS, PROBES, TRACK_LR, WARM_STEPS
 
@@ -73,12 +74,12 @@ def input_scale(preprocessing: dict) -> str:
 
 
 @click.command("track")
-@click.option(
+@opt(
     "--checkpoints",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder of checkpoints of --model's architecture (*.weights.h5, *.keras, *.h5), "
-    "one point each, ordered by the epoch number in their names.",
+    click.Path(file_okay=False),
+    None,
+    "Folder of checkpoints of --model's architecture (*.weights.h5, *.keras, *.h5), one "
+    "point each, ordered by the epoch number in their names.",
 )
 @click.option(
     "--track",
@@ -87,35 +88,26 @@ def input_scale(preprocessing: dict) -> str:
     metavar="LAYER:MAPS",
     help=TRACK_HELP + " [default: the last conv layer, maps 0-15]",
 )
-@click.option(
-    "--probes",
-    type=count(1, 256),
-    default=PROBES,
-    show_default=True,
-    help="Held-out images whose activations are recorded.",
-)
-@click.option(
+@opt("--probes", count(1, 256), PROBES, "Held-out images whose activations are recorded.")
+@opt(
     "--steps",
-    type=count(1, 100_000),
-    default=WARM_STEPS,
-    show_default=True,
-    help="Ascent steps per point, from the previous point's OIPs.",
+    count(1, 100_000),
+    WARM_STEPS,
+    "Ascent steps per point, from the previous point's OIPs.",
 )
-@click.option(
+@opt(
     "--first-steps",
-    type=count(1, 100_000),
-    default=FIRST_STEPS,
-    show_default=True,
-    help="Ascent steps at the first point (from random inits).",
+    count(1, 100_000),
+    FIRST_STEPS,
+    "Ascent steps at the first point (from random inits).",
 )
-@click.option("--lr", type=LR, default=TRACK_LR, show_default=True, help="Step size of the ascent.")
-@click.option(
+@opt("--lr", LR, TRACK_LR, "Step size of the ascent.")
+@choice(
     "--attribution",
-    type=click.Choice(ATTRIBUTIONS),
-    default="saliency",
-    show_default=True,
-    help="Attribution of the predicted class on the first 4 probes at every point "
-    "(gradcam: of the last conv layer).",
+    ATTRIBUTIONS,
+    "saliency",
+    "Attribution of the predicted class on the first 4 probes at every point (gradcam: of "
+    "the last conv layer).",
 )
 @seed_option()
 @output_options("MODEL.track beside the model", resumable=True)

@@ -105,28 +105,32 @@ async def read_input(request: Request, preprocess: bool) -> tuple[Prepared, dict
     return prep, fields
 
 
-@api_router.post(
-    "/predict",
-    summary="Probabilities, class, preprocessed input and per-layer activations",
-    openapi_extra={"requestBody": IMAGE_INPUT_BODY},
-)
+def _image_route(path: str, summary: str):
+    """A POST route taking an image (IMAGE_INPUT_BODY), as /predict and /explain do."""
+    return api_router.post(path, summary=summary, openapi_extra={"requestBody": IMAGE_INPUT_BODY})
+
+
+async def _served_input(request: Request, model: str, preprocess: bool):
+    """(state, served model, prepared input, form fields) of an image route; an unknown
+    model is refused before the upload is read."""
+    st = _state(request)
+    served = st.served(model)
+    prep, fields = await read_input(request, preprocess)
+    return st, served, prep, fields
+
+
+@_image_route("/predict", "Probabilities, class, preprocessed input and per-layer activations")
 async def predict(
     request: Request,
     preprocess: Annotated[bool, Query(description="MNIST-style preprocessing")] = True,
     maps: Annotated[bool, Query(description="include every conv map (uint8 codes)")] = False,
     model: Model = "main",
 ) -> Response:
-    st = _state(request)
-    served = st.served(model)
-    prep, _ = await read_input(request, preprocess)
+    st, served, prep, _ = await _served_input(request, model, preprocess)
     return _json(await st.worker.call(predict_payload, served, prep, maps))
 
 
-@api_router.post(
-    "/explain",
-    summary="Attribution maps (saliency, gradcam, ig, ...) of the input",
-    openapi_extra={"requestBody": IMAGE_INPUT_BODY},
-)
+@_image_route("/explain", "Attribution maps (saliency, gradcam, ig, ...) of the input")
 async def explain(
     request: Request,
     preprocess: bool = True,
@@ -134,9 +138,7 @@ async def explain(
     target: Annotated[str, Query(description="predicted or a class index")] = "predicted",
     model: Model = "main",
 ) -> Response:
-    st = _state(request)
-    served = st.served(model)
-    prep, fields = await read_input(request, preprocess)
+    st, served, prep, fields = await _served_input(request, model, preprocess)
     methods = parse_methods(fields.get("method", method))
     tgt = str(fields.get("target", target)).strip()
     tgt_value = int(tgt) if tgt.lstrip("-").isdigit() else tgt

@@ -64,56 +64,54 @@ class ErrorBody(BaseModel):
     status: int
 
 
-#: the body of /api/predict and /api/explain, for the OpenAPI description
-IMAGE_INPUT_BODY = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "image": {"type": "string", "format": "binary"},
-                    "method": {"type": "string", "description": "explain: e.g. saliency,gradcam"},
-                    "target": {"type": "string", "description": "explain: predicted or 0-9"},
-                },
-                "required": ["image"],
-            }
-        },
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "pixels": {
-                        "type": "array",
-                        "items": {"type": "array", "items": {"type": "number"}},
-                        "description": "H×W gray values in [0, 1] (8 to 1024 per side)",
-                    },
-                    "method": {"type": "string"},
-                    "target": {"type": "string"},
-                },
-                "required": ["pixels"],
-            }
-        },
-    },
-}
-
-DREAM_BODY = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "image": {"type": "string", "format": "binary"},
-                    "layer": {"type": "string", "default": "conv3"},
-                    "map": {"type": "string", "default": "56", "description": "index or all"},
-                    "iters": {"type": "integer", "default": 4, "minimum": 1, "maximum": 20},
-                    "steps": {"type": "integer", "minimum": 1, "maximum": 500},
-                    "seed": {"type": "integer", "default": 0},
-                    "model": {"type": "string", "enum": ["main", "compare"]},
-                },
-                "required": ["image"],
-            }
+def _request_body(**media: tuple[dict, str]) -> dict:
+    """An OpenAPI request body: per media type (``multipart`` for multipart/form-data,
+    ``json`` for application/json) an object's properties and its required one."""
+    types = {"multipart": "multipart/form-data", "json": "application/json"}
+    content = {
+        types[kind]: {
+            "schema": {"type": "object", "properties": properties, "required": [required]}
         }
-    },
-}
+        for kind, (properties, required) in media.items()
+    }
+    return {"required": True, "content": content}
+
+
+#: the body of /api/predict and /api/explain, for the OpenAPI description
+IMAGE_INPUT_BODY = _request_body(
+    multipart=(
+        {
+            "image": {"type": "string", "format": "binary"},
+            "method": {"type": "string", "description": "explain: e.g. saliency,gradcam"},
+            "target": {"type": "string", "description": "explain: predicted or 0-9"},
+        },
+        "image",
+    ),
+    json=(
+        {
+            "pixels": {
+                "type": "array",
+                "items": {"type": "array", "items": {"type": "number"}},
+                "description": "H×W gray values in [0, 1] (8 to 1024 per side)",
+            },
+            "method": {"type": "string"},
+            "target": {"type": "string"},
+        },
+        "pixels",
+    ),
+)
+
+DREAM_BODY = _request_body(
+    multipart=(
+        {
+            "image": {"type": "string", "format": "binary"},
+            "layer": {"type": "string", "default": "conv3"},
+            "map": {"type": "string", "default": "56", "description": "index or all"},
+            "iters": {"type": "integer", "default": 4, "minimum": 1, "maximum": 20},
+            "steps": {"type": "integer", "minimum": 1, "maximum": 500},
+            "seed": {"type": "integer", "default": 0},
+            "model": {"type": "string", "enum": ["main", "compare"]},
+        },
+        "image",
+    )
+)

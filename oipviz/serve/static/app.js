@@ -4,6 +4,7 @@
 import { getJSON, postForm } from "./api.js";
 import { blit, grayCanvas } from "./colors.js";
 import { Pad } from "./draw.js";
+import { acceptFiles } from "./drop.js";
 import { Dream } from "./dream.js";
 import { MapPanel } from "./panel.js";
 import { ModelColumn } from "./views.js";
@@ -71,20 +72,7 @@ class App {
         this.schedule();
       }
     });
-    const drop = $("drop");
-    drop.addEventListener("dragover", (e) => {
-      e.preventDefault();
-      drop.classList.add("dragging");
-    });
-    drop.addEventListener("dragleave", () => drop.classList.remove("dragging"));
-    drop.addEventListener("drop", (e) => {
-      e.preventDefault();
-      drop.classList.remove("dragging");
-      if (e.dataTransfer.files.length) this.loadImage(e.dataTransfer.files[0]);
-    });
-    $("file").addEventListener("change", (e) => {
-      if (e.target.files.length) this.loadImage(e.target.files[0]);
-    });
+    acceptFiles($("drop"), $("file"), (file) => this.loadImage(file));
   }
 
   async loadImage(file) {

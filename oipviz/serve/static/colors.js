@@ -37,23 +37,29 @@ export function css(name, t) {
   return `rgb(${r},${g},${b})`;
 }
 
-/** Paint h×w values (t in [0, 1], from get(i)) with a colour map into a new small canvas. */
-export function heatCanvas(h, w, get, name = "viridis") {
+/** A new small h×w canvas, opaque, whose pixel (x, y) is ``rgb(x, y)`` = [r, g, b]. */
+export function rgbCanvas(h, w, rgb) {
   const c = document.createElement("canvas");
   c.width = w;
   c.height = h;
   const ctx = c.getContext("2d");
   const img = ctx.createImageData(w, h);
-  const lut = LUT[name];
-  for (let i = 0; i < h * w; i++) {
-    const k = Math.max(0, Math.min(63, Math.round(get(i) * 63))) * 3;
-    img.data[4 * i] = lut[k];
-    img.data[4 * i + 1] = lut[k + 1];
-    img.data[4 * i + 2] = lut[k + 2];
-    img.data[4 * i + 3] = 255;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const [r, g, b] = rgb(x, y), i = 4 * (y * w + x);
+      img.data[i] = r;
+      img.data[i + 1] = g;
+      img.data[i + 2] = b;
+      img.data[i + 3] = 255;
+    }
   }
   ctx.putImageData(img, 0, 0);
   return c;
+}
+
+/** Paint h×w values (t in [0, 1], from get(i)) with a colour map into a new small canvas. */
+export function heatCanvas(h, w, get, name = "viridis") {
+  return rgbCanvas(h, w, (x, y) => color(name, get(y * w + x)));
 }
 
 /** Draw a small canvas scaled into ``target`` without smoothing (crisp pixels). */
@@ -66,19 +72,8 @@ export function blit(target, small) {
 
 /** Gray pixels (rows of values in [0, 1]) as a small canvas. */
 export function grayCanvas(rows) {
-  const h = rows.length, w = rows[0].length;
-  const c = document.createElement("canvas");
-  c.width = w;
-  c.height = h;
-  const ctx = c.getContext("2d");
-  const img = ctx.createImageData(w, h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const v = Math.round(Math.max(0, Math.min(1, rows[y][x])) * 255), i = 4 * (y * w + x);
-      img.data[i] = img.data[i + 1] = img.data[i + 2] = v;
-      img.data[i + 3] = 255;
-    }
-  }
-  ctx.putImageData(img, 0, 0);
-  return c;
+  return rgbCanvas(rows.length, rows[0].length, (x, y) => {
+    const v = Math.round(Math.max(0, Math.min(1, rows[y][x])) * 255);
+    return [v, v, v];
+  });
 }

@@ -2,6 +2,7 @@
 // round arrives as it finishes; the full-size result can be downloaded.
 
 import { follow, postForm } from "./api.js";
+import { acceptFiles } from "./drop.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -10,20 +11,7 @@ export class Dream {
     this.app = app;
     this.file = null;
     this.stop = null;
-    const drop = $("dream-drop");
-    drop.addEventListener("dragover", (e) => {
-      e.preventDefault();
-      drop.classList.add("dragging");
-    });
-    drop.addEventListener("dragleave", () => drop.classList.remove("dragging"));
-    drop.addEventListener("drop", (e) => {
-      e.preventDefault();
-      drop.classList.remove("dragging");
-      if (e.dataTransfer.files.length) this.setFile(e.dataTransfer.files[0]);
-    });
-    $("dream-file").addEventListener("change", (e) => {
-      if (e.target.files.length) this.setFile(e.target.files[0]);
-    });
+    acceptFiles($("dream-drop"), $("dream-file"), (file) => this.setFile(file));
     $("dream-iters").addEventListener("input", (e) => ($("dream-iters-out").textContent = e.target.value));
     $("dream-go").addEventListener("click", () => this.start());
     $("dream-stop").addEventListener("click", () => this.end("stopped"));

@@ -1,7 +1,7 @@
 // One model's column: the probabilities, where it looks (saliency, Grad-CAM) and every
 // layer's activation maps as a clickable grid.
 
-import { blit, color, css, grayCanvas, heatCanvas } from "./colors.js";
+import { blit, color, css, grayCanvas, heatCanvas, rgbCanvas } from "./colors.js";
 
 const CELL = 30; // target size (px) of a conv map in the grid
 
@@ -36,26 +36,13 @@ export function bars(el, values, { win = -1, labels = null, fmt = null, max = nu
 
 /** The input (gray) with an attribution map over it. */
 function overlay(pixels, values, signed, mode) {
-  const h = pixels.length, w = pixels[0].length;
-  const c = document.createElement("canvas");
-  c.width = w;
-  c.height = h;
-  const ctx = c.getContext("2d");
-  const img = ctx.createImageData(w, h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const g = 255 * pixels[y][x] * 0.6, v = values[y][x], i = 4 * (y * w + x);
-      const t = signed ? (v + 1) / 2 : Math.max(0, v);
-      const [r, gg, b] = color(signed ? "rdbu" : "magma", signed ? t : Math.min(1, t));
-      const a = mode === "cam" ? 0.7 : Math.min(1, Math.abs(v) * 1.6);
-      img.data[i] = (1 - a) * g + a * r;
-      img.data[i + 1] = (1 - a) * g + a * gg;
-      img.data[i + 2] = (1 - a) * g + a * b;
-      img.data[i + 3] = 255;
-    }
-  }
-  ctx.putImageData(img, 0, 0);
-  return c;
+  return rgbCanvas(pixels.length, pixels[0].length, (x, y) => {
+    const g = 255 * pixels[y][x] * 0.6, v = values[y][x];
+    const t = signed ? (v + 1) / 2 : Math.max(0, v);
+    const [r, gg, b] = color(signed ? "rdbu" : "magma", signed ? t : Math.min(1, t));
+    const a = mode === "cam" ? 0.7 : Math.min(1, Math.abs(v) * 1.6);
+    return [(1 - a) * g + a * r, (1 - a) * g + a * gg, (1 - a) * g + a * b];
+  });
 }
 
 export class ModelColumn {
