@@ -36,6 +36,9 @@ from oipviz.models.train import MAX_BATCH, MAX_EPOCHS
 @click.option("--force", is_flag=True, help="Replace existing output files.")
 def command(arch, dataset, data, epochs, batch_size, seed, no_augment, out, force) -> None:
     """Train an architecture from the zoo on MNIST or Fashion-MNIST."""
+    import sys
+
+    from oipviz.core.folders import disk_errors
     from oipviz.data.sources import load_dataset
     from oipviz.models.train import check_outputs, pixel_stats, save_trained, train
 
@@ -43,10 +46,11 @@ def command(arch, dataset, data, epochs, batch_size, seed, no_augment, out, forc
     ds = load_dataset(dataset, path=data, seed=seed)  # validated: bad data fail here
     pixel_stats(ds)
     for note in ds.notes:
-        click.echo(f"note: {note}")
+        click.echo(f"note: {note}", err=True)
     with click.progressbar(
-        length=epochs, label=f"training {arch}", show_eta=True, item_show_func=lambda s: s
-    ) as bar:
+        length=epochs, label=f"training {arch}", show_eta=True, item_show_func=lambda s: s,
+        file=sys.stderr,
+    ) as bar:  # fmt: skip
 
         def on_epoch(epoch, logs):
             bar.update(1, f"acc {logs['accuracy']:.3f} held-out {logs['val_accuracy']:.3f}")
@@ -61,7 +65,8 @@ def command(arch, dataset, data, epochs, batch_size, seed, no_augment, out, forc
             augment_data=not no_augment,
             on_epoch=on_epoch,
         )
-    paths = save_trained(model, card, confusion, out, force=force)
+    with disk_errors(out):  # a full disk is one line (the temp files are removed)
+        paths = save_trained(model, card, confusion, out, force=force)
     click.echo(
         f"held-out accuracy {card['heldout_accuracy']:.2%} on {card['samples']['test']} "
         f"images ({card['data_source']})"
