@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oipviz.core import checks
 from oipviz.core.convention import KINDS, Geometry, InputConvention
 from oipviz.core.errors import LayerError, ModelError
 from oipviz.core.layers import FEATURE_TYPES, Heads, LayerInfo, find_layer, layer_table
@@ -66,9 +67,10 @@ class LoadedModel:
         info = self.unit_layer(layer)
         out = []
         for m in maps:
-            if not 0 <= int(m) < info.units:
+            m = checks.integer("map", m)
+            if not 0 <= m < info.units:
                 raise LayerError(f"map {m} out of range for {info.name}: valid 0–{info.units - 1}")
-            out.append(int(m))
+            out.append(m)
         return out
 
     def heads(self, heads: list[tuple[str, bool]]) -> Heads:

