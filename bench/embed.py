@@ -102,7 +102,7 @@ def main() -> None:
     )
     for name, fn in (("openTSNE", run_opentsne), ("sklearn", run_sklearn)):
         for jobs in sorted({1, cores}):
-            coords, wall, cpu = timed(lambda: fn(z, args.seed, jobs))
+            coords, wall, cpu = timed(lambda fn=fn, jobs=jobs: fn(z, args.seed, jobs))
             agree = knn_agreement(coords, y)
             key = f"{name}_{jobs}thread{'s' if jobs > 1 else ''}"
             result["runs"][key] = {

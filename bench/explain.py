@@ -124,7 +124,7 @@ def run_xplique(x, y, mean, std, model_path, rounds) -> dict:
             expl = make()
             expl.explain(x[:8], onehot[:8])  # trace
             maps = np.asarray(expl.explain(x, onehot))
-            t = median_time(lambda: expl.explain(x, onehot), rounds)
+            t = median_time(lambda expl=expl: expl.explain(x, onehot), rounds)
             out["methods"][name] = {"seconds": t, "maps16": maps[:16].reshape(16, 28, 28).tolist()}
         except Exception as exc:
             out["methods"][name] = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0][:300]}
@@ -216,7 +216,7 @@ def oipviz_side(loaded, x, y, rounds: int) -> tuple[dict, dict, dict]:
         runs: dict = {p: [] for p in PRECISIONS}
         for _ in range(rounds):
             for p in PRECISIONS:
-                runs[p].append(median_time(lambda: m(loaded, x, y, precision=p), 1))
+                runs[p].append(median_time(lambda m=m, p=p: m(loaded, x, y, precision=p), 1))
         for p in PRECISIONS:
             times[p][name] = float(np.median(runs[p]))
     return times, maps, used
@@ -241,7 +241,7 @@ def fast_vs_keras(loaded, x, y, rounds: int) -> tuple[dict, dict]:
         for _ in range(rounds):
             for flag in ("1", "0"):
                 os.environ["OIPVIZ_FASTPATH"] = flag
-                runs[flag].append(median_time(lambda: m(loaded, x, y), 1))
+                runs[flag].append(median_time(lambda m=m: m(loaded, x, y), 1))
         for flag in runs:
             times[flag][name] = float(np.median(runs[flag]))
     os.environ["OIPVIZ_FASTPATH"] = "1"

@@ -98,8 +98,7 @@ def run_peer(model_path, loaded, layer, maps, inits, steps, seed):
 
 def evaluate_model(name, layer, inits, steps, seed, data):
     import oipviz
-    from oipviz.core.loader import load_model
-    from oipviz.core.loader import bundled_model_path
+    from oipviz.core.loader import bundled_model_path, load_model
 
     loaded = load_model(name)
     maps = list(range(loaded.layer(layer).units))
@@ -188,7 +187,7 @@ def print_table(s: dict) -> None:
         f"{'x peer':>7s} {'TV/px':>7s} {'TV<=peer':>8s} {'TV<=free':>8s} {'HF':>6s} {'s':>6s}"
     )
     for v, d in s["variants"].items():
-        f = lambda k, fmt="{:.0%}": fmt.format(d[k]) if k in d else "-"  # noqa: E731
+        f = lambda k, fmt="{:.0%}", d=d: fmt.format(d[k]) if k in d else "-"  # noqa: E731
         print(
             f"{v:16s} {d['dead_after_random_inits']:5d} {d['median_activation']:10.3f} "
             f"{f('beats_best_real_share_of_live'):>7s} {f('activation_ge_peer_share_of_live'):>7s} "

@@ -9,6 +9,7 @@ Python API (TensorFlow is imported on first use)::
     tab = oipviz.rescue("conv3", model=model)         # random inits, precursor on the dead
     out = oipviz.dream(photo_array, map=56, iters=4)  # DeepDream on an image array
     res = oipviz.explain(digits, methods="all")       # attribution maps (saliency, IG, Grad-CAM…)
+    pred = oipviz.predict(digits)                     # probabilities + every layer's activations
     emb = oipviz.embed("dense1", compare="random_features")  # t-SNE + kNN class agreement
     km = oipviz.clusters("pixels", k="5-40")          # k-means scan: elbow, silhouette, purity
     w = oipviz.weights(model="linear.keras")          # templates / kernels as pictures
@@ -33,6 +34,7 @@ __all__ = [
     "rescue",
     "dream",
     "explain",
+    "predict",
     "embed",
     "clusters",
     "weights",
@@ -53,13 +55,14 @@ if TYPE_CHECKING:
         load_model,
         oip,
         precursor,
+        predict,
         rescue,
         weights,
     )
     from oipviz.core import objectives, transforms
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     """The API is loaded on first use, so ``import oipviz.core.errors`` (or ``oipviz
     --help``) does not load every feature."""
     import importlib

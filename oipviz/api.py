@@ -9,26 +9,49 @@ sanity checks' and comparisons' random-weight net), it is built here and handed 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from numpy.typing import ArrayLike
+
 from oipviz.compute.attribution import explain as _explain
+from oipviz.compute.attribution.explain import ExplainResult
 from oipviz.compute.dream import dream
 from oipviz.compute.oip import oip
 from oipviz.compute.precursor import precursor
+from oipviz.compute.predict import predict
 from oipviz.compute.rescue import rescue
 from oipviz.compute.space import embed as _embed
 from oipviz.compute.space.clusters import clusters
+from oipviz.compute.space.embed import EmbedOptions, EmbedResult
 from oipviz.compute.space.weights import weights
 from oipviz.core.ascent import ascend
 from oipviz.core.errors import OipvizError
-from oipviz.core.loader import load_model
+from oipviz.core.loader import LoadedModel, load_model
+from oipviz.core.objectives import Objective
+from oipviz.core.progress import StageProgress
 from oipviz.data.sources import load_dataset
 from oipviz.models.random import RANDOM_FEATURES, compare_model, random_features_model
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = ["load_model", "load_dataset", "ascend", "oip", "precursor", "rescue", "dream",
-           "explain", "embed", "clusters", "weights", "OipvizError"]  # fmt: skip
+           "explain", "predict", "embed", "clusters", "weights", "OipvizError"]  # fmt: skip
+
+#: a model: loaded, a model file, or None (the bundled one)
+ModelLike = LoadedModel | str | Path | None
+#: images: pixel arrays (see :mod:`oipviz.core.pixels`), or image files
+Images = ArrayLike | str | Path | Sequence[str | Path]
+#: what to explain: predicted, true, a class, an objective, or one per image
+Target = str | int | Objective | Sequence[int | Objective]
 
 
-def explain(images, methods="all", target="predicted", model=None, labels=None, *,
-            sanity: bool = False, reference=None, data=None, seed: int = 0, **kw):  # fmt: skip
+def explain(images: Images, methods: str | Sequence[str] = "all", target: Target = "predicted",
+            model: ModelLike = None, labels: ArrayLike | None = None, *, sanity: bool = False,
+            reference: ModelLike = None, data: str | Path | None = None, seed: int = 0,
+            **kw: Any) -> ExplainResult:  # fmt: skip
     """Attribution maps of ``methods`` for ``images`` (see
     :func:`oipviz.compute.attribution.explain.explain` for every parameter).
 
@@ -47,8 +70,9 @@ def explain(images, methods="all", target="predicted", model=None, labels=None, 
     )
 
 
-def embed(layer: str = "dense1", model=None, *, compare=None, seed: int = 0, data=None,
-          dataset: str = "mnist", progress=None, **kw):  # fmt: skip
+def embed(layer: str = "dense1", model: ModelLike = None, *, compare: ModelLike = None,
+          seed: int = 0, data: str | Path | None = None, dataset: str = "mnist",
+          progress: StageProgress = None, **kw: Unpack[EmbedOptions]) -> EmbedResult:  # fmt: skip
     """Embed real digits as ``layer`` sees them (see
     :func:`oipviz.compute.space.embed.embed` for every parameter).
 
@@ -61,7 +85,8 @@ def embed(layer: str = "dense1", model=None, *, compare=None, seed: int = 0, dat
     """
     from oipviz.core.loader import as_loaded
 
-    other, fresh = compare, str(compare) == RANDOM_FEATURES
+    other: LoadedModel | None = None
+    fresh = str(compare) == RANDOM_FEATURES
     if compare is not None:
         if fresh and callable(progress):
             progress(f"training the {RANDOM_FEATURES} head", 0, 1)
@@ -70,6 +95,8 @@ def embed(layer: str = "dense1", model=None, *, compare=None, seed: int = 0, dat
     res = _embed.embed(layer, model, compare=other, seed=seed, data=data, dataset=dataset,
                        progress=progress, **kw)  # fmt: skip
     if fresh:
+        # the random_features net was built above, and its card saved with its file
+        assert other is not None and other.card is not None
         res.notes.append(other.card["note"])
         res.built = other
     return res

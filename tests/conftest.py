@@ -5,6 +5,16 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+#: tests that need one of these are slow (a whole gallery site, a Ray cluster, Chromium)
+SLOW_FIXTURES = {"site", "local_site", "ray_cluster", "browser"}
+
+
+def pytest_collection_modifyitems(items):
+    """``-m "not slow"`` leaves out every test that needs a slow fixture."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def loaded():

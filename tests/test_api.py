@@ -166,6 +166,14 @@ def test_flat_784_mlp_gives_oips_of_its_units(tmp_path, cli):
     assert np.load(str(live[0]).replace("_gray.png", ".npy")).shape == (28, 28)
 
 
+def test_rescue_of_a_layer_without_maps_is_a_layer_error(loaded):
+    """A pooling layer has no maps of its own to optimize: one line, not a TypeError."""
+    from oipviz.core.errors import LayerError
+
+    with pytest.raises(LayerError, match="pool1.*no maps or units"):
+        oipviz.rescue("pool1", model=loaded, progress=False)
+
+
 def test_api_refuses_non_finite_numbers(loaded):
     with pytest.raises(oipviz.OipvizError, match="lr must be finite"):
         oipviz.oip("conv3", 46, loaded, lr=float("nan"), progress=False)

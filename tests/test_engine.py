@@ -127,6 +127,21 @@ def test_repeated_calls_do_not_retrace(loaded):
     assert engine.traces == 1
 
 
+@pytest.mark.parametrize("row, col", [(None, None), (1, None), (3, 0), (0, -1)])
+def test_neuron_term_without_a_place_in_the_map_is_refused(loaded, row, col):
+    """A neuron term built by hand without a row/column (or outside the 3×3 map) is an
+    OipvizError naming it, not a TypeError from inside the engine."""
+    from oipviz.core.ascent import ascend
+    from oipviz.core.errors import OipvizError
+
+    x = fluctuations([7], 1, seed=0)
+    term = O.Term("conv3", "neuron", 7, row=row, col=col)
+    with pytest.raises(OipvizError, match=r"conv3:7@.*neuron outside the 3×3 map"):
+        ascend(loaded, x, O.Objective((term,)), steps=1)
+    r = ascend(loaded, x, O.Objective((O.Term("conv3", "neuron", 7, row=2, col=0),)), steps=1)
+    assert r.images.shape == x.shape
+
+
 def test_chunking_gives_the_same_images(loaded):
     from oipviz.core.ascent import ascend
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+
+from oipviz.compute.attribution import METHODS
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +49,21 @@ def direct_logit_gradient(loaded, x01, classes):
         logits = tf.matmul(h, w) + b
         s = tf.reduce_sum(tf.gather(logits, classes, batch_dims=1))
     return tape.gradient(s, x).numpy()[..., 0], logits.numpy()
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_every_registered_method_runs_through_explain(loaded, digits, name):
+    """Each registered method, by its name: one finite map per image, the image's size,
+    and the same seed gives the same maps."""
+    from oipviz.compute.attribution.explain import explain
+
+    x = digits[0][:3]
+    quick = dict(samples=4, ig_steps=8)
+    a = explain(x, name, model=loaded, seed=5, **quick)
+    b = explain(x, name, model=loaded, seed=5, **quick)
+    maps = a.maps[name]
+    assert maps.shape == x.shape[:3] and np.isfinite(maps).all() and np.abs(maps).max() > 0
+    np.testing.assert_array_equal(maps, b.maps[name])
 
 
 def test_saliency_is_the_logit_gradient(loaded, digits):
@@ -245,6 +263,7 @@ def test_cli_samples_grid(cli, tmp_path):
     assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
 
 
+@pytest.mark.slow
 def test_cli_image_with_sanity(cli, seven_png, tmp_path):
     out = tmp_path / "s"
     r = cli("explain", seven_png, "--method", "saliency,ig,gradcam", "--sanity", "--out", out)
@@ -260,14 +279,34 @@ def test_cli_image_with_sanity(cli, seven_png, tmp_path):
     assert "random_features" in m["sanity"]["random_features_model"]
 
 
-def test_explain_pictures_name_and_colour_each_method_as_the_methods_say():
-    """The renderer knows the methods only by name (render does not import compute): its
-    titles and its signed (diverging-colour) methods must be the method classes'."""
-    from oipviz.compute.attribution import METHODS
-    from oipviz.render.explain import SIGNED_METHODS, TITLES
+def readme_method_source() -> str:
+    """The README's "adding an attribution method is one file" example, as written."""
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    start = text.index("# oipviz/compute/attribution/gradsquared.py")
+    return text[start : text.index("```", start)]
 
-    assert {name: cls.title for name, cls in METHODS.items()} == TITLES
-    assert {name for name, cls in METHODS.items() if cls.signed} == SIGNED_METHODS
+
+def test_the_readme_method_is_added_by_its_one_file(digits):
+    """The README's new method, run as written: ``explain`` finds it by name, hands it its
+    setting, and the pictures take its title from the class."""
+    from oipviz.compute.attribution import explain as E
+    from oipviz.compute.attribution.registry import METHODS
+    from oipviz.render.explain import grid_figure
+
+    before = dict(METHODS)
+    try:
+        exec(compile(readme_method_source(), "gradsquared.py", "exec"), {})
+        x = digits[0][:3]
+        one = E.explain(x, "gradsquared,saliency", model=None)
+        two = E.explain(x, "gradsquared", model=None, scale=2.0)
+    finally:
+        METHODS.clear()
+        METHODS.update(before)
+    maps = one.maps["gradsquared"]
+    assert maps.shape == x.shape[:3] and np.isfinite(maps).all() and maps.max() > 0
+    np.testing.assert_allclose(two.maps["gradsquared"], 2 * maps, rtol=1e-5)
+    assert one.attributions["gradsquared"].title == "gradient²"
+    assert grid_figure(one).size[0] > 200
 
 
 def test_explain_figures_leave_the_matplotlib_backend_alone(tmp_path):
@@ -283,7 +322,8 @@ import matplotlib
 import numpy as np
 from oipviz.render.explain import grid_figure, sanity_maps_figure
 rng = np.random.default_rng(0)
-att = {m: NS(maps=rng.normal(size=(2, 28, 28)).astype("float32")) for m in ("saliency", "ig")}
+att = {m: NS(maps=rng.normal(size=(2, 28, 28)).astype("float32"), title=m, signed=m == "ig")
+       for m in ("saliency", "ig")}
 res = NS(images=rng.random((2, 28, 28)), methods=["saliency", "ig"], attributions=att,
          probs=np.full((2, 10), 0.1), targets=[3, 4], labels=np.array([3, 5]),
          target_mode="predicted", model_name="m",

@@ -86,15 +86,15 @@ def test_foreign_h5_model_same_images(tmp_path, monkeypatch):
     L = _foreign(
         tmp_path,
         "foreign",
-        lambda l: [
-            l.Conv2D(6, 5, activation="relu", name="c1"),
-            l.MaxPooling2D(name="p1"),
-            l.Conv2D(12, 3, activation="relu", name="c2"),
-            l.MaxPooling2D(name="p2"),
-            l.Conv2D(16, 2, name="c3"),
-            l.Flatten(name="fl"),
-            l.Dropout(0.5, name="dr"),
-            l.Dense(10, activation="softmax", name="out"),
+        lambda layers: [
+            layers.Conv2D(6, 5, activation="relu", name="c1"),
+            layers.MaxPooling2D(name="p1"),
+            layers.Conv2D(12, 3, activation="relu", name="c2"),
+            layers.MaxPooling2D(name="p2"),
+            layers.Conv2D(16, 2, name="c3"),
+            layers.Flatten(name="fl"),
+            layers.Dropout(0.5, name="dr"),
+            layers.Dense(10, activation="softmax", name="out"),
         ],
     )
     objs = [O.map_mean("c3", 2), O.map_mean("c2", 1), O.map_max("p1", 4), O.class_logit("out", 4)]
@@ -105,12 +105,12 @@ def test_uncovered_model_falls_back(tmp_path, monkeypatch):
     L = _foreign(
         tmp_path,
         "samepad",
-        lambda l: [
-            l.Conv2D(4, 3, padding="same", activation="relu", name="c1"),
-            l.MaxPooling2D(name="p1"),
-            l.Conv2D(8, 3, activation="relu", name="c2"),
-            l.Flatten(name="fl"),
-            l.Dense(10, name="out"),
+        lambda layers: [
+            layers.Conv2D(4, 3, padding="same", activation="relu", name="c1"),
+            layers.MaxPooling2D(name="p1"),
+            layers.Conv2D(8, 3, activation="relu", name="c2"),
+            layers.Flatten(name="fl"),
+            layers.Dense(10, name="out"),
         ],
     )
     fast, slow = _same_images(
@@ -126,10 +126,10 @@ def test_self_check_refuses_a_wrong_fast_path(tmp_path, monkeypatch):
     L = _foreign(
         tmp_path,
         "wrong",
-        lambda l: [
-            l.Conv2D(4, 3, activation="relu", name="c1"),
-            l.MaxPooling2D(name="p1"),
-            l.Conv2D(8, 3, activation="relu", name="c2"),
+        lambda layers: [
+            layers.Conv2D(4, 3, activation="relu", name="c1"),
+            layers.MaxPooling2D(name="p1"),
+            layers.Conv2D(8, 3, activation="relu", name="c2"),
         ],
     )
     right = fastpath._bias

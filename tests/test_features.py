@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from oipviz.core.errors import OipvizError
+
 
 @pytest.fixture(scope="module")
 def linear_model(tmp_path_factory):
     """A softmax-regression model trained here for 3 epochs (zoo 'linear')."""
-    from oipviz.models.train import save_trained, train
+    from oipviz.models.train import train
+    from oipviz.writers.trained import save_trained
 
     model, card, confusion = train("linear", epochs=3, seed=0, augment_data=False)
     path = tmp_path_factory.mktemp("linear") / "linear.keras"
@@ -28,6 +31,7 @@ def digits():
     return sample_digits(600)
 
 
+@pytest.mark.slow
 def test_tsne_embedding_shape_and_determinism(loaded):
     from oipviz.compute.space.embed import embed
 
@@ -72,6 +76,12 @@ def test_cluster_purity_on_planted_clusters():
     assert res.purity == 1.0
     assert res.contingency.sum() == 200 and res.silhouette.max() > 0.8
     assert len(res.rows()) == 6 and all(r["cpu_seconds"] >= 0 for r in res.rows())
+    # a scan of plain vectors has no digits to picture its centroids by: the notebook card
+    # shows the numbers without a picture, sheet() says what is missing
+    html = res._repr_html_()
+    assert "k-means on" in html and "purity" in html and "<img" not in html
+    with pytest.raises(OipvizError, match="no digits to show the centroids"):
+        res.sheet()
 
 
 def test_linear_templates_correlate_with_class_means(linear_model):

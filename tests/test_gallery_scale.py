@@ -8,6 +8,7 @@ Real TF engine, the real bundled model, a random-weight model as the other one, 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -115,10 +116,14 @@ def test_ray_gallery_equals_local(ray_cluster, local_site, random_model, tmp_pat
     import oipviz.compute.layerjobs as W
     from oipviz.cli import main
 
-    def no_local_jobs(*a, **k):  # every (model, layer) job runs on Ray
-        raise AssertionError("a gallery job ran in the driver")
+    real, driver = W.layer_work, os.getpid()
 
-    monkeypatch.setattr(W, "layer_work", no_local_jobs)
+    def on_workers_only(*a, **k):  # every (model, layer) job runs on Ray
+        if os.getpid() == driver:
+            raise AssertionError("a gallery job ran in the driver")
+        return real(*a, **k)
+
+    monkeypatch.setattr(W, "layer_work", on_workers_only)
     out = tmp_path / "ray"
     r = CliRunner().invoke(
         main, [*ARGS, "--compare", str(random_model), "--out", str(out), "--executor", "ray"]

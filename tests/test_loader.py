@@ -192,6 +192,27 @@ def test_unsafe_allows_lambda(models, cli):
     assert re.search(r"^conv1\s+Conv2D\s+\(N, 26, 26, 4\)\s+4 maps$", r.stdout, re.M), r.stdout
 
 
+@pytest.mark.parametrize("given", ["mean", "std"])
+def test_card_with_half_a_standardization_is_a_one_line_error(
+    models, cli, user_error, tmp_path, given
+):
+    """A card that says ``standardize`` with a mean but no std (or a std but no mean) is
+    refused in one line (it was a TypeError traceback, or a std silently replaced)."""
+    from oipviz.core.loader import load_model
+
+    path = tmp_path / "half.h5"
+    path.write_bytes((models / "legacy.h5").read_bytes())
+    card = {"preprocessing": {"kind": "standardize", given: 0.5}}
+    (tmp_path / "half.card.json").write_text(json.dumps(card))
+    user_error(cli("info", "--model", path), "model card", "mean", "std")
+    with pytest.raises(ModelError, match="both a mean and a std"):
+        load_model(path)
+    card["preprocessing"] = {"kind": "standardize", "mean": 0.5, "std": 0.25}
+    (tmp_path / "half.card.json").write_text(json.dumps(card))
+    m = load_model(path)
+    assert (m.convention.means, m.convention.stds) == ((0.5,), (0.25,))
+
+
 def test_info_on_bundled_model(cli, loaded):
     r = cli("info")
     assert r.exit_code == 0, r.stderr

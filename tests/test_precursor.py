@@ -343,6 +343,7 @@ def test_cli_resume_skips_finished_maps(cli, tmp_path, monkeypatch):
     assert rows[0].startswith("map,") and len(rows) == 3
 
 
+@pytest.mark.slow
 def test_cli_dead_only_subprocess(tmp_path):
     """The real console script: random inits first, the precursor only on the dead map."""
     exe = Path(sys.executable).with_name("oipviz")

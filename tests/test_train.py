@@ -39,7 +39,7 @@ def small_npz(tmp_path_factory):
 
 
 def _conv_units(model) -> dict:
-    return {l.name: l.filters for l in model.layers if l.__class__.__name__ == "Conv2D"}
+    return {ly.name: ly.filters for ly in model.layers if ly.__class__.__name__ == "Conv2D"}
 
 
 def test_zoo_architectures(loaded):
@@ -49,16 +49,20 @@ def test_zoo_architectures(loaded):
     assert (
         set(ARCHITECTURES)
         == set(ARCH_NAMES)
-        == {"seed_cnn", "random_features", "lenet5", "mlp", "linear"}
+        == {"seed_cnn", "random_features", "lenet5", "mlp", "linear", "shapes_cnn"}
     )
     built = {name: f() for name, f in ARCHITECTURES.items()}
     for name, m in built.items():
-        assert tuple(m.inputs[0].shape) == (None, 28, 28, 1), name
-        assert tuple(m.outputs[0].shape) == (None, 10), name
+        grey = name != "shapes_cnn"  # the colour CNN for the generated shapes
+        assert tuple(m.inputs[0].shape) == ((None, 28, 28, 1) if grey else (None, 32, 32, 3))
+        assert tuple(m.outputs[0].shape) == (None, 10 if grey else 24), name
         assert m.layers[-1].name == "predictions"
+    for name, f in ARCHITECTURES.items():  # any architecture fits colour data
+        m = f(input_shape=(32, 32, 3), classes=12)
+        assert tuple(m.outputs[0].shape) == (None, 12), name
 
     seed = built["seed_cnn"]
-    assert [l.name for l in seed.layers] == [
+    assert [ly.name for ly in seed.layers] == [
         "conv1",
         "pool1",
         "conv2",
@@ -74,8 +78,8 @@ def test_zoo_architectures(loaded):
     assert tuple(seed.get_layer("conv3").output.shape) == (None, 3, 3, 128)
     assert seed.get_layer("dense1").units == 70
     assert _conv_units(built["lenet5"]) == {"conv1": 6, "conv2": 16}
-    assert [l.units for l in built["lenet5"].layers if hasattr(l, "units")] == [120, 84, 10]
-    assert [l.units for l in built["mlp"].layers if hasattr(l, "units")] == [512, 512, 10]
+    assert [ly.units for ly in built["lenet5"].layers if hasattr(ly, "units")] == [120, 84, 10]
+    assert [ly.units for ly in built["mlp"].layers if hasattr(ly, "units")] == [512, 512, 10]
     assert _conv_units(built["random_features"]) == {"conv1": 32, "conv2": 32, "conv3": 32}
 
 
@@ -85,16 +89,16 @@ def test_random_features_convs_are_frozen(loaded):
     from oipviz.models.zoo import random_features
 
     m = random_features()
-    convs = [l for l in m.layers if l.__class__.__name__ == "Conv2D"]
-    assert len(convs) == 3 and not any(l.trainable for l in convs)
+    convs = [ly for ly in m.layers if ly.__class__.__name__ == "Conv2D"]
+    assert len(convs) == 3 and not any(ly.trainable for ly in convs)
     assert [w.name for w in m.trainable_weights] == ["kernel", "bias"]  # only the Dense layer
-    before = [l.get_weights()[0].copy() for l in convs]
+    before = [ly.get_weights()[0].copy() for ly in convs]
     dense_before = m.layers[-1].get_weights()[0].copy()
     m.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
     m.train_on_batch(rng.normal(size=(16, 28, 28, 1)).astype("float32"), rng.integers(0, 10, 16))
-    for l, w in zip(convs, before):
-        np.testing.assert_array_equal(l.get_weights()[0], w)
+    for ly, w in zip(convs, before, strict=True):
+        np.testing.assert_array_equal(ly.get_weights()[0], w)
     assert not np.allclose(m.layers[-1].get_weights()[0], dense_before)  # the head did learn
 
 

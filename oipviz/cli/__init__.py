@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import click
 
@@ -26,6 +28,7 @@ COMMANDS = (
     "embed",
     "clusters",
     "weights",
+    "serve",
 )
 
 
@@ -44,14 +47,23 @@ class OipvizGroup(click.Group):
 
         return importlib.import_module(f"{__name__}.{name}_cmd").command
 
-    def main(self, args=None, **kwargs):
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> NoReturn:
+        """Run the command line and exit with its status (always, as click's standalone
+        mode does: ``standalone_mode`` is there for click's signature)."""
         as_program = args is None  # the console script; tests pass their arguments
-        args = list(sys.argv[1:] if args is None else args)
-        debug = "--debug" in args or bool(os.environ.get("OIPVIZ_DEBUG"))
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv or bool(os.environ.get("OIPVIZ_DEBUG"))
         if as_program:
             _set_up_process(debug)
         try:
-            rv = super().main(args=args, standalone_mode=False, **kwargs)
+            rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except Exception as exc:
@@ -154,5 +166,6 @@ def main(debug: bool) -> None:
     oipviz precursor --layer conv3 --map 46   grid search for maps random inits miss
     oipviz dream photo.jpg --map 56 --iters 4 DeepDream on a photo
     oipviz gallery --layer conv3              browsable HTML gallery of a layer
+    oipviz serve                              live explorer in the browser
     """
     # --debug is read by OipvizGroup.main (before this runs)

@@ -76,7 +76,7 @@ def command(model, images, samples, digit_spec, seed, out, force, quiet) -> None
         loaded = model.load()
         if files is not None:
             inputs = load_inputs(list(images), loaded.geometry, files)
-            params = {"images": list(images)}
+            params: dict[str, object] = {"images": list(images)}
         else:
             n = samples or 4
             inputs, source = dataset_inputs(n, digits, seed, dataset_of(loaded))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from oipviz.cli.params import (
@@ -14,6 +16,9 @@ from oipviz.cli.params import (
     parse_maps,
     seed_option,
 )
+
+if TYPE_CHECKING:
+    from oipviz.core.images import ImagePlanes
 
 
 @click.command("dream")
@@ -136,7 +141,7 @@ def _check_size(src, size: tuple[int, int], geometry) -> None:
         raise ImageError(f"{src} is {size[0]}×{size[1]} px; DeepDream needs at least {side}×{side}")
 
 
-def _dream(folder, loaded, planes, src, w, o: dict, quiet: bool):
+def _dream(folder, loaded, planes: ImagePlanes, src, w, o: dict, quiet: bool):
     from oipviz.cli.run import bar, progress_sink
     from oipviz.compute.dream import dream, make_objective
     from oipviz.compute.dreamer import DEFAULT_STEPS, DEFAULT_TILE_STEPS

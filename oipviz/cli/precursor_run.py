@@ -47,7 +47,9 @@ def guard(loaded, layer: str, maps: list[int], req) -> None:
         secs = estimate_seconds(loaded, layer, maps[0], s, len(maps))
     else:
         ex = LocalExecutor(loaded)
-        secs = probe_seconds(ex, plan_run(ex, layer, maps, s))[1]
+        plan = plan_run(ex, layer, maps, s)
+        assert plan is not None  # only the halving screen (above) is not sharded
+        secs = probe_seconds(ex, plan)[1]
     what = f"{n:,} patterns per map × {len(maps)} map(s), {s.screen} screen"
     if not req.yes:
         raise OipvizError(

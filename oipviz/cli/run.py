@@ -7,8 +7,12 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar  # what click.progressbar returns
 
 
 @contextmanager
@@ -27,7 +31,8 @@ class bar:  # noqa: N801  (used like click.progressbar)
     as a context manager; ``update(n)`` advances it."""
 
     def __init__(self, sink, length: int, label: str):
-        self.sink, self.length, self.label, self.bar = sink, max(int(length), 1), label, None
+        self.sink, self.length, self.label = sink, max(int(length), 1), label
+        self.bar: ProgressBar[int] | None = None
 
     def __enter__(self) -> bar:
         return self
@@ -50,12 +55,14 @@ class StageBars:
     reports; nothing with ``quiet``."""
 
     def __init__(self, quiet: bool):
-        self.quiet, self.bar, self.stage = quiet, None, None
+        self.quiet = quiet
+        self.bar: ProgressBar[int] | None = None
+        self.stage: str | None = None
 
     def __call__(self, stage: str, n: int, total: int) -> None:
         if self.quiet:
             return
-        if stage != self.stage:
+        if stage != self.stage or self.bar is None:
             self.close()
             self.stage = stage
             self.bar = click.progressbar(

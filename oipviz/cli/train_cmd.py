@@ -12,7 +12,12 @@ from oipviz.models.train import MAX_BATCH, MAX_EPOCHS
 @click.command("train")
 @click.option("--arch", type=click.Choice(ARCH_NAMES), default="seed_cnn", show_default=True)
 @click.option(
-    "--dataset", type=click.Choice(["mnist", "fashion_mnist"]), default="mnist", show_default=True
+    "--dataset",
+    type=click.Choice(["mnist", "fashion_mnist", "shapes"]),
+    default="mnist",
+    show_default=True,
+    help="shapes: colour images (32×32×3) of 24 classes such as 'red circle', generated "
+    "from --seed (50,000 training and 10,000 test images unless told).",
 )
 @click.option(
     "--data",
@@ -21,12 +26,36 @@ from oipviz.models.train import MAX_BATCH, MAX_EPOCHS
     help="An .npz (keras layout: x_train, y_train, x_test, y_test) or a folder of IDX "
     "files; default: first source that works.  Checked before training: 28×28 "
     "images, pixels uint8 0..255 or floats in [0, 1] or [0, 255], labels 0..9 "
-    "(one-hot rows are converted with argmax), at least one sample per split.",
+    "(one-hot rows are converted with argmax), at least one sample per split.  Not for "
+    "--dataset shapes.",
 )
-@click.option("--epochs", type=count(1, MAX_EPOCHS), default=30, show_default=True)
+@click.option(
+    "--epochs",
+    type=count(1, MAX_EPOCHS),
+    default=None,
+    help="Passes over the training images [default: 8 for shapes, else 30].",
+)
+@click.option(
+    "--train-samples",
+    type=count(1, 1_000_000),
+    default=None,
+    help="Use the first N training images (shapes: generate N) [default: all; shapes 50,000].",
+)
+@click.option(
+    "--test-samples",
+    type=count(1, 1_000_000),
+    default=None,
+    help="Use the first N test images (shapes: generate N) [default: all; shapes 10,000].",
+)
 @click.option("--batch-size", type=count(1, MAX_BATCH), default=64, show_default=True)
-@seed_option("Random seed (0 to 2^31-1): weights, augmentation and the offline split.")
-@click.option("--no-augment", is_flag=True, help="Train without random shifts/rotations.")
+@seed_option(
+    "Random seed (0 to 2^31-1): weights, augmentation, the offline split and the generated shapes."
+)
+@click.option(
+    "--no-augment",
+    is_flag=True,
+    help="Train without random shifts/rotations (shapes: flips/quarter turns).",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False),
@@ -34,17 +63,32 @@ from oipviz.models.train import MAX_BATCH, MAX_EPOCHS
     help="Model file to write (.keras or .h5); NAME.card.json and NAME.confusion.png go beside it.",
 )
 @click.option("--force", is_flag=True, help="Replace existing output files.")
-def command(arch, dataset, data, epochs, batch_size, seed, no_augment, out, force) -> None:
-    """Train an architecture from the zoo on MNIST or Fashion-MNIST."""
+def command(
+    arch,
+    dataset,
+    data,
+    epochs,
+    train_samples,
+    test_samples,
+    batch_size,
+    seed,
+    no_augment,
+    out,
+    force,
+) -> None:
+    """Train an architecture from the zoo on MNIST, Fashion-MNIST or the generated shapes."""
     import sys
 
     from oipviz.core.folders import disk_errors
     from oipviz.data.sources import load_dataset
-    from oipviz.models.train import check_outputs, pixel_stats, save_trained, train
+    from oipviz.models.train import default_epochs, pixel_stats, train
+    from oipviz.writers.trained import check_outputs, save_trained
 
     check_outputs(out, force)  # before the data are read and long before training
-    ds = load_dataset(dataset, path=data, seed=seed)  # validated: bad data fail here
+    # validated: bad data fail here
+    ds = load_dataset(dataset, data, seed, n_train=train_samples, n_test=test_samples)
     pixel_stats(ds)
+    epochs = epochs or default_epochs(ds.name)
     for note in ds.notes:
         click.echo(f"note: {note}", err=True)
     with click.progressbar(

@@ -30,10 +30,10 @@ class LayerStats:
     top_idx: np.ndarray  # (M,k) digits with the highest activation (ties: lower index)
     top_acts: np.ndarray  # (M,k)
     top_maps: np.ndarray  # (M,k,h,w) their activation maps; (M,k,0,0) for a Dense layer
-    top_digits: np.ndarray  # (M,k,28,28) the digits, pixels in [0,1]
+    top_digits: np.ndarray  # (M,k,H,W) the digits (colour: (M,k,H,W,3)), pixels in [0,1]
     hist: np.ndarray  # (M,BINS) counts of the positive activations over [0, hist_max]
     hist_max: np.ndarray  # (M,)
-    selectivity: np.ndarray  # (N_CLASSES,M) mean activation per true class
+    selectivity: np.ndarray  # (classes,M) mean activation per true class
 
     @property
     def conv(self) -> bool:
@@ -114,17 +114,22 @@ class _TopK:
 
     def __init__(self, k: int):
         self.k = k
-        self.vals = self.idx = self.maps = None
+        self.best: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # vals, idx, maps
 
     def add(self, lo: int, vals: np.ndarray, maps: np.ndarray) -> None:
         B, M = vals.shape
         idx = np.broadcast_to(np.arange(lo, lo + B)[:, None], (B, M))
-        if self.vals is not None:
-            vals, idx = np.concatenate([self.vals, vals]), np.concatenate([self.idx, idx])
-            maps = np.concatenate([self.maps, maps])
+        if self.best is not None:
+            vals, idx = np.concatenate([self.best[0], vals]), np.concatenate([self.best[1], idx])
+            maps = np.concatenate([self.best[2], maps])
         order = np.argsort(-vals, axis=0, kind="stable")[: self.k]
         cols = np.arange(M)[None, :]
-        self.vals, self.idx, self.maps = vals[order, cols], idx[order, cols], maps[order, cols]
+        self.best = vals[order, cols], idx[order, cols], maps[order, cols]
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(values, digit indices, maps) of the top k per column."""
+        assert self.best is not None, "no chunk added"  # dataset_stats adds one per chunk
+        return self.best
 
 
 def dataset_stats(
@@ -137,7 +142,7 @@ def dataset_stats(
     chunk: int = CHUNK,
     progress: Callable[[int], None] | None = None,
 ) -> DatasetStats:
-    """Activations of every digit ``x01`` (N,28,28,1) in [0,1] for every map of ``layers``,
+    """Activations of every digit ``x01`` (N,H,W,C) in [0,1] for every map of ``layers``,
     their top-k digits (with activation maps), histograms, class selectivity, and the
     model's predictions (from its last layer); one forward pass per chunk."""
     from oipviz.core.ascent import forward
@@ -145,8 +150,8 @@ def dataset_stats(
     last = loaded.layers[-1].name
     heads = [(name, False) for name in dict.fromkeys(list(layers) + [last])]
     labels = np.asarray(labels, np.int64)
-    x01 = np.asarray(x01, np.float32).reshape(-1, 28, 28, 1)
-    acts = {name: [] for name in layers}
+    x01 = np.asarray(x01, np.float32).reshape(-1, *loaded.geometry.shape)
+    acts: dict[str, list[np.ndarray]] = {name: [] for name in layers}
     tops = {name: _TopK(top_k) for name in layers}
     probs = []
     for lo in range(0, len(x01), chunk):
@@ -169,18 +174,18 @@ def dataset_stats(
     p = class_probabilities(loaded, np.concatenate(probs))
     out = {}
     for name in layers:
-        a, t = np.concatenate(acts[name]), tops[name]
+        a, (top_vals, top_idx, top_maps) = np.concatenate(acts[name]), tops[name].result()
         hist, hi = histograms(a)
-        top_idx = t.idx.T.copy()
+        top_idx = top_idx.T.copy()
         out[name] = LayerStats(
             name,
             a,
             top_idx,
-            t.vals.T.copy(),
-            np.swapaxes(t.maps, 0, 1).copy(),
-            x01[top_idx, :, :, 0],
+            top_vals.T.copy(),
+            np.swapaxes(top_maps, 0, 1).copy(),
+            x01[top_idx, :, :, 0] if x01.shape[-1] == 1 else x01[top_idx],
             hist,
             hi,
-            selectivity(a, labels)[0],
+            selectivity(a, labels, p.shape[1])[0],  # every class the model has
         )
     return DatasetStats(source, labels, p.argmax(axis=1), p.max(axis=1).astype(np.float32), out)

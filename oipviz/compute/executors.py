@@ -17,10 +17,11 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from oipviz.core.convention import InputConvention
 from oipviz.core.errors import OipvizError
 
 EXECUTORS = ("local", "ray")
@@ -41,7 +42,7 @@ class ModelBundle:
 
     name: str
     data: bytes = field(repr=False)
-    convention: object
+    convention: InputConvention
     card: dict | None
     unsafe: bool = False
 
@@ -124,7 +125,8 @@ class LocalExecutor:
         self._jobs[self._next] = (fn, args, model or self.loaded, first)
         return self._next
 
-    def next_done(self, progress: Callable[[int], None] | None) -> tuple[int, object]:
+    def next_done(self, progress: Callable[[int], None] | None) -> tuple[Hashable, object]:
+        """(the handle :meth:`submit` returned, the job's value) of a finished job."""
         h = min(self._jobs, key=lambda k: (not self._jobs[k][3], k))
         fn, args, model, _ = self._jobs.pop(h)
         return h, fn(model, *args, progress=progress)
@@ -203,7 +205,7 @@ class RayExecutor(LocalExecutor):
         self._refs[ref] = (label, units)
         return ref
 
-    def next_done(self, progress: Callable[[int], None] | None) -> tuple[object, object]:
+    def next_done(self, progress: Callable[[int], None] | None) -> tuple[Hashable, object]:
         ray = self.ray
         ready, _ = ray.wait(list(self._refs), num_returns=1)
         label, units = self._refs.pop(ready[0])

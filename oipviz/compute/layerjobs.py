@@ -133,18 +133,20 @@ def layer_work(
     tick = stages.tick(
         f"{job.label or job.layer}: OIPs of {len(job.maps)} maps × {job.inits} inits", job.units
     )
-    work = LayerWork(job.layer, None, None, getattr(store, "new", {}))
+    seconds: dict[str, float] = {}
+    cpu_seconds: dict[str, float] = {}
 
     def timed(phase, fn):
         t, c = time.perf_counter(), time.process_time()
         try:
             return fn()
         finally:
-            work.seconds[phase] = time.perf_counter() - t
-            work.cpu_seconds[phase] = time.process_time() - c
+            seconds[phase] = time.perf_counter() - t
+            cpu_seconds[phase] = time.process_time() - c
 
+    rescued: RescueResult | None = None
     try:
-        work.probe = timed(
+        probe: OIPRun = timed(
             "oip" if job.rescue else "compare",
             lambda: run_in_parts(
                 store,
@@ -167,14 +169,12 @@ def layer_work(
             ),
         )
         if on_probe:
-            on_probe(work.probe)
+            on_probe(probe)
         if job.rescue:
-            work.rescue = timed(
-                "rescue", lambda: _rescue(loaded, job, work.probe, on_result, stages)
-            )
+            rescued = timed("rescue", lambda: _rescue(loaded, job, probe, on_result, stages))
     finally:
         stages.close()
-    return work
+    return LayerWork(job.layer, probe, rescued, getattr(store, "new", {}), seconds, cpu_seconds)
 
 
 def _rescue(loaded, job: LayerJob, probe: OIPRun, on_result, stages) -> RescueResult:

@@ -11,6 +11,7 @@ from oipviz.core import checks
 from oipviz.core import objectives as O
 from oipviz.core import transforms as T
 from oipviz.core.ascent import DEFAULT_CHUNK, Block, ascend
+from oipviz.core.convention import InputConvention
 from oipviz.core.errors import LayerError, OipvizError
 from oipviz.core.inits import DEFAULT_SCALE_WEIGHTS, fluctuations
 from oipviz.core.progress import reporter
@@ -51,7 +52,7 @@ class OIPRun:
     history_steps: np.ndarray  # (T,)
     steps_done: int
     interrupted: bool
-    convention: object = field(repr=False, default=None)
+    convention: InputConvention | None = field(repr=False, default=None)
     transforms: tuple = ()
     range_mode: str = "free"
     precision: str = "float32"  # of the ascent steps (values are float32)
@@ -75,9 +76,17 @@ class OIPRun:
         """'live', or 'dead' when no init moved the map above zero."""
         return [live_or_dead(v) for v in self.best_values]
 
+    def _convention(self) -> InputConvention:
+        """The model's input convention, which maps engine space back to pixels."""
+        if self.convention is None:
+            raise OipvizError(
+                "this OIPRun has no input convention; set run.convention = loaded.convention"
+            )
+        return self.convention
+
     def pixels(self) -> np.ndarray:
         """Best OIPs mapped back to pixel space (unclipped; 0 = black, 1 = white)."""
-        return self.convention.from_engine(self.best_images)
+        return self._convention().from_engine(self.best_images)
 
     def shown(self, z: np.ndarray) -> np.ndarray:
         """How an image of this run is drawn: exact pixels for ``valid`` runs, min-max
@@ -85,7 +94,7 @@ class OIPRun:
         from oipviz.render.images import normalize
 
         if self.range_mode == "valid":
-            return np.clip(self.convention.from_engine(np.asarray(z).squeeze()), 0.0, 1.0)
+            return np.clip(self._convention().from_engine(np.asarray(z).squeeze()), 0.0, 1.0)
         return normalize(z)
 
     def uniqueness(self, max_shift: int = 7) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +119,9 @@ class OIPRun:
         return out
 
     @classmethod
-    def from_arrays(cls, a: dict, convention=None, transforms: tuple = ()) -> OIPRun:
+    def from_arrays(
+        cls, a: dict, convention: InputConvention | None = None, transforms: tuple = ()
+    ) -> OIPRun:
         return cls(
             str(a["layer"]),
             str(a["kind"]),
@@ -174,6 +185,7 @@ class OIPRun:
         from oipviz.render.notebook import card
 
         st = self.status
+        best_map = self.maps[int(self.best_values.argmax())]
         return card(
             f"OIPs of {self.layer}",
             {
@@ -181,7 +193,7 @@ class OIPRun:
                 "inits per map": self.images.shape[1],
                 "steps": self.steps_done,
                 "live / dead": f"{st.count('live')} / {st.count('dead')}",
-                "best activation": f"{self.best_values.max():.4g} (map {self.maps[int(self.best_values.argmax())]})",
+                "best activation": f"{self.best_values.max():.4g} (map {best_map})",
                 "interrupted": self.interrupted,
             },
             self.sheet(),

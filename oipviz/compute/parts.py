@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from oipviz.compute.oip import OIPRun
+from oipviz.core.convention import InputConvention
 
 #: images per resumable part of a multi-map run (fixed, so a resumed run gives the same bytes)
 PART_IMAGES = 512
@@ -35,8 +36,11 @@ class HeldParts:
     are the finished ones; the new ones are collected in ``new`` (the same form) for the
     caller to keep."""
 
-    def __init__(self, have: dict, convention=None, transforms: tuple = ()):
-        self.have, self.new = dict(have), {}
+    def __init__(
+        self, have: dict, convention: InputConvention | None = None, transforms: tuple = ()
+    ):
+        self.have: dict[int, dict] = dict(have)
+        self.new: dict[int, dict] = {}
         self.convention, self.transforms = convention, transforms
 
     def load(self, group: list[int]) -> OIPRun | None:

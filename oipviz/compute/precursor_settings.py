@@ -103,6 +103,33 @@ class PrecursorSettings:
         )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class RescueSettings:
+    """The precursor that rescues the maps random inits miss, as the gallery and the live
+    explorer run it: the fast forward screen, a short refinement, the default wake
+    (:func:`oipviz.compute.precursor.precursor`'s parameters of the same names)."""
+
+    screen: str = "forward"
+    grid: int = 3
+    values: tuple[float, ...] = (0.2, 0.5, 0.8)
+    test_steps: int = 10
+    top: int = 2
+    steps: int = 200
+    wake: int = DEFAULT_WAKE
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RescueSettings:
+        """From a dict of some of the fields (the others keep their defaults)."""
+        d = dict(d)
+        if "values" in d:
+            d["values"] = tuple(float(v) for v in d["values"])
+        return cls(**d)
+
+    def as_dict(self) -> dict:
+        """The plain form of manifests, pages and :class:`~oipviz.compute.layerjobs.LayerJob`."""
+        return dict(asdict(self), values=list(self.values))
+
+
 def _grey_values(values) -> tuple[float, ...]:
     try:
         vals = tuple(float(v) for v in values)

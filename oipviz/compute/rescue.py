@@ -89,13 +89,13 @@ class RescueResult:
     def sheet(self):
         from oipviz.render.images import contact_sheet, normalize
 
-        rows = [r for r in self.rows if r.best_image is not None]
+        shown = [(r, r.best_image) for r in self.rows if r.best_image is not None]
         return contact_sheet(
-            [normalize(r.best_image) for r in rows],
-            [str(r.map) for r in rows],
-            status=[r.status for r in rows],
+            [normalize(img) for _, img in shown],
+            [str(r.map) for r, _ in shown],
+            status=[r.status for r, _ in shown],
             cell=56,
-            cols=min(16, max(1, len(rows))),
+            cols=min(16, max(1, len(shown))),
             title=f"{self.layer}: rescue",
         )
 
@@ -144,7 +144,8 @@ def rescue(
     probe_inits = checks.integer("probe inits", probe_inits, 1)
     probe_steps = checks.integer("probe steps", probe_steps, 1)
     loaded = as_loaded(model)
-    info = loaded.layer(layer)
+    info = loaded.unit_layer(layer)  # a layer without maps is a one-line error
+    assert info.units is not None  # unit_layer refuses a layer without units
     stages = Stages(progress)
     params = dict(
         s.as_dict(), layer=info.name, probe_inits=probe_inits, probe_steps=probe_steps,

@@ -29,7 +29,8 @@ def resize(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (a.shape[1], a.shape[0]) == tuple(size):
         return a.copy()
     im = Image.fromarray(np.ascontiguousarray(a))  # mode F
-    return np.asarray(im.resize(tuple(int(s) for s in size), Image.BICUBIC), np.float32)
+    width, height = size
+    return np.asarray(im.resize((int(width), int(height)), Image.Resampling.BICUBIC), np.float32)
 
 
 def display_copy(a: np.ndarray) -> np.ndarray:

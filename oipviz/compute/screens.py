@@ -232,6 +232,8 @@ def screen_map(
     if s.screen == "exhaustive":
         losses[idx] = ascent_screen(loaded, obj, idx, s, s.test_steps, progress)[0]
         steps_of[idx], units = s.test_steps, len(idx) * s.test_steps
+    elif forward_values is None:
+        raise ValueError(f"the {s.screen} screen needs the map's forward values")
     elif s.screen == "forward":
         losses[idx], steps_of[idx] = forward_values, 0
     else:

@@ -176,6 +176,7 @@ def plan_shards(spec: ScreenSpec, maps: list[int], size: int | None = None) -> l
     """The shards of a run, in order.  Exhaustive: one map per shard, map by map (a map's
     refinement can start when its shards are done).  Forward: one pass for many maps."""
     size = shard_size(spec.n, spec.settings.chunk, size)
+    groups: list[tuple[int, ...]]
     if spec.settings.screen == "exhaustive":
         groups = [(m,) for m in maps]
     else:
@@ -225,7 +226,9 @@ def screen_shard(
     )  # fmt: skip
 
 
-def _nearest_to_firing(loaded, spec: ScreenSpec, maps, idx, table, alive, dup):
+def _nearest_to_firing(
+    loaded, spec: ScreenSpec, maps, idx, table, alive, dup
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(indices, pre-activations, losses) of the patterns at zero with the highest
     pre-activation, for the maps with fewer than ``top`` patterns above zero (the wake)."""
     s = spec.settings

@@ -32,9 +32,9 @@ def number(
 
 def integer(name: str, value, lo: int | None = None, hi: int | None = None) -> int:
     """An integer in [lo, hi], else a one-line error."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        if not (isinstance(value, float) and value.is_integer()):
-            raise OipvizError(f"{name} must be an integer (got {value!r})")
+    not_int = isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
+    if not_int and not (isinstance(value, float) and value.is_integer()):
+        raise OipvizError(f"{name} must be an integer (got {value!r})")
     v = int(value)
     if lo is not None and v < lo:
         raise OipvizError(f"{name} must be >= {lo} (got {v})")

@@ -10,14 +10,19 @@ channels).  The ascent engine works in a standardized copy of that space,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from oipviz.core.errors import ModelError
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 FLAT_PIXELS = 28 * 28  # the flat input oipviz reads as an image: MNIST's 784 pixels
+
+#: one value for grey images, or one per channel
+PerChannel = float | NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -48,12 +53,12 @@ class Geometry:
         return text if own == text else f"{text} (model input {own})"
 
     @classmethod
-    def of_input(cls, shape: tuple) -> Geometry | None:
+    def of_input(cls, shape: tuple[int | None, ...]) -> Geometry | None:
         """The geometry for a model input shape (no batch axis), or None if oipviz cannot
         use it."""
-        if any(d is None for d in shape):
+        dims = tuple(int(d) for d in shape if d is not None)
+        if len(dims) != len(shape):
             return None
-        dims = tuple(int(d) for d in shape)
         if len(dims) == 3:
             return cls(dims[0], dims[1], dims[2], dims)
         if len(dims) == 2:
@@ -77,7 +82,7 @@ _TEXT = {
 }
 
 
-def _tuple(v, channels: int) -> tuple[float, ...]:
+def _tuple(v: float | Sequence[float], channels: int) -> tuple[float, ...]:
     vals = tuple(float(x) for x in np.atleast_1d(v))
     return vals * channels if len(vals) == 1 else vals
 
@@ -100,26 +105,34 @@ class InputConvention:
     source: str = "default"
 
     @classmethod
-    def of(cls, kind: str, channels: int = 1, source: str = "default", mean=None, std=None):
+    def of(
+        cls,
+        kind: str,
+        channels: int = 1,
+        source: str = "default",
+        mean: float | Sequence[float] | None = None,
+        std: float | Sequence[float] | None = None,
+    ) -> InputConvention:
         """The convention ``kind`` for images of ``channels`` channels."""
         if kind not in KINDS:
             raise ModelError(f"unknown input convention {kind!r}; choose from {', '.join(KINDS)}")
-        if kind == "torch" or (channels == 3 and mean is None):
-            mean, std = (IMAGENET_MEAN, IMAGENET_STD) if mean is None else (mean, std)
-        elif mean is None:
-            mean, std = MNIST_MEAN, MNIST_STD
+        if (mean is None) != (std is None):
+            raise ModelError(f"{source}: give both a mean and a std, or neither")
+        if mean is None or std is None:
+            imagenet = kind == "torch" or channels == 3
+            mean, std = (IMAGENET_MEAN, IMAGENET_STD) if imagenet else (MNIST_MEAN, MNIST_STD)
         means, stds = _tuple(mean, channels), _tuple(std, channels)
         if len(means) != channels or len(stds) != channels:
             raise ModelError(f"give one mean and std, or one per channel ({channels})")
         return cls(kind, means, stds, source)
 
     @property
-    def mean(self):
+    def mean(self) -> PerChannel:
         """Engine space's mean: a float for grey images, per channel (C,) for colour."""
         return self.means[0] if len(self.means) == 1 else np.asarray(self.means, np.float32)
 
     @property
-    def std(self):
+    def std(self) -> PerChannel:
         return self.stds[0] if len(self.stds) == 1 else np.asarray(self.stds, np.float32)
 
     @property
@@ -127,7 +140,7 @@ class InputConvention:
         """True if the model wants its colour channels in BGR order (caffe)."""
         return self.kind == "caffe"
 
-    def affine(self) -> tuple:
+    def affine(self) -> tuple[PerChannel, PerChannel]:
         """(a, b), per channel in RGB order, such that the model's input is a·z + b for
         engine-space z (then channels reversed for BGR models); (1.0, 0.0) when the model
         sees engine space itself."""
@@ -146,13 +159,15 @@ class InputConvention:
             return float(a[0]), float(b[0])
         return a.astype(np.float32), b.astype(np.float32)
 
-    def to_engine(self, x01: np.ndarray) -> np.ndarray:
+    def to_engine(self, x01: NDArray[np.floating]) -> NDArray[np.float32]:
         """Pixels in [0, 1] (channels last) to engine space."""
-        return ((np.asarray(x01, np.float32) - self.mean) / self.std).astype(np.float32)
+        z: NDArray[np.floating] = (np.asarray(x01, np.float32) - self.mean) / self.std
+        return z.astype(np.float32)
 
-    def from_engine(self, z: np.ndarray) -> np.ndarray:
+    def from_engine(self, z: NDArray[np.floating]) -> NDArray[np.float32]:
         """Engine space back to pixels (unclipped)."""
-        return (np.asarray(z, np.float32) * self.std + self.mean).astype(np.float32)
+        x: NDArray[np.floating] = np.asarray(z, np.float32) * self.std + self.mean
+        return x.astype(np.float32)
 
     def describe(self) -> str:
         if self.kind == "standardize":
@@ -163,7 +178,7 @@ class InputConvention:
             text = _TEXT[self.kind]
         return f"{text}  (from {self.source})"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str | float | list[float]]:
         return {
             "kind": self.kind,
             "mean": self.means[0] if len(self.means) == 1 else list(self.means),

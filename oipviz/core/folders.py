@@ -15,6 +15,7 @@ full disk is the user's problem, stated as one line.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -53,10 +54,8 @@ def folder_bytes(path: Path) -> int:
     total = 0
     for d, _, files in os.walk(path):
         for f in files:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(d, f)).st_size
-            except OSError:
-                pass
     return total
 
 
@@ -100,10 +99,8 @@ class Lock:
 
     def release(self) -> None:
         if self.fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self.path)
-            except OSError:
-                pass
             os.close(self.fd)
             self.fd = None
 
@@ -324,7 +321,7 @@ class OutputFolder:
                     _remove(self.path)
                 raise disk_full_error(self.shown, written) from None
             if self.discard() and exc is not None:
-                exc.oipviz_kept = self.shown  # type: ignore[union-attr]  # named by the CLI
+                exc.oipviz_kept = self.shown  # named by the CLI
         finally:
             self.lock.release()
 

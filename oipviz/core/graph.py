@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import keras
 
 MODEL_TYPES = ("Sequential", "Functional", "Model")
 
@@ -24,7 +28,7 @@ def is_model(layer) -> bool:
     return isinstance(layer, keras.Model)
 
 
-def leaves(model, prefix: str = "") -> Iterator[tuple[str, object]]:
+def leaves(model: keras.Model, prefix: str = "") -> Iterator[tuple[str, keras.layers.Layer]]:
     """(path, layer) of every leaf layer in execution order, nested models walked
     (``backbone/c2``); input layers skipped."""
     for layer in model.layers:

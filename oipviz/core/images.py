@@ -16,6 +16,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -75,7 +76,9 @@ def read_image(path: str | Path, limit: int | None = None) -> Image.Image:
             # the size is checked from the header, before anything is decoded; Pillow's own
             # bomb check (its defaults, never changed here) is an error only where ours is
             # at least as strict
-            bomb = "error" if limit <= (Image.MAX_IMAGE_PIXELS or limit) else "ignore"
+            bomb: Literal["error", "ignore"] = (
+                "error" if limit <= (Image.MAX_IMAGE_PIXELS or limit) else "ignore"
+            )
             warnings.simplefilter(bomb, Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 w, h = im.size
@@ -172,6 +175,21 @@ def _gray_int(arr: np.ndarray) -> tuple[np.ndarray, str]:
     return ((arr - lo) / max(hi - lo, 1e-12)).astype(np.float32), "I;16"
 
 
+#: modes converted before reading: premultiplied alpha, 1-bit, other colour spaces
+_PLAIN_MODES = {"RGBa": "RGBA", "La": "LA", "1": "L", "CMYK": "RGB", "YCbCr": "RGB",
+                "LAB": "RGB", "HSV": "RGB"}  # fmt: skip
+
+
+def _plain_mode(img: Image.Image) -> Image.Image:
+    """``img`` in a mode :func:`to_float` reads (palettes keep their transparency)."""
+    if img.mode in ("P", "PA"):
+        has_alpha = img.mode == "PA" or "transparency" in img.info
+        return img.convert("RGBA" if has_alpha else "RGB")
+    if img.mode in _PLAIN_MODES:
+        return img.convert(_PLAIN_MODES[img.mode])
+    return img
+
+
 def to_float(img: Image.Image) -> ImagePlanes:
     """Split a PIL image into float planes in [0,1] (see :class:`ImagePlanes`).
 
@@ -180,17 +198,7 @@ def to_float(img: Image.Image) -> ImagePlanes:
     """
     mode = img.mode
     alpha = None
-    if mode in ("P", "PA"):
-        has_alpha = mode == "PA" or "transparency" in img.info
-        img = img.convert("RGBA" if has_alpha else "RGB")
-    elif mode in ("RGBa",):
-        img = img.convert("RGBA")
-    elif mode == "La":
-        img = img.convert("LA")
-    elif mode == "1":
-        img = img.convert("L")
-    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-        img = img.convert("RGB")
+    img = _plain_mode(img)
     m = img.mode
     if m in ("RGB", "RGBA"):
         arr = np.asarray(img, np.float32) / 255.0

@@ -25,6 +25,8 @@ BUNDLED = {
     "mnist": "seed_cnn.keras",
     "fashion": "lenet5_fashion.keras",
     "lenet5_fashion": "lenet5_fashion.keras",
+    "shapes": "shapes_cnn.keras",
+    "shapes_cnn": "shapes_cnn.keras",
 }
 #: image sides oipviz supports (px)
 MIN_SIDE, MAX_SIDE = 8, 512
@@ -100,8 +102,9 @@ def card_path(model_path: str | Path) -> Path:
 
 
 def bundled_model_path(name: str = "seed_cnn") -> Path:
-    """Path of a bundled model: ``seed_cnn`` (the articles' CNN on MNIST, the default) or
-    ``fashion`` (LeNet-5 on Fashion-MNIST)."""
+    """Path of a bundled model: ``seed_cnn`` (the articles' CNN on MNIST, the default),
+    ``fashion`` (LeNet-5 on Fashion-MNIST) or ``shapes`` (a colour CNN on the generated
+    shapes, 32×32×3)."""
     return BUNDLED_DIR / BUNDLED[name]
 
 

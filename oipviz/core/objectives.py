@@ -11,12 +11,17 @@ have readable names used in filenames, logs and manifests::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from oipviz.core.errors import OipvizError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 KINDS = ("mean", "max", "neuron", "unit", "logit", "premean")
 
@@ -51,7 +56,7 @@ class Term:
 class Custom:
     """A user's ``fn(*activations) -> (B,) loss`` over the named layers' outputs."""
 
-    fn: Callable
+    fn: Callable[..., tf.Tensor]
     layers: tuple[str, ...]
     weight: float = 1.0
     label: str = "custom"
@@ -110,7 +115,9 @@ class Objective:
     __rmul__ = __mul__
 
 
-def custom(fn: Callable, layers, name: str = "custom") -> Objective:
+def custom(
+    fn: Callable[..., tf.Tensor], layers: str | Iterable[str], name: str = "custom"
+) -> Objective:
     """A user's objective: ``fn(*acts)`` gets the outputs (B,...) of ``layers`` (a name
     or a list; after their activation) as TensorFlow tensors and returns one loss per
     image (B,).  It is traced into the engine's graph, so use TensorFlow ops."""
@@ -133,7 +140,9 @@ def neuron(layer: str, m: int, row: int, col: int) -> Objective:
     return Objective((Term(layer, "neuron", int(m), 1.0, int(row), int(col)),))
 
 
-def layer_mix(layer: str, n_maps: int, weights=None, maps=None) -> Objective:
+def layer_mix(
+    layer: str, n_maps: int, weights: ArrayLike | None = None, maps: Iterable[int] | None = None
+) -> Objective:
     """A whole layer as a weighted mix of map means (default: all maps, equal weights)."""
     maps = list(range(n_maps)) if maps is None else [int(m) for m in maps]
     w = np.ones(len(maps)) if weights is None else np.asarray(weights, dtype=float)
@@ -183,7 +192,7 @@ def wake(obj: Objective) -> Objective:
 def weight_arrays(
     objectives: list[Objective],
     heads: list[tuple[str, bool]],
-    shapes: list[tuple],
+    shapes: list[tuple[int, ...]],
     customs: tuple[Custom, ...] = (),
 ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
     """Per-head weight tensors so that loss_b = Σ W_lin·A + Σ W_max·max_hw(A) + Σ W_c·f_c.
@@ -210,11 +219,16 @@ def weight_arrays(
                 elif t.kind == "max":
                     mx[h][b, t.index] += t.weight
                 elif t.kind == "neuron":
-                    if not (0 <= t.row < shape[0] and 0 <= t.col < shape[1]):
+                    row, col = t.row, t.col  # a Term built by hand may lack them
+                    if (
+                        row is None
+                        or col is None
+                        or not (0 <= row < shape[0] and 0 <= col < shape[1])
+                    ):
                         raise OipvizError(
                             f"{t.label}: neuron outside the {shape[0]}×{shape[1]} map"
                         )
-                    lin[h][b, t.row, t.col, t.index] += t.weight
+                    lin[h][b, row, col, t.index] += t.weight
                 else:
                     raise OipvizError(f"{t.label}: {t.kind} needs a dense layer")
             else:

@@ -14,7 +14,9 @@ them (explain, predict, activations, embed and clusters data, the tracker's prob
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
+from oipviz.core.convention import Geometry
 from oipviz.core.errors import OipvizError
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, as Pillow's "L"
@@ -48,7 +50,9 @@ def _as_unit_floats(a: np.ndarray, what: str) -> np.ndarray:
     return x
 
 
-def as_pixels(images, geometry, what: str = "images") -> tuple[np.ndarray, list[str]]:
+def as_pixels(
+    images: ArrayLike, geometry: Geometry, what: str = "images"
+) -> tuple[NDArray[np.float32], list[str]]:
     """``images`` as float32 pixels in [0, 1], shaped (N, H, W, C) for ``geometry``.
 
     Parameters

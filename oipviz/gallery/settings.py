@@ -1,41 +1,16 @@
 """The gallery's settings as small dataclasses: the OIP probe, the precursor that rescues
-the maps random inits miss, the feature-space page, and the parts that are optional."""
+the maps random inits miss (:class:`~oipviz.compute.precursor_settings.RescueSettings`), the
+feature-space page, and the parts that are optional."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from oipviz.compute.precursor_settings import DEFAULT_WAKE
+from oipviz.compute.precursor_settings import RescueSettings
 from oipviz.compute.rescue import PROBE_INITS, PROBE_RANGE, PROBE_STEPS, PROBE_STYLE
 from oipviz.core.precision import check as check_precision
 
 FEATURE_SAMPLES = 2000
-
-
-@dataclass(frozen=True)
-class RescueSettings:
-    """The gallery's precursor: the fast forward screen, a short refinement, the default
-    wake (:func:`oipviz.compute.precursor.precursor`'s parameters of the same names)."""
-
-    screen: str = "forward"
-    grid: int = 3
-    values: tuple[float, ...] = (0.2, 0.5, 0.8)
-    test_steps: int = 10
-    top: int = 2
-    steps: int = 200
-    wake: int = DEFAULT_WAKE
-
-    @classmethod
-    def from_dict(cls, d: dict) -> RescueSettings:
-        """From a dict of some of the fields (the others keep their defaults)."""
-        d = dict(d)
-        if "values" in d:
-            d["values"] = tuple(float(v) for v in d["values"])
-        return cls(**d)
-
-    def as_dict(self) -> dict:
-        """The plain form of manifests, pages and :class:`~oipviz.compute.layerjobs.LayerJob`."""
-        return dict(asdict(self), values=list(self.values))
 
 
 #: the default precursor as a dict (``dict(PRECURSOR_DEFAULTS, top=...)``)

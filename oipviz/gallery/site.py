@@ -160,7 +160,10 @@ class _SiteBuild:
         finally:
             self.stages.close()
         self._index(complete=True)
-        counts = {st.info.name: st.rescue.counts for st in self.states}
+        counts = {}
+        for st in self.states:
+            assert st.rescue is not None  # every layer's own job ran its rescue (_fan_out)
+            counts[st.info.name] = st.rescue.counts
         self.folder.write_manifest(
             site_manifest(
                 self.manifest,

@@ -3,4 +3,4 @@ lie in ``bundled/`` (found by :func:`oipviz.core.loader.bundled_model_path`)."""
 
 from __future__ import annotations
 
-ARCH_NAMES = ("seed_cnn", "random_features", "lenet5", "mlp", "linear")
+ARCH_NAMES = ("seed_cnn", "random_features", "lenet5", "mlp", "linear", "shapes_cnn")

@@ -4,17 +4,20 @@ of attribution and the feature-space comparisons get it from here, as a paramete
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from oipviz.core.loader import LoadedModel
 
 RANDOM_FEATURES = "random_features"
 HEAD_EPOCHS = 2
 
 
 def random_features_model(
-    seed: int = 0, epochs: int = HEAD_EPOCHS, data=None, dataset: str = "mnist",
-    split_seed: int = 0,
-):  # fmt: skip
+    seed: int = 0, epochs: int = HEAD_EPOCHS, data: str | Path | None = None,
+    dataset: str = "mnist", split_seed: int = 0,
+) -> LoadedModel:  # fmt: skip
     """The zoo's ``random_features`` net: conv weights drawn with ``seed`` and frozen, the
     Dense head trained for ``epochs`` on the training digits (no augmentation).
 
@@ -28,13 +31,11 @@ def random_features_model(
     Returns
     -------
     LoadedModel
-        Its card says how it was made (``card["note"]``).  Its file lives in a temporary
-        folder that lasts as long as the returned object (``loaded.cache["tempdir"]``);
-        callers may copy it.
+        In memory (no file); its card says how it was made (``card["note"]``).
     """
-    from oipviz.core.loader import load_model
+    from oipviz.core.loader import wrap_model
     from oipviz.data.sources import load_dataset
-    from oipviz.models.train import save_trained, train
+    from oipviz.models.train import train
 
     ds = load_dataset(dataset, path=data, seed=split_seed, allow_download=False)
     model, card, confusion = train(RANDOM_FEATURES, dataset, ds, epochs, seed, augment_data=False)
@@ -43,15 +44,16 @@ def random_features_model(
         f"only the Dense head trained, {epochs} epoch(s) on {card['data_source']} (held-out "
         f"accuracy {card['heldout_accuracy']:.1%})"
     )
-    tmp = tempfile.TemporaryDirectory(prefix="oipviz-random-features-")
-    path = Path(tmp.name) / f"{RANDOM_FEATURES}.keras"
-    save_trained(model, card, confusion, path)
-    loaded = load_model(path)
-    loaded.cache["tempdir"] = tmp
-    return loaded
+    return wrap_model(model, name=f"{RANDOM_FEATURES}.keras", card=card)
 
 
-def compare_model(spec, seed: int = 0, data=None, dataset: str = "mnist", split_seed: int = 0):
+def compare_model(
+    spec: LoadedModel | str | Path,
+    seed: int = 0,
+    data: str | Path | None = None,
+    dataset: str = "mnist",
+    split_seed: int = 0,
+) -> LoadedModel:
     """The second model of a comparison: a LoadedModel, a model path, or
     ``random_features`` (built by :func:`random_features_model`)."""
     from oipviz.core.loader import LoadedModel, load_model

@@ -14,20 +14,6 @@ from PIL import Image
 from oipviz.render.figures import figure_image, new_figure
 
 SIGNED_CMAP, POSITIVE_CMAP = "RdBu_r", "inferno"
-TITLES = {
-    "saliency": "saliency |∇f|",
-    "gradinput": "gradient × input",
-    "smoothgrad": "SmoothGrad",
-    "ig": "Integrated Gradients",
-    "gradcam": "Grad-CAM",
-    "gradcampp": "Grad-CAM++",
-    "occlusion": "occlusion",
-}
-#: the methods whose maps are signed by definition (``Method.signed`` of
-#: :mod:`oipviz.compute.attribution`; a test keeps the two equal)
-SIGNED_METHODS = frozenset({"gradinput", "ig", "occlusion"})
-
-
 def attribution_overlay(x01: np.ndarray, m: np.ndarray, signed: bool) -> np.ndarray:
     """One attribution map over its digit.
 
@@ -68,9 +54,9 @@ def picture(x: np.ndarray) -> np.ndarray:
     return x[..., 0] if x.ndim == 3 and x.shape[-1] == 1 else x
 
 
-def is_signed(method: str, maps: np.ndarray) -> bool:
-    """True if ``method`` is signed by definition or any of its ``maps`` is negative."""
-    return method in SIGNED_METHODS or bool((maps < 0).any())
+def is_signed(attribution) -> bool:
+    """True if the method is signed by definition or any of its maps is negative."""
+    return bool(attribution.signed) or bool((attribution.maps < 0).any())
 
 
 def grid_figure(res, rows: int = 16) -> Image.Image:
@@ -80,7 +66,8 @@ def grid_figure(res, rows: int = 16) -> Image.Image:
     ----------
     res : ExplainResult
         Read: ``images``, ``methods``, ``attributions[m].maps``, ``probs``, ``targets``,
-        ``labels``, ``target_mode``, ``model_name``.
+        ``labels``, ``target_mode``, ``model_name``; each attribution's
+        ``title`` and ``signed``.
     rows : int
         At most this many images (the first ones).
 
@@ -100,13 +87,13 @@ def grid_figure(res, rows: int = 16) -> Image.Image:
         lab = "" if res.labels is None else f" label {int(res.labels[i])}"
         ax.set_title(f"pred {k} ({p[k]:.1%})\ntarget {res.targets[i]}{lab}", fontsize=7)
         for j, m in enumerate(res.methods, start=1):
-            maps = res.attributions[m].maps
+            att = res.attributions[m]
             axes[i, j].imshow(
-                attribution_overlay(res.images[i], maps[i], is_signed(m, maps)),
+                attribution_overlay(res.images[i], att.maps[i], is_signed(att)),
                 interpolation="nearest",
             )
             if i == 0:
-                axes[i, j].set_title(TITLES.get(m, m), fontsize=8)
+                axes[i, j].set_title(att.title or m, fontsize=8)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])

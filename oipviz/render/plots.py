@@ -178,3 +178,41 @@ def refine_curves(res) -> Image.Image:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return figure_image(fig)
+
+
+def confusion_picture(confusion: np.ndarray, title: str, class_names=None) -> Image.Image:
+    """The confusion matrix (true × predicted, counts in the cells); the axes name the
+    classes (``class_names``, else their indices).
+
+    Parameters
+    ----------
+    confusion : ndarray
+        Counts, true class × predicted class.
+    title : str
+        Shown above the matrix.
+    class_names : sequence of str, optional
+        One per class.
+
+    Returns
+    -------
+    PIL.Image.Image
+    """
+    n = len(confusion)
+    names = [str(c) for c in (class_names or range(n))]
+    wordy = max(len(s) for s in names) > 2
+    side = max(5.5, 0.45 * n + (2.5 if wordy else 1.0))
+    fig = new_figure(side, side - 0.5)
+    ax = fig.subplots()
+    ax.imshow(confusion, cmap="viridis")
+    half = confusion.max() / 2
+    for (i, j), v in np.ndenumerate(confusion):
+        if v:
+            colour = "black" if v > half else "white"
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=7, color=colour)
+    ax.set_xticks(range(n), names, rotation=90 if wordy else 0, fontsize=8 if wordy else None)
+    ax.set_yticks(range(n), names, fontsize=8 if wordy else None)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return figure_image(fig)

@@ -33,7 +33,9 @@ def _small(rd: DreamRound) -> np.ndarray:
 
 def _rgb_image(a: np.ndarray, scale: int = 1) -> Image.Image:
     img = Image.fromarray(np.round(np.clip(a, 0.0, 1.0) * 255).astype(np.uint8), "RGB")
-    return img if scale == 1 else img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    if scale == 1:
+        return img
+    return img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
 
 
 def _colour_panels(rd: DreamRound, tag: str) -> tuple[list[Image.Image], list[str]]:

@@ -1,14 +1,12 @@
 """Write the feature views (embedding, clusters, weights) into an
 :class:`~oipviz.core.outputs.OutputFolder`: PNGs, CSV, .npy, an HTML page, the manifest.
-No TensorFlow here: everything comes from the result objects."""
+Nothing is computed here: everything comes from the result objects."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 from oipviz.core.folders import OutputFolder
 from oipviz.core.outputs import save_array, save_csv, save_image, write_text
+from oipviz.writers.trained import write_built_model
 
 
 def _data(digits) -> dict:
@@ -34,10 +32,7 @@ def write_embed(out: OutputFolder, res, manifest: dict) -> dict:
     files.append(save_array(tmp / "labels.npy", res.labels).name)
     files.append(save_csv(tmp / "scores.csv", res.summary()).name)
     if res.built is not None:  # keep the random-weight net the run trained, with its card
-        src = Path(res.built.path)
-        for f in sorted(src.parent.glob(src.stem + ".*")):
-            shutil.copyfile(f, tmp / f.name)
-            files.append(f.name)
+        files += write_built_model(tmp, res.built)
     title = " vs ".join(p.title for p in res.panels[:2]) + f" ({res.method})"
     meta = (
         f"{len(res.digits)} digits from {res.digits.source} ({res.digits.heldout} held-out "

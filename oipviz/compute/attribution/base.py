@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from oipviz.core.errors import OipvizError
 from oipviz.core.layers import class_probabilities, outputs_are_probabilities
 from oipviz.core.objectives import Objective, class_logit, customs_of
 from oipviz.core.pixels import as_pixels
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 DEFAULT_CHUNK = 1024
 
@@ -49,6 +52,8 @@ class Attribution:
     extras: dict = field(default_factory=dict)  # method-specific arrays, e.g. completeness
     params: dict = field(default_factory=dict)
     precision: str = "float32"  # of the pixel gradients (values are always float32)
+    title: str = ""  # how pictures name the method (its class's ``title``)
+    signed: bool = False  # signed by definition (its class's ``signed``)
 
 
 def as_images(loaded, x01) -> np.ndarray:
@@ -105,6 +110,15 @@ def as_objectives(loaded, targets, n: int) -> list[Objective]:
     return out
 
 
+class Split(Protocol):
+    """The model split at a layer (Grad-CAM's :class:`~.gradcam.Tail`): ``a(z)`` is the
+    layer's output A for engine-space images, ``split(a, z)`` the heads' outputs from A."""
+
+    def a(self, z: tf.Tensor) -> tf.Tensor: ...
+
+    def __call__(self, a: tf.Tensor, z: tf.Tensor) -> list[tf.Tensor]: ...
+
+
 class Scorer:
     """The traced pieces every method uses: the target's value and its pixel gradient.
 
@@ -126,6 +140,7 @@ class Scorer:
         self.mean, self.std = loaded.convention.mean, loaded.convention.std
         self.prob_head = self.heads.index((last_layer(loaded).name, False))
         self.softmax_out = outputs_are_probabilities(loaded)
+        self.tail: Split | None = None  # set by a method's prepare (Grad-CAM's split)
 
     def acts(self, x, low: bool = False):
         """All heads' outputs (float32) for pixel-space images ``x``; ``low``: computed at
@@ -180,7 +195,7 @@ class Method:
     needs_conv: ClassVar[bool] = False
     #: where the method comes in "all" (lower first)
     order: ClassVar[int] = 100
-    signed: ClassVar[bool] = False  # maps can be negative (shown with a diverging map)
+    signed: bool = False  # maps can be negative (shown with a diverging map)
     layer: str | None = None
     #: its gradients go through the engine (``bfloat16`` applies); else always float32
     low_precision: ClassVar[bool] = True
@@ -277,4 +292,6 @@ class Method:
             cat,
             dict(self.params(), precision=f.precision),
             f.precision,
+            self.title or self.name,
+            bool(self.signed),
         )

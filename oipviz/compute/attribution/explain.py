@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from oipviz.core import precision as precisions
 from oipviz.core.errors import OipvizError
 from oipviz.core.objectives import Objective
 from oipviz.core.pixels import as_pixels
+
+if TYPE_CHECKING:
+    from oipviz.compute.attribution.sanity import SanityResult
 
 TARGET_MODES = ("predicted", "true")
 
@@ -39,7 +43,7 @@ class ExplainResult:
     labels: np.ndarray | None = None
     sources: list[str] = field(default_factory=list)
     model_name: str = ""
-    sanity: object = None  # a SanityResult with sanity=True
+    sanity: SanityResult | None = None  # with sanity=True
     notes: list[str] = field(default_factory=list)  # conversions made, methods skipped
 
     @property

@@ -3,7 +3,9 @@ bicubically to the image size."""
 
 from __future__ import annotations
 
-from oipviz.compute.attribution.base import Method, Scorer
+from collections.abc import Callable
+
+from oipviz.compute.attribution.base import DEFAULT_CHUNK, Attribution, Method, Scorer
 from oipviz.compute.attribution.registry import register
 from oipviz.core.errors import LayerError
 
@@ -70,11 +72,19 @@ class GradCAM(Method):
         return [(conv_layer(loaded, self.layer), False)]
 
     def prepare(self, loaded, f: Scorer) -> None:
-        f.tail = Tail(loaded, self.layer, f.heads)
+        f.tail = Tail(loaded, conv_layer(loaded, self.layer), f.heads)
 
-    def __call__(self, loaded, images, targets, **kw):
+    def __call__(
+        self,
+        loaded,
+        images,
+        targets,
+        chunk: int = DEFAULT_CHUNK,
+        progress: Callable[[int], None] | None = None,
+        precision: str = "float32",
+    ) -> Attribution:
         self.layer = conv_layer(loaded, self.layer)
-        return super().__call__(loaded, images, targets, **kw)
+        return super().__call__(loaded, images, targets, chunk, progress, precision)
 
     def weights(self, a, g):
         """Per-map weights (B,K) from activations and gradients (B,h,w,K)."""
@@ -85,11 +95,13 @@ class GradCAM(Method):
     def graph(self, f: Scorer, x, w):
         import tensorflow as tf
 
+        tail = f.tail
+        assert tail is not None  # made by prepare, before the graph is traced
         z = (x - f.mean) / f.std
-        a = f.tail.a(z)
+        a = tail.a(z)
         with tf.GradientTape() as tape:
             tape.watch(a)
-            acts = f.tail(a, z)
+            acts = tail(a, z)
             s = f.value(acts, w)
         g = tape.gradient(s, a)
         cam = tf.nn.relu(tf.einsum("bhwk,bk->bhw", a, self.weights(a, g)))

@@ -11,17 +11,21 @@ names match its constructor's arguments."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from typing import TypeVar
 
+from oipviz.compute.attribution.base import Method
 from oipviz.core.errors import OipvizError
 
-METHODS: dict[str, type] = {}
+METHODS: dict[str, type[Method]] = {}
 ALIASES: dict[str, str] = {}
+M = TypeVar("M", bound=type[Method])
 
 
-def register(*aliases: str):
+def register(*aliases: str) -> Callable[[M], M]:
     """Class decorator: register a Method under its ``name`` (and ``aliases``)."""
 
-    def deco(cls):
+    def deco(cls: M) -> M:
         if not cls.name or cls.name in METHODS:
             raise ValueError(f"attribution method name {cls.name!r} is empty or taken")
         METHODS[cls.name] = cls
@@ -52,7 +56,9 @@ def method_names(spec) -> list[str]:
 
 def settings_of(cls) -> set[str]:
     """The settings a method takes (its constructor's argument names)."""
-    return set(inspect.signature(cls.__init__).parameters) - {"self"}
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {p.name for p in params if p.kind in named} - {"self"}
 
 
 def build_methods(names, **settings) -> dict:

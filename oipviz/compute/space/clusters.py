@@ -90,10 +90,19 @@ class ClusterResult:
         """The K with the highest mean silhouette."""
         return int(self.ks[int(np.nanargmax(self.silhouette))])
 
+    @property
+    def _pixel_centroids(self) -> bool:
+        return self.layer == PIXELS and self.centroids.shape[1] == 784
+
     def centroid_images(self) -> np.ndarray:
         """(K,28,28): the centroids themselves for pixels, else the nearest real digits."""
-        if self.layer == PIXELS and self.centroids.shape[1] == 784:
+        if self._pixel_centroids:
             return self.centroids.reshape(-1, 28, 28)
+        if self.digits is None:
+            raise OipvizError(
+                "no digits to show the centroids by: set res.digits to the clustered digits "
+                "(oipviz.clusters does)"
+            )
         return self.digits.x01[self.nearest]
 
     def rows(self) -> list[dict]:
@@ -152,7 +161,7 @@ class ClusterResult:
                 "shown K": self.show_k,
                 "purity": f"{self.purity:.3f}",
             },
-            self.sheet(),
+            self.sheet() if self._pixel_centroids or self.digits is not None else None,
         )
 
 

@@ -5,6 +5,7 @@ zoo's random-weight net) and raw pixels.  Compute only: a result, no files."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 
@@ -63,6 +64,28 @@ class Panel:
             "accuracy": self.accuracy(labels),
             "misclassified": None if self.pred is None else int((self.pred != labels).sum()),
         }
+
+
+class EmbedOptions(TypedDict, total=False):
+    """The keyword options of :func:`embed` that :func:`oipviz.embed` passes through."""
+
+    samples: int
+    method: str
+    mode: str
+    perplexity: float
+    k: int
+    compare_layer: str | None
+    n_jobs: int | None
+
+
+class _PanelOptions(TypedDict):
+    method: str
+    mode: str
+    seed: int
+    perplexity: float
+    k: int
+    n_jobs: int | None
+    progress: Stages
 
 
 @dataclass
@@ -193,7 +216,7 @@ def embed(
     digits = sample_digits(samples, data, dataset, split_seed)
     project.check_sizes(len(digits), method, perplexity, k)
     stages = Stages(progress)
-    opts = dict(
+    opts = _PanelOptions(
         method=method,
         mode=mode,
         seed=seed,
