@@ -147,7 +147,8 @@ def main() -> None:
             ex, hv = row["exhaustive"], row["halving"]
             print(
                 f"{layer} {m:3d} {kind:6s} above0 {above[m]:5d}  overlap {row['overlap']}/8  "
-                f"best ex {ex['best']:9.4g} hv {hv['best']:9.4g} ({100 * row['best_rel_diff']:+.2f}%)  "
+                f"best ex {ex['best']:9.4g} hv {hv['best']:9.4g} "
+                f"({100 * row['best_rel_diff']:+.2f}%)  "
                 f"screen ex {ex['screen_seconds']:5.1f} s hv {hv['screen_seconds']:5.1f} s  "
                 f"work {100 * row['work_fraction']:.1f}%  load {row['load_1min']}"
                 + ("" if row["passes"] else "  FAIL"),
@@ -207,13 +208,15 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(
-        f"\n{ok}/{len(rows)} maps pass (overlap >= 7/8 and best within 2%); holds: {summary['holds']}; "
-        f"min overlap {summary['min_overlap']}/8, max |Δbest| {100 * summary['max_abs_best_rel_diff']:.2f}%"
+        f"\n{ok}/{len(rows)} maps pass (overlap >= 7/8 and best within 2%); "
+        f"holds: {summary['holds']}; min overlap {summary['min_overlap']}/8, "
+        f"max |Δbest| {100 * summary['max_abs_best_rel_diff']:.2f}%"
     )
     print(
         f"screen time exhaustive/halving {summary['screen_time_ratio_exhaustive_over_halving']}× "
         f"(live maps {summary['live_screen_time_ratio']}×); nominal halving work "
-        f"{100 * (summary['nominal_work_fraction'] or 0):.1f}% of exhaustive incl. the forward pass; "
+        f"{100 * (summary['nominal_work_fraction'] or 0):.1f}% of exhaustive "
+        "incl. the forward pass; "
         f"load {result['load_average_start'][0]} → {result['load_average_end'][0]}"
     )
     print(f"wrote {args.out}")

@@ -286,8 +286,8 @@ def main() -> None:
         "setup": "one fresh process per (config, round), round-robin; threads set before TF "
         "starts (0 = TF default); warm-up call per batch, then one timed ascend call "
         "per batch; image i on conv3 map i % 128, fluctuation inits, prune=False",
-        "ray_note": "oipviz.compute.executors sets intra = inter = --cpus-per-task in each Ray task: "
-        "the (k,k) rows",
+        "ray_note": "oipviz.compute.executors sets intra = inter = --cpus-per-task in each "
+        "Ray task: the (k,k) rows",
         "configs": [list(c) for c in cfgs],
         "stats": stats,
         "verdict": verdict,

@@ -92,7 +92,7 @@ def _set_up_process(debug: bool) -> None:
 #: set when this process received SIGTERM: the compute layers turn an interrupt inside the
 #: engine into a plain KeyboardInterrupt after keeping what is finished, so the type alone
 #: does not always tell SIGTERM from Ctrl-C
-_SIGTERM_RECEIVED = []
+_SIGTERM_RECEIVED: list[int] = []
 
 
 def _terminate(signum, frame) -> None:

@@ -8,6 +8,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class LoadedModel:
     """A validated model with its input convention, geometry, card and layer table."""
 
     path: Path
-    model: object
+    model: Any  # a keras.Model (typed loosely: TensorFlow and Keras ship no type stubs)
     convention: InputConvention
     geometry: Geometry
     card: dict | None = None
@@ -67,11 +68,12 @@ class LoadedModel:
     def check_maps(self, layer: str, maps) -> list[int]:
         """Validate map indices for ``layer``; returns them as a list of ints."""
         info = self.unit_layer(layer)
+        units = info.units or 0  # unit_layer refuses layers without units
         out = []
         for m in maps:
             m = checks.integer("map", m)
-            if not 0 <= m < info.units:
-                raise LayerError(f"map {m} out of range for {info.name}: valid 0–{info.units - 1}")
+            if not 0 <= m < units:
+                raise LayerError(f"map {m} out of range for {info.name}: valid 0–{units - 1}")
             out.append(m)
         return out
 
@@ -132,10 +134,10 @@ def peek_geometry(path: str | Path | None) -> Geometry | None:
         c.get("batch_shape") or c.get("batch_input_shape")
         for c in _input_layer_configs(cfg.get("config", {}))
     ]
-    shapes = [s for s in shapes if s]
-    if len(shapes) != 1:
+    found = [tuple(s) for s in shapes if s]
+    if len(found) != 1:
         return None
-    return Geometry.of_input(tuple(shapes[0])[1:])
+    return Geometry.of_input(found[0][1:])
 
 
 def _input_layer_configs(cfg) -> list[dict]:

@@ -37,7 +37,9 @@ def augment(
     centre = ((w - 1) / 2, (h - 1) / 2)  # (13.5, 13.5) on 28×28, as before
     out = np.empty_like(x)
     for i, img in enumerate(x):
-        m = cv2.getRotationMatrix2D(centre, rng.uniform(-max_rot, max_rot), 1.0)
+        m = np.asarray(
+            cv2.getRotationMatrix2D(centre, rng.uniform(-max_rot, max_rot), 1.0), np.float64
+        )
         m[:, 2] += rng.uniform(-max_shift, max_shift, size=2)
         out[i] = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
     return out

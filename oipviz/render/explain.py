@@ -14,6 +14,8 @@ from PIL import Image
 from oipviz.render.figures import figure_image, new_figure
 
 SIGNED_CMAP, POSITIVE_CMAP = "RdBu_r", "inferno"
+
+
 def attribution_overlay(x01: np.ndarray, m: np.ndarray, signed: bool) -> np.ndarray:
     """One attribution map over its digit.
 
