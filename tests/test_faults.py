@@ -687,15 +687,16 @@ def test_train_results_on_stdout_progress_on_stderr(cli, tmp_path, tiny_npz):
 
 def test_train_disk_full_is_one_line_and_leaves_nothing(cli, tmp_path, monkeypatch, tiny_npz):
     """The model is saved, then its card hits the full disk: nothing is left."""
-    real = Path.write_text
+    real = Path.write_bytes
 
-    def write_text(path, data, *a, **k):
-        if path.name.endswith(".card.tmp.json"):
-            with open("/dev/full", "w") as f:
+    def write_bytes(path, data):
+        if ".card.tmp.json" in path.name:  # the card's temp file (or the temp of that)
+            real(path, data[: len(data) // 2])  # half-written, as on a full disk
+            with open("/dev/full", "wb") as f:
                 f.write(data)
-        return real(path, data, *a, **k)
+        return real(path, data)
 
-    monkeypatch.setattr(Path, "write_text", write_text)
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
     out = tmp_path / "m.keras"
     r = cli(*TRAIN, "--data", tiny_npz, "--out", out)
     assert r.exit_code == 2, (r.exit_code, r.stdout, r.stderr, r.exception)

@@ -52,11 +52,16 @@ def dumps(obj, indent: int | None = 2) -> str:
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write a file atomically (temp file beside it, then rename)."""
+    """Write a file atomically (temp file beside it, then rename); a failed write (a full
+    disk) leaves no temp file."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
