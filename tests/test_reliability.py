@@ -836,7 +836,7 @@ def reference_cams(plain, x01, classes, layer: str = "conv3"):
 def reference_occlusion(plain, x01, classes, patch: int, stride: int, value: float):
     """Occlusion with a numpy loop over patch positions (the last row and column of
     patches aligned with the border): per pixel, the mean drop of the logit over the
-    patches that cover it."""
+    patches that cover it.  ``x01``: (N, H, W, 1)."""
     n, h, w = x01.shape[:3]
 
     def starts(size):
@@ -911,7 +911,7 @@ def test_gradcam_and_gradcampp_match_plain_keras(cli, tmp_path, plain):
 )
 def test_occlusion_matches_a_numpy_loop(cli, tmp_path, plain, args, patch, stride, value):
     x, pred, m = _explain(cli, tmp_path / "e", "--method", "occlusion", *args)
-    ref = reference_occlusion(plain, x[..., 0], pred, patch, stride, value)
+    ref = reference_occlusion(plain, x, pred, patch, stride, value)
     got = np.load(tmp_path / "e" / "maps_occlusion.npy")
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
     used = m["method_parameters"]["occlusion"]
@@ -933,9 +933,8 @@ def test_integrated_gradients_steps_and_baseline_match_plain_keras(cli, tmp_path
         maps[steps] = np.load(out / "maps_ig.npy")
         ref = reference_ig(plain, x, pred, steps, value)
         np.testing.assert_allclose(maps[steps], ref, rtol=1e-3, atol=1e-4 * np.abs(ref).max())
-        assert m["method_parameters"]["ig"] == {
-            "steps": steps, "baseline": baseline, "rule": "trapezoid"
-        }  # fmt: skip
+        used = m["method_parameters"]["ig"]
+        assert (used["steps"], used["baseline"], used["rule"]) == (steps, baseline, "trapezoid")
     # more steps: a different (better) path integral
     assert not np.allclose(maps[4], maps[32], rtol=1e-2, atol=1e-3 * np.abs(maps[32]).max())
 
