@@ -434,6 +434,7 @@ def _resume_and_reference(cli, args: list, out: Path, ref: Path) -> Path:
     return ref
 
 
+@pytest.mark.slow  # (two real runs and a resume: about 30 s)
 def test_ctrl_c_oip_keeps_finished_parts_and_resume_gives_the_same_bytes(cli, user_error, tmp_path):
     x = _interrupted_run(tmp_path, OIP_ALL, "X", "parts/maps_*.npz", "oip")
     _only_finished_oip_parts(x)
@@ -478,6 +479,7 @@ PRECURSOR_RUN = [
 ]
 
 
+@pytest.mark.slow  # (two real runs and a resume: about 30 s)
 def test_ctrl_c_precursor_keeps_finished_maps_and_resume_gives_the_same_bytes(
     cli, user_error, tmp_path
 ):
@@ -956,3 +958,54 @@ def test_smoothgrad_noise(cli, tmp_path):
     assert m["method_parameters"]["smoothgrad"]["noise"] == 0.5
     corr = np.corrcoef(noisy.ravel(), np.load(out / "maps_saliency.npy").ravel())[0, 1]
     assert corr < 0.9, corr
+
+
+# ----------------------------------------------------------------------------- 14. README
+
+
+@pytest.mark.slow  # (the full default search: about 15 s)
+def test_readme_headline_precursor_with_its_defaults(cli, tmp_path, monkeypatch, plain):
+    """``oipviz precursor --layer conv3 --map 46`` exactly as the README's first command:
+    the 3×3 grid of 3 grey values (19,683 patterns), the halving screen, the top 8 refined
+    1200 steps; the summary line the user reads agrees with the files, and the best OIP
+    really drives map 46 that high (measured with plain Keras)."""
+    import re
+
+    import keras
+
+    monkeypatch.chdir(tmp_path)  # the default --out (precursor_conv3_46) is made in the cwd
+    r = cli("precursor", "--layer", "conv3", "--map", "46")
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    out = tmp_path / "precursor_conv3_46"
+    lines = r.stdout.splitlines()
+    assert lines[-1] == "wrote precursor_conv3_46/", lines
+    head = re.fullmatch(
+        r"conv3 map 46: best (\S+) \(candidate (\d), screen rank \d of 19,683, pattern "
+        r"(\d+)\); refined by screen rank: ((?:\S+, ){7}\S+); above zero",
+        lines[0],
+    )
+    assert head and len(lines) == 2, lines
+    m = strict_json(out / "manifest.json")
+    assert m["complete"] is True and m["status"] == "above zero"
+    assert (m["grid"], m["values"], m["screen"], m["n_screened"]) == (
+        3, [0.2, 0.5, 0.8], "halving", 19_683
+    )  # fmt: skip
+    assert (m["parameters"]["top"], m["parameters"]["epochs"]) == (8, 1200)
+    assert len(m["candidates"]) == 8 and m["best_candidate"] == int(head.group(2))
+    assert float(head.group(1)) == pytest.approx(m["best_activation"], rel=5e-3)
+    for i in range(1, 9):
+        for name in (f"start_{i}_viridis.png", f"start_{i}_gray.png", f"oip_{i}.npy",
+                     f"oip_{i}_viridis.png", f"oip_{i}_gray.png"):  # fmt: skip
+            assert (out / name).is_file(), name
+    for name in ("best.npy", "best_viridis.png", "contact_sheet.png", "screen_histogram.png",
+                 "refine_curves.png", "refine_history.npy", "screen_losses.npy"):  # fmt: skip
+        assert (out / name).is_file(), name
+    assert np.load(out / "screen_losses.npy").shape == (19_683,)
+    assert np.load(out / "refine_history.npy").shape[1] == 8  # one curve per candidate
+    # the best OIP (engine space) through plain Keras: conv3's map 46, averaged
+    model = plain[0]
+    best = np.load(out / "best.npy")[None, ..., None]
+    conv3 = keras.Model(model.inputs, model.get_layer("conv3").output)
+    value = float(np.asarray(conv3(best))[0, :, :, 46].mean())
+    assert value == pytest.approx(m["best_activation"], rel=1e-3)
+    assert value > 50  # well above zero: the search found a pattern the map answers
