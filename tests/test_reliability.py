@@ -1009,3 +1009,118 @@ def test_readme_headline_precursor_with_its_defaults(cli, tmp_path, monkeypatch,
     value = float(np.asarray(conv3(best))[0, :, :, 46].mean())
     assert value == pytest.approx(m["best_activation"], rel=1e-3)
     assert value > 50  # well above zero: the search found a pattern the map answers
+
+
+# ----------------------------------------------------------------------------- 15. options
+# (options that only the fuzzer ran before: each one's effect, not just its acceptance)
+
+
+def _dream_manifest(cli, out: Path, *args) -> dict:
+    r = cli("dream", PHOTO, "--map", "2", "--iters", "1", "--epochs", "2", "--quiet",
+            "--out", out, *args)  # fmt: skip
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    return strict_json(out / "manifest.json")
+
+
+def test_dream_octaves_octave_scale_and_gray(cli, tmp_path):
+    from PIL import Image
+
+    w, h = Image.open(PHOTO).size
+    assert Image.open(PHOTO).mode == "RGB"
+    m = _dream_manifest(cli, tmp_path / "o", "--octaves", "2", "--octave-scale", "2")
+    # the coarse octave is the photo divided by --octave-scale, then the photo's own size
+    assert [(r["octave"], r["size"]) for r in m["rounds"]] == [
+        (1, [round(w / 2), round(h / 2)]), (2, [w, h])
+    ]  # fmt: skip
+    for r in m["rounds"]:
+        assert (tmp_path / "o" / r["strip"]).is_file()
+    m3 = _dream_manifest(cli, tmp_path / "o3", "--octaves", "3", "--octave-scale", "1.5")
+    assert [r["size"][0] for r in m3["rounds"]] == [round(w / 2.25), round(w / 1.5), w]
+    # a colour photo dreams in colour; --gray writes the articles' grey picture
+    plain_dream = Image.open(tmp_path / "o" / "dream.png")
+    assert plain_dream.mode == "RGB" and plain_dream.size == (w, h)
+    _dream_manifest(cli, tmp_path / "g", "--gray")
+    grey = Image.open(tmp_path / "g" / "dream.png")
+    assert grey.mode == "L" and grey.size == (w, h)
+
+
+def _embed(cli, out: Path, *args) -> dict:
+    r = cli("embed", "--quiet", "--out", out, *args)
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    return strict_json(out / "manifest.json")
+
+
+@pytest.mark.slow  # (openTSNE in a fresh process: about 10-15 s)
+def test_embed_tsne_separates_the_classes(cli, tmp_path):
+    tsne = ["--method", "tsne", "--perplexity", "10", "--jobs", "1"]
+    m = _embed(cli, tmp_path / "t", "--layer", "dense1", "--samples", "120", *tsne)
+    (panel,) = m["panels"]
+    assert m["method"] == "tsne" and any("t-SNE" in n for n in panel["notes"]), panel
+    coords = np.load(tmp_path / "t" / "coords.npy")
+    assert coords.shape == (120, 2) and np.isfinite(coords).all()
+    # t-SNE keeps neighbourhoods: the classes stay apart in 2-D (PCA of dense1 gives ~0.6)
+    assert panel["knn_agreement_2d"] >= 0.9, panel
+
+
+def test_embed_mode_and_compare_layer(cli, tmp_path):
+    pool = _embed(cli, tmp_path / "p", "--layer", "conv3", "--samples", "60", "--method", "pca")
+    flat = _embed(cli, tmp_path / "f", "--layer", "conv3", "--samples", "60", "--method", "pca",
+                  "--mode", "flat")  # fmt: skip
+    assert pool["panels"][0]["dims"] == 128  # one value per map (the spatial mean)
+    assert flat["panels"][0]["dims"] == 3 * 3 * 128  # every position of every map
+    assert not np.allclose(
+        np.abs(np.load(tmp_path / "p" / "coords.npy")),
+        np.abs(np.load(tmp_path / "f" / "coords.npy")),
+    )
+    # --compare-layer: the second model's panel is its conv3, as embedding conv3 alone gives
+    from oipviz.core.loader import bundled_model_path
+
+    m = _embed(cli, tmp_path / "c", "--layer", "dense1", "--samples", "60", "--method", "pca",
+               "--compare", bundled_model_path("seed_cnn"), "--compare-layer", "conv3")  # fmt: skip
+    assert [(p["layer"], p["dims"]) for p in m["panels"][:2]] == [("dense1", 70), ("conv3", 128)]
+    np.testing.assert_allclose(
+        np.abs(np.load(tmp_path / "c" / "coords_seed_cnn_conv3.npy")),
+        np.abs(np.load(tmp_path / "p" / "coords.npy")),
+        rtol=1e-4, atol=1e-4,
+    )  # fmt: skip
+
+
+def test_clusters_show_k(cli, tmp_path):
+    args = ["clusters", "--layer", "dense1", "--samples", "200", "--k", "2-6", "--quiet"]
+    r = cli(*args, "--show-k", "4", "--out", tmp_path / "k4")
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    m = strict_json(tmp_path / "k4" / "manifest.json")
+    assert m["summary"]["show_k"] == 4
+    table = np.loadtxt(tmp_path / "k4" / "contingency_K4.csv", delimiter=",", skiprows=1,
+                       usecols=range(1, 11), ndmin=2)  # fmt: skip
+    assert table.shape[0] == 4 and table.sum() == 200  # 4 clusters of the 200 digits
+    assert m["summary"]["purity"] == pytest.approx(table.max(axis=1).sum() / 200, abs=1e-3)
+    assert (tmp_path / "k4" / "centroids_K4.png").is_file()
+    # without --show-k: the K of the best mean silhouette is shown
+    r = cli(*args, "--out", tmp_path / "best")
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    s = strict_json(tmp_path / "best" / "manifest.json")["summary"]
+    assert s["show_k"] == s["best_k_silhouette"]
+    assert (tmp_path / "best" / f"contingency_K{s['show_k']}.csv").is_file()
+
+
+def test_gallery_all_layers(cli, tmp_path, loaded):
+    out = tmp_path / "g"
+    r = cli("gallery", "--all-layers", "--inits", "1", "--epochs", "5", "--precursor", "off",
+            "--data-limit", "100", "--no-explain", "--no-feature-space", "--quiet",
+            "--out", out)  # fmt: skip
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    convs = {i.name: i.units for i in loaded.conv_layers()}
+    assert list(convs) == ["conv1", "conv2", "conv3"]
+    m = strict_json(out / "manifest.json")
+    assert list(m["layers"]) == list(convs)
+    index = (out / "index.html").read_text()
+    for name, units in convs.items():
+        assert len(m["layers"][name]["maps"]) == units
+        pages = sorted(p.name for p in (out / name).glob("map_*.html"))
+        assert len(pages) == units, (name, len(pages))
+        assert all(f'href="{name}/{p}"' in index for p in pages), name
+    assert (
+        r.stdout.splitlines()[-1]
+        == f"wrote {sum(convs.values())} map page(s); open {out}/index.html"
+    )
