@@ -608,6 +608,7 @@ def test_disk_quota_is_the_same_error(cli, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # (three runs: 7-12 s each case)
 @pytest.mark.parametrize("left", ["interrupted", "killed"])
 def test_disk_full_during_a_resume_keeps_the_earlier_work(cli, tmp_path, monkeypatch, left):
     """An unfinished run's parts are the user's work: a full disk while continuing it must
