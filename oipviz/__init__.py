@@ -13,10 +13,13 @@ Python API (TensorFlow is imported on first use)::
     emb = oipviz.embed("dense1", compare="random_features")  # t-SNE + kNN class agreement
     km = oipviz.clusters("pixels", k="5-40")          # k-means scan: elbow, silhouette, purity
     w = oipviz.weights(model="linear.keras")          # templates / kernels as pictures
+    tracker = oipviz.callbacks.Tracker({"conv3": range(16)}, out="track")  # model.fit(...,
+                                                      #   callbacks=[tracker]): a timeline
 
 The functions live in :mod:`oipviz.api`; the layers below it are :mod:`oipviz.core`
 (model, engine, output layer), :mod:`oipviz.data`, :mod:`oipviz.compute` (compute
-functions returning results) and :mod:`oipviz.writers` / :mod:`oipviz.gallery` (files).
+functions returning results) and :mod:`oipviz.writers` / :mod:`oipviz.gallery` /
+:mod:`oipviz.timeline` (files).
 """
 
 from __future__ import annotations
@@ -69,6 +72,8 @@ def __getattr__(name: str) -> object:
 
     if name in ("objectives", "transforms"):
         return importlib.import_module(f"oipviz.core.{name}")
+    if name == "callbacks":  # Keras callbacks: imports TensorFlow, which ``import oipviz`` does not
+        return importlib.import_module("oipviz.callbacks")
     if name in __all__:
         return getattr(importlib.import_module("oipviz.api"), name)
     raise AttributeError(f"module 'oipviz' has no attribute {name!r}")

@@ -52,16 +52,47 @@ def explain(images: Images, methods: str | Sequence[str] = "all", target: Target
             model: ModelLike = None, labels: ArrayLike | None = None, *, sanity: bool = False,
             reference: ModelLike = None, data: str | Path | None = None, seed: int = 0,
             **kw: Any) -> ExplainResult:  # fmt: skip
-    """Attribution maps of ``methods`` for ``images`` (see
-    :func:`oipviz.compute.attribution.explain.explain` for every parameter).
+    """Attribution maps of ``methods`` for ``images``.
 
     With ``sanity=True`` and no ``reference`` model, the random-weight comparison uses the
     zoo's ``random_features`` net, its head trained for 1 epoch on ``data`` (default: the
     offline digits).
 
+    Parameters
+    ----------
+    images : array, path or list of paths
+        Pixels in [0, 1] (uint8 0–255 is scaled) shaped like the model's images, (N, H, W)
+        or (N, H, W, C); or image files (made into model inputs: MNIST-style for digit
+        models, resized for colour models).
+    methods : str or list of str
+        ``"all"`` (every method that applies to the model), ``"saliency,ig"`` or a list:
+        ``saliency``, ``gradinput``, ``smoothgrad``, ``ig``, ``gradcam``, ``gradcampp``,
+        ``occlusion``, or a registered method's name.
+    target : str, int, Objective or list
+        ``"predicted"``, ``"true"`` (needs ``labels``), a class index, an
+        :class:`~oipviz.core.objectives.Objective`, or one of these per image.
+    model : str, Path, LoadedModel or None
+        The model (None: the bundled seed CNN).
+    labels : array of int, optional
+        The true classes (for ``target="true"`` and the pictures).
+    sanity : bool
+        Add the sanity checks: cascading model randomization, the comparison with a
+        random-weight model (``reference``) and deletion/insertion curves.
+    reference : str, Path, LoadedModel or None
+        The random-weight model of the sanity checks (default: built as described above).
+    data : str or Path, optional
+        Training data of the default ``reference``'s head (``.npz`` or IDX folder).
+    seed : int
+        Seeds SmoothGrad's noise, the randomization and the reference model.
+    **kw :
+        Passed to :func:`oipviz.compute.attribution.explain.explain`: ``chunk``,
+        ``progress``, ``precision`` and the methods' settings (``samples``, ``noise``,
+        ``ig_steps``, ``baseline``, ``layer`` for Grad-CAM, ``patch``, ``stride``...).
+
     Returns
     -------
     ExplainResult
+        ``maps[method]`` (N, H, W), probabilities, targets, and ``sanity`` when asked.
     """
     if sanity and reference is None:
         reference = random_features_model(seed, epochs=1, data=data, split_seed=seed)
@@ -71,17 +102,40 @@ def explain(images: Images, methods: str | Sequence[str] = "all", target: Target
 
 
 def embed(layer: str = "dense1", model: ModelLike = None, *, compare: ModelLike = None,
-          seed: int = 0, data: str | Path | None = None, dataset: str = "mnist",
+          seed: int = 0, data: str | Path | None = None, dataset: str | None = None,
           progress: StageProgress = None, **kw: Unpack[EmbedOptions]) -> EmbedResult:  # fmt: skip
-    """Embed real digits as ``layer`` sees them (see
-    :func:`oipviz.compute.space.embed.embed` for every parameter).
+    """Embed real digits as ``layer`` sees them, in 2-D, with the kNN class agreement.
 
     ``compare`` may also be ``"random_features"``: the zoo's random-weight net, seeded with
     ``seed``, its head trained for 2 epochs here (the result keeps it, ``res.built``).
 
+    Parameters
+    ----------
+    layer : str
+        Any layer (conv outputs pooled over space or flattened, ``mode``) or ``"pixels"``.
+    model : str, Path, LoadedModel or None
+        The model (None: the bundled seed CNN).
+    compare : str, Path, LoadedModel or None
+        A second model embedded beside it (its layer of the same name, else the input of
+        its last layer, or ``compare_layer``), with a raw-pixels panel added.
+    seed : int
+        Seeds the digits' sample, the embedding and the ``random_features`` net.
+    data : str or Path, optional
+        An ``.npz`` or IDX folder of digits (default: the first data source that works).
+    dataset : str
+        ``mnist`` or ``fashion_mnist``.
+    progress : callable, False or None
+        ``progress(stage, n, total)``, False for silence, None for progress bars.
+    **kw :
+        :class:`~oipviz.compute.space.embed.EmbedOptions`: ``samples`` (default 2,000),
+        ``method`` (``tsne``, ``pca`` or ``umap``), ``mode`` (``pool`` or ``flat``),
+        ``perplexity``, ``k`` (neighbours of the agreement), ``compare_layer``,
+        ``n_jobs``.
+
     Returns
     -------
     EmbedResult
+        One panel per model/layer (coordinates, agreement in 2-D and in feature space).
     """
     from oipviz.core.loader import as_loaded
 
@@ -91,7 +145,7 @@ def embed(layer: str = "dense1", model: ModelLike = None, *, compare: ModelLike 
         if fresh and callable(progress):
             progress(f"training the {RANDOM_FEATURES} head", 0, 1)
         split_seed = int((as_loaded(model).card or {}).get("seed", 0))
-        other = compare_model(compare, seed, data, dataset, split_seed)
+        other = compare_model(compare, seed, data, dataset or "mnist", split_seed)
     res = _embed.embed(layer, model, compare=other, seed=seed, data=data, dataset=dataset,
                        progress=progress, **kw)  # fmt: skip
     if fresh:

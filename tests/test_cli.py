@@ -103,3 +103,13 @@ def test_bad_option_values_checked_by_the_command(cli, user_error, tmp_path, loa
     )
     user_error(cli("info", "--input-scale", "bogus"), "--input-scale")
     assert not (tmp_path / "o").exists()
+
+
+def test_version_prints_the_one_version_of_the_package():
+    """``oipviz --version`` prints the version written once, in oipviz.core.versions."""
+    from oipviz.core.versions import VERSION
+
+    code = "from oipviz.cli import main; main(['--version'], prog_name='oipviz')"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == f"oipviz {VERSION}"

@@ -279,15 +279,16 @@ def test_cli_image_with_sanity(cli, seven_png, tmp_path):
     assert "random_features" in m["sanity"]["random_features_model"]
 
 
-def readme_method_source() -> str:
-    """The README's "adding an attribution method is one file" example, as written."""
-    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+def documented_method_source() -> str:
+    """The docs' "adding an attribution method is one file" example (docs/architecture.md),
+    as written."""
+    text = (Path(__file__).parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
     start = text.index("# oipviz/compute/attribution/gradsquared.py")
     return text[start : text.index("```", start)]
 
 
-def test_the_readme_method_is_added_by_its_one_file(digits):
-    """The README's new method, run as written: ``explain`` finds it by name, hands it its
+def test_the_documented_method_is_added_by_its_one_file(digits):
+    """The documented new method, run as written: ``explain`` finds it by name, hands it its
     setting, and the pictures take its title from the class."""
     from oipviz.compute.attribution import explain as E
     from oipviz.compute.attribution.registry import METHODS
@@ -295,7 +296,7 @@ def test_the_readme_method_is_added_by_its_one_file(digits):
 
     before = dict(METHODS)
     try:
-        exec(compile(readme_method_source(), "gradsquared.py", "exec"), {})
+        exec(compile(documented_method_source(), "gradsquared.py", "exec"), {})
         x = digits[0][:3]
         one = E.explain(x, "gradsquared,saliency", model=None)
         two = E.explain(x, "gradsquared", model=None, scale=2.0)

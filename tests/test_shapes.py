@@ -160,3 +160,27 @@ def test_bundled_shapes_model_is_accurate_on_fresh_images(loaded):
     assert accuracy >= 0.95, accuracy
     per_class = [(pred[y == c] == c).mean() for c in range(N_CLASSES)]
     assert min(per_class) >= 0.85, per_class
+
+
+@pytest.mark.slow
+def test_class_logit_oips_of_the_bundled_colour_model_show_their_colour():
+    """For every red, green or blue class, that channel's mean in the class logit's OIP
+    (free range, min-max scaled into [0, 1] as it is drawn) exceeds the other two's."""
+    import oipviz
+
+    m = oipviz.load_model("shapes")
+    names = m.card["class_names"]
+    rgb = ("red", "green", "blue")
+    classes = [c for c, n in enumerate(names) if n.split()[0] in rgb]
+    assert len(classes) == 12
+    run = oipviz.oip("predictions", classes, m, inits=8, steps=600, kind="logit", progress=False)
+    assert run.images.shape == (12, 8, 32, 32, 3)
+    wrong = []
+    for k, c in enumerate(classes):
+        px = m.convention.from_engine(run.best_images[k])
+        px = (px - px.min()) / (px.max() - px.min())
+        means = px.reshape(-1, 3).mean(axis=0)
+        ch = rgb.index(names[c].split()[0])
+        if not means[ch] > np.delete(means, ch).max():
+            wrong.append((names[c], means.round(3).tolist()))
+    assert not wrong, wrong

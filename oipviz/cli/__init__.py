@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from oipviz.core.errors import OipvizError, Terminated
+from oipviz.core.versions import VERSION
 
 COMMANDS = (
     "info",
@@ -28,6 +29,7 @@ COMMANDS = (
     "embed",
     "clusters",
     "weights",
+    "track",
     "serve",
 )
 
@@ -156,7 +158,7 @@ def interruption(exc: BaseException | None) -> KeyboardInterrupt | None:
 
 @click.group(cls=OipvizGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks and TensorFlow's logs.")
-@click.version_option(package_name="oipviz")
+@click.version_option(VERSION, prog_name="oipviz", message="%(prog)s %(version)s")
 def main(debug: bool) -> None:
     """See what the maps of a Keras MNIST CNN respond to, and dream with them.
 

@@ -16,8 +16,8 @@ def _parse_digits(text: str | None) -> list[int] | None:
         out = sorted({int(v) for v in text.split(",") if v.strip()})
     except ValueError:
         out = []
-    if not out or any(not 0 <= d <= 9 for d in out):
-        raise OipvizError(f"bad --digits {text!r}; give classes 0-9 like 3,8")
+    if not out or any(d < 0 for d in out):
+        raise OipvizError(f"bad --digits {text!r}; give class indices like 3,8")
     return out
 
 
@@ -36,10 +36,17 @@ def _parse_digits(text: str | None) -> list[int] | None:
     metavar="3,8",
     help="Without IMAGES: only digits of these classes.",
 )
+@click.option(
+    "--data",
+    default=None,
+    metavar="PATH",
+    help="Without IMAGES: your images, a folder with a subfolder per class or an .npz "
+    "(x, y) [default: the model's data set].",
+)
 @seed_option("Which held-out digits (the offline set is shuffled with it).")
 @output_options("activations")
 @model_options
-def command(model, images, samples, digit_spec, seed, out, force, quiet) -> None:
+def command(model, images, samples, digit_spec, data, seed, out, force, quiet) -> None:
     """Show the activations of every layer for IMAGES (or real digits).
 
     \b
@@ -67,9 +74,9 @@ def command(model, images, samples, digit_spec, seed, out, force, quiet) -> None
     from oipviz.writers.activations import write_activations
 
     digits = _parse_digits(digit_spec)
-    if images and (digits is not None or samples is not None):
+    if images and (digits is not None or samples is not None or data is not None):
         raise OipvizError(
-            "--samples/--digits pick real digits; they cannot be combined with IMAGES"
+            "--samples/--digits/--data pick real images; they cannot be combined with IMAGES"
         )
     files = read_inputs(list(images)) if images else None  # bad files fail here
     with OutputFolder(out or "activations", "activations", force) as folder:
@@ -79,7 +86,7 @@ def command(model, images, samples, digit_spec, seed, out, force, quiet) -> None
             params: dict[str, object] = {"images": list(images)}
         else:
             n = samples or 4
-            inputs, source = dataset_inputs(n, digits, seed, dataset_of(loaded))
+            inputs, source = dataset_inputs(n, digits, seed, dataset_of(loaded, data), loaded)
             params = {"samples": n, "digits": digits, "data_source": source, "split": "test"}
         res = activations(loaded, inputs)
         man = write_activations(

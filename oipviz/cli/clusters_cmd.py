@@ -3,6 +3,8 @@ activations: elbow, silhouette, CPU time, centroids, cluster × class table, pur
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from oipviz.cli.embed_cmd import digit_options, stage_echo, tag
@@ -54,22 +56,12 @@ def command(
 
     ks = parse_k(k_spec)
     check_ks(ks + ([show_k] if show_k else []), samples)
-    params = dict(
-        layer=layer, k=k_spec, show_k=show_k, samples=samples, mode=mode, data=data, dataset=dataset
-    )
+    where: dict[str, Any] = dict(samples=samples, mode=mode, data=data, dataset=dataset)
+    params = dict(layer=layer, k=k_spec, show_k=show_k, **where)
     with OutputFolder(out or f"clusters_{tag(layer)}", "clusters", force) as folder:
         loaded = None if layer == PIXELS else model.load()
         res = clusters(
-            layer,
-            loaded,
-            k=ks,
-            samples=samples,
-            mode=mode,
-            seed=seed,
-            show_k=show_k,
-            data=data,
-            dataset=dataset,
-            progress=stage_echo(quiet),
+            layer, loaded, k=ks, seed=seed, show_k=show_k, progress=stage_echo(quiet), **where
         )
         man = (
             base_manifest("clusters", loaded, params, seed)

@@ -131,6 +131,23 @@ def command(model, image, out, force, quiet, **o) -> None:
     result(f"wrote {folder.shown}/")
 
 
+def _maps(spec: str, info) -> list[int]:
+    """The maps of ``--map``; the defaults (conv3, map 56: the articles' seed_cnn) name what
+    to choose on a model that lacks them."""
+    from oipviz.core.errors import LayerError
+
+    try:
+        return parse_maps(spec, info.units)
+    except LayerError as e:
+        source = click.get_current_context().get_parameter_source("map_spec")
+        if source is not click.core.ParameterSource.DEFAULT:
+            raise
+        raise LayerError(
+            f"{e} (--map defaults to 56, the articles' map of seed_cnn's conv3); "
+            f"choose --map 0-{info.units - 1} or all"
+        ) from None
+
+
 def _check_size(src, size: tuple[int, int], geometry) -> None:
     """A photo smaller than the model's input is refused (before anything loads when the
     model file says its size)."""
@@ -150,7 +167,7 @@ def _dream(folder, loaded, planes: ImagePlanes, src, w, o: dict, quiet: bool):
     from oipviz.writers.dream import write_dream
 
     info = loaded.unit_layer(o["layer"])
-    maps = parse_maps(o["map_spec"], info.units)
+    maps = _maps(o["map_spec"], info)
     whole = o["map_spec"].strip().lower() == "all" and w is None
     objective = make_objective(
         loaded, info.name, "all" if whole else None, maps=None if whole else maps, weights=w

@@ -14,16 +14,17 @@ def data_options(f):
     """--data and --dataset: where the digits of the feature commands come from."""
     f = click.option(
         "--dataset",
-        type=click.Choice(["mnist", "fashion_mnist"]),
-        default="mnist",
-        show_default=True,
+        type=click.Choice(["mnist", "fashion_mnist", "shapes"]),
+        default=None,
+        help="The data set of the digits [default: the model's (its card), else mnist].",
     )(f)
     return click.option(
         "--data",
         type=click.Path(exists=True),
         default=None,
-        help="An .npz (keras layout) or a folder of IDX files [default: the first "
-        "source that works, e.g. the offline MNIST subset].",
+        help="Your images (a folder with a subfolder per class, or an .npz with x, y), or "
+        "an MNIST-layout .npz or IDX folder [default: the first source of --dataset that "
+        "works, e.g. the offline MNIST subset].",
     )(f)
 
 

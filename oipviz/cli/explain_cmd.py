@@ -32,8 +32,9 @@ def _parse_target(text: str):
     "--data",
     default=None,
     metavar="PATH",
-    help="MNIST .npz or IDX folder for --samples (and the sanity check's "
-    "random-features model) [default: keras cache, else the offline subset].",
+    help="Your images for --samples: a folder with a subfolder per class, or an .npz "
+    "(x, y); or an MNIST .npz or IDX folder (also for the sanity check's random-features "
+    "model) [default: the model's data set].",
 )
 @click.option(
     "--method",
@@ -171,18 +172,24 @@ def _inputs(loaded, images, files, o: dict):
     import numpy as np
 
     from oipviz.cli.run import note
-    from oipviz.data.inputs import load_inputs
+    from oipviz.data.inputs import dataset_of, load_inputs, real_images
     from oipviz.data.sources import mnist_digits
+    from oipviz.data.userdata import is_image_data
 
     if files is not None:
         inputs = load_inputs(list(images), loaded.geometry, files)
         x = np.stack([i.x01 for i in inputs]).reshape(-1, *loaded.geometry.shape)
         return x, None, [i.source for i in inputs], {"images": list(images)}
     n = o["samples"] or 8
-    x, labels, source = mnist_digits(n, seed=o["seed"], path=o["data"], split="test")
+    data = o["data"]
+    if data is not None and not is_image_data(data):  # an MNIST .npz or IDX folder
+        x, labels, source = mnist_digits(n, seed=o["seed"], path=data, split="test")
+    else:  # the model's own data set, or the user's images
+        x, labels, source = real_images(dataset_of(loaded, data), n, o["seed"], "test", loaded)
+    what = "image" if data is not None and is_image_data(data) else "held-out image"
     if len(x) < n:
-        note(f"note: --samples {n}: only {len(x)} held-out digits in {source}; using those")
-    sources = [f"{source} held-out digit #{i}" for i in range(len(x))]
+        note(f"note: --samples {n}: only {len(x)} {what}s in {source}; using those")
+    sources = [f"{source} {what} #{i}" for i in range(len(x))]
     return x, labels, sources, {"samples": len(x), "data_source": source, "split": "test"}
 
 

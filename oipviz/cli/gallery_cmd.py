@@ -117,6 +117,14 @@ def _wake():
     "[default: 200, as 'precursor'].",
 )
 @click.option(
+    "--data",
+    default=None,
+    metavar="PATH",
+    help="Your images for the dataset statistics, top images, misclassified page and "
+    "feature space: a folder with a subfolder per class, or an .npz (x, y) "
+    "[default: the model's data set].",
+)
+@click.option(
     "--data-limit",
     type=count(10),
     default=5000,
@@ -239,13 +247,14 @@ def _request(o: dict) -> dict:
     settings = GallerySettings.from_options(
         inits=o["inits"], steps=o["epochs"], lr=o["lr"], range_mode=o["range_mode"],
         style=o["style"], seed=o["seed"], precision=o["precision"], precursor=precursor,
-        data_limit=o["data_limit"], explain=o["explain"], feature_space=o["feature_space"],
-        feature_method=o["feature_method"], feature_samples=o["feature_samples"],
+        data=o["data"], data_limit=o["data_limit"], explain=o["explain"],
+        feature_space=o["feature_space"], feature_method=o["feature_method"],
+        feature_samples=o["feature_samples"],
     )  # fmt: skip
     params = dict(
         layer=o["layer"], all_layers=o["all_layers"], maps=o["map_spec"].strip().lower(),
         inits=o["inits"], epochs=o["epochs"], lr=o["lr"], range=o["range_mode"],
-        style=o["style"], precursor=precursor, data_limit=o["data_limit"],
+        style=o["style"], precursor=precursor, data=o["data"], data_limit=o["data_limit"],
         compare=o["compare_path"], explain=o["explain"], feature_space=o["feature_space"],
         feature_method=o["feature_method"], feature_samples=o["feature_samples"],
         precision=o["precision"],
@@ -273,7 +282,7 @@ def _run(folder, model, req: dict, o: dict, bars):
     if other is not None:
         check_compare(other, layers)
     base = base_manifest("gallery", loaded, req["params"], o["seed"])
-    with executor(o["executor_name"], loaded, o["address"], o["cpus_per_task"],
+    with executor(o["executor_name"], loaded, o["address"], cpus_per_task=o["cpus_per_task"],
                   unsafe=model.unsafe) as ex:  # fmt: skip
         base["executor"] = {"name": ex.name, "workers": ex.workers, "cores": ex.cores}
         folder.write_manifest(base, complete=False)

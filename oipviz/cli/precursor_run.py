@@ -22,7 +22,7 @@ def run_precursor(folder, model, req, quiet: bool) -> list[str]:
     name, address, cpus = req.executor
     with (
         progress_sink(quiet) as sink,
-        executor(name, loaded, address, cpus, unsafe=model.unsafe) as ex,
+        executor(name, loaded, address, cpus_per_task=cpus, unsafe=model.unsafe) as ex,
     ):
         manifest["executor"] = {"name": ex.name, "workers": ex.workers, "cores": ex.cores}
         folder.write_manifest(manifest, complete=False)

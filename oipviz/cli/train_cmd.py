@@ -63,6 +63,13 @@ from oipviz.models.train import MAX_BATCH, MAX_EPOCHS
     help="Model file to write (.keras or .h5); NAME.card.json and NAME.confusion.png go beside it.",
 )
 @click.option("--force", is_flag=True, help="Replace existing output files.")
+@click.option(
+    "--track",
+    multiple=True,
+    metavar="LAYER:MAPS",
+    help="Record a timeline of these maps' OIPs at every epoch (e.g. conv3:0-15; repeat "
+    "for more layers) in NAME.track/ beside the model.",
+)
 def command(
     arch,
     dataset,
@@ -75,6 +82,7 @@ def command(
     no_augment,
     out,
     force,
+    track,
 ) -> None:
     """Train an architecture from the zoo on MNIST, Fashion-MNIST or the generated shapes."""
     import sys
@@ -91,6 +99,9 @@ def command(
     epochs = epochs or default_epochs(ds.name)
     for note in ds.notes:
         click.echo(f"note: {note}", err=True)
+    from oipviz.cli.track_cmd import training_callbacks
+
+    callbacks = training_callbacks(track, out, force, ds, arch, seed, epochs)  # checked now
     with click.progressbar(
         length=epochs, label=f"training {arch}", show_eta=True, item_show_func=lambda s: s,
         file=sys.stderr,
@@ -108,6 +119,7 @@ def command(
             batch_size=batch_size,
             augment_data=not no_augment,
             on_epoch=on_epoch,
+            callbacks=callbacks,
         )
     with disk_errors(out):  # a full disk is one line (the temp files are removed)
         paths = save_trained(model, card, confusion, out, force=force)
@@ -115,5 +127,5 @@ def command(
         f"held-out accuracy {card['heldout_accuracy']:.2%} on {card['samples']['test']} "
         f"images ({card['data_source']})"
     )
-    for p in paths:
+    for p in paths + [cb.path for cb in callbacks]:
         click.echo(f"wrote {p}")

@@ -99,8 +99,7 @@ def dream(
     image, map: int | str | None = 56, layer: str = "conv3", maps=None, weights=None,
     iters: int = 4, steps: int | None = None, lr: float | None = None, tile: int | None = None,
     octaves: int = 1, octave_scale: float = DEFAULT_OCTAVE_SCALE, gray: bool = False,
-    seed: int = 0, model=None, objective=None,
-    progress: Callable[[int], None] | bool | None = None,
+    seed: int = 0, model=None, objective=None, progress: Callable[[int], None] | bool | None = None,
     on_round: Callable[[DreamRound], None] | None = None,
 ) -> DreamResult:  # fmt: skip
     """DeepDream on an image with one map (default conv3 map 56) or a mix of maps.
@@ -108,25 +107,36 @@ def dream(
     Parameters
     ----------
     image : ndarray or ImagePlanes
-        An array (H, W), (H, W, 3) or (H, W, 4) of uint8, uint16 or float in [0, 1], at
-        least the model's input size; or :class:`~oipviz.core.images.ImagePlanes` read
-        from a file.
-    map, layer, maps, weights, objective :
-        One map of ``layer``; a weighted mix of ``maps``; ``map='all'``: the whole layer;
-        or any :mod:`oipviz.core.objectives` objective instead.
-    iters, steps, lr :
-        Rounds per scale; ascent steps per round (default 20; 5 with tiles/octaves); step
-        size in standardized pixels (default 0.05).
-    tile, octaves, octave_scale :
-        Tiles of that many px, dreamt as one batch and randomly rolled each round; scales
-        from coarse to fine (factor ``octave_scale``).
+        An (H, W), (H, W, 3) or (H, W, 4) array of uint8, uint16 or floats in [0, 1], at least
+        the model's size; or :class:`~oipviz.core.images.ImagePlanes` read from a file.
+    map : int, "all" or None
+        One map of ``layer``; ``"all"``: the whole layer; None with ``maps``.
+    layer : str
+        The layer whose maps dream.
+    maps, weights : list, optional
+        A mix of maps (with ``map=None``) and their weights (default: equal).
+    iters : int
+        Rounds per scale.
+    steps, lr : int and float, optional
+        Ascent steps per round (default 20; 5 with tiles/octaves) and their size in
+        standardized pixels (default 0.05).
+    tile : int, optional
+        Tiles of that many px, dreamt as one batch and randomly rolled each round.
+    octaves : int
+        Scales from coarse to fine.
+    octave_scale : float
+        The size ratio between two octaves.
     gray : bool
         A gray dream even for a colour image (grey models only dream in grey anyway).
-    seed, model :
-        The seed; a path, a LoadedModel or None (bundled).
-    progress, on_round :
-        ``f(image_steps)``, False, or None for a progress bar; ``on_round(DreamRound)``
-        after each round (e.g. to stream it).
+    seed : int
+        Seeds the tile rolls.
+    model : str, Path, LoadedModel or None
+        The model (None: the bundled seed CNN).
+    objective : Objective, optional
+        Any :mod:`oipviz.core.objectives` objective instead of ``map``/``maps``.
+    progress, on_round : callable, optional
+        ``progress(image_steps)`` (False: silence; None: a progress bar);
+        ``on_round(DreamRound)`` after each round (e.g. to stream it).
 
     Returns
     -------

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from oipviz.core.convention import InputConvention
 from oipviz.core.errors import OipvizError
@@ -280,17 +281,10 @@ def check_executor(
     return shard_size(n, chunk, size)
 
 
-def executor(
-    name: str,
-    loaded,
-    address: str | None = None,
-    cpus_per_task: int = 1,
-    max_retries: int = 3,
-    num_cpus: int | None = None,
-    unsafe: bool = False,
-):
-    """``local`` or ``ray`` (use it as a context manager: Ray is shut down at the end)."""
+def executor(name: str, loaded, address: str | None = None, **ray_options: Any):
+    """``local`` or ``ray`` (use it as a context manager: Ray is shut down at the end);
+    ``ray_options``: :class:`RayExecutor`'s (cpus_per_task, max_retries, num_cpus, unsafe)."""
     check_executor(name, address, "exhaustive", 1, 1)
     if name == "local":
         return LocalExecutor(loaded)
-    return RayExecutor(loaded, address, cpus_per_task, max_retries, num_cpus, unsafe)
+    return RayExecutor(loaded, address, **ray_options)

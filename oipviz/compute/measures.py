@@ -80,13 +80,13 @@ class Measures:
 
 
 def activations(loaded, layer: str, maps: list[int], z: np.ndarray, kind: str = "mean"):
-    """Each map's activation on its own image ``z`` (M,28,28) engine space: (as written,
+    """Each map's activation on its own image ``z`` (M,H,W,C) engine space: (as written,
     with the pixels clipped to [0, 1])."""
     from oipviz.compute.oip import objective_for
     from oipviz.core.ascent import evaluate
 
     c = loaded.convention
-    z = np.asarray(z, np.float32).reshape(-1, 28, 28, 1)
+    z = np.asarray(z, np.float32).reshape(-1, *loaded.geometry.shape)
     objs = [objective_for(loaded, layer, m, kind) for m in maps]
     both = np.concatenate([z, c.to_engine(np.clip(c.from_engine(z), 0.0, 1.0))])
     v = evaluate(loaded, both, objs + objs)
@@ -104,7 +104,7 @@ def measure(loaded, st) -> Measures:
         [
             np.asarray(
                 r.best_image if s == "precursor" else probe.best_images[k], np.float32
-            ).reshape(28, 28)
+            ).reshape(loaded.geometry.shape)
             for k, (r, s) in enumerate(zip(rows, source))
         ]
     )

@@ -45,7 +45,7 @@ class OIPRun:
     layer: str
     kind: str
     maps: list[int]
-    images: np.ndarray  # (M, inits, 28, 28, 1)
+    images: np.ndarray  # (M, inits, H, W, C) in the model's geometry
     start: np.ndarray  # (M, inits) objective value of each init
     final: np.ndarray  # (M, inits) objective value reached
     history: np.ndarray  # (T, M, inits)
@@ -321,53 +321,56 @@ def _warm_start(init_images, loaded, n_maps: int, inits: int) -> np.ndarray:
 
 
 def oip(
-    layer: str,
-    maps=None,
-    model=None,
-    inits: int = 8,
-    steps: int = 600,
-    lr: float = 0.02,
-    seed: int = 0,
-    kind: str = "mean",
-    scale_weights=DEFAULT_SCALE_WEIGHTS,
-    jitter: int = 0,
-    tv: float = 0.0,
-    blur: float = 0.0,
-    range_mode: str = "free",
-    style: str = "plain",
-    transforms=None,
-    chunk: int = DEFAULT_CHUNK,
-    progress: Callable[[int], None] | bool | None = None,
-    precision: str = "float32",
-    init_images: np.ndarray | None = None,
-    on_block: Callable[[Block], None] | None = None,
+    layer: str, maps=None, model=None, inits: int = 8, steps: int = 600, lr: float = 0.02,
+    seed: int = 0, kind: str = "mean", scale_weights=DEFAULT_SCALE_WEIGHTS, jitter: int = 0,
+    tv: float = 0.0, blur: float = 0.0, range_mode: str = "free", style: str = "plain",
+    transforms=None, chunk: int = DEFAULT_CHUNK,
+    progress: Callable[[int], None] | bool | None = None, precision: str = "float32",
+    init_images: np.ndarray | None = None, on_block: Callable[[Block], None] | None = None,
     block_steps: int | None = None,
-) -> OIPRun:
+) -> OIPRun:  # fmt: skip
     """Optimal input patterns: ``inits`` starts per map of ``layer``, all in one batch.
 
     Parameters
     ----------
-    layer, maps, model :
-        A conv layer (its maps) or Dense layer (its units); an int, a list or None (all);
-        a path, a LoadedModel or None (the bundled seed CNN).
-    inits, steps, lr, seed : int, int, float, int
-        Starts per map, ascent steps (>= 1), step size (RMS in engine space), seed.
+    layer : str
+        A conv layer (its maps) or Dense layer (its units).
+    maps : int, list of int or None
+        The maps (None: all of them).
+    model : str, Path, LoadedModel or None
+        The model (None: the bundled seed CNN).
+    inits : int
+        Starts per map.
+    steps : int
+        Ascent steps (>= 1).
+    lr : float
+        Step size (RMS of each step in engine space).
+    seed : int
+        Seeds the inits and the random transforms.
     kind : str
         ``mean``/``max`` of a conv map; ``unit``/``logit`` of a Dense layer.
-    scale_weights, jitter, tv, blur :
-        Weights of the fluctuations on 1, 2, 4 and 7 px cells (on 28×28; fractions of
-        other sizes); transforms added to the style's (:func:`plan_transforms`).
-    range_mode, style : str
+    scale_weights : sequence of float
+        Weights of the fluctuations on 1, 2, 4 and 7 px cells (on 28×28; the same fractions
+        of other sizes).
+    jitter, tv, blur : int, float, float
+        Transforms added to the style's (:func:`plan_transforms`): jitter in px, a total
+        variation weight, a gradient blur sigma.
+    range_mode : str
         ``free`` (the articles') or ``valid`` (real inputs: in-range inits, projected steps,
-        a map at zero climbs its pre-activation); ``plain`` or ``readable``.
+        a map at zero climbs its pre-activation).
+    style : str
+        ``plain`` or ``readable`` (jitter, scale, rotation, blur, relative TV).
     transforms : sequence, optional
         Replaces the transform list.
-    progress, precision :
-        ``f(image_steps)``, False or None (a bar); of the steps (values are float32).
-    chunk, init_images :
-        Images per engine call; engine-space starts (maps, inits, H, W, C) instead of
-        random ones (a warm start).
-    on_block, block_steps :
+    chunk : int
+        Images per engine call.
+    progress : callable, False or None
+        ``f(image_steps)``, False for silence, None for a progress bar.
+    precision : str
+        Of the ascent steps: ``float32``, ``bfloat16`` or ``auto`` (values are float32).
+    init_images : ndarray, optional
+        Engine-space starts (maps, inits, H, W, C) instead of random ones (a warm start).
+    on_block, block_steps : optional
         Passed to :func:`oipviz.core.ascent.ascend` (streaming).
 
     Returns

@@ -307,16 +307,26 @@ def precursor(
 
     Parameters
     ----------
-    layer, map : str, int
+    layer : str
+        A conv layer (or Dense layer).
+    map : int
         The map (or Dense unit).
     model : str, Path, LoadedModel or None
         The model (None: the bundled seed CNN).
-    grid, values : int, sequence of float
-        ``grid``×``grid`` squares of these grey values (in [0, 1]): V ** (grid²) patterns.
-    test_steps, top, steps : int
-        Ascent steps of the screen, candidates refined, refinement steps.
-    lr, seed : float, int
-        Step size (RMS in engine space) and seed.
+    grid : int
+        ``grid``×``grid`` squares per pattern.
+    values : sequence of float
+        The grey values (in [0, 1]) of the squares: V ** (grid²) patterns.
+    test_steps : int
+        Ascent steps of the screen.
+    top : int
+        Candidates refined.
+    steps : int
+        Refinement steps.
+    lr : float
+        Step size (RMS in engine space).
+    seed : int
+        The seed.
     screen : str
         ``halving`` (the default: forward values, then a few steps on the best part and
         ``test_steps`` steps on the best of those), ``exhaustive`` (``test_steps`` steps on

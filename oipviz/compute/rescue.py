@@ -116,14 +116,23 @@ def rescue(
 
     Parameters
     ----------
-    layer, maps, model :
-        As for :func:`oipviz.oip`.
+    layer : str
+        A conv layer (or Dense layer).
+    maps : list of int, optional
+        The maps (None: all of them).
+    model : str, Path, LoadedModel or None
+        The model (None: the bundled seed CNN).
     probe : OIPRun, optional
         An :func:`oipviz.oip` run to use instead of running the random inits (the gallery
         passes its own).
-    probe_inits, probe_steps, probe_range, probe_style :
-        The probe otherwise: random inits × steps, in-range and readable by default (as the
-        gallery's); ``probe_range='free', probe_style='plain'`` is the articles'.
+    probe_inits : int
+        Random inits per map of the probe (when ``probe`` is not given).
+    probe_steps : int
+        Ascent steps of the probe.
+    probe_range : str
+        ``valid`` by default (as the gallery's); ``free`` is the articles'.
+    probe_style : str
+        ``readable`` by default (as the gallery's); ``plain`` is the articles'.
     settings : PrecursorSettings, optional
         The precursor's settings (or its fields as keywords: ``grid``, ``top``, ``steps``,
         ``range_mode``...); ``lr``, ``seed`` and ``precision`` apply to the probe too.

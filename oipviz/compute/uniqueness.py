@@ -12,23 +12,29 @@ UNIQUE_AT = 0.5
 
 
 def _prep(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float64).reshape(len(x), 28, 28)
-    x = x - x.mean(axis=(1, 2), keepdims=True)
-    n = np.sqrt((x**2).sum(axis=(1, 2), keepdims=True))
+    """(K,H,W) or (K,H,W,C) images as (K,H,W,C), each centred and of unit norm."""
+    x = np.asarray(x, np.float64)
+    x = x.reshape(*x.shape[:3], -1)
+    x = x - x.mean(axis=(1, 2, 3), keepdims=True)
+    n = np.sqrt((x**2).sum(axis=(1, 2, 3), keepdims=True))
     return np.where(n > 1e-12, x / np.maximum(n, 1e-12), 0.0)
 
 
 def similarity_matrix(images: np.ndarray, max_shift: int = 7) -> np.ndarray:
-    """(K,K): aligned similarity of every pair of K images (28×28), 1 on the diagonal.
+    """(K,K): aligned similarity of every pair of K images ((K,H,W) or colour (K,H,W,C)),
+    1 on the diagonal.
 
     The similarity of two images is the largest normalized cross-correlation over
     circular shifts of at most ``max_shift`` px in each direction; a shifted copy of an
     image scores exactly 1, a flat image 0."""
     x = _prep(images)
-    F = np.fft.rfft2(x)
-    corr = np.fft.irfft2(F[:, None] * np.conj(F[None, :]), s=(28, 28))  # (K,K,28,28)
-    d = np.r_[0 : max_shift + 1, 28 - max_shift : 28]
-    sim = corr[:, :, d][:, :, :, d].max(axis=(2, 3))
+    h, w = x.shape[1:3]
+    F = np.fft.rfft2(x, axes=(1, 2))  # (K,H,W',C)
+    cross = (F[:, None] * np.conj(F[None, :])).sum(axis=-1)  # channels summed
+    corr = np.fft.irfft2(cross, s=(h, w), axes=(2, 3))  # (K,K,H,W)
+    rows = np.r_[0 : min(max_shift, h - 1) + 1, max(h - max_shift, max_shift + 1) : h]
+    cols = np.r_[0 : min(max_shift, w - 1) + 1, max(w - max_shift, max_shift + 1) : w]
+    sim = corr[:, :, rows][:, :, :, cols].max(axis=(2, 3))
     return np.clip(sim, -1.0, 1.0)
 
 

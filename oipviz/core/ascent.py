@@ -102,16 +102,24 @@ def ascend(
 
     Parameters
     ----------
-    loaded, x0 : LoadedModel, ndarray
-        The model, and the start images in engine space (B, H, W, C).
+    loaded : LoadedModel
+        The model.
+    x0 : ndarray
+        The start images in engine space (B, H, W, C).
     objectives : Objective or list of Objective
         One per image, or one for all.
-    steps, lr, seed : int, float, int
-        Ascent steps; ``lr``: the RMS of each step; ``seed``: of every random transform.
+    steps : int
+        Ascent steps.
+    lr : float
+        The RMS of each step.
+    seed : int
+        Seeds every random transform.
     transforms : sequence
         From :mod:`oipviz.core.transforms` (jitter, scale, rotate, TV, blur, clipping).
-    chunk, history_points : int
-        Images per compiled call (padded: nothing retraces); points of the loss history.
+    chunk : int
+        Images per compiled call (padded: nothing retraces).
+    history_points : int
+        Points of the loss history.
     progress : callable, optional
         ``progress(n)``: image-steps just done.  An exception it raises propagates.
     prune : bool
@@ -121,7 +129,7 @@ def ascend(
         Of the steps (:mod:`oipviz.core.precision`); every reported value is float32.
     measure_start : bool
         False skips measuring the inits (``start`` is NaN for images that move).
-    on_block, block_steps :
+    on_block, block_steps : optional
         ``on_block(Block)`` after every compiled block of ``block_steps`` steps.
 
     Returns

@@ -271,13 +271,16 @@ class OutputFolder:
         )
         write_json(self.path / MANIFEST, manifest)
 
-    def commit(self) -> Path:
-        """Publish: rename the working folder into place (replacing an old output)."""
+    def commit(self, keep_lock: bool = False) -> Path:
+        """Publish: rename the working folder into place (replacing an old output).
+        ``keep_lock``: the run goes on writing into the published folder (a timeline
+        growing point by point) and releases the lock itself (``lock.release()``)."""
         (self.path / MARKER).unlink(missing_ok=True)
         if self.path != self.final:
             self._move_into_place()
         self.committed = True
-        self.lock.release()
+        if not keep_lock:
+            self.lock.release()
         return self.final
 
     def _move_into_place(self) -> None:

@@ -50,6 +50,11 @@ class LoadedModel:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def classes(self) -> int:
+        """The number of the model's outputs (its classes)."""
+        return int(self.model.output_shape[-1])
+
     def layer(self, name: str) -> LayerInfo:
         """The layer ``name``: its path (``backbone/c2``), its own name where that is unique,
         or ``convN`` for the N-th conv layer."""

@@ -64,6 +64,22 @@ class Custom:
 
 @dataclass(frozen=True)
 class Objective:
+    """What the ascent maximizes per image: a weighted sum of built-in terms and user
+    functions.  Objectives combine with ``+``, ``-`` and scalar ``*``; make them with the
+    functions of this module (:func:`map_mean`, :func:`custom`...).
+
+    Attributes
+    ----------
+    terms : tuple of Term
+        The built-in terms (layer, kind, index, weight).
+    title : str, optional
+        A name to show instead of the terms' labels.
+    custom : tuple of Custom
+        The user functions, with their weights.
+    fallback : Objective, optional
+        Climbed instead while this objective's value is zero (see :meth:`or_else`).
+    """
+
     terms: tuple[Term, ...]
     title: str | None = field(default=None, compare=False)
     custom: tuple[Custom, ...] = ()
@@ -120,30 +136,98 @@ def custom(
 ) -> Objective:
     """A user's objective: ``fn(*acts)`` gets the outputs (B,...) of ``layers`` (a name
     or a list; after their activation) as TensorFlow tensors and returns one loss per
-    image (B,).  It is traced into the engine's graph, so use TensorFlow ops."""
+    image (B,).  It is traced into the engine's graph, so use TensorFlow ops.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(*activations) -> (B,)`` tensor, one value per image.
+    layers : str or iterable of str
+        The layers whose outputs ``fn`` receives, in that order.
+    name : str
+        Its label in names, filenames and manifests.
+
+    Returns
+    -------
+    Objective
+    """
     layers = (layers,) if isinstance(layers, str) else tuple(layers)
     return Objective((), custom=(Custom(fn, layers, 1.0, name),))
 
 
 def map_mean(layer: str, m: int) -> Objective:
-    """Mean activation of map ``m`` (the articles' loss; the default)."""
+    """Mean activation of map ``m`` (the articles' loss; the default).
+
+    Parameters
+    ----------
+    layer : str
+        A conv layer (path or name).
+    m : int
+        The map index.
+
+    Returns
+    -------
+    Objective
+        Named ``layer:m``.
+    """
     return Objective((Term(layer, "mean", int(m)),))
 
 
 def map_max(layer: str, m: int) -> Objective:
-    """Largest activation inside map ``m``."""
+    """Largest activation inside map ``m``.
+
+    Parameters
+    ----------
+    layer : str
+        A conv layer.
+    m : int
+        The map index.
+
+    Returns
+    -------
+    Objective
+    """
     return Objective((Term(layer, "max", int(m)),))
 
 
 def neuron(layer: str, m: int, row: int, col: int) -> Objective:
-    """One neuron (row, col) of map ``m``."""
+    """One neuron (row, col) of map ``m``.
+
+    Parameters
+    ----------
+    layer : str
+        A conv layer.
+    m, row, col : int
+        The map index and the neuron's position in the map.
+
+    Returns
+    -------
+    Objective
+    """
     return Objective((Term(layer, "neuron", int(m), 1.0, int(row), int(col)),))
 
 
 def layer_mix(
     layer: str, n_maps: int, weights: ArrayLike | None = None, maps: Iterable[int] | None = None
 ) -> Objective:
-    """A whole layer as a weighted mix of map means (default: all maps, equal weights)."""
+    """A whole layer as a weighted mix of map means (default: all maps, equal weights).
+
+    Parameters
+    ----------
+    layer : str
+        A conv layer.
+    n_maps : int
+        How many maps the layer has.
+    weights : array-like, optional
+        One weight per map of ``maps`` (normalized to a sum of absolute values of 1).
+    maps : iterable of int, optional
+        The maps to mix (default: all ``n_maps``).
+
+    Returns
+    -------
+    Objective
+        Named ``layer:layer`` for all maps with equal weights.
+    """
     maps = list(range(n_maps)) if maps is None else [int(m) for m in maps]
     w = np.ones(len(maps)) if weights is None else np.asarray(weights, dtype=float)
     if len(w) != len(maps):
@@ -156,17 +240,53 @@ def layer_mix(
 
 def map_premean(layer: str, m: int) -> Objective:
     """Mean of map ``m`` before its activation function (ReLU).  Unlike the map mean it
-    has a gradient where the map is 0 everywhere, so it can wake a dead map."""
+    has a gradient where the map is 0 everywhere, so it can wake a dead map.
+
+    Parameters
+    ----------
+    layer : str
+        A conv layer.
+    m : int
+        The map index.
+
+    Returns
+    -------
+    Objective
+    """
     return Objective((Term(layer, "premean", int(m)),))
 
 
 def dense_unit(layer: str, u: int) -> Objective:
-    """Activation of unit ``u`` of a Dense layer."""
+    """Activation of unit ``u`` of a Dense layer.
+
+    Parameters
+    ----------
+    layer : str
+        A Dense layer.
+    u : int
+        The unit index.
+
+    Returns
+    -------
+    Objective
+    """
     return Objective((Term(layer, "unit", int(u)),))
 
 
 def class_logit(layer: str, c: int) -> Objective:
-    """Pre-softmax value (logit) of class ``c`` at the final Dense layer ``layer``."""
+    """Pre-softmax value (logit) of class ``c`` at the final Dense layer ``layer``.
+
+    Parameters
+    ----------
+    layer : str
+        The final Dense layer.
+    c : int
+        The class index.
+
+    Returns
+    -------
+    Objective
+    """
     return Objective((Term(layer, "logit", int(c)),))
 
 

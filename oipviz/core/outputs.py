@@ -82,13 +82,40 @@ def read_json(path: str | Path) -> dict | None:
         return None
 
 
+def npz_bytes(arrays: dict, compress: bool = False) -> bytes:
+    """An .npz archive whose bytes depend on the arrays only: ``np.savez`` stamps each
+    member with the current time, this one with a fixed date (1980-01-01).
+
+    Parameters
+    ----------
+    arrays : dict
+        {name: array}, stored in this order (no pickled objects).
+    compress : bool
+        Deflate the members (``np.savez_compressed``'s format).
+
+    Returns
+    -------
+    bytes
+        What :func:`numpy.load` reads back.
+    """
+    import io
+    import zipfile
+
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as zf:
+        for name, value in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asarray(value), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            zf.writestr(info, member.getvalue())
+    return buf.getvalue()
+
+
 def save_npz(path: str | Path, arrays: dict) -> Path:
-    """Write an .npz atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-    return path
+    """Write an .npz atomically (the same arrays give the same bytes: :func:`npz_bytes`)."""
+    return write_bytes(path, npz_bytes(arrays))
 
 
 def load_npz(path: str | Path) -> dict | None:
@@ -289,10 +316,6 @@ def save_npz_compressed(path: str | Path, arrays: dict) -> Path:
     Returns
     -------
     Path
-        ``path``.
+        ``path``.  The same arrays give the same bytes (:func:`npz_bytes`).
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
-    return path
+    return write_bytes(path, npz_bytes(arrays, compress=True))

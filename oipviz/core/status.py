@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 LIVE, RESCUED, DEAD, PENDING = "live", "rescued", "dead", "pending"
 STATUSES = (LIVE, RESCUED, DEAD, PENDING)
 ABOVE_ZERO = "above zero"  # a precursor run's own verdict
+WAKING = "waking"  # a training timeline's map: live now, dead at the previous point
 
 #: an activation at or below this counts as zero (a ReLU map that never fired)
 DEAD_EPS = 1e-6

@@ -109,24 +109,18 @@ def model_input(img, geometry=None, name: str = "image") -> Converted:
     """A PIL image as an input of a model of ``geometry`` (None: MNIST's 28×28×1): a square
     grey model gets an MNIST-style digit (:func:`mnist_style`); other models get the image
     resized to their size (RGB for colour models, luminance for grey ones)."""
-    import cv2
-
     from oipviz.core.images import to_float
 
     h, w, c = (MNIST_SIZE, MNIST_SIZE, 1) if geometry is None else geometry.shape
     if c == 1 and h == w:
         return mnist_style(img, name, h)
-    planes = to_float(img)
-    colour = c == 3 and planes.rgb is not None
-    a = np.asarray(planes.rgb if colour else planes.luma, np.float32)
-    big = a.shape[0] > h or a.shape[1] > w
-    x = cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA if big else cv2.INTER_CUBIC)
+    from oipviz.data.userdata import fit_image
+
+    x = fit_image(img, geometry)
     notes = [f"resized from {img.width}×{img.height} to {w}×{h}"]
-    if c == 3 and not colour:
-        x = np.repeat(x[..., None], 3, axis=2)
+    if c == 3 and to_float(img).rgb is None:
         notes.append("a grey image given to a colour model: repeated over R, G and B")
-    return Converted(np.clip(x, 0.0, 1.0).astype(np.float32), False, (0, 0, h, w),
-                     tuple(planes.size), notes)  # fmt: skip
+    return Converted(x, False, (0, 0, h, w), (img.width, img.height), notes)
 
 
 def read_inputs(paths: list[str | Path]) -> list:
@@ -148,21 +142,37 @@ def load_inputs(paths: list[str | Path], geometry=None, images: list | None = No
     return out
 
 
-def dataset_of(loaded) -> str:
-    """The dataset the model was trained on (its card's ``dataset``), MNIST by default."""
+def dataset_of(loaded, data: str | Path | None = None) -> str:
+    """Where real images come from: ``data`` (a user's folder or .npz, see
+    :mod:`oipviz.data.userdata`) if given, else the dataset the model was trained on (its
+    card's ``dataset``), MNIST by default."""
     from oipviz.data.sources import DATASETS
 
+    if data is not None:
+        return str(data)
     name = str((loaded.card or {}).get("dataset") or "mnist").replace("-", "_").lower()
     return name if name in DATASETS else "mnist"
 
 
 def real_images(
-    dataset: str = "mnist", limit: int | None = None, seed: int = 0, split: str = "test"
+    dataset: str = "mnist",
+    limit: int | None = None,
+    seed: int = 0,
+    split: str = "test",
+    loaded=None,
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Real images (N, H, W, C) in [0, 1], labels and source: the test part, or with
-    ``split='all'`` train then test; the first ``limit``."""
+    ``split='all'`` train then test; the first ``limit``.  ``dataset`` may be a user's
+    folder or .npz (:func:`oipviz.data.userdata.labelled_images`: all of it, resized to
+    the geometry of ``loaded``, which must then be given)."""
     from oipviz.data.sources import load_dataset
+    from oipviz.data.userdata import is_data_path, labelled_images
 
+    if is_data_path(dataset):
+        if loaded is None:
+            raise ValueError("a user's data needs the model (its geometry)")
+        x01, y, _, source = labelled_images(dataset, loaded.geometry, loaded.classes, limit)
+        return x01, y, source
     ds = load_dataset(dataset, seed=seed, allow_download=False)
     parts = (
         ((ds.x_test, ds.y_test),)
@@ -175,23 +185,33 @@ def real_images(
 
 
 def dataset_inputs(
-    samples: int, digits: list[int] | None = None, seed: int = 0, dataset: str = "mnist"
+    samples: int,
+    digits: list[int] | None = None,
+    seed: int = 0,
+    dataset: str = "mnist",
+    loaded=None,
 ) -> tuple[list[Input], str]:
-    """``samples`` real held-out images (only the classes ``digits`` if given)."""
+    """``samples`` real held-out images (only the classes ``digits`` if given); a user's
+    ``dataset`` folder or .npz needs ``loaded`` (see :func:`real_images`)."""
     from oipviz.core.errors import DataError
+    from oipviz.data.userdata import is_data_path
 
-    x, y, source = real_images(dataset, None, seed, "test")
+    x, y, source = real_images(dataset, None, seed, "test", loaded)
     keep = np.arange(len(y)) if not digits else np.flatnonzero(np.isin(y, digits))
     if len(keep) == 0:
         wanted = f" of class {','.join(map(str, digits))}" if digits else ""
         raise DataError(f"no images{wanted} in {source}")
-    what = "digit" if dataset == "mnist" else "image"
+    what = (
+        "image"
+        if is_data_path(dataset)
+        else "held-out digit"
+        if dataset == "mnist"
+        else "held-out image"
+    )
     return (
         [
             Input(
-                x[i, :, :, 0] if x.shape[-1] == 1 else x[i],
-                f"{source} held-out {what} #{int(i)}",
-                int(y[i]),
+                x[i, :, :, 0] if x.shape[-1] == 1 else x[i], f"{source} {what} #{int(i)}", int(y[i])
             )  # fmt: skip
             for i in keep[:samples]
         ],

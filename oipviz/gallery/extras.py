@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from oipviz.core.outputs import save_image
+from oipviz.data.userdata import is_data_path
 from oipviz.gallery.settings import FeatureSpaceSettings
 from oipviz.render.panels import activation_overlay, tile_grid
 from oipviz.writers.html import fmt, write_page
@@ -76,7 +77,7 @@ def write_misclassified(root: Path, loaded, st, site, seed: int = 0) -> bool:
     if (root / MISCLASSIFIED).exists():
         return False
     split_seed = int((loaded.card or {}).get("seed", 0))
-    x01, labels, source = real_images(site.params["dataset"], None, split_seed, "test")
+    x01, labels, source = real_images(site.params["dataset"], None, split_seed, "test", loaded)
     probs = predict_probs(loaded, x01)
     pred = probs.argmax(axis=1)
     wrong = np.flatnonzero(pred != labels)
@@ -156,7 +157,9 @@ def write_feature_space(
         return False
     d = root / "feature_space"
     d.mkdir(exist_ok=True)
+    ds = site.params["dataset"]
     run = dict(samples=settings.samples, method=settings.method, seed=seed, progress=progress)
+    run.update({"data": ds} if is_data_path(ds) else {"dataset": ds})
     sections = [_feature_section(d, st.info.name, loaded, site, compare, run) for st in states]
     n = sections[0]["rows"][0][2] if sections else 0
     how = "t-SNE (openTSNE)" if settings.method == "tsne" else settings.method.upper()

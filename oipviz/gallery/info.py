@@ -38,16 +38,7 @@ def site_info(loaded, params: dict, compare, manifest: dict | None) -> SiteInfo:
         ]
     else:
         rows.append(("card", "none (no NAME.card.json beside the model)"))
-    rows.append(
-        (
-            "layers",
-            ", ".join(
-                f"{i.name} {i.units}" + (f"×{i.shape[1]}×{i.shape[2]}" if i.is_conv else "")
-                for i in loaded.layers
-                if i.units is not None
-            ),
-        )
-    )
+    rows.append(("layers", _layer_list(loaded)))
     src = loaded.path.with_name(card["confusion_png"]) if card.get("confusion_png") else None
     confusion = "model_confusion.png" if src is not None and src.exists() else None
     cmd = (manifest or {}).get("command") or "oipviz gallery …"
@@ -200,3 +191,22 @@ def _other(st, m: int) -> dict | None:
         return None
     j = c.maps.index(m)
     return {"value": float(c.best_values[j]), "status": c.status[j]}
+
+
+#: layers listed by name on the home page; a deeper model's others are counted
+SHOWN_LAYERS = 12
+
+
+def _layer_list(loaded) -> str:
+    """The layers with maps or units (``conv1 32×26×26, …``); past :data:`SHOWN_LAYERS`,
+    the first and last few and how many more (``oipviz info`` lists them all)."""
+    names = [
+        f"{i.name} {i.units}" + (f"×{i.shape[1]}×{i.shape[2]}" if i.is_conv else "")
+        for i in loaded.layers
+        if i.units is not None
+    ]
+    if len(names) <= SHOWN_LAYERS:
+        return ", ".join(names)
+    head, tail = names[: SHOWN_LAYERS - 3], names[-3:]
+    more = len(names) - len(head) - len(tail)
+    return ", ".join(head) + f", … {more} more (oipviz info lists them), " + ", ".join(tail)

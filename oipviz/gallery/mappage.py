@@ -36,7 +36,8 @@ def write_map(
     d.mkdir(parents=True, exist_ok=True)
     e = map_entry(st, k)
     probe, p = st.probe, site.params
-    imgs, best = probe.images[k, ..., 0], e["oip"]["best_init"]
+    imgs, best = probe.images[k], e["oip"]["best_init"]  # (inits, H, W, C)
+    imgs = imgs[..., 0] if imgs.shape[-1] == 1 else imgs  # grey: (inits, H, W), as before
     oips = []
     for i, z in enumerate(imgs):
         save_image(d / f"oip_init{i}.png", to_image(probe.shown(z), scale=4, rgb=True), fast=True)
@@ -264,7 +265,7 @@ def _precursor(root: Path, st, m: int, site: SiteInfo) -> dict | None:
                 "alt": f"precursor result ({t})",
                 "caption": f"precursor, free range, {t}: {fmt(pe['best_activation'])}",
             }
-            for t in ("viridis", "gray", "enhanced")
+            for t in st.kinds
         ],
         "header": ("#", "pattern", "screen", "start", "refined", "woken"),
         "rows": [

@@ -62,7 +62,7 @@ def thumb_of(st, k: int) -> str:
     best OIP (relative to the site's root)."""
     m = st.maps[k]
     if m in st.entries:
-        return f"{st.info.name}/map_{m:03d}/precursor/best_viridis.png"
+        return f"{st.info.name}/map_{m:03d}/precursor/best_{st.kinds[0]}.png"
     return f"{st.info.name}/map_{m:03d}/oip_init{int(st.probe.best[k])}.png"
 
 

@@ -33,7 +33,9 @@ class GallerySettings:
     ``inits``, ``steps``, ``lr``, ``range_mode``, ``style``, ``seed``, ``precision``: the
     OIP probe (:func:`oipviz.compute.oip.oip`; the rescue probe's defaults: valid range,
     readable style); the precursor's images stay free.  ``precursor``: None: no rescue,
-    dead maps stay dead.  ``data_limit``: digits of the dataset statistics.  ``explain``:
+    dead maps stay dead.  ``data``: the user's images for the statistics, the top images,
+    the misclassified page and the feature space (a folder with a subfolder per class, or
+    an .npz; None: the model's data set).  ``data_limit``: images of the statistics.  ``explain``:
     Grad-CAM strips on the map pages and ``misclassified.html``.  ``feature_space``: None:
     no ``feature_space.html``.
     """
@@ -46,6 +48,7 @@ class GallerySettings:
     seed: int = 0
     precision: str = "float32"
     precursor: RescueSettings | None = RescueSettings()
+    data: str | None = None
     data_limit: int | None = 5000
     explain: bool = True
     feature_space: FeatureSpaceSettings | None = FeatureSpaceSettings()
@@ -72,7 +75,7 @@ class GallerySettings:
             Its embedding method and number of digits.
         **probe
             The other fields (``inits``, ``steps``, ``lr``, ``range_mode``, ``style``,
-            ``seed``, ``precision``, ``data_limit``, ``explain``).
+            ``seed``, ``precision``, ``data``, ``data_limit``, ``explain``).
 
         Returns
         -------
@@ -89,7 +92,7 @@ class GallerySettings:
         Parameters
         ----------
         dataset : str
-            The model's dataset (mnist, fashion_mnist).
+            The model's dataset (mnist, fashion_mnist, shapes) or the user's data path.
 
         Returns
         -------

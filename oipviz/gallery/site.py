@@ -128,7 +128,7 @@ class _SiteBuild:
         self.folder, self.root, self.loaded = folder, folder.path, loaded
         self.layer_names, self.s, self.compare = list(layers), settings, compare
         self.manifest, self.executor = manifest, executor
-        self.dataset = dataset_of(loaded)
+        self.dataset = dataset_of(loaded, settings.data)
         self.params = settings.params(self.dataset)
         self.states = [
             LayerState(loaded.layer(n), list((maps or {}).get(n) or range(loaded.layer(n).units)))
@@ -243,7 +243,9 @@ class _SiteBuild:
         have = {n: a for n in names if (a := load_npz(data / f"{n}.npz")) is not None}
         if len(have) == len(names):
             return DatasetStats.from_arrays(have)
-        x01, labels, source = real_images(self.dataset, self.s.data_limit, DATA_SEED, "all")
+        x01, labels, source = real_images(
+            self.dataset, self.s.data_limit, DATA_SEED, "all", self.loaded
+        )
         res = dataset_stats(
             self.loaded,
             self.layer_names,

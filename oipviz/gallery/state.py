@@ -14,6 +14,7 @@ from oipviz.compute.measures import Measures
 from oipviz.compute.rescue import RescueResult, RescueRow
 from oipviz.core.outputs import read_json
 from oipviz.core.status import LIVE, PENDING, fires, rescued_or_dead
+from oipviz.render.images import oip_kinds
 
 
 @dataclass
@@ -30,6 +31,12 @@ class LayerState:
     stats: LayerStats | None = None
     compare: Any = None  # OIPRun of the other model
     measures: Measures | None = None
+
+    @property
+    def kinds(self) -> tuple[str, str, str]:
+        """The names of this layer's OIP pictures (:func:`oipviz.render.images.oip_kinds`):
+        colour models' OIPs are drawn in their colours."""
+        return oip_kinds(np.shape(self.probe.images)[-1] == 3)
 
     def status(self, k: int) -> str:
         """live, rescued, dead or pending: map ``k``'s status so far."""

@@ -117,6 +117,7 @@ def train(
     batch_size: int = 64,
     augment_data: bool = True,
     on_epoch: Callable[[int, dict], None] | None = None,
+    callbacks: list | None = None,
 ):
     """Train ``arch`` on a data set; return (model, card, confusion matrix).
 
@@ -140,6 +141,9 @@ def train(
         Shifts/rotations (grey sets) or flips/quarter turns (``shapes``) each epoch.
     on_epoch : callable, optional
         ``on_epoch(epoch, logs)`` after each epoch, with the held-out accuracy.
+    callbacks : list, optional
+        Keras callbacks passed to every epoch's ``fit`` (e.g. a
+        :class:`oipviz.callbacks.Tracker` with ``epochs=epochs``).
 
     Returns
     -------
@@ -166,7 +170,8 @@ def train(
     rng = np.random.default_rng(seed)
     for epoch in range(run["epochs"]):
         xb = augmenter(ds.x_train, rng) if augment_data else ds.x_train
-        logs = _fit_epoch(model, model_input(xb, preprocessing), ds.y_train, run, epoch)
+        x = model_input(xb, preprocessing)
+        logs = _fit_epoch(model, x, ds.y_train, run, epoch, callbacks)
         if on_epoch:
             logs["val_accuracy"] = float(model.evaluate(x_test, ds.y_test, verbose=0)[1])
             on_epoch(epoch, logs)
@@ -196,9 +201,14 @@ def _compiled_model(arch: str, ds: Dataset, run: dict):
     return model
 
 
-def _fit_epoch(model, x: np.ndarray, y: np.ndarray, run: dict, epoch: int) -> dict:
-    """One pass over the training images; its logs (a non-finite loss is an error)."""
-    hist = model.fit(x, y, batch_size=run["batch_size"], epochs=1, verbose=0, shuffle=True)
+def _fit_epoch(
+    model, x: np.ndarray, y: np.ndarray, run: dict, epoch: int, callbacks: list | None = None
+) -> dict:
+    """One pass over the training images (with ``callbacks``); its logs (a non-finite loss
+    is an error)."""
+    hist = model.fit(
+        x, y, batch_size=run["batch_size"], epochs=1, verbose=0, shuffle=True, callbacks=callbacks
+    )
     logs = {k: float(v[-1]) for k, v in hist.history.items()}
     if not np.isfinite(logs.get("loss", 0.0)):
         raise OipvizError(

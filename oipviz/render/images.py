@@ -52,9 +52,10 @@ def to_image(
     Parameters
     ----------
     img01 : ndarray
-        (H,W) values in [0,1] (clipped).
+        (H,W) values in [0,1] (clipped), or a colour image (H,W,3) in [0,1], drawn in
+        its own colours.
     cmap : str
-        A matplotlib colormap name, or ``"gray"``.
+        A matplotlib colormap name, or ``"gray"`` (for (H,W) values).
     scale : int
         Enlargement with nearest neighbour, so pixels stay crisp.
     rgb : bool
@@ -64,8 +65,13 @@ def to_image(
     -------
     PIL.Image.Image
     """
-    rgb_arr = colorize(np.asarray(img01).squeeze(), cmap)
-    if cmap == "gray" and not rgb:
+    img = np.asarray(img01).squeeze()
+    colour = img.ndim == 3 and img.shape[-1] == 3
+    if colour:  # its own colours
+        rgb_arr = np.round(np.clip(img.astype(np.float32), 0.0, 1.0) * 255).astype(np.uint8)
+    else:
+        rgb_arr = colorize(img, cmap)
+    if cmap == "gray" and not rgb and not colour:
         im = Image.fromarray(rgb_arr[..., 0], "L")
     else:
         im = Image.fromarray(rgb_arr, "RGB")
@@ -74,13 +80,19 @@ def to_image(
     return im
 
 
+def oip_kinds(colour: bool) -> tuple[str, str, str]:
+    """The names of an OIP's standard pictures: ``viridis`` (grey models; ``colour`` for
+    colour models, drawn in its own colours), ``gray`` and ``enhanced``."""
+    return ("colour" if colour else "viridis", "gray", "enhanced")
+
+
 def oip_images(z: np.ndarray, pixels: np.ndarray | None = None) -> dict[str, Image.Image]:
-    """The standard pictures of one OIP: ``viridis``, ``gray`` and ``enhanced``.
+    """The standard pictures of one OIP (:func:`oip_kinds`).
 
     Parameters
     ----------
     z : ndarray
-        The OIP in the engine's space, (28,28) or (28,28,1).
+        The OIP in the engine's space, (H,W), (H,W,1) or (H,W,3).
     pixels : ndarray or None
         Its pixels in [0,1]: an in-range image is drawn exactly (0 = black, 1 = white;
         no stretch).  None: ``z`` is min-max scaled, as the articles show it.
@@ -89,13 +101,25 @@ def oip_images(z: np.ndarray, pixels: np.ndarray | None = None) -> dict[str, Ima
     -------
     dict
         {kind: PIL image}, 8× enlarged; the contrast-enhanced picture is always of ``z``.
+        A colour OIP is drawn in its colours, its ``gray`` picture is its luminance
+        (ITU-R 601) and its ``enhanced`` one is standardized per channel.
     """
     z = np.asarray(z, np.float32).squeeze()
     shown = normalize(z) if pixels is None else np.clip(np.asarray(pixels).squeeze(), 0.0, 1.0)
+    colour = z.ndim == 3
+    main, gray, enhanced = oip_kinds(colour)
+    if colour:
+        luminance = shown @ np.array([0.299, 0.587, 0.114], np.float32)
+        stretched = np.stack([enhance(z[..., c]) for c in range(z.shape[-1])], axis=-1)
+        return {
+            main: to_image(shown),
+            gray: to_image(luminance, "gray"),
+            enhanced: to_image(stretched),
+        }
     return {
-        "viridis": to_image(shown, "viridis"),
-        "gray": to_image(shown, "gray"),
-        "enhanced": to_image(enhance(z), "viridis"),
+        main: to_image(shown, "viridis"),
+        gray: to_image(shown, "gray"),
+        enhanced: to_image(enhance(z), "viridis"),
     }
 
 

@@ -10,14 +10,24 @@ from oipviz.render.images import colorize as colour
 from oipviz.render.images import font
 
 
-def upsample_maps(maps: np.ndarray, size: int = 28) -> np.ndarray:
-    """(K,h,w) activation maps resized (bilinear) to (K,size,size)."""
+def upsample_maps(maps: np.ndarray, size: int | tuple[int, int] = 28) -> np.ndarray:
+    """(K,h,w) activation maps resized (bilinear) to (K,H,W); ``size`` is H = W or (H, W)."""
     import cv2
 
+    h, w = (size, size) if isinstance(size, int) else size
     maps = np.asarray(maps, np.float32)
-    if maps.shape[1:] == (size, size):
+    if maps.shape[1:] == (h, w):
         return maps.copy()
-    return np.stack([cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR) for m in maps])
+    return np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in maps])
+
+
+def as_rgb(images01: np.ndarray) -> np.ndarray:
+    """Images (K,H,W), (K,H,W,1) or colour (K,H,W,3) in [0,1] as (K,H,W,3) uint8: grey ones
+    in gray, colour ones in their colours."""
+    x = np.clip(np.asarray(images01, np.float32), 0.0, 1.0)
+    if x.ndim == 4 and x.shape[-1] == 3:
+        return np.round(x * 255).astype(np.uint8)
+    return colour(x.reshape(x.shape[:3]), "gray")
 
 
 def activation_overlay(
@@ -27,17 +37,17 @@ def activation_overlay(
     cmap: str = "inferno",
     opacity: float = 0.65,
 ) -> np.ndarray:
-    """Digits (K,28,28) in [0,1] with their upsampled activation ``maps`` (K,h,w) laid over
-    them as a semi-transparent heatmap (opacity grows with activation / ``vmax``).
-    Without maps (a Dense layer: (K,0,0)) the plain gray digits.  Returns (K,28,28,3) uint8.
+    """Images (K,H,W) or (K,H,W,C) in [0,1] with their upsampled activation ``maps``
+    (K,h,w) laid over them as a semi-transparent heatmap (opacity grows with activation /
+    ``vmax``).  Without maps (a Dense layer: (K,0,0)) the plain images.  Returns (K,H,W,3)
+    uint8.
     """
-    d = np.clip(np.asarray(digits01, np.float32).reshape(-1, 28, 28), 0, 1)
-    gray = colour(d, "gray").astype(np.float32)
+    base = as_rgb(digits01).astype(np.float32)
     if np.asarray(maps).size == 0:
-        return gray.astype(np.uint8)
-    a = np.clip(upsample_maps(maps) / max(float(vmax), 1e-12), 0.0, 1.0)
+        return base.astype(np.uint8)
+    a = np.clip(upsample_maps(maps, base.shape[1:3]) / max(float(vmax), 1e-12), 0.0, 1.0)
     alpha = (opacity * np.sqrt(a))[..., None]  # sqrt: weak activation still visible
-    return np.round(gray * (1 - alpha) + colour(a, cmap) * alpha).clip(0, 255).astype(np.uint8)
+    return np.round(base * (1 - alpha) + colour(a, cmap) * alpha).clip(0, 255).astype(np.uint8)
 
 
 def tile_grid(
@@ -85,16 +95,19 @@ def tile_grid(
 
 
 def input_panel(x01: np.ndarray, lines: list[str], size: int = 112) -> Image.Image:
-    """The 28×28 input enlarged (gray) with a few lines of text below it."""
-    im = Image.fromarray(colour(np.asarray(x01).reshape(28, 28), "gray"), "RGB")
-    im = im.resize((size, size), Image.Resampling.NEAREST)
+    """The input (grey or colour) enlarged to ``size`` px wide with a few lines of text
+    below it."""
+    x = np.asarray(x01, np.float32)
+    x = x if x.ndim == 3 and x.shape[-1] == 3 else x.reshape(x.shape[:2])
+    im = Image.fromarray(as_rgb(x[None])[0], "RGB")
+    im = im.resize((size, max(1, round(size * im.height / im.width))), Image.Resampling.NEAREST)
     line_h = 14
     width = max(size, 8 + 7 * max((len(s) for s in lines), default=0))
-    panel = Image.new("RGB", (width, size + 6 + line_h * len(lines)), (255, 255, 255))
+    panel = Image.new("RGB", (width, im.height + 6 + line_h * len(lines)), (255, 255, 255))
     panel.paste(im, (0, 0))
     draw = ImageDraw.Draw(panel)
     for i, s in enumerate(lines):
-        draw.text((0, size + 4 + i * line_h), s, fill=(0, 0, 0), font=font(12))
+        draw.text((0, im.height + 4 + i * line_h), s, fill=(0, 0, 0), font=font(12))
     return panel
 
 

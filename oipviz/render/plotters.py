@@ -43,17 +43,7 @@ class StatsPlotter:
         self.edges = np.linspace(0.0, 1.0, bins + 1)
         self.hist = ax.stairs(np.zeros(bins), self.edges, fill=True, color=self.BLUE, animated=True)
         self.thresh = ax.axvline(0, color=self.ORANGE, lw=1.3, animated=True)
-        self.h_text = ax.text(
-            0.99,
-            0.97,
-            "",
-            transform=ax.transAxes,
-            ha="right",
-            va="top",
-            fontsize=7,
-            color="#222",
-            animated=True,
-        )
+        self.h_text = _corner_text(ax)
         self.sel = PolyCollection(
             [self._bar(i, 0.0) for i in range(n_classes)],
             animated=True,
@@ -61,17 +51,7 @@ class StatsPlotter:
             edgecolors="none",
         )
         bx.add_collection(self.sel)
-        self.s_text = bx.text(
-            0.99,
-            0.97,
-            "",
-            transform=bx.transAxes,
-            ha="right",
-            va="top",
-            fontsize=7,
-            color="#222",
-            animated=True,
-        )
+        self.s_text = _corner_text(bx)
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 
@@ -168,3 +148,9 @@ class SimilarityPlotter:
         for a in [self.im, self.title, *self.cells]:
             self.fig.draw_artist(a)
         return canvas_image(self.fig)
+
+
+def _corner_text(ax):
+    """An empty animated label in the top-right corner of ``ax`` (filled per frame)."""
+    return ax.text(0.99, 0.97, "", transform=ax.transAxes, ha="right", va="top",
+                   fontsize=7, color="#222", animated=True)  # fmt: skip

@@ -45,7 +45,7 @@ class FolderParts:
 def write_oip_images(
     folder: str | Path, stem: str, z: np.ndarray, pixels: np.ndarray | None = None
 ) -> list[Path]:
-    """The standard set of one OIP: ``STEM_viridis.png``, ``STEM_gray.png``,
+    """The standard set of one OIP: ``STEM_viridis.png`` (``STEM_colour.png``), ``STEM_gray.png``,
     ``STEM_enhanced.png`` (:func:`oipviz.render.images.oip_images`) and the raw ``STEM.npy``.
 
     Parameters

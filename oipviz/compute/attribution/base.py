@@ -199,6 +199,10 @@ class Method:
     layer: str | None = None
     #: its gradients go through the engine (``bfloat16`` applies); else always float32
     low_precision: ClassVar[bool] = True
+    #: :meth:`graph` loops over tensors (``for i in tf.range(n)``), which needs AutoGraph;
+    #: plain graphs are traced without it (its conversion costs about 0.6 s per trace,
+    #: e.g. at every training point of a timeline), as the engine's are
+    autograph: ClassVar[bool] = False
 
     # -- what subclasses define
     def graph(self, f: Scorer, x, w, *args) -> dict:
@@ -240,10 +244,17 @@ class Method:
             self.prepare(loaded, f)
             specs = [f.engine.image_spec(), f.engine.weight_specs(), *self.arg_specs(loaded)]
             fn = tf.function(
-                lambda x, w, *a: self.graph(f, x, w, *a), input_signature=specs, jit_compile=False
+                lambda x, w, *a: self.graph(f, x, w, *a),
+                input_signature=specs,
+                jit_compile=False,
+                autograph=self.autograph or bool(customs),  # users' objectives: as the engine
             )
             cache[key] = (fn, f)
         return cache[key]
+
+    def bind(self, loaded) -> None:
+        """Settle settings that depend on the model (its conv layer, patch sizes) before a
+        call; nothing by default."""
 
     def __call__(
         self,
@@ -263,6 +274,7 @@ class Method:
 
         precision = precisions.resolve(precision)  # one-line error if unknown
         precision = precision if self.low_precision else "float32"
+        self.bind(loaded)
         x = as_images(loaded, images)
         objs = as_objectives(loaded, targets, len(x))
         last = last_layer(loaded).name

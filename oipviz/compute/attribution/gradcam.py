@@ -3,9 +3,7 @@ bicubically to the image size."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from oipviz.compute.attribution.base import DEFAULT_CHUNK, Attribution, Method, Scorer
+from oipviz.compute.attribution.base import Method, Scorer
 from oipviz.compute.attribution.registry import register
 from oipviz.core.errors import LayerError
 
@@ -74,17 +72,8 @@ class GradCAM(Method):
     def prepare(self, loaded, f: Scorer) -> None:
         f.tail = Tail(loaded, conv_layer(loaded, self.layer), f.heads)
 
-    def __call__(
-        self,
-        loaded,
-        images,
-        targets,
-        chunk: int = DEFAULT_CHUNK,
-        progress: Callable[[int], None] | None = None,
-        precision: str = "float32",
-    ) -> Attribution:
+    def bind(self, loaded) -> None:
         self.layer = conv_layer(loaded, self.layer)
-        return super().__call__(loaded, images, targets, chunk, progress, precision)
 
     def weights(self, a, g):
         """Per-map weights (B,K) from activations and gradients (B,h,w,K)."""

@@ -24,6 +24,7 @@ class IntegratedGradients(Method):
     """
 
     name, title, signed = "ig", "Integrated Gradients", True
+    autograph = True  # its graph loops over tf.range
     order = 40
 
     def __init__(self, ig_steps: int = 64, baseline: str | float | np.ndarray = "black"):

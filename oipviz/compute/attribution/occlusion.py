@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from oipviz.compute.attribution.base import DEFAULT_CHUNK, Attribution, Method, Scorer
+from oipviz.compute.attribution.base import Method, Scorer
 from oipviz.compute.attribution.registry import register
 from oipviz.core import checks
 
@@ -41,6 +39,7 @@ class Occlusion(Method):
     image side (4 and 2 px on 28×28)."""
 
     name, title, signed = "occlusion", "occlusion", True
+    autograph = True  # its graph loops over tf.range
     order = 70
     low_precision = False  # no gradients: scores only, float32
 
@@ -85,17 +84,8 @@ class Occlusion(Method):
         cover = tf.maximum(tf.reduce_sum(masks, axis=0), 1.0)
         return {"map": (acc / cover)[..., 0], "score": s, "probs": f.probs(acts)}
 
-    def __call__(
-        self,
-        loaded,
-        images,
-        targets,
-        chunk: int = DEFAULT_CHUNK,
-        progress: Callable[[int], None] | None = None,
-        precision: str = "float32",
-    ) -> Attribution:
+    def bind(self, loaded) -> None:
         self.patch, self.stride = self.sizes(loaded)
-        return super().__call__(loaded, images, targets, chunk, progress, precision)
 
     def params(self) -> dict:
         return {"patch": self.patch, "stride": self.stride, "baseline": self.baseline}

@@ -16,6 +16,7 @@ class SmoothGrad(Method):
     ``absolute=False`` keeps the sign of the mean gradient."""
 
     name, title = "smoothgrad", "SmoothGrad"
+    autograph = True  # its graph loops over tf.range
     order = 30
 
     def __init__(self, samples: int = 50, noise: float = 0.2, seed: int = 0, absolute: bool = True):

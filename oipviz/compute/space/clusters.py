@@ -92,12 +92,16 @@ class ClusterResult:
 
     @property
     def _pixel_centroids(self) -> bool:
-        return self.layer == PIXELS and self.centroids.shape[1] == 784
+        return (
+            self.layer == PIXELS
+            and self.digits is not None
+            and self.centroids.shape[1] == self.digits.x01[0].size
+        )
 
     def centroid_images(self) -> np.ndarray:
-        """(K,28,28): the centroids themselves for pixels, else the nearest real digits."""
-        if self._pixel_centroids:
-            return self.centroids.reshape(-1, 28, 28)
+        """(K,H,W[,C]): the centroids themselves for pixels, else the nearest real digits."""
+        if self._pixel_centroids and self.digits is not None:
+            return self.centroids.reshape(-1, *np.shape(self.digits.x01)[1:])
         if self.digits is None:
             raise OipvizError(
                 "no digits to show the centroids by: set res.digits to the clustered digits "
@@ -266,11 +270,41 @@ def clusters(
     seed: int = 0,
     show_k: int | None = None,
     data=None,
-    dataset: str = "mnist",
+    dataset: str | None = None,
     progress=None,
 ) -> ClusterResult:
     """k-means over ``samples`` real digits as ``layer`` sees them (``pixels``: no model
-    is loaded).  ``k``: a range string (``"5-40"``) or a list of K."""
+    is loaded), scanned over K.
+
+    Parameters
+    ----------
+    layer : str
+        ``"pixels"`` or any layer of ``model`` (conv outputs pooled or flattened, ``mode``).
+    model : str, Path, LoadedModel or None
+        The model (None: the bundled seed CNN); unused for ``pixels``.
+    k : str or list of int
+        The K to scan: a range string (``"5-40"``) or a list.
+    samples : int
+        Real digits clustered.
+    mode : str
+        ``pool`` (conv maps averaged over space) or ``flat``.
+    seed : int
+        Seeds the digits' sample and MiniBatchKMeans.
+    show_k : int, optional
+        The K whose clustering is kept (centroids, cluster × class table); default: the
+        best mean silhouette.
+    data : str or Path, optional
+        An ``.npz`` or IDX folder of digits (default: the first data source that works).
+    dataset : str
+        ``mnist`` or ``fashion_mnist``.
+    progress : callable, False or None
+        ``progress(stage, n, total)``.
+
+    Returns
+    -------
+    ClusterResult
+        Inertia, silhouette and CPU time per K; the clustering at ``show_k``.
+    """
     ks = parse_k(k) if isinstance(k, str) else check_ks(k)
     check_mode(mode)
     samples = checks.integer("samples", samples, 3)
@@ -282,12 +316,21 @@ def clusters(
         loaded = as_loaded(model)
         layer = feature_layer(loaded, layer)
     split_seed = int(((loaded.card if loaded else None) or {}).get("seed", 0))
-    digits = sample_digits(samples, data, dataset, split_seed)
+    digits = sample_digits(samples, data, dataset, split_seed, loaded)
+    if len(digits) < samples:  # fewer images than asked for: the K they allow
+        fit = [kk for kk in ks if kk < len(digits)]
+        if not fit:
+            raise OipvizError(
+                f"only {len(digits)} images in {digits.source}: too few for K = {ks[0]}"
+            )
+        ks, show_k = fit, None if show_k is None else min(show_k, fit[-1])
     feats, _ = layer_features(loaded, layer, digits.x01, mode)
     res = cluster_scan(
         feats, digits.labels, ks, seed, show_k, layer, describe(loaded, layer, mode), progress
     )
     res.digits, res.model = digits, loaded.name if loaded else None
     if len(digits) < samples:
-        res.notes.append(f"only {len(digits)} digits available in {digits.source}")
+        res.notes.append(
+            f"only {len(digits)} digits available in {digits.source} (K {ks[0]}–{ks[-1]})"
+        )
     return res

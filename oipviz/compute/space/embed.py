@@ -189,7 +189,7 @@ def embed(
     compare=None,
     compare_layer: str | None = None,
     data=None,
-    dataset: str = "mnist",
+    dataset: str | None = None,
     n_jobs: int | None = None,
     progress=None,
 ) -> EmbedResult:
@@ -213,7 +213,7 @@ def embed(
     loaded = as_loaded(model)
     feature_layer(loaded, layer)  # an unknown layer fails before anything is computed
     split_seed = int((loaded.card or {}).get("seed", 0))
-    digits = sample_digits(samples, data, dataset, split_seed)
+    digits = sample_digits(samples, data, dataset, split_seed, loaded)
     project.check_sizes(len(digits), method, perplexity, k)
     stages = Stages(progress)
     opts = _PanelOptions(

@@ -29,16 +29,27 @@ class Digits:
         return len(self.labels)
 
 
-def sample_digits(n: int, data=None, dataset: str = "mnist", split_seed: int = 0) -> Digits:
+def sample_digits(
+    n: int, data=None, dataset: str | None = None, split_seed: int = 0, loaded=None
+) -> Digits:
     """The first ``n`` digits of the held-out split, then of the training split.
 
     ``split_seed`` only matters for the offline 5,000-digit subset, which is shuffled
     before it is split: give the seed the model was trained with, so held-out digits
-    really are held out.  Fewer available digits than ``n``: all of them.
+    really are held out.  Fewer available digits than ``n``: all of them.  ``data`` may
+    be a user's images (:func:`oipviz.data.userdata.labelled_images`, at the geometry of
+    ``loaded``; all of them count as held out).  ``dataset`` None: the one ``loaded`` was
+    trained on (its card), else MNIST.
     """
+    from oipviz.data.inputs import dataset_of
     from oipviz.data.sources import load_dataset
+    from oipviz.data.userdata import is_image_data, labelled_images
 
     n = checks.integer("samples", n, 1, MAX_SAMPLES)
+    if data is not None and loaded is not None and is_image_data(data):
+        x01, y, _, source = labelled_images(data, loaded.geometry, loaded.classes, n)
+        return Digits(x01, y, source, len(y))
+    dataset = dataset or (dataset_of(loaded) if loaded is not None else "mnist")
     ds = load_dataset(dataset, path=data, seed=split_seed, allow_download=False)
     x = np.concatenate([ds.x_test, ds.x_train])[:n]
     y = np.concatenate([ds.y_test, ds.y_train])[:n]
@@ -65,7 +76,8 @@ def feature_layer(loaded, layer: str) -> str:
 def describe(loaded, layer: str, mode: str) -> str:
     """How the vectors of ``layer`` are made, in words (for pictures and manifests)."""
     if layer == PIXELS:
-        return "raw pixels (784)"
+        g = loaded.geometry if loaded is not None else None
+        return f"raw pixels ({g.height * g.width * g.channels if g else 784})"
     shape = tuple(loaded.layer(layer).shape[1:])
     if len(shape) == 3:
         how = (
@@ -89,13 +101,14 @@ def layer_features(
     from oipviz.core.ascent import forward
 
     check_mode(mode)
-    x01 = np.asarray(x01, np.float32).reshape(-1, 28, 28)
+    x01 = np.asarray(x01, np.float32)
     if loaded is None:
         return x01.reshape(len(x01), -1).copy(), None
+    x01 = x01.reshape(-1, *loaded.geometry.shape)
     last = loaded.layers[-1].name
     name = feature_layer(loaded, layer)
     heads = [(last, False)] if name == PIXELS else [(name, False), (last, False)]
-    outs = forward(loaded, heads, loaded.convention.to_engine(x01[..., None]))
+    outs = forward(loaded, heads, loaded.convention.to_engine(x01))
     pred = outs[-1].reshape(len(x01), -1).argmax(1)
     if name == PIXELS:
         return x01.reshape(len(x01), -1).copy(), pred

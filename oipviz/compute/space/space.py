@@ -5,6 +5,7 @@ k-means scan of the same digits.  Composes :func:`~.embed.embed` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from oipviz.compute.space.clusters import ClusterResult, clusters
 from oipviz.compute.space.embed import EmbedResult, embed
@@ -45,30 +46,17 @@ def feature_space(
     mode: str = "pool",
     seed: int = 0,
     data=None,
+    dataset: str | None = None,
     progress=None,
 ) -> FeatureSpace:
-    """Embedding and clusters of ``samples`` real digits as ``layer`` sees them."""
+    """Embedding and clusters of ``samples`` real digits as ``layer`` sees them (``data``,
+    ``dataset``: :func:`oipviz.compute.space.inputs.sample_digits`)."""
     from oipviz.core.loader import as_loaded
 
     loaded = as_loaded(model)
-    emb = embed(
-        layer,
-        loaded,
-        samples=samples,
-        method=method,
-        mode=mode,
-        seed=seed,
-        data=data,
-        progress=progress,
+    common: dict[str, Any] = dict(
+        samples=samples, mode=mode, seed=seed, data=data, dataset=dataset, progress=progress
     )
-    km = clusters(
-        emb.panels[0].layer,
-        loaded,
-        k=k,
-        samples=samples,
-        mode=mode,
-        seed=seed,
-        data=data,
-        progress=progress,
-    )
+    emb = embed(layer, loaded, method=method, **common)
+    km = clusters(emb.panels[0].layer, loaded, k=k, **common)
     return FeatureSpace(emb.panels[0].layer, emb, km)

@@ -152,13 +152,16 @@ def layer_pictures(loaded, layer: str) -> tuple[str, np.ndarray, list[str], bool
     kernel = np.asarray(loaded.model.get_layer(info.name).get_weights()[0], np.float32)
     last = info.name == loaded.layers[-1].name
     if info.type == "Dense":
-        if kernel.shape[0] != 784 or not _sees_pixels(loaded, info.name):
+        g = loaded.geometry
+        pixels = g.height * g.width * g.channels
+        if kernel.shape[0] != pixels or not _sees_pixels(loaded, info.name):
             raise LayerError(
                 f"{info.name} takes {kernel.shape[0]} inputs from the layers before "
-                "it, not the 784 pixels, so its weights are not 28×28 pictures; "
-                "choose a conv layer or a Dense layer on the flat image"
+                f"it, not the {pixels} pixels, so its weights are not {g.describe()} "
+                "pictures; choose a conv layer or a Dense layer on the flat image"
             )
-        imgs = kernel.T.reshape(-1, 28, 28)
+        imgs = kernel.T.reshape(-1, *g.shape)
+        imgs = imgs[..., 0] if g.channels == 1 else imgs
         labels = [f"class {u}" if last else str(u) for u in range(len(imgs))]
         return "templates", imgs, labels, last and len(imgs) == 10
     if kernel.ndim != 4:
@@ -168,12 +171,13 @@ def layer_pictures(loaded, layer: str) -> tuple[str, np.ndarray, list[str], bool
 
 
 def class_means(x01: np.ndarray, labels: np.ndarray, n_classes: int = 10):
-    """(n_classes,28,28) mean image per class and the class counts."""
+    """(n_classes, H, W[, C]) mean image per class and the class counts."""
     x = np.asarray(x01, np.float64).reshape(len(x01), -1)
     counts = np.bincount(labels, minlength=n_classes)[:n_classes]
     sums = np.zeros((n_classes, x.shape[1]))
     np.add.at(sums, labels, x)
-    return (sums / np.maximum(counts, 1)[:, None]).reshape(-1, 28, 28).astype(np.float32), counts
+    means = (sums / np.maximum(counts, 1)[:, None]).reshape(-1, *np.shape(x01)[1:])
+    return means.astype(np.float32), counts
 
 
 def weights(
@@ -182,17 +186,37 @@ def weights(
     *,
     samples: int = 70_000,
     data=None,
-    dataset: str = "mnist",
+    dataset: str | None = None,
 ) -> WeightsResult:
     """The weights of ``layer`` (default: the first conv or Dense layer) as pictures,
-    and the mean image per class of up to ``samples`` real digits."""
+    and the mean image per class of up to ``samples`` real digits.
+
+    Parameters
+    ----------
+    layer : str, optional
+        A conv layer (its kernels) or a Dense layer on the pixels (one template per unit;
+        per class for a softmax regression).
+    model : str, Path, LoadedModel or None
+        The model (None: the bundled seed CNN).
+    samples : int
+        Real digits averaged into the class means.
+    data : str or Path, optional
+        An ``.npz`` or IDX folder of digits (default: the first data source that works).
+    dataset : str
+        ``mnist`` or ``fashion_mnist``.
+
+    Returns
+    -------
+    WeightsResult
+        ``kind`` ("kernels" or "templates"), the weight pictures and the class means.
+    """
     from oipviz.core.loader import as_loaded
 
     loaded = as_loaded(model)
     name = loaded.unit_layer(layer).name if layer else default_layer(loaded)
     kind, imgs, labels, per_class = layer_pictures(loaded, name)
     split_seed = int((loaded.card or {}).get("seed", 0))
-    digits = sample_digits(samples, data, dataset, split_seed)
+    digits = sample_digits(samples, data, dataset, split_seed, loaded)
     means, counts = class_means(digits.x01, digits.labels)
     return WeightsResult(
         loaded.name, name, kind, imgs, labels, per_class, means, counts, digits.source
