@@ -317,6 +317,7 @@ class OutputFolder:
         try:
             if isinstance(exc, OSError) and exc.errno in DISK_FULL:
                 written = max(folder_bytes(self.path) - self.bytes_before, 0)
+                written += getattr(exc, "oipviz_unwritten", 0)  # the write that failed
                 if self.resumed:  # the earlier runs' finished work stays; temp files go
                     _remove_temps(self.path)
                     raise disk_full_error(self.shown, written, kept=True) from None

