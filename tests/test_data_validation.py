@@ -345,7 +345,8 @@ def test_tiny_valid_npz_trains_and_card_is_finite(tmp_path, cli):
         "train", "--epochs", "1", "--batch-size", "16", "--no-augment", "--data", p, "--out", out
     )
     assert r.exit_code == 0, (r.stdout, r.stderr)
-    assert "note: y_train is one-hot; converted to class indices with argmax" in r.stdout
+    # notes go to stderr (stdout has the results only)
+    assert "note: y_train is one-hot; converted to class indices with argmax" in r.stderr
     text = (tmp_path / "tiny.card.json").read_text()
     card = json.loads(text, parse_constant=lambda c: pytest.fail(f"card contains {c}"))
     assert len(_finite_numbers(card)) > 20

@@ -91,7 +91,14 @@ def _set_up_process(debug: bool) -> None:
     sys.stderr = os.fdopen(real, "w", buffering=1, errors="backslashreplace")
 
 
+#: set when this process received SIGTERM: the compute layers turn an interrupt inside the
+#: engine into a plain KeyboardInterrupt after keeping what is finished, so the type alone
+#: does not always tell SIGTERM from Ctrl-C
+_SIGTERM_RECEIVED: list[int] = []
+
+
 def _terminate(signum, frame) -> None:
+    _SIGTERM_RECEIVED.append(signum)
     raise Terminated()
 
 
@@ -101,9 +108,10 @@ def _report(exc: BaseException, debug: bool) -> int:
     if cause is not None:
         kept = getattr(cause, "oipviz_kept", None) or getattr(exc, "oipviz_kept", None)
         hint = f"; finished parts are kept in {kept}: continue with --resume" if kept else ""
-        what = "terminated (SIGTERM)" if isinstance(cause, Terminated) else "interrupted"
+        terminated = isinstance(cause, Terminated) or bool(_SIGTERM_RECEIVED)
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
         click.echo(f"error: {what}{hint}", err=True)
-        return 143 if isinstance(cause, Terminated) else 130
+        return 143 if terminated else 130
     if debug:
         raise exc
     if isinstance(exc, click.Abort):  # click turns any EOFError into Abort

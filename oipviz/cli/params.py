@@ -240,13 +240,17 @@ class ModelSpec:
         return peek_geometry(self.path)
 
     def identity(self) -> dict:
-        """The model file's SHA-256 and how it is read (a run's identity, for --resume);
-        the file is checked, not loaded."""
-        from oipviz.core.loader import model_path
+        """The model file's SHA-256 and how it is read: its card's SHA-256 (the card gives
+        the input convention and the data set) and the options (a run's identity, for
+        --resume); the files are checked, not loaded."""
+        from oipviz.core.loader import card_path, model_path
         from oipviz.core.versions import file_sha256
 
+        path = model_path(self.path)
+        card = card_path(path)
         return {
-            "sha256": file_sha256(model_path(self.path)),
+            "sha256": file_sha256(path),
+            "card_sha256": file_sha256(card) if card.is_file() else None,
             "input_scale": self.input_scale,
             "unsafe": bool(self.unsafe),
         }

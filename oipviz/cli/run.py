@@ -88,7 +88,13 @@ def result(text: str) -> None:
 
 
 def already_complete(folder) -> bool:
-    """True (after saying so) when --resume found the output finished: nothing to do."""
+    """True (after saying so) when --resume found the output finished: nothing to do.
+    A run that continues the working folder of a killed run says so."""
+    if folder.adopted:
+        note(
+            f"note: continuing the unfinished run in {folder.path.name} (it was stopped "
+            f"before it could keep its work in {folder.shown})"
+        )
     if folder.already_complete:
         note(f"{folder.shown} is already complete; nothing to do")
     return folder.already_complete

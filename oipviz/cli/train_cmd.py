@@ -85,6 +85,9 @@ def command(
     track,
 ) -> None:
     """Train an architecture from the zoo on MNIST, Fashion-MNIST or the generated shapes."""
+    import sys
+
+    from oipviz.core.folders import disk_errors
     from oipviz.data.sources import load_dataset
     from oipviz.models.train import default_epochs, pixel_stats, train
     from oipviz.writers.trained import check_outputs, save_trained
@@ -95,13 +98,14 @@ def command(
     pixel_stats(ds)
     epochs = epochs or default_epochs(ds.name)
     for note in ds.notes:
-        click.echo(f"note: {note}")
+        click.echo(f"note: {note}", err=True)
     from oipviz.cli.track_cmd import training_callbacks
 
     callbacks = training_callbacks(track, out, force, ds, arch, seed, epochs)  # checked now
     with click.progressbar(
-        length=epochs, label=f"training {arch}", show_eta=True, item_show_func=lambda s: s
-    ) as bar:
+        length=epochs, label=f"training {arch}", show_eta=True, item_show_func=lambda s: s,
+        file=sys.stderr,
+    ) as bar:  # fmt: skip
 
         def on_epoch(epoch, logs):
             bar.update(1, f"acc {logs['accuracy']:.3f} held-out {logs['val_accuracy']:.3f}")
@@ -117,7 +121,8 @@ def command(
             on_epoch=on_epoch,
             callbacks=callbacks,
         )
-    paths = save_trained(model, card, confusion, out, force=force)
+    with disk_errors(out):  # a full disk is one line (the temp files are removed)
+        paths = save_trained(model, card, confusion, out, force=force)
     click.echo(
         f"held-out accuracy {card['heldout_accuracy']:.2%} on {card['samples']['test']} "
         f"images ({card['data_source']})"

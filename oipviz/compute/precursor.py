@@ -38,6 +38,7 @@ from oipviz.compute.screens import (
     with_forward_time,
     work,
 )
+from oipviz.core import checks
 from oipviz.core import objectives as O
 from oipviz.core.ascent import Block, ascend, evaluate
 from oipviz.core.errors import OipvizError
@@ -247,7 +248,7 @@ def with_screen(res: PrecursorResult, screened: Screened) -> PrecursorResult:
 
 def _checked_maps(loaded, layer: str, maps, settings: PrecursorSettings) -> tuple[str, list[int]]:
     info = loaded.unit_layer(layer)
-    maps = [int(m) for m in np.atleast_1d(maps).tolist()]
+    maps = [checks.integer("map", m) for m in np.atleast_1d(maps).tolist()]
     for m in maps:
         map_objective(loaded, info.name, m)
     h, w, _ = loaded.geometry.shape

@@ -19,6 +19,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import math
 import os
 import shutil
 from collections.abc import Iterator
@@ -58,11 +59,15 @@ def folder_bytes(path: Path) -> int:
     return total
 
 
-def disk_full_error(target: str, written: int = 0, needed: int | None = None) -> OutputError:
-    """The one-line error for a full disk (ENOSPC) or quota (EDQUOT)."""
+def disk_full_error(
+    target: str, written: int = 0, needed: int | None = None, kept: bool = False
+) -> OutputError:
+    """The one-line error for a full disk (ENOSPC) or quota (EDQUOT); ``kept``: a resumed
+    run's finished parts are still there."""
     about = needed if needed is not None else written
-    size = f" (needed about {max(about, 1) / 1e6:.1f} MB)" if about else ""
-    return OutputError(f"no space left on the device of {target}{size}")
+    size = f" (needed about {math.ceil(about / 1e5) / 10:.1f} MB)" if about else ""
+    then = "; finished parts are kept: continue with --resume" if kept else ""
+    return OutputError(f"no space left on the device of {target}{size}{then}")
 
 
 class Lock:
@@ -137,6 +142,7 @@ class OutputFolder:
         self.identity = _normal(dict(identity or {}, command=kind))
         self.resumed = self.adopted = self.already_complete = self.committed = False
         self.previous: dict = {}
+        self.bytes_before = 0
         if force and resume:
             raise OutputError("--force and --resume exclude each other")
         if resume and not resumable:
@@ -194,8 +200,9 @@ class OutputFolder:
 
     def _resume(self, exists: bool, partial: Path) -> None:
         if os.path.lexists(partial):  # killed (SIGKILL, crash, power cut): adopt its work
-            self._check_identity(partial)
             self.path, self.resumed, self.adopted = partial, True, True
+            if read_json(partial / MANIFEST) is not None or self.finished_items():
+                self._check_identity(partial)  # (killed before its manifest: nothing to check)
         elif exists:
             if not self.final.is_dir() or self.final.is_symlink():
                 raise OutputError(f"--resume: {self.shown} is not a folder")
@@ -206,6 +213,7 @@ class OutputFolder:
             raise OutputError(f"--resume: there is no run to continue in {self.shown}")
         for stale in self.path.glob(".*.tmp*"):
             _remove(stale)
+        self.bytes_before = folder_bytes(self.path)  # the earlier runs' work
 
     def _check_identity(self, folder: Path) -> None:
         m = read_json(folder / MANIFEST)
@@ -308,7 +316,11 @@ class OutputFolder:
             return
         try:
             if isinstance(exc, OSError) and exc.errno in DISK_FULL:
-                written = folder_bytes(self.path)
+                written = max(folder_bytes(self.path) - self.bytes_before, 0)
+                written += getattr(exc, "oipviz_unwritten", 0)  # the write that failed
+                if self.resumed:  # the earlier runs' finished work stays; temp files go
+                    _remove_temps(self.path)
+                    raise disk_full_error(self.shown, written, kept=True) from None
                 if self.path != self.final:
                     _remove(self.path)
                 raise disk_full_error(self.shown, written) from None
@@ -332,6 +344,12 @@ def disk_errors(target: str) -> Iterator[None]:
 def _short(v) -> str:
     text = json.dumps(v)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _remove_temps(folder: Path) -> None:
+    """Remove the temp files and folders (``.NAME.tmp...``) a failed write left in ``folder``."""
+    for p in sorted(folder.rglob(".*.tmp*"), key=lambda q: len(q.parts), reverse=True):
+        _remove(p)
 
 
 def _remove(p: Path) -> None:

@@ -246,9 +246,12 @@ def planes_from_array(arr: np.ndarray) -> tuple[ImagePlanes, str]:
     elif np.issubdtype(a.dtype, np.floating):
         if not np.all(np.isfinite(a)):
             raise ImageError("image array holds NaN or infinite values")
-        if a.size and (a.min() < -1e-6 or a.max() > 1 + 1e-6):
+        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+        if lo < -1e-6 or hi > 1 + 1e-6:
+            how = "divide by 255 (or pass uint8)" if lo >= 0 and hi <= 255 else "scale it"
             raise ImageError(
-                f"float image values must lie in [0,1] (got {a.min():.3g}…{a.max():.3g})"
+                f"the image holds values in [{lo:.4g}, {hi:.4g}]; oipviz takes pixels in "
+                f"[0, 1]: {how}"
             )
         family, f = "float", np.clip(a.astype(np.float32), 0.0, 1.0)
     else:

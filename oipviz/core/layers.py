@@ -96,6 +96,8 @@ def _nested_paths(model, prefix: str = ""):
 
 def find_layer(layers: list[LayerInfo], nested: list[str], name: str, model: str) -> LayerInfo:
     """The layer ``name`` of ``layers`` (path, unique own name, or ``convN``)."""
+    if not isinstance(name, str):
+        raise LayerError(f"a layer is given by its name, like 'conv3' (got {name!r})")
     for info in layers:
         if info.name == name:
             return info

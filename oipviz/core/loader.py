@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from oipviz.core import checks
 from oipviz.core.convention import KINDS, Geometry, InputConvention
 from oipviz.core.errors import LayerError, ModelError
 from oipviz.core.layers import FEATURE_TYPES, Heads, LayerInfo, find_layer, layer_table
@@ -75,9 +76,10 @@ class LoadedModel:
         units = info.units or 0  # unit_layer refuses layers without units
         out = []
         for m in maps:
-            if not 0 <= int(m) < units:
+            m = checks.integer("map", m)
+            if not 0 <= m < units:
                 raise LayerError(f"map {m} out of range for {info.name}: valid 0–{units - 1}")
-            out.append(int(m))
+            out.append(m)
         return out
 
     def heads(self, heads: list[tuple[str, bool]]) -> Heads:

@@ -52,11 +52,19 @@ def dumps(obj, indent: int | None = 2) -> str:
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write a file atomically (temp file beside it, then rename)."""
+    """Write a file atomically (temp file beside it, then rename); a failed write (a full
+    disk) leaves no temp file, and its OSError carries the size it needed
+    (``oipviz_unwritten``, for the full-disk message)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            exc.oipviz_unwritten = len(data)  # type: ignore[attr-defined]
+        raise
     return path
 
 

