@@ -12,6 +12,7 @@ import math
 
 import click
 
+from oipviz.cli.options import choice, opt, stack
 from oipviz.core.transforms import MAX_JITTER
 
 SEED_MAX = 2**31 - 1
@@ -72,83 +73,51 @@ def _nonempty_path(ctx, param, value):
 def output_options(default: str, resumable: bool = False):
     """--out, --force, --quiet (and --resume) for a command writing one folder."""
 
-    def deco(f):
-        opts = [
+    opts = [
+        opt("--out", str, None, f"Output folder [default: {default}].", callback=_nonempty_path),
+        click.option(
+            "--force",
+            is_flag=True,
+            help="Replace an existing output folder (only an empty folder or "
+            "an earlier oipviz output).",
+        ),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]
+    if resumable:
+        opts.append(
             click.option(
-                "--out",
-                type=str,
-                default=None,
-                callback=_nonempty_path,
-                help=f"Output folder [default: {default}].",
-            ),
-            click.option(
-                "--force",
+                "--resume",
                 is_flag=True,
-                help="Replace an existing output folder (only an empty folder or "
-                "an earlier oipviz output).",
-            ),
-            click.option("--quiet", is_flag=True, help="No progress bar."),
-        ]
-        if resumable:
-            opts.append(
-                click.option(
-                    "--resume",
-                    is_flag=True,
-                    help="Continue an interrupted run in --out (same settings).",
-                )
+                help="Continue an interrupted run in --out (same settings).",
             )
-        for o in reversed(opts):
-            f = o(f)
-        return f
-
-    return deco
+        )
+    return stack(*opts)
 
 
 def executor_options(what: str):
     """--executor, --address, --cpus-per-task: where the jobs (``what``) run."""
 
-    def deco(f):
-        opts = [
-            click.option(
-                "--executor",
-                "executor_name",
-                type=click.Choice(["local", "ray"]),
-                default="local",
-                show_default=True,
-                help=f"Where {what} run: local (this process) or ray (one task each; "
-                "pip install 'oipviz[ray]').",
-            ),
-            click.option(
-                "--address",
-                default=None,
-                help="Ray cluster to use (HOST:PORT of 'ray start --head'); default: a "
-                "local Ray cluster on this machine's cores.",
-            ),
-            click.option(
-                "--cpus-per-task",
-                type=count(1, 1024),
-                default=1,
-                show_default=True,
-                help="Ray: cores per task (TensorFlow's threads inside it).",
-            ),
-        ]
-        for o in reversed(opts):
-            f = o(f)
-        return f
-
-    return deco
+    return stack(
+        choice("--executor", ["local", "ray"], "local",
+               f"Where {what} run: local (this process) or ray (one task each; "
+               "pip install 'oipviz[ray]').", dest="executor_name"),
+        opt("--address", None, None,
+            "Ray cluster to use (HOST:PORT of 'ray start --head'); default: a "
+            "local Ray cluster on this machine's cores."),
+        opt("--cpus-per-task", count(1, 1024), 1,
+            "Ray: cores per task (TensorFlow's threads inside it)."),
+    )  # fmt: skip
 
 
 def precision_option(f):
     """--precision: of the ascent steps (oipviz.core.precision)."""
     from oipviz.core.precision import PRECISIONS
 
-    return click.option(
+    return choice(
         "--precision",
-        type=click.Choice(PRECISIONS),
-        default="float32",
-        show_default=True,
-        help="Of the ascent steps: bfloat16 runs the conv chain in bf16 (about 1.8x faster "
+        PRECISIONS,
+        "float32",
+        "Of the ascent steps: bfloat16 runs the conv chain in bf16 (about 1.8x faster "
         "where the CPU has AVX512_BF16/AMX; activations reported are float32); auto: "
         "bfloat16 on such CPUs.",
     )(f)
@@ -158,68 +127,23 @@ def ascent_options(epochs: int, lr: float, range_mode: str = "free", style: str 
     """--epochs, --lr, --range, --style, --jitter, --tv, --blur: the engine's step and its
     transforms."""
 
-    def deco(f):
-        opts = [
-            click.option(
-                "--range",
-                "range_mode",
-                type=click.Choice(["free", "valid"]),
-                default=range_mode,
-                show_default=True,
-                help="free: the articles' unconstrained ascent (values far outside the "
-                "pixel range); valid: the image stays a real input (pixels in "
-                "[0, 1]) and maps at zero climb their pre-activation until they fire.",
-            ),
-            click.option(
-                "--style",
-                type=click.Choice(["plain", "readable"]),
-                default=style,
-                show_default=True,
-                help="readable: ±2 px jitter, 5% scale, 5° rotation, a gradient blur "
-                "and a TV penalty relative to the activation (smoother, "
-                "transformation-robust pictures).",
-            ),
-            click.option(
-                "--epochs",
-                type=count(1),
-                default=epochs,
-                show_default=True,
-                help="Gradient-ascent steps.",
-            ),
-            click.option(
-                "--lr",
-                type=LR,
-                default=lr,
-                show_default=True,
-                help="Step size: RMS of each step, in standardized pixels (0 < lr <= 100).",
-            ),
-            click.option(
-                "--jitter",
-                type=click.IntRange(0, MAX_JITTER),
-                default=0,
-                show_default=True,
-                help="Random roll of up to ± this many pixels per step.",
-            ),
-            click.option(
-                "--tv",
-                type=NONNEG_SMALL,
-                default=0.0,
-                show_default=True,
-                help="Total-variation penalty (smoother pictures).",
-            ),
-            click.option(
-                "--blur",
-                type=SIGMA,
-                default=0.0,
-                show_default=True,
-                help="Sigma (px, <= 10) of a Gaussian blur of each gradient.",
-            ),
-        ]
-        for o in reversed(opts):
-            f = o(f)
-        return f
-
-    return deco
+    return stack(
+        choice("--range", ["free", "valid"], range_mode,
+               "free: the articles' unconstrained ascent (values far outside the "
+               "pixel range); valid: the image stays a real input (pixels in "
+               "[0, 1]) and maps at zero climb their pre-activation until they fire.",
+               dest="range_mode"),
+        choice("--style", ["plain", "readable"], style,
+               "readable: ±2 px jitter, 5% scale, 5° rotation, a gradient blur "
+               "and a TV penalty relative to the activation (smoother, "
+               "transformation-robust pictures)."),
+        opt("--epochs", count(1), epochs, "Gradient-ascent steps."),
+        opt("--lr", LR, lr, "Step size: RMS of each step, in standardized pixels (0 < lr <= 100)."),
+        opt("--jitter", click.IntRange(0, MAX_JITTER), 0,
+            "Random roll of up to ± this many pixels per step."),
+        opt("--tv", NONNEG_SMALL, 0.0, "Total-variation penalty (smoother pictures)."),
+        opt("--blur", SIGMA, 0.0, "Sigma (px, <= 10) of a Gaussian blur of each gradient."),
+    )  # fmt: skip
 
 
 class ModelSpec:
