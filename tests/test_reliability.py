@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from children import Child, child_env, hidden, tree
 
 DATA = Path(__file__).parent / "data"
 PHOTO = DATA / "photo.png"
@@ -45,81 +44,6 @@ def _manifests_are_strict_json(tmp_path):
     for p in tmp_path.rglob("manifest.json"):
         m = strict_json(p)
         assert m.get("tool") == "oipviz" and isinstance(m.get("complete"), bool), p
-
-
-def hidden(folder: Path) -> list[str]:
-    """Names of hidden entries (temp folders like ``.NAME.xxxx``) in ``folder``."""
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
-
-
-def tree(folder: Path) -> dict[str, bytes | None]:
-    """Every path under ``folder`` with its bytes (None for folders)."""
-    return {
-        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
-        for p in sorted(folder.rglob("*"))
-    }
-
-
-def console_script() -> list[str]:
-    script = Path(sys.executable).with_name("oipviz")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from oipviz.cli import main; main()"]
-
-
-def child_env() -> dict:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.pop("OIPVIZ_DEBUG", None)
-    return env
-
-
-def _sigint_default():  # runs in the child before exec
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-class Child:
-    """The console script as a real subprocess; stdout/stderr go to files."""
-
-    def __init__(self, args, cwd: Path, logs: Path):
-        logs.mkdir(exist_ok=True)
-        self.out_path, self.err_path = logs / "stdout.txt", logs / "stderr.txt"
-        with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
-            self.proc = subprocess.Popen(  # (the child keeps its own copies of the files)
-                console_script() + [str(a) for a in args],
-                cwd=cwd,
-                stdout=out,
-                stderr=err,
-                env=child_env(),
-                preexec_fn=_sigint_default,
-            )
-
-    def interrupt_when(self, ready, timeout: float = 300.0, delay: float = 0.0) -> int:
-        """Send SIGINT as soon as ``ready()`` holds; returns the exit status."""
-        t0 = time.monotonic()
-        while not ready():
-            if self.proc.poll() is not None:
-                pytest.fail(
-                    f"the run ended (status {self.proc.returncode}) before it could be "
-                    f"interrupted; stderr: {self.stderr()[-500:]}"
-                )
-            if time.monotonic() - t0 > timeout:
-                self.proc.kill()
-                pytest.fail("the run never reached the point to interrupt it")
-            time.sleep(0.02)
-        time.sleep(delay)
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            return self.proc.wait(timeout=120)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-
-    def stdout(self) -> str:
-        return self.out_path.read_text()
-
-    def stderr(self) -> str:
-        return self.err_path.read_text()
 
 
 # ----------------------------------------------------------------------------- 1. NaN/inf
@@ -407,7 +331,7 @@ def _only_finished_oip_parts(x: Path) -> None:
 def _interrupted_run(tmp_path: Path, args: list, name: str, done_glob: str, kind: str) -> Path:
     """Run the console script into NAME, send SIGINT once DONE_GLOB exists in its working
     folder, check the exit, the message and what is kept; returns the folder."""
-    child = Child(args + ["--out", name], tmp_path, tmp_path / "logs")
+    child = Child(args + ["--out", name], tmp_path)
     code = child.interrupt_when(lambda: any(tmp_path.glob(f".{name}.partial/{done_glob}")))
     err = child.stderr()
     assert code == 130, (code, err)
@@ -510,9 +434,7 @@ def test_ctrl_c_precursor_keeps_finished_maps_and_resume_gives_the_same_bytes(
 
 def test_ctrl_c_dream_exits_130_and_leaves_nothing(tmp_path):
     child = Child(
-        ["dream", PHOTO, "--map", "2", "--iters", "2000", "--epochs", "100", "--out", "D"],
-        tmp_path,
-        tmp_path / "logs",
+        ["dream", PHOTO, "--map", "2", "--iters", "2000", "--epochs", "100", "--out", "D"], tmp_path
     )
     # the progress bar (stderr) appears with the first steps
     code = child.interrupt_when(lambda: "dream conv3" in child.stderr(), delay=1.0)
