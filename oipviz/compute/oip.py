@@ -19,6 +19,11 @@ from oipviz.core.status import live_or_dead
 
 OBJECTIVE_KINDS = ("mean", "max", "unit", "logit")
 RANGES = ("free", "valid")
+#: image parameterizations: ``pixel`` (the articles': the ascent moves pixels), ``spectral``
+#: (lucid's Fourier spectrum, decorrelated colour for RGB), ``auto`` (see :func:`resolve_param`)
+PARAMS = ("auto", "pixel", "spectral")
+#: what ``auto`` picks for grey and for colour models (bench/quality.py decides)
+AUTO_PARAM = {1: "pixel", 3: "pixel"}
 #: named transform presets (added to any --jitter/--tv/--blur the user gives)
 #: readable: robust to small shifts, scalings and rotations; smooth (gradient blur and a TV
 #: penalty relative to the activation, so weak maps are not pushed to zero)
@@ -241,6 +246,14 @@ def check_scale_weights(weights) -> tuple[float, ...]:
     return w
 
 
+def resolve_param(param: str, channels: int) -> str:
+    """``pixel`` or ``spectral``: ``auto`` becomes :data:`AUTO_PARAM`'s choice for images of
+    ``channels`` channels (what bench/quality.py found better)."""
+    if param not in PARAMS:
+        raise OipvizError(f"unknown param {param!r}; choose from {', '.join(PARAMS)}")
+    return AUTO_PARAM.get(channels, "pixel") if param == "auto" else param
+
+
 def plan_transforms(
     convention,
     range_mode: str = "free",
@@ -248,21 +261,39 @@ def plan_transforms(
     jitter: int = 0,
     tv: float = 0.0,
     blur: float = 0.0,
+    param: str = "pixel",
 ) -> tuple:
-    """The transform list of a run: the style's preset, the scalar flags, and for
-    ``range_mode='valid'`` a projection onto the model's valid pixel range (applied last)."""
+    """The transform list of a run: the style's preset, the scalar flags, and the range.
+
+    ``param='pixel'``: for ``range_mode='valid'``, a projection onto the model's valid
+    pixel range (applied last).  ``param='spectral'``: a :class:`~oipviz.core.transforms.
+    Spectral` parameterization, bounded by a sigmoid for ``valid``; the style's gradient
+    blur is left out (it would blur the spectrum; the 1/f weighting smooths instead) and a
+    ``blur`` is refused.  ``auto``: see :func:`resolve_param`.
+    """
     if range_mode not in RANGES:
         raise OipvizError(f"unknown range {range_mode!r}; choose from {', '.join(RANGES)}")
     if style not in STYLES:
         raise OipvizError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
-    ts = STYLES[style] + T.from_flags(
+    param = resolve_param(param, len(convention.means))
+    flags = T.from_flags(
         checks.integer("jitter", jitter, 0, T.MAX_JITTER),
         checks.number("tv", tv, 0.0),
         checks.number("blur", blur, 0.0, 10.0),
     )
-    if range_mode == "valid":
-        ts = ts + (valid_range(convention),)
-    return ts
+    if param == "pixel":
+        ts = STYLES[style] + flags
+        return ts + (valid_range(convention),) if range_mode == "valid" else ts
+    if blur:
+        raise OipvizError(
+            "--blur smooths pixel gradients; param 'spectral' already favours low frequencies "
+            "(use one or the other)"
+        )
+    ts = tuple(t for t in STYLES[style] if t.stage != "gradient") + flags
+    if range_mode == "free":
+        return (*ts, T.Spectral())
+    clip = valid_range(convention)
+    return (*ts, T.Spectral(lo=clip.lo, hi=clip.hi))
 
 
 def valid_range(convention) -> T.Clip:
@@ -335,6 +366,7 @@ def oip(
     blur: float = 0.0,
     range_mode: str = "free",
     style: str = "plain",
+    param: str = "pixel",
     transforms=None,
     chunk: int = DEFAULT_CHUNK,
     progress: Callable[[int], None] | bool | None = None,
@@ -360,6 +392,9 @@ def oip(
     range_mode, style : str
         ``free`` (the articles') or ``valid`` (real inputs: in-range inits, projected steps,
         a map at zero climbs its pre-activation); ``plain`` or ``readable``.
+    param : str
+        ``pixel`` (the ascent moves pixels), ``spectral`` (lucid's Fourier spectrum, with
+        decorrelated colour for RGB models) or ``auto`` (:func:`resolve_param`).
     transforms : sequence, optional
         Replaces the transform list.
     progress, precision :
@@ -383,7 +418,7 @@ def oip(
     check_precision(precision)
     loaded = as_loaded(model)
     if transforms is None:
-        transforms = plan_transforms(loaded.convention, range_mode, style, jitter, tv, blur)
+        transforms = plan_transforms(loaded.convention, range_mode, style, jitter, tv, blur, param)
     transforms = _checked_transforms(transforms, range_mode)
     info, maps, objs = _objectives(loaded, layer, maps, kind, inits, range_mode)
     if init_images is None:
