@@ -61,6 +61,7 @@ PAIRS = (
     ("free", "free+spectral"),
     ("valid", "valid+spectral"),
     ("valid+readable", "valid+readable+spectral"),
+    ("valid+readable", "valid+readable+fourier"),
 )
 
 
@@ -301,9 +302,11 @@ def colour_section(args) -> dict:
                 f", TV x{c['median_tv_ratio']:.2f}, dead {c['dead'][1]} vs {c['dead'][0]}"
                 f" -> {'helps' if c['helps'] else 'does not help'}"
             )
-    for pixel, _ in PAIRS:
-        out["spectral_helps"][pixel] = all(c["helps"] for c in out["twins"] if c["pixel"] == pixel)
-    print("spectral helps on every colour layer:", out["spectral_helps"])
+    for pixel, spectral in PAIRS:
+        out["spectral_helps"][f"{spectral} vs {pixel}"] = all(
+            c["helps"] for c in out["twins"] if (c["pixel"], c["spectral"]) == (pixel, spectral)
+        )
+    print("helps on every colour layer:", json.dumps(out["spectral_helps"], indent=1))
     return out
 
 
