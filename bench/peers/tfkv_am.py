@@ -1,9 +1,11 @@
 """Runs INSIDE the tf-keras-vis side venv (bench/.venvs/tfkv): ActivationMaximization of
 conv-map means with the peer's own default transforms and regularizers, given the model's
 valid input range.  The model is wrapped so the peer sees pixels in [0, 1] (a Rescaling
-layer applies the model's standardization), exactly like oipviz's images.
+layer applies the model's input convention, ``input = SCALE·x + OFFSET`` per channel),
+exactly like oipviz's images; grey or colour, any size.
 
-usage: python tfkv_am.py MODEL LAYER MEAN STD MAPS(comma) INITS STEPS SEED OUT.npz
+usage: python tfkv_am.py MODEL LAYER SCALE OFFSET MAPS INITS STEPS SEED OUT.npz
+(SCALE, OFFSET and MAPS comma-separated: one or one per channel)
 """
 
 import os
@@ -19,17 +21,24 @@ from tf_keras_vis.activation_maximization import ActivationMaximization  # noqa:
 
 
 def main() -> None:
-    path, layer, mean, std, maps, inits, steps, seed, out = sys.argv[1:10]
-    mean, std, inits, steps, seed = float(mean), float(std), int(inits), int(steps), int(seed)
+    path, layer, scale, offset, maps, inits, steps, seed, out = sys.argv[1:10]
+    inits, steps, seed = int(inits), int(steps), int(seed)
+    scale = np.asarray([float(v) for v in scale.split(",")], np.float32)
+    offset = np.asarray([float(v) for v in offset.split(",")], np.float32)
     maps = [int(m) for m in maps.split(",")]
     model = keras.models.load_model(path, compile=False)
     inner = keras.Model(model.inputs, model.get_layer(layer).output)
-    inp = keras.Input((28, 28, 1))
-    wrapped = keras.Model(inp, inner(keras.layers.Rescaling(1.0 / std, -mean / std)(inp)))
+    shape = tuple(int(d) for d in model.inputs[0].shape[1:])
+    inp = keras.Input(shape)
+    rescale = keras.layers.Rescaling(
+        scale if len(scale) > 1 else float(scale[0]),
+        offset if len(offset) > 1 else float(offset[0]),
+    )
+    wrapped = keras.Model(inp, inner(rescale(inp)))
     am = ActivationMaximization(wrapped, clone=False)
     per = np.repeat(np.asarray(maps, np.int32), inits)
     rng = np.random.default_rng(seed)
-    seeds = rng.uniform(0.0, 1.0, (len(per), 28, 28, 1)).astype(np.float32)
+    seeds = rng.uniform(0.0, 1.0, (len(per), *shape)).astype(np.float32)
     images = np.empty_like(seeds)
     t = time.perf_counter()
     for lo in range(0, len(per), 512):

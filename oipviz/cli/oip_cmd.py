@@ -29,6 +29,15 @@ from oipviz.cli.params import (
 @opt(
     "--scale-weights", None, "0.5,0.5,1,1", "Weights of the fluctuations on 1, 2, 4 and 7 px cells."
 )
+@click.option(
+    "--param",
+    type=click.Choice(["auto", "pixel", "spectral"]),
+    default="pixel",
+    show_default=True,
+    help="Image parameterization: pixel (the ascent moves pixels) or spectral (lucid's "
+    "1/f Fourier spectrum, decorrelated colour on RGB models); auto: what "
+    "bench/quality.py found best for the model's geometry.",
+)
 @precision_option
 @seed_option()
 @output_options("oip_LAYER_MAP", resumable=True)
@@ -51,7 +60,7 @@ def command(model, out, force, quiet, resume, **o) -> None:
         layer=o["layer"], maps=o["map_spec"], inits=o["inits"], epochs=o["epochs"], lr=o["lr"],
         range=o["range_mode"], style=o["style"], jitter=o["jitter"], tv=o["tv"],
         blur=o["blur"], objective=o["objective"], scale_weights=weights,
-        precision=o["precision"],
+        precision=o["precision"], param=o["param"],
     )  # fmt: skip
     identity = {"parameters": params, "seed": o["seed"], "model": model.identity()}
     tag = o["map_spec"].strip().lower().replace(",", "_").replace(" ", "")
@@ -71,7 +80,7 @@ def _run(folder, loaded, p: dict, seed: int, quiet: bool):
     """The OIPs in resumable parts, then their files."""
     from oipviz.cli.params import parse_maps
     from oipviz.cli.run import bar, progress_sink
-    from oipviz.compute.oip import objective_for, oip, plan_transforms
+    from oipviz.compute.oip import objective_for, oip, plan_transforms, resolve_param
     from oipviz.compute.parts import run_in_parts
     from oipviz.core import transforms as T
     from oipviz.core.manifest import base_manifest
@@ -81,10 +90,14 @@ def _run(folder, loaded, p: dict, seed: int, quiet: bool):
     maps = parse_maps(p["maps"], info.units)
     kind = p["objective"] or ("mean" if info.is_conv else "unit")
     objective_for(loaded, info.name, maps[0], kind)  # a bad --objective fails before the bar
+    param = resolve_param(p["param"], loaded.geometry.channels)
     transforms = plan_transforms(
-        loaded.convention, p["range"], p["style"], p["jitter"], p["tv"], p["blur"]
+        loaded.convention, p["range"], p["style"], p["jitter"], p["tv"], p["blur"], param
     )
-    manifest = dict(base_manifest("oip", loaded, p, seed), transform_list=T.describe(transforms))
+    manifest = dict(
+        base_manifest("oip", loaded, p, seed), param_used=param,
+        transform_list=T.describe(transforms),
+    )  # fmt: skip
     # written now (complete: false) so an interrupted run can be recognized and resumed
     folder.write_manifest(manifest, complete=False)
     inits, steps = p["inits"], p["epochs"]

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from oipviz.compute.plan import PARAMS as PARAMS
+from oipviz.compute.plan import RANGES, plan_transforms
+from oipviz.compute.plan import STYLES as STYLES
+from oipviz.compute.plan import resolve_param as resolve_param
+from oipviz.compute.plan import valid_range as valid_range
 from oipviz.core import checks
 from oipviz.core import objectives as O
 from oipviz.core import transforms as T
@@ -18,20 +23,6 @@ from oipviz.core.progress import reporter
 from oipviz.core.status import live_or_dead
 
 OBJECTIVE_KINDS = ("mean", "max", "unit", "logit")
-RANGES = ("free", "valid")
-#: named transform presets (added to any --jitter/--tv/--blur the user gives)
-#: readable: robust to small shifts, scalings and rotations; smooth (gradient blur and a TV
-#: penalty relative to the activation, so weak maps are not pushed to zero)
-STYLES = {
-    "plain": (),
-    "readable": (
-        T.Jitter(2),
-        T.Scale(0.95, 1.05),
-        T.Rotate(5.0),
-        T.Blur(0.5),
-        T.TotalVariation(0.001, relative=True),
-    ),
-}
 INIT_SPREAD = 0.15  # valid range: inits are 0.5 + INIT_SPREAD · fluctuation, in pixels
 MAX_INITS = 4096
 #: array fields of an OIPRun, saved and loaded by :meth:`OIPRun.to_arrays`
@@ -241,38 +232,6 @@ def check_scale_weights(weights) -> tuple[float, ...]:
     return w
 
 
-def plan_transforms(
-    convention,
-    range_mode: str = "free",
-    style: str = "plain",
-    jitter: int = 0,
-    tv: float = 0.0,
-    blur: float = 0.0,
-) -> tuple:
-    """The transform list of a run: the style's preset, the scalar flags, and for
-    ``range_mode='valid'`` a projection onto the model's valid pixel range (applied last)."""
-    if range_mode not in RANGES:
-        raise OipvizError(f"unknown range {range_mode!r}; choose from {', '.join(RANGES)}")
-    if style not in STYLES:
-        raise OipvizError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
-    ts = STYLES[style] + T.from_flags(
-        checks.integer("jitter", jitter, 0, T.MAX_JITTER),
-        checks.number("tv", tv, 0.0),
-        checks.number("blur", blur, 0.0, 10.0),
-    )
-    if range_mode == "valid":
-        ts = ts + (valid_range(convention),)
-    return ts
-
-
-def valid_range(convention) -> T.Clip:
-    """The projection onto the pixel range [0, 1] in engine space (per channel)."""
-    lo, hi = convention.to_engine(np.zeros(1)), convention.to_engine(np.ones(1))
-    if np.size(lo) == 1:
-        return T.Clip(float(np.ravel(lo)[0]), float(np.ravel(hi)[0]))
-    return T.Clip(tuple(float(v) for v in lo), tuple(float(v) for v in hi))
-
-
 def start_images(
     loaded, maps: list[int], inits: int, seed: int, scale_weights, range_mode: str
 ) -> np.ndarray:
@@ -320,11 +279,18 @@ def _warm_start(init_images, loaded, n_maps: int, inits: int) -> np.ndarray:
     return x.reshape(-1, *loaded.geometry.shape)
 
 
+def _starts(loaded, maps, inits, seed, scale_weights, range_mode, init_images) -> np.ndarray:
+    """The ascent's starts: random multi-scale inits, or the given ``init_images``."""
+    if init_images is None:
+        return start_images(loaded, maps, inits, seed, scale_weights, range_mode)
+    return _warm_start(init_images, loaded, len(maps), inits)
+
+
 def oip(
     layer: str, maps=None, model=None, inits: int = 8, steps: int = 600, lr: float = 0.02,
     seed: int = 0, kind: str = "mean", scale_weights=DEFAULT_SCALE_WEIGHTS, jitter: int = 0,
     tv: float = 0.0, blur: float = 0.0, range_mode: str = "free", style: str = "plain",
-    transforms=None, chunk: int = DEFAULT_CHUNK,
+    param: str = "pixel", transforms=None, chunk: int = DEFAULT_CHUNK,
     progress: Callable[[int], None] | bool | None = None, precision: str = "float32",
     init_images: np.ndarray | None = None, on_block: Callable[[Block], None] | None = None,
     block_steps: int | None = None,
@@ -360,6 +326,9 @@ def oip(
         a map at zero climbs its pre-activation).
     style : str
         ``plain`` or ``readable`` (jitter, scale, rotation, blur, relative TV).
+    param : str
+        ``pixel`` (the ascent moves pixels), ``spectral`` (lucid's Fourier spectrum, with
+        decorrelated colour for RGB models) or ``auto`` (:func:`resolve_param`).
     transforms : sequence, optional
         Replaces the transform list.
     chunk : int
@@ -386,13 +355,10 @@ def oip(
     check_precision(precision)
     loaded = as_loaded(model)
     if transforms is None:
-        transforms = plan_transforms(loaded.convention, range_mode, style, jitter, tv, blur)
+        transforms = plan_transforms(loaded.convention, range_mode, style, jitter, tv, blur, param)
     transforms = _checked_transforms(transforms, range_mode)
     info, maps, objs = _objectives(loaded, layer, maps, kind, inits, range_mode)
-    if init_images is None:
-        x0 = start_images(loaded, maps, inits, seed, scale_weights, range_mode)
-    else:
-        x0 = _warm_start(init_images, loaded, len(maps), inits)
+    x0 = _starts(loaded, maps, inits, seed, scale_weights, range_mode, init_images)
     with reporter(progress, len(objs) * steps, f"{info.name}: OIPs") as tick:
         r = ascend(
             loaded, x0, objs, steps=steps, lr=lr, transforms=transforms, seed=seed, chunk=chunk,

@@ -9,7 +9,9 @@ Each object acts at one stage of an ascent step (engine space, batch (B,28,28,1)
 * ``gradient``: applied to the gradient before it is normalized (:class:`Blur`);
 * ``project``: applied to the image after the step (:class:`Clip`);
 * ``param``: the ascent runs on a variable ``u`` and the image is ``f(u)``
-  (:class:`Sigmoid`: an image that can never leave a range).
+  (:class:`Sigmoid`: an image that can never leave a range;
+  :class:`~oipviz.core.parameterizations.Spectral`: lucid's Fourier spectrum with
+  decorrelated colour).  ``project`` and ``gradient`` transforms act on ``u``.
 
 They are frozen dataclasses: equal lists share one compiled engine.  ``seed`` is the
 step's stateless seed (shape (2,), int32), so every random choice is reproducible.
@@ -26,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from oipviz.core.errors import OipvizError
+from oipviz.core.parameterizations import Spectral as Spectral  # registered here too
 
 if TYPE_CHECKING:
     import tensorflow as tf
