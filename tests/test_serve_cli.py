@@ -141,6 +141,9 @@ def test_ctrl_c_stops_cleanly_with_130():
         text=True,
         env=env,
         cwd=ROOT,
+        # a shell's background job (and a pytest-xdist worker) ignores SIGINT, and a child
+        # inherits that: Ctrl-C is what a user's terminal sends, so the default action
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         url = None
