@@ -30,7 +30,14 @@ def environment():
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("oipviz.timeline", "templates"),
+        loader=jinja2.ChoiceLoader(  # the timeline's templates, and the gallery's as gallery/
+            [
+                jinja2.PackageLoader("oipviz.timeline", "templates"),
+                jinja2.PrefixLoader(
+                    {"gallery": jinja2.PackageLoader("oipviz.writers", "templates")}
+                ),
+            ]
+        ),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -197,8 +204,12 @@ def write_curves(folder: Path, tl: Timeline, layer: str) -> Path:
 
 
 def copy_css(folder: Path) -> Path:
-    css = (resources.files("oipviz.timeline") / "templates" / "style.css").read_text("utf-8")
-    return write_text(folder / "style.css", css)
+    """``style.css``: the gallery's stylesheet, then the timeline's own rules."""
+    css = [
+        (resources.files(pkg) / "templates" / "style.css").read_text("utf-8")
+        for pkg in ("oipviz.writers", "oipviz.timeline")
+    ]
+    return write_text(folder / "style.css", "\n".join(css))
 
 
 def _rounded(a: np.ndarray) -> list:
@@ -207,4 +218,4 @@ def _rounded(a: np.ndarray) -> list:
 
 
 def _render(path: Path, template: str, ctx: dict) -> Path:
-    return write_text(path, environment().get_template(template).render(**ctx))
+    return write_text(path, environment().get_template(template).render(root="", **ctx))
