@@ -29,12 +29,11 @@ from oipviz.cli.params import (
 @opt(
     "--scale-weights", None, "0.5,0.5,1,1", "Weights of the fluctuations on 1, 2, 4 and 7 px cells."
 )
-@click.option(
+@choice(
     "--param",
-    type=click.Choice(["auto", "pixel", "spectral"]),
-    default="pixel",
-    show_default=True,
-    help="Image parameterization: pixel (the ascent moves pixels) or spectral (lucid's "
+    ["auto", "pixel", "spectral"],
+    "pixel",
+    "Image parameterization: pixel (the ascent moves pixels) or spectral (lucid's "
     "1/f Fourier spectrum, decorrelated colour on RGB models); auto: what "
     "bench/quality.py found best for the model's geometry.",
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from oipviz.cli.options import choice
 from oipviz.cli.params import count, seed_option
 from oipviz.models import ARCH_NAMES
 from oipviz.models.train import MAX_BATCH, MAX_EPOCHS
@@ -11,12 +12,11 @@ from oipviz.models.train import MAX_BATCH, MAX_EPOCHS
 
 @click.command("train")
 @click.option("--arch", type=click.Choice(ARCH_NAMES), default="seed_cnn", show_default=True)
-@click.option(
+@choice(
     "--dataset",
-    type=click.Choice(["mnist", "fashion_mnist", "shapes"]),
-    default="mnist",
-    show_default=True,
-    help="shapes: colour images (32×32×3) of 24 classes such as 'red circle', generated "
+    ["mnist", "fashion_mnist", "shapes"],
+    "mnist",
+    "shapes: colour images (32×32×3) of 24 classes such as 'red circle', generated "
     "from --seed (50,000 training and 10,000 test images unless told).",
 )
 @click.option(

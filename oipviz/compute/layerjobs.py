@@ -100,6 +100,11 @@ class LayerJob:
         """Image-steps of the probe (the progress unit)."""
         return len(self.maps) * self.inits * self.steps
 
+    def probe_settings(self) -> dict:
+        """The probe's keyword arguments of :func:`oipviz.compute.oip.oip`."""
+        keys = ("inits", "steps", "lr", "seed", "range_mode", "style", "precision")
+        return {k: getattr(self, k) for k in keys}
+
 
 @dataclass
 class LayerWork:
@@ -152,19 +157,7 @@ def layer_work(
                 store,
                 job.maps,
                 job.inits,
-                lambda group: oip(
-                    job.layer,
-                    group,
-                    loaded,
-                    inits=job.inits,
-                    steps=job.steps,
-                    lr=job.lr,
-                    seed=job.seed,
-                    range_mode=job.range_mode,
-                    style=job.style,
-                    progress=tick,
-                    precision=job.precision,
-                ),
+                lambda group: oip(job.layer, group, loaded, progress=tick, **job.probe_settings()),
                 on_skip=lambda g: tick(g * job.inits * job.steps),
             ),
         )
