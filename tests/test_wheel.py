@@ -75,8 +75,10 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs(wheel, tmp_path):
     # the dependencies: this interpreter's site-packages, searched after the venv's own
     (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    # --ignore-installed: the same version seen through deps.pth (a non-editable install of
+    # the test run itself) must not count as installed
     _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index",
-          "--quiet", str(wheel)], tmp_path, env)  # fmt: skip
+          "--ignore-installed", "--quiet", str(wheel)], tmp_path, env)  # fmt: skip
     where = _run([str(py), "-c", "import oipviz; print(oipviz.__file__)"], tmp_path, env)
     assert Path(where.stdout.strip()).is_relative_to(venv), where.stdout
 
