@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from oipviz.compute.oip import OIPRun
+from oipviz.core.checks import parse_maps
 from oipviz.core.errors import LayerError, OipvizError, OutputError
 from oipviz.core.outputs import save_npz_compressed
 from oipviz.render import svg
 from oipviz.timeline.point import Position, Timeline, TimelinePoint
-from oipviz.timeline.spec import Schedule, TrackSpec, normalize_layers, parse_every, parse_maps
+from oipviz.timeline.spec import Schedule, TrackSpec, normalize_layers, parse_every
 from oipviz.timeline.writer import check_target
 
 
@@ -71,7 +72,7 @@ def test_layers_and_maps():
     assert normalize_layers(["conv2:1,3", "conv3"]) == {"conv2": "1,3", "conv3": "all"}
     assert parse_maps("0-3,7", 128, "conv3") == [0, 1, 2, 3, 7]
     assert parse_maps("all", 4, "c") == [0, 1, 2, 3]
-    for bad, fragment in (("0-200", "out of range"), ("5-2", "bad maps"), ("x", "bad maps")):
+    for bad, fragment in (("0-200", "out of range"), ("5-2", "bad --map"), ("x", "bad --map")):
         with pytest.raises(LayerError, match=fragment):
             parse_maps(bad, 128, "conv3")
     for bad in ({}, [":0-3"], {"conv3": []}, 42, {"conv3": ["a"]}):

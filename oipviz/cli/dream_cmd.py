@@ -14,9 +14,9 @@ from oipviz.cli.params import (
     float_list,
     model_options,
     output_options,
-    parse_maps,
     seed_option,
 )
+from oipviz.core.checks import parse_maps
 
 if TYPE_CHECKING:
     from oipviz.core.images import ImagePlanes

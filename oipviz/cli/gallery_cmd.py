@@ -14,10 +14,10 @@ from oipviz.cli.params import (
     executor_options,
     model_options,
     output_options,
-    parse_maps,
     precision_option,
     seed_option,
 )
+from oipviz.core.checks import parse_maps
 
 
 def _probe(i: int):

@@ -77,11 +77,11 @@ def command(model, out, force, quiet, resume, **o) -> None:
 
 def _run(folder, loaded, p: dict, seed: int, quiet: bool):
     """The OIPs in resumable parts, then their files."""
-    from oipviz.cli.params import parse_maps
     from oipviz.cli.run import bar, progress_sink
     from oipviz.compute.oip import objective_for, oip, plan_transforms, resolve_param
     from oipviz.compute.parts import run_in_parts
     from oipviz.core import transforms as T
+    from oipviz.core.checks import parse_maps
     from oipviz.core.manifest import base_manifest
     from oipviz.writers.oip import FolderParts, write_oip
 

@@ -212,34 +212,6 @@ def model_options(f):
     return wrapper
 
 
-def parse_maps(text: str, n_maps: int) -> list[int]:
-    """Parse ``46``, ``1,3,9``, ``0-15`` or ``all`` into map indices."""
-    from oipviz.core.errors import LayerError
-
-    text = text.strip().lower()
-    if text == "all":
-        return list(range(n_maps))
-    out: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        try:
-            if "-" in part[1:]:
-                lo, hi = (int(v) for v in part.split("-", 1))
-                if hi < lo:
-                    raise ValueError
-                out.extend([lo, hi] if hi >= n_maps or lo < 0 else range(lo, hi + 1))
-            else:
-                out.append(int(part))
-        except ValueError:
-            raise LayerError(
-                f"bad --map {text!r}; use an index, a list (1,3,9), a range (0-15) or all"
-            ) from None
-    bad = [m for m in out if not 0 <= m < n_maps]
-    if bad:
-        raise LayerError(f"map {bad[0]} out of range: valid 0–{n_maps - 1}")
-    return list(dict.fromkeys(out))
-
-
 def float_list(
     text: str | None, name: str, lo: float | None = None, hi: float | None = None
 ) -> list[float] | None:

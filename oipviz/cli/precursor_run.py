@@ -10,8 +10,8 @@ from oipviz.cli.run import bar, note, progress_sink, result
 
 def run_precursor(folder, model, req, quiet: bool) -> list[str]:
     """Load the model, check the maps and the grid, run, write; returns the result lines."""
-    from oipviz.cli.params import parse_maps
     from oipviz.compute.executors import executor
+    from oipviz.core.checks import parse_maps
     from oipviz.core.manifest import base_manifest
 
     loaded = model.load()

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from oipviz.core.errors import OipvizError
+from oipviz.core.errors import LayerError, OipvizError
 
 SEED_MAX = 2**31 - 1
 #: the most ascent steps any command or API call takes (the CLI's limit too)
@@ -62,3 +62,45 @@ def finite_array(name: str, x) -> np.ndarray:
     if not np.isfinite(a).all():
         raise OipvizError(f"{name} contains NaN or infinite values")
     return a
+
+
+def parse_maps(text: str, units: int, layer: str | None = None) -> list[int]:
+    """``46``, ``1,3,9``, ``0-15`` or ``all`` (the syntax of ``--map``) as the indices of a
+    layer with ``units`` maps, each once, in the order given.
+
+    Parameters
+    ----------
+    text : str
+        The map specification.
+    units : int
+        The layer's number of maps (or units).
+    layer : str, optional
+        Its name, for the messages.
+
+    Returns
+    -------
+    list of int
+    """
+    t, of = text.strip().lower(), f" for {layer}" if layer else ""
+    if t == "all":
+        return list(range(units))
+    out: list[int] = []
+    for part in t.split(","):
+        part = part.strip()
+        lo, sep, hi = part[1:].partition("-") if part else ("", "", "")
+        try:
+            if sep:
+                a, b = int(part[0] + lo), int(hi)
+                if b < a:
+                    raise ValueError
+                out.extend(range(a, b + 1) if a >= 0 and b < units else [a, b])
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise LayerError(
+                f"bad --map {text!r}{of}; use an index, a list (1,3,9), a range (0-15) or all"
+            ) from None
+    bad = [m for m in out if not 0 <= m < units]
+    if bad:
+        raise LayerError(f"map {bad[0]} out of range{of}: valid 0–{units - 1}")
+    return list(dict.fromkeys(out))

@@ -105,35 +105,6 @@ def parse_layer_maps(text: str) -> tuple[str, str]:
     return layer.strip(), (maps.strip() or "all")
 
 
-def parse_maps(text: str, units: int, layer: str) -> list[int]:
-    """``46``, ``1,3,9``, ``0-15`` or ``all`` as map indices of a layer with ``units`` maps
-    (the syntax of ``--map``)."""
-    t = text.strip().lower()
-    if t == "all":
-        return list(range(units))
-    out: list[int] = []
-    for part in t.split(","):
-        part = part.strip()
-        lo, sep, hi = part[1:].partition("-") if part else ("", "", "")
-        try:
-            if sep:
-                a, b = int(part[0] + lo), int(hi)
-                if b < a:
-                    raise ValueError
-                out.extend(range(a, b + 1) if a >= 0 and b < units else [a, b])
-            else:
-                out.append(int(part))
-        except ValueError:
-            raise LayerError(
-                f"bad maps {text!r} for {layer}; use an index, a list (1,3,9), a range "
-                "(0-15) or all"
-            ) from None
-    bad = [m for m in out if not 0 <= m < units]
-    if bad:
-        raise LayerError(f"map {bad[0]} out of range for {layer}: valid 0–{units - 1}")
-    return out
-
-
 def normalize_layers(layers) -> dict[str, object]:
     """{layer: maps} from a dict ({"conv3": range(16)}, {"conv3": None} = all maps), a
     ``LAYER:MAPS`` string or a list of them."""
@@ -203,7 +174,7 @@ class TrackSpec:
             if maps is None:
                 idx = list(range(info.units))
             elif isinstance(maps, str):
-                idx = parse_maps(maps, info.units, name)
+                idx = checks.parse_maps(maps, info.units, name)
             else:
                 idx = loaded.check_maps(info.name, maps)
             if len(idx) > MAX_MAPS:
