@@ -620,3 +620,20 @@ def test_train_disk_full_is_one_line_and_leaves_nothing(cli, tmp_path, monkeypat
     assert error_line(r.stderr) == f"error: no space left on the device of {out}"
     assert r.stdout == ""  # (the progress bar is on stderr)
     assert list(tmp_path.iterdir()) == []  # no model, card, picture or temp file
+
+
+def test_a_gallery_that_cannot_fit_is_refused_before_the_work(
+    cli, user_error, tmp_path, monkeypatch
+):
+    """Point 4: the gallery's size is estimated and checked against the free space first."""
+    import shutil
+
+    from oipviz.core import folders
+
+    free = shutil.disk_usage(tmp_path)._replace(free=5_000_000)  # 5 MB: too little for 128 maps
+    monkeypatch.setattr(folders.shutil, "disk_usage", lambda path: free)
+    out = tmp_path / "g"
+    r = cli("gallery", "--layer", "conv3", "--out", out)
+    line = user_error(r, "no space left on the device of", "needed about", "5.0 MB free")
+    assert "OIPs" not in r.stderr and "precursor" not in line  # refused before any ascent
+    assert not out.exists() and hidden(tmp_path) == []

@@ -242,14 +242,17 @@ def _run(folder, model, req: dict, o: dict, bars):
     with the (model, layer) jobs on the chosen executor."""
     from oipviz.compute.executors import executor
     from oipviz.compute.layerjobs import check_compare, gallery_layers
+    from oipviz.core.folders import check_free_space
     from oipviz.core.manifest import base_manifest
-    from oipviz.gallery.site import build_gallery
+    from oipviz.gallery.site import build_gallery, site_bytes
 
     loaded = model.load()
     layers = gallery_layers(loaded, o["layer"], o["all_layers"])
     maps = None
     if not req["whole"]:
         maps = {layers[0]: parse_maps(o["map_spec"], loaded.layer(layers[0]).units)}
+    n_maps = sum(len(maps[n]) if maps else loaded.layer(n).units for n in layers)
+    check_free_space(folder, site_bytes(loaded.geometry, n_maps))
     other = ModelSpec(o["compare_path"], None, model.unsafe).load() if o["compare_path"] else None
     if other is not None:
         check_compare(other, layers)

@@ -70,6 +70,15 @@ def disk_full_error(
     return OutputError(f"no space left on the device of {target}{size}{then}")
 
 
+def check_free_space(folder: OutputFolder, needed: int) -> None:
+    """Refuse a run whose output (about ``needed`` bytes, beyond what a resumed folder
+    already holds) would not fit on the device of ``folder``: before the work starts."""
+    free = shutil.disk_usage(folder.final.parent).free
+    if free < needed - folder.bytes_before:
+        error = disk_full_error(folder.shown, needed=needed - folder.bytes_before)
+        raise OutputError(f"{error} ({free / 1e6:.1f} MB free)")
+
+
 class Lock:
     """An exclusive ``flock`` on ``.NAME.lock`` beside an output, held while a run writes.
 
