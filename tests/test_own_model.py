@@ -186,3 +186,25 @@ def test_grey_images_given_to_a_colour_model_are_converted_with_a_note(keras, tm
     res = oipviz.explain(grey, "saliency", model=path)
     assert any("repeated over R, G and B" in n for n in res.notes)
     assert res.images.shape == (2, 16, 16, 3)
+
+
+@pytest.mark.slow
+def test_activations_and_gallery_of_a_nested_layer_write_linked_pages(cli, nested_file, tmp_path):
+    """A nested layer's path (backbone/c2) names its files as backbone--c2; every link of
+    the pages resolves."""
+    import re
+
+    act = tmp_path / "act"
+    r = cli("activations", "--model", nested_file, "--samples", 2, "--out", act)
+    assert r.exit_code == 0, r.output
+    assert (act / "input_00" / "backbone--c2.png").is_file()
+    gal = tmp_path / "gal"
+    r = cli("gallery", "--model", nested_file, "--layer", "c2", "--maps", "0-3", "--inits", 2,
+            "--epochs", 20, "--precursor-epochs", 10, "--feature-method", "pca",
+            "--feature-samples", 100, "--out", gal)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert (gal / "backbone--c2" / "map_000.html").is_file()
+    for root in (act, gal):
+        for page in root.rglob("*.html"):
+            for ref in re.findall(r'(?:src|href)="([^"#:]+)"', page.read_text()):
+                assert (page.parent / ref).exists(), (page, ref)

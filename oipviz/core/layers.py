@@ -139,3 +139,9 @@ def class_probabilities(loaded, outputs: np.ndarray) -> np.ndarray:
         e = np.exp(out - out.max(axis=1, keepdims=True))
         out = e / e.sum(axis=1, keepdims=True)
     return out.astype(np.float32)
+
+
+def folder_name(layer: str) -> str:
+    """A layer's name as one file or folder name: a nested layer's path ``backbone/c2``
+    becomes ``backbone--c2`` (pages, pictures and arrays are named after layers)."""
+    return layer.replace("/", "--")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oipviz.core.layers import folder_name
 from oipviz.core.outputs import save_image
 from oipviz.data.userdata import is_data_path
 from oipviz.gallery.settings import FeatureSpaceSettings
@@ -49,8 +50,8 @@ def gradcam_strips(root: Path, loaded, st, ks: list[int]) -> dict:
             activation_overlay(s.top_digits[m], norm, 1.0), caps, cols=len(norm), scale=3
         )
         rel = f"map_{m:03d}/gradcam.png"
-        (root / layer / rel).parent.mkdir(parents=True, exist_ok=True)
-        save_image(root / layer / rel, grid, fast=True)
+        (root / folder_name(layer) / rel).parent.mkdir(parents=True, exist_ok=True)
+        save_image(root / folder_name(layer) / rel, grid, fast=True)
         out[k] = {
             "src": rel,
             "size": grid.size,
@@ -191,7 +192,7 @@ def _feature_section(d: Path, name: str, loaded, site, compare, run: dict) -> di
     figs = [
         _fig(
             d,
-            f"{name}_embedding.png",
+            f"{folder_name(name)}_embedding.png",
             fs.embedding.figure(),
             f"{site.model}: {name} ({method}), coloured by true class",
         )
@@ -202,7 +203,7 @@ def _feature_section(d: Path, name: str, loaded, site, compare, run: dict) -> di
         figs.append(
             _fig(
                 d,
-                f"{name}_compare_embedding.png",
+                f"{folder_name(name)}_compare_embedding.png",
                 other.embedding.figure(),
                 f"{compare.name}: its layer {name} ({method})",
             )
@@ -212,13 +213,13 @@ def _feature_section(d: Path, name: str, loaded, site, compare, run: dict) -> di
     clusters = [
         _fig(
             d,
-            f"{name}_clusters.png",
+            f"{folder_name(name)}_clusters.png",
             km.sheet(),
             f"K={k}: the digit nearest each centroid, its cluster's majority class and share",
         ),
         _fig(
             d,
-            f"{name}_contingency.png",
+            f"{folder_name(name)}_contingency.png",
             contingency(km.contingency, f"K={k}: cluster × class (purity {km.purity:.3f})"),
             "cluster × true class counts",
         ),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from oipviz.compute.measures import pixels
 from oipviz.compute.uniqueness import UNIQUE_AT
+from oipviz.core.layers import folder_name
 from oipviz.core.outputs import save_array, save_image
 from oipviz.gallery.info import map_entry
 from oipviz.gallery.pages import SiteInfo, noun, page_of, size_of, thumb_of
@@ -32,7 +33,7 @@ def write_map(
     (:func:`.extras.gradcam_strips`), if any."""
     info, m = st.info, st.maps[k]
     layer, name, what = info.name, f"map_{m:03d}", noun(info)
-    d = root / layer / name
+    d = root / folder_name(layer) / name
     d.mkdir(parents=True, exist_ok=True)
     e = map_entry(st, k)
     probe, p = st.probe, site.params
@@ -280,7 +281,7 @@ def _precursor(root: Path, st, m: int, site: SiteInfo) -> dict | None:
             for c in pe["candidates"][:KEEP_CANDIDATES]
         ],
         "sheet": f"{rel}contact_sheet.png",
-        "sheet_size": size_of(root / st.info.name / rel / "contact_sheet.png"),
+        "sheet_size": size_of(root / folder_name(st.info.name) / rel / "contact_sheet.png"),
     }
 
 
@@ -290,9 +291,9 @@ def _compare(st, k: int, e: dict, site: SiteInfo) -> dict | None:
         return None
     return {
         "name": site.compare,
-        "page": f"../compare/{st.info.name}.html",
+        "page": f"../compare/{folder_name(st.info.name)}.html",
         "this_src": thumb_of(st, k).split("/", 1)[1],
         "this_caption": f"{site.model}: {fmt(e['activation'])} ({e['status']})",
-        "other_src": f"../compare/{st.info.name}/map_{m:03d}.png",
+        "other_src": f"../compare/{folder_name(st.info.name)}/map_{m:03d}.png",
         "other_caption": f"{site.compare}: {fmt(c['value'])} ({c['status']})",
     }

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oipviz.core.layers import folder_name
 from oipviz.core.outputs import save_image, write_bytes
 from oipviz.core.status import STATUSES
 from oipviz.render.images import contact_sheet, normalize, to_image
@@ -54,7 +55,7 @@ def noun(info) -> str:
 
 def page_of(layer: str, m: int) -> str:
     """Map ``m``'s page, relative to the site's root."""
-    return f"{layer}/map_{m:03d}.html"
+    return f"{folder_name(layer)}/map_{m:03d}.html"
 
 
 def thumb_of(st, k: int) -> str:
@@ -62,8 +63,8 @@ def thumb_of(st, k: int) -> str:
     best OIP (relative to the site's root)."""
     m = st.maps[k]
     if m in st.entries:
-        return f"{st.info.name}/map_{m:03d}/precursor/best_{st.kinds[0]}.png"
-    return f"{st.info.name}/map_{m:03d}/oip_init{int(st.probe.best[k])}.png"
+        return f"{folder_name(st.info.name)}/map_{m:03d}/precursor/best_{st.kinds[0]}.png"
+    return f"{folder_name(st.info.name)}/map_{m:03d}/oip_init{int(st.probe.best[k])}.png"
 
 
 def size_of(path: Path) -> tuple[int, int]:
@@ -211,13 +212,14 @@ def _layer_block(root: Path, st, site: SiteInfo) -> dict:
     for k in range(len(st.maps)):
         counts[st.status(k)] += 1
     name, info = st.info.name, st.info
+    folder = folder_name(name)
     links = (
-        [(f"{name}/sheet.png", "contact sheet (PNG)")]
-        if (root / name / "sheet.png").exists()
+        [(f"{folder}/sheet.png", "contact sheet (PNG)")]
+        if (root / folder / "sheet.png").exists()
         else []
     )
-    if (root / "compare" / f"{name}.html").exists():
-        links.append((f"compare/{name}.html", f"side by side with {site.compare}"))
+    if (root / "compare" / f"{folder}.html").exists():
+        links.append((f"compare/{folder}.html", f"side by side with {site.compare}"))
     return {
         "name": name,
         "units": info.units,
@@ -273,12 +275,13 @@ def write_compare(root: Path, st, site: SiteInfo) -> Path:
     """``compare/<layer>.html``: both models' OIPs of the layer side by side, with their
     pictures under ``compare/<layer>/``."""
     layer, other = st.info.name, st.compare
-    d = root / "compare" / layer
+    folder = folder_name(layer)
+    d = root / "compare" / folder
     d.mkdir(parents=True, exist_ok=True)
     for k, m in enumerate(other.maps):
         img = to_image(other.shown(other.best_images[k]), scale=3, rgb=True)
         save_image(d / f"map_{m:03d}.png", img, fast=True)
-    save_image(root / "compare" / f"{layer}_other.png", other.sheet(), fast=True)
+    save_image(root / "compare" / f"{folder}_other.png", other.sheet(), fast=True)
     mine = [st.status(k) for k in range(len(st.maps))]
     theirs = other.status
     va, vb = [st.value(k) or 0.0 for k in range(len(st.maps))], other.best_values
@@ -295,14 +298,14 @@ def write_compare(root: Path, st, site: SiteInfo) -> Path:
             "status": s,
             "label": f"{m}: {fmt(v)}",
             "href": None,
-            "thumb": f"{layer}/map_{m:03d}.png",
+            "thumb": f"{folder}/map_{m:03d}.png",
             "tip": f"{site.compare} map {m}: {s}",
         }
         for m, s, v in zip(other.maps, theirs, vb, strict=True)
     ]
     p = site.params
     return write_page(
-        root / "compare" / f"{layer}.html",
+        root / "compare" / f"{folder}.html",
         "compare.html",
         root="../",
         title=f"{layer}: {site.model} vs {site.compare}",
@@ -323,8 +326,10 @@ def write_compare(root: Path, st, site: SiteInfo) -> Path:
             {
                 "name": site.model,
                 "tiles": tiles(root, st, "../"),
-                "sheet": f"../{layer}/sheet.png" if (root / layer / "sheet.png").exists() else None,
+                "sheet": f"../{folder}/sheet.png"
+                if (root / folder / "sheet.png").exists()
+                else None,
             },
-            {"name": site.compare, "tiles": other_tiles, "sheet": f"{layer}_other.png"},
+            {"name": site.compare, "tiles": other_tiles, "sheet": f"{folder}_other.png"},
         ],
     )

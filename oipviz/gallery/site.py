@@ -25,6 +25,7 @@ from oipviz.compute.measures import measure
 from oipviz.compute.parts import parts
 from oipviz.compute.rescue import RescueRow
 from oipviz.core.folders import OutputFolder
+from oipviz.core.layers import folder_name
 from oipviz.core.outputs import load_npz, save_image, save_npz, write_json
 from oipviz.core.progress import Stages
 from oipviz.core.status import rescued_or_dead
@@ -248,7 +249,7 @@ class _SiteBuild:
         """The dataset statistics: kept in ``data/`` by an earlier run, or computed."""
         data = self.root / "data"
         names = [st.info.name for st in self.states]
-        have = {n: a for n in names if (a := load_npz(data / f"{n}.npz")) is not None}
+        have = {n: a for n in names if (a := load_npz(data / f"{folder_name(n)}.npz")) is not None}
         if len(have) == len(names):
             return DatasetStats.from_arrays(have)
         x01, labels, source = real_images(
@@ -264,7 +265,7 @@ class _SiteBuild:
         )
         data.mkdir(exist_ok=True)
         for name in self.layer_names:
-            save_npz(data / f"{name}.npz", res.to_arrays(name))
+            save_npz(data / f"{folder_name(name)}.npz", res.to_arrays(name))
         return res
 
     def _keep(self, st: LayerState, res) -> None:
@@ -284,12 +285,14 @@ class _SiteBuild:
         for st in self.states:
             name = st.info.name
             load_precursors(self.root, st)
-            todo = [(self.loaded, name, st.maps, True, name)]
+            todo = [(self.loaded, folder_name(name), st.maps, True, name)]
             if self.compare is not None:
                 theirs = [m for m in st.maps if m < self.compare.layer(name).units]
                 if theirs:
                     label = f"{name} ({self.compare.name})"
-                    todo.append((self.compare, f"compare/{name}", theirs, False, label))
+                    todo.append(
+                        (self.compare, f"compare/{folder_name(name)}", theirs, False, label)
+                    )
             for model, sub, some, own, label in todo:
                 store = FolderParts(self.folder, model.convention, under=sub)
                 have = {g[0]: a for g in parts(some, s.inits) if (a := store.arrays(g)) is not None}
@@ -355,6 +358,6 @@ class _SiteBuild:
             mappage.write_map(root, st, k, self.site, plotter, sims, cams.get(k))
             self.written += 1
             tick(1)
-        save_image(root / st.info.name / "sheet.png", pages.sheet_of(st), fast=True)
+        save_image(root / folder_name(st.info.name) / "sheet.png", pages.sheet_of(st), fast=True)
         if st.compare is not None:
             pages.write_compare(root, st, self.site)

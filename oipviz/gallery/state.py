@@ -12,6 +12,7 @@ import numpy as np
 from oipviz.compute.datastats import DatasetStats, LayerStats
 from oipviz.compute.measures import Measures
 from oipviz.compute.rescue import RescueResult, RescueRow
+from oipviz.core.layers import folder_name
 from oipviz.core.outputs import read_json
 from oipviz.core.status import LIVE, PENDING, fires, rescued_or_dead
 from oipviz.render.images import oip_kinds
@@ -61,7 +62,7 @@ class LayerState:
 
 def precursor_folder(root: Path, layer: str, m: int) -> Path:
     """Where map ``m``'s precursor files go: ``<layer>/map_NNN/precursor/``."""
-    return root / layer / f"map_{m:03d}" / "precursor"
+    return root / folder_name(layer) / f"map_{m:03d}" / "precursor"
 
 
 def load_precursors(root: Path, st: LayerState) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from oipviz.core.errors import OipvizError
+from oipviz.core.layers import folder_name
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -130,7 +131,7 @@ class Gallery:
         e = self.maps.get(layer, {}).get(m)
         if e is None:
             return None
-        d = f"{layer}/map_{m:03d}"
+        d = f"{folder_name(layer)}/map_{m:03d}"
         urls = {
             "page": f"{d}.html",
             "oip": f"{d}/oip_best_gray.png",

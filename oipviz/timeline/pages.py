@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oipviz.core.layers import folder_name
 from oipviz.core.outputs import write_text
 from oipviz.core.versions import VERSION
 from oipviz.render import svg
@@ -22,14 +23,14 @@ FRAMES = "frames"
 
 def frame_path(layer: str, m: int, t: int) -> str:
     """Where the OIP of map ``m`` at point ``t`` is drawn (relative to the folder)."""
-    return f"{FRAMES}/{layer}/m{m:03d}_p{t:04d}.png"
+    return f"{FRAMES}/{folder_name(layer)}/m{m:03d}_p{t:04d}.png"
 
 
 @lru_cache(maxsize=1)
 def environment():
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(  # the timeline's templates, and the gallery's as gallery/
             [
                 jinja2.PackageLoader("oipviz.timeline", "templates"),
@@ -42,6 +43,8 @@ def environment():
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    env.filters["folder"] = folder_name  # a layer's pages and pictures: {{ name | folder }}
+    return env
 
 
 def fmt(v) -> str:
@@ -110,7 +113,7 @@ def write_layer_page(folder: Path, tl: Timeline, layer: str, info: dict) -> Path
     states = tl.states(layer)
     epochs = np.array([p.position.epoch for p in tl.points])
     labels = [p.position.label for p in tl.points]
-    has_summary = (folder / layer / "sheet.png").exists()
+    has_summary = (folder / folder_name(layer) / "sheet.png").exists()
     cards = [
         {
             "map": m,
@@ -119,7 +122,7 @@ def write_layer_page(folder: Path, tl: Timeline, layer: str, info: dict) -> Path
             "value": fmt(values[t_last, k]),
             "probe": fmt(probe[t_last, k]),
             "states": [row[k] for row in states],
-            "gif": f"{layer}/m{m:03d}.gif" if has_summary else None,
+            "gif": f"{folder_name(layer)}/m{m:03d}.gif" if has_summary else None,
         }
         for k, m in enumerate(maps)
     ]
@@ -127,7 +130,7 @@ def write_layer_page(folder: Path, tl: Timeline, layer: str, info: dict) -> Path
         "labels": labels,
         "metrics": [metrics_text(p.metrics) for p in tl.points],
         "maps": maps,
-        "frames": f"{FRAMES}/{layer}",
+        "frames": f"{FRAMES}/{folder_name(layer)}",
         "values": _rounded(values),
         "probe": _rounded(probe),
         "states": states,
@@ -152,10 +155,10 @@ def write_layer_page(folder: Path, tl: Timeline, layer: str, info: dict) -> Path
         else None,
         attribution_caption=f"{info['attribution']} of the predicted class on the first "
         f"{len(last.attribution)} probe inputs",
-        sheet=f"{layer}/sheet.png" if has_summary else None,
+        sheet=f"{folder_name(layer)}/sheet.png" if has_summary else None,
         data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
     )
-    return _render(folder / f"{layer}.html", "layer.html", ctx)
+    return _render(folder / f"{folder_name(layer)}.html", "layer.html", ctx)
 
 
 def write_index(folder: Path, tl: Timeline, info: dict) -> Path:
@@ -170,8 +173,10 @@ def write_index(folder: Path, tl: Timeline, info: dict) -> Path:
                 "maps": tl.maps(layer),
                 "counts": {s: now.count(s) for s in STATES},
                 "events": tl.events(layer),
-                "sheet": f"{layer}/sheet.png" if (folder / layer / "sheet.png").exists() else None,
-                "curves": f"{layer}/curves.svg",
+                "sheet": f"{folder_name(layer)}/sheet.png"
+                if (folder / folder_name(layer) / "sheet.png").exists()
+                else None,
+                "curves": f"{folder_name(layer)}/curves.svg",
             }
         )
     ctx = dict(
@@ -199,8 +204,8 @@ def write_curves(folder: Path, tl: Timeline, layer: str) -> Path:
         f'height="{h * len(charts)}" viewBox="0 0 {svg.WIDTH} {h * len(charts)}">\n'
         f'<rect width="100%" height="100%" fill="#fff"/>\n{body}\n</svg>\n'
     )
-    (folder / layer).mkdir(exist_ok=True)
-    return write_text(folder / layer / "curves.svg", text)
+    (folder / folder_name(layer)).mkdir(exist_ok=True)
+    return write_text(folder / folder_name(layer) / "curves.svg", text)
 
 
 def copy_css(folder: Path) -> Path:

@@ -26,6 +26,7 @@ import numpy as np
 
 from oipviz.core.errors import OutputError
 from oipviz.core.folders import MARKER, OutputFolder, working_path
+from oipviz.core.layers import folder_name
 from oipviz.core.outputs import (
     MANIFEST,
     check_replaceable,
@@ -234,7 +235,7 @@ class TimelineWriter:
 
     def _frames(self, root: Path, point: TimelinePoint, t: int) -> None:
         for layer, run in point.runs.items():
-            (root / pages.FRAMES / layer).mkdir(parents=True, exist_ok=True)
+            (root / pages.FRAMES / folder_name(layer)).mkdir(parents=True, exist_ok=True)
             for k, m in enumerate(run.maps):
                 img = pictures.frame(run.shown(run.best_images[k]))
                 save_image(root / pages.frame_path(layer, m, t), img)
@@ -315,17 +316,19 @@ class TimelineWriter:
         for layer in tl.layers:
             states = tl.states(layer)
             shown = [[p.runs[layer].shown(b) for b in p.runs[layer].best_images] for p in tl.points]
-            (root / layer).mkdir(exist_ok=True)
+            (root / folder_name(layer)).mkdir(exist_ok=True)
             maps = tl.maps(layer)
             for k, m in enumerate(maps):
                 frames, durations = pictures.gif_frames(
                     [row[k] for row in shown], labels, [row[k] for row in states]
                 )
-                write_bytes(root / layer / f"m{m:03d}.gif", gif_bytes(frames, durations))
+                write_bytes(
+                    root / folder_name(layer) / f"m{m:03d}.gif", gif_bytes(frames, durations)
+                )
             pic = pictures.sheet(
                 shown, maps, labels, states, f"{layer}: OIPs, a row per map, a column per point"
             )
-            save_image(root / layer / "sheet.png", pic)
+            save_image(root / folder_name(layer) / "sheet.png", pic)
 
 
 def load_timeline(folder) -> Timeline:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from oipviz.core.folders import OutputFolder
+from oipviz.core.layers import folder_name
 from oipviz.core.outputs import save_array, save_image
 from oipviz.data.inputs import PREP_NOTE, Input
 from oipviz.render.images import to_image
@@ -74,11 +75,11 @@ def _write_input(root: Path, res, k: int, inp: Input) -> tuple[dict, dict]:
     figs, layer_info = [], {}
     for name, a in zip(res.layers, res.acts, strict=True):
         img, layer_info[name], caption = _layer_figure(inp, a[k], name, lines)
-        save_image(d / f"{name}.png", img, fast=True)
-        files.append(f"{name}.png")
+        save_image(d / f"{folder_name(name)}.png", img, fast=True)
+        files.append(f"{folder_name(name)}.png")
         figs.append(
             {
-                "src": f"{tag}/{name}.png",
+                "src": f"{tag}/{folder_name(name)}.png",
                 "alt": f"{name} activations",
                 "caption": caption,
                 "width": img.width,

@@ -10,6 +10,7 @@ import numpy as np
 
 from oipviz.compute.space.inputs import sample_digits
 from oipviz.core.errors import LayerError
+from oipviz.core.layers import keras_layer
 
 PASS_THROUGH = ("InputLayer", "Flatten", "Reshape", "Rescaling", "Dropout", "Normalization")
 
@@ -149,7 +150,7 @@ def _sees_pixels(loaded, name: str) -> bool:
 def layer_pictures(loaded, layer: str) -> tuple[str, np.ndarray, list[str], bool]:
     """(kind, pictures, labels, per_class) of a conv layer or a Dense layer on the pixels."""
     info = loaded.unit_layer(layer)
-    kernel = np.asarray(loaded.model.get_layer(info.name).get_weights()[0], np.float32)
+    kernel = np.asarray(keras_layer(loaded.model, info.name).get_weights()[0], np.float32)
     last = info.name == loaded.layers[-1].name
     if info.type == "Dense":
         g = loaded.geometry
