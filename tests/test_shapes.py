@@ -174,3 +174,32 @@ def test_class_logit_oips_of_the_bundled_colour_model_show_their_colour():
         if not means[ch] > np.delete(means, ch).max():
             wrong.append((names[c], means.round(3).tolist()))
     assert not wrong, wrong
+
+
+def test_the_colour_palette_makes_squares_of_its_colours():
+    from oipviz.compute.precursor_settings import COLOUR_PALETTE, PrecursorSettings
+    from oipviz.core.inits import pattern_pixels
+
+    s = PrecursorSettings.checked(values=COLOUR_PALETTE)
+    assert s.colour and s.n_patterns == 3**9
+    px = pattern_pixels([0, 3**9 - 1], 3, s.values, (32, 32, 3))
+    assert px.shape == (2, 32, 32, 3)
+    np.testing.assert_allclose(px[0].reshape(-1, 3).mean(0), COLOUR_PALETTE[0], atol=1e-5)
+    np.testing.assert_allclose(px[1].reshape(-1, 3).mean(0), COLOUR_PALETTE[2], atol=1e-5)
+
+
+def test_precursor_with_the_colour_palette_on_the_colour_model(cli, user_error, tmp_path):
+    out = tmp_path / "p"
+    r = cli("precursor", "--model", "shapes", "--layer", "conv3", "--map", "5", "--palette",
+            "colour", "--grid", "2", "--test-epochs", "2", "--top", "2", "--epochs", "5",
+            "--out", out)  # fmt: skip
+    assert r.exit_code == 0, r.output + r.stderr
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["values"] == [list(c) for c in ((0.8, 0.2, 0.2), (0.2, 0.8, 0.2), (0.2, 0.2, 0.8))]
+    start = np.asarray(Image.open(out / "start_1_colour.png").convert("RGB"), np.int32)
+    assert np.abs(start[..., 0] - start[..., 2]).max() > 50  # drawn in its colours
+    user_error(cli("precursor", "--layer", "conv3", "--map", "5", "--palette", "colour",
+                   "--out", tmp_path / "g"), "colour palette needs a colour model")  # fmt: skip
+    user_error(cli("precursor", "--model", "shapes", "--layer", "conv3", "--map", "5",
+                   "--palette", "colour", "--values", "0.1,0.9", "--out", tmp_path / "v"),
+               "--values")  # fmt: skip

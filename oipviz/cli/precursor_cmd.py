@@ -33,6 +33,10 @@ def _search_options(f):
                           "on 28×28)."),
         click.option("--values", "values_text", default="0.2,0.5,0.8", show_default=True,
                      help="Grey values of the squares, in [0, 1]."),
+        click.option("--palette", type=click.Choice(["grey", "colour"]), default="grey",
+                     show_default=True,
+                     help="colour (colour models): squares of red, green or blue instead of "
+                          "the grey values (3×3 grid: 19,683 patterns, as many as grey)."),
         click.option("--test-epochs", type=count(0, 10_000), default=10, show_default=True,
                      help="Ascent steps per pattern in the screen."),
         click.option("--top", type=count(1, 100_000), default=8, show_default=True,
@@ -114,14 +118,27 @@ def default_screen(executor_name: str, shard_size: int | None) -> str:
     return DEFAULT_SCREEN if executor_name == "local" and shard_size is None else "exhaustive"
 
 
-def _request(o: dict) -> Request:
+def _values(o: dict):
+    """The grey ``--values``, or the colour palette of ``--palette colour``."""
     from oipviz.cli.params import float_list
+    from oipviz.compute.precursor_settings import COLOUR_PALETTE
+    from oipviz.core.errors import OipvizError
+
+    if o["palette"] == "grey":
+        return float_list(o["values_text"], "--values", 0.0, 1.0)
+    source = click.get_current_context().get_parameter_source("values_text")
+    if source is not click.core.ParameterSource.DEFAULT:
+        raise OipvizError("--values are grey values; --palette colour brings its own colours")
+    return COLOUR_PALETTE
+
+
+def _request(o: dict) -> Request:
     from oipviz.compute.executors import check_executor
     from oipviz.compute.precursor_settings import PrecursorSettings
 
     screen = o["screen"] or default_screen(o["executor_name"], o["shard_size"])
     s = PrecursorSettings.checked(
-        grid=o["grid"], values=float_list(o["values_text"], "--values", 0.0, 1.0),
+        grid=o["grid"], values=_values(o),
         test_steps=o["test_epochs"], top=o["top"], steps=o["epochs"], lr=o["lr"],
         seed=o["seed"], screen=screen, chunk=o["chunk"], wake=o["wake"],
         precision=o["precision"], range_mode=o["range_mode"],

@@ -251,7 +251,9 @@ def _checked_maps(loaded, layer: str, maps, settings: PrecursorSettings) -> tupl
     maps = [checks.integer("map", m) for m in np.atleast_1d(maps).tolist()]
     for m in maps:
         map_objective(loaded, info.name, m)
-    h, w, _ = loaded.geometry.shape
+    h, w, c = loaded.geometry.shape
+    if settings.colour and c != 3:
+        raise OipvizError(f"a colour palette needs a colour model; {loaded.name} takes {c} channel")
     if settings.grid > min(h, w):
         raise OipvizError(
             f"grid {settings.grid} is finer than the {h}×{w} image; use at most {min(h, w)}"

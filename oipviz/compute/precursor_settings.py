@@ -40,7 +40,7 @@ class PrecursorSettings:
     step projected onto the model's input range)."""
 
     grid: int = 3
-    values: tuple[float, ...] = (0.2, 0.5, 0.8)
+    values: tuple = (0.2, 0.5, 0.8)  # grey values, or RGB triples (a colour palette)
     test_steps: int = 10
     top: int = 8
     steps: int = 1200
@@ -54,6 +54,11 @@ class PrecursorSettings:
     range_mode: str = "free"
 
     @property
+    def colour(self) -> bool:
+        """The values are a colour palette (RGB triples), for colour models."""
+        return bool(self.values) and isinstance(self.values[0], tuple)
+
+    @property
     def n_patterns(self) -> int:
         """How many patterns the grid has (V ** (grid²))."""
         return len(self.values) ** (self.grid * self.grid)
@@ -62,7 +67,7 @@ class PrecursorSettings:
         """The settings for manifests (without the halving plan's internals)."""
         d = asdict(self)
         d.pop("rounds")
-        return dict(d, values=list(self.values))
+        return dict(d, values=[list(v) if isinstance(v, tuple) else v for v in self.values])
 
     @classmethod
     def checked(cls, **kw) -> PrecursorSettings:
@@ -77,7 +82,7 @@ class PrecursorSettings:
         if s.screen not in SCREENS:
             raise OipvizError(f"unknown screen {s.screen!r}; choose from {', '.join(SCREENS)}")
         grid = checks.integer("grid", s.grid, 1, MAX_GRID)
-        values = _grey_values(s.values)
+        values = palette_values(s.values)
         n = len(values) ** (grid * grid)  # Python int: no overflow
         if n > MAX_PATTERNS:
             raise OipvizError(
@@ -130,7 +135,25 @@ class RescueSettings:
         return dict(asdict(self), values=list(self.values))
 
 
-def _grey_values(values) -> tuple[float, ...]:
+#: ``--palette colour``: the squares are red, green or blue (3 colours on the 3×3 grid:
+#: 19,683 patterns, as many as the grey screen's)
+COLOUR_PALETTE = ((0.8, 0.2, 0.2), (0.2, 0.8, 0.2), (0.2, 0.2, 0.8))
+
+
+def palette_values(values) -> tuple:
+    """Grey values (numbers) or a colour palette (RGB triples), each in [0, 1], distinct."""
+    items = list(values) if isinstance(values, (list, tuple)) else None
+    if items and all(isinstance(v, (list, tuple)) for v in items):
+        if any(len(v) != 3 for v in items):
+            raise OipvizError(f"bad palette {values!r}; give RGB triples in [0, 1]")
+        cols = [_grey_values(v, "colour channels", distinct=False) for v in items]
+        if len(set(cols)) != len(cols):
+            raise OipvizError("the palette's colours must be distinct")
+        return tuple(cols)
+    return _grey_values(values)
+
+
+def _grey_values(values, what: str = "grey values", distinct: bool = True) -> tuple[float, ...]:
     try:
         vals = tuple(float(v) for v in values)
     except (TypeError, ValueError):
@@ -139,8 +162,8 @@ def _grey_values(values) -> tuple[float, ...]:
         raise OipvizError("values is empty; give at least one grey value in [0, 1]")
     bad = [v for v in vals if not (0.0 <= v <= 1.0)]
     if bad:
-        raise OipvizError(f"value {bad[0]:g} is outside [0, 1]; give grey values in [0, 1]")
-    if len(set(vals)) != len(vals):
+        raise OipvizError(f"value {bad[0]:g} is outside [0, 1]; give {what} in [0, 1]")
+    if distinct and len(set(vals)) != len(vals):
         raise OipvizError("values must be distinct")
     return vals
 

@@ -110,14 +110,17 @@ def pattern_index(digits: np.ndarray, n_values: int) -> np.ndarray:
 def pattern_pixels(indices, grid: int = 3, values=(0.2, 0.5, 0.8), shape=MNIST_SHAPE) -> np.ndarray:
     """Patterns ``indices`` as pixels: g×g squares of the given grey values (in [0, 1]),
     upsampled bicubically to the image size (which may overshoot [0, 1] a little at the
-    edges) and the same on every channel; (N, H, W, C)."""
+    edges) and the same on every channel; or squares of a colour palette's RGB triples on
+    a colour image; (N, H, W, C)."""
     h, w, c = shape
     vals = np.asarray(values, np.float32)
-    coarse = vals[pattern_digits(indices, grid, len(vals))]
-    out = np.empty((len(coarse), h, w, 1), np.float32)
-    for k, g in enumerate(coarse):
-        out[k, :, :, 0] = upsample(g, (h, w))
-    return np.repeat(out, c, axis=3) if c > 1 else out
+    coarse = vals[pattern_digits(indices, grid, len(vals))]  # (N, g, g) or (N, g, g, 3)
+    planes = coarse[..., None] if coarse.ndim == 3 else coarse
+    out = np.empty((len(coarse), h, w, planes.shape[-1]), np.float32)
+    for k, g in enumerate(planes):
+        for ch in range(planes.shape[-1]):
+            out[k, :, :, ch] = upsample(g[..., ch], (h, w))
+    return np.repeat(out, c, axis=3) if out.shape[-1] == 1 and c > 1 else out
 
 
 def precursor_patterns(

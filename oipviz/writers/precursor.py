@@ -111,8 +111,8 @@ def _write_candidates(folder: Path, res: PrecursorResult) -> list[str]:
     files = []
     for i in range(len(res.final)):
         tag = f"{i + 1:0{w}d}"
-        z0 = normalize(res.start_patterns[i, :, :, 0])
-        for cmap in ("viridis", "gray"):
+        z0 = normalize(plane(res.start_patterns[i]))
+        for cmap in ("colour",) if z0.ndim == 3 else ("viridis", "gray"):
             name = f"start_{tag}_{cmap}.png"
             save_image(folder / name, to_image(z0, cmap))
             files.append(name)
