@@ -203,3 +203,16 @@ def test_precursor_with_the_colour_palette_on_the_colour_model(cli, user_error, 
     user_error(cli("precursor", "--model", "shapes", "--layer", "conv3", "--map", "5",
                    "--palette", "colour", "--values", "0.1,0.9", "--out", tmp_path / "v"),
                "--values")  # fmt: skip
+
+
+def test_weights_and_embed_of_the_colour_model(cli, tmp_path):
+    r = cli("weights", "--model", "shapes", "--layer", "conv1", "--out", tmp_path / "w")
+    assert r.exit_code == 0, r.output + r.stderr
+    means = np.load(tmp_path / "w" / "class_means.npy")
+    assert means.shape == (24, 32, 32, 3)  # every class of the model, in colour
+    red, blue = means[0].reshape(-1, 3).max(0), means[16].reshape(-1, 3).max(0)
+    assert red[0] > red[2] and blue[2] > blue[0]
+    r = cli("embed", "--model", "shapes", "--layer", "dense1", "--samples", "100",
+            "--method", "pca", "--out", tmp_path / "e")  # fmt: skip
+    assert r.exit_code == 0, r.output + r.stderr
+    assert (tmp_path / "e" / "index.html").read_text().count("data:image/png;base64,") >= 100

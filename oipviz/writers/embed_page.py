@@ -102,9 +102,12 @@ def template():
 
 
 def thumbnail(x01: np.ndarray) -> str:
-    """A 28×28 digit as a ``data:image/png;base64,…`` URI."""
+    """An image (grey (H,W[,1]) or colour (H,W,3), in [0, 1]) as a ``data:image/png;base64,…``
+    URI."""
     buf = io.BytesIO()
-    Image.fromarray(np.round(np.clip(x01, 0, 1) * 255).astype(np.uint8), "L").save(buf, "PNG")
+    a = np.round(np.clip(np.asarray(x01), 0, 1) * 255).astype(np.uint8)
+    a = a if a.ndim == 3 and a.shape[-1] == 3 else a.reshape(a.shape[:2])
+    Image.fromarray(a, "RGB" if a.ndim == 3 else "L").save(buf, "PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

@@ -25,8 +25,8 @@ class WeightsResult:
     images: np.ndarray  # templates (U,28,28); kernels (out,in,kh,kw)
     labels: list[str]  # one per template / output map
     per_class: bool  # the templates are the classes (the layer is the output)
-    class_means: np.ndarray  # (10,28,28) mean image per class, pixels in [0,1]
-    class_counts: np.ndarray  # (10,)
+    class_means: np.ndarray  # (classes, H, W[, C]) mean image per class, pixels in [0,1]
+    class_counts: np.ndarray  # (classes,)
     source: str
     notes: list[str] = field(default_factory=list)
 
@@ -164,7 +164,7 @@ def layer_pictures(loaded, layer: str) -> tuple[str, np.ndarray, list[str], bool
         imgs = kernel.T.reshape(-1, *g.shape)
         imgs = imgs[..., 0] if g.channels == 1 else imgs
         labels = [f"class {u}" if last else str(u) for u in range(len(imgs))]
-        return "templates", imgs, labels, last and len(imgs) == 10
+        return "templates", imgs, labels, last and len(imgs) == loaded.classes
     if kernel.ndim != 4:
         raise LayerError(f"{info.name} ({info.type}) has no 2-D kernels to show")
     imgs = np.transpose(kernel, (3, 2, 0, 1))  # (kh,kw,in,out) → (out,in,kh,kw)
@@ -218,7 +218,7 @@ def weights(
     kind, imgs, labels, per_class = layer_pictures(loaded, name)
     split_seed = int((loaded.card or {}).get("seed", 0))
     digits = sample_digits(samples, data, dataset, split_seed, loaded)
-    means, counts = class_means(digits.x01, digits.labels)
+    means, counts = class_means(digits.x01, digits.labels, loaded.classes)
     return WeightsResult(
         loaded.name, name, kind, imgs, labels, per_class, means, counts, digits.source
     )
