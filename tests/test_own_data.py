@@ -125,3 +125,15 @@ def test_gallery_of_a_colour_model_on_the_users_images(cli, colour_model, folder
     assert np.abs(a[..., 0] - a[..., 1]).max() > 0  # drawn in colour, not grey
     man = json.loads((out / "manifest.json").read_text())
     assert man["parameters"]["data"] == str(folder)
+
+
+def test_a_model_without_a_known_data_set_asks_for_data_first(
+    cli, user_error, colour_model, tmp_path
+):
+    """No card, 32×32×3: the MNIST digits do not fit, so the gallery (before any work) and
+    explain --samples ask for --data."""
+    user_error(cli("gallery", "--model", colour_model, "--layer", "conv2", "--out",
+                   tmp_path / "g"), "takes 32×32×3 images", "--data")  # fmt: skip
+    user_error(cli("explain", "--model", colour_model, "--samples", 2, "--out",
+                   tmp_path / "e"), "--data")  # fmt: skip
+    assert not (tmp_path / "g").exists() and not (tmp_path / "e").exists()

@@ -244,6 +244,7 @@ def _run(folder, model, req: dict, o: dict, bars):
     from oipviz.compute.layerjobs import check_compare, gallery_layers
     from oipviz.core.folders import check_free_space
     from oipviz.core.manifest import base_manifest
+    from oipviz.data.inputs import check_fits, dataset_of
     from oipviz.gallery.site import build_gallery, site_bytes
 
     loaded = model.load()
@@ -251,6 +252,7 @@ def _run(folder, model, req: dict, o: dict, bars):
     maps = None
     if not req["whole"]:
         maps = {layers[0]: parse_maps(o["map_spec"], loaded.layer(layers[0]).units)}
+    check_fits(loaded, dataset_of(loaded, o["data"]))  # before the work, not at its end
     n_maps = sum(len(maps[n]) if maps else loaded.layer(n).units for n in layers)
     check_free_space(folder, site_bytes(loaded.geometry, n_maps))
     other = ModelSpec(o["compare_path"], None, model.unsafe).load() if o["compare_path"] else None

@@ -154,6 +154,27 @@ def dataset_of(loaded, data: str | Path | None = None) -> str:
     return name if name in DATASETS else "mnist"
 
 
+#: the image shape of each named data set (H, W, C)
+DATASET_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "shapes": (32, 32, 3)}
+
+
+def check_fits(loaded, dataset: str) -> None:
+    """A named data set must have the model's image shape (a user's --data is resized)."""
+    from oipviz.core.errors import DataError
+    from oipviz.data.userdata import is_data_path
+
+    shape = DATASET_SHAPES.get(str(dataset).replace("-", "_").lower())
+    if loaded is None or is_data_path(dataset) or shape is None:
+        return
+    if tuple(shape) != tuple(loaded.geometry.shape):
+        g = loaded.geometry
+        raise DataError(
+            f"{loaded.name} takes {g.describe()} images and its data set is not known "
+            f"({dataset} images are {'×'.join(map(str, shape))}); give --data PATH (your "
+            "images: a folder with a subfolder per class, or an .npz)"
+        )
+
+
 def real_images(
     dataset: str = "mnist",
     limit: int | None = None,
@@ -168,6 +189,7 @@ def real_images(
     from oipviz.data.sources import load_dataset
     from oipviz.data.userdata import is_data_path, labelled_images
 
+    check_fits(loaded, dataset)
     if is_data_path(dataset):
         if loaded is None:
             raise ValueError("a user's data needs the model (its geometry)")

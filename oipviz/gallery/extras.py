@@ -270,7 +270,9 @@ def write_weights(root: Path, loaded, site, samples: int = 5000) -> bool:
         return False
     convs = loaded.conv_layers()
     try:
-        res = weights(convs[0].name if convs else None, loaded, samples=samples)
+        ds = site.params["dataset"]
+        data = {"data": ds} if is_data_path(ds) else {"dataset": ds}
+        res = weights(convs[0].name if convs else None, loaded, samples=samples, **data)
     except LayerError:
         return False
     d = root / "weights"

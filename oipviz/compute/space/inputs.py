@@ -41,7 +41,7 @@ def sample_digits(
     ``loaded``; all of them count as held out).  ``dataset`` None: the one ``loaded`` was
     trained on (its card), else MNIST.
     """
-    from oipviz.data.inputs import dataset_of
+    from oipviz.data.inputs import check_fits, dataset_of
     from oipviz.data.sources import load_dataset
     from oipviz.data.userdata import is_image_data, labelled_images
 
@@ -50,6 +50,7 @@ def sample_digits(
         x01, y, _, source = labelled_images(data, loaded.geometry, loaded.classes, n)
         return Digits(x01, y, source, len(y))
     dataset = dataset or (dataset_of(loaded) if loaded is not None else "mnist")
+    check_fits(loaded, dataset)
     ds = load_dataset(dataset, path=data, seed=split_seed, allow_download=False)
     x = np.concatenate([ds.x_test, ds.x_train])[:n]
     y = np.concatenate([ds.y_test, ds.y_train])[:n]
