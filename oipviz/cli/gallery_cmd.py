@@ -7,16 +7,7 @@ import sys
 import click
 
 from oipviz.cli.options import choice, opt
-from oipviz.cli.params import (
-    LR,
-    ModelSpec,
-    count,
-    executor_options,
-    model_options,
-    output_options,
-    precision_option,
-    seed_option,
-)
+from oipviz.cli.params import LR, ModelSpec, count, job_options
 from oipviz.core.checks import parse_maps
 
 
@@ -140,15 +131,12 @@ def _wake():
     "Embedding of the feature-space page (tsne: openTSNE).",
 )
 @opt("--feature-samples", count(100, 2000), 2000, "Real digits on the feature-space page.")
-@executor_options("the (model, layer) jobs (OIPs and rescue of each layer)")
-@precision_option
-@seed_option()
-@output_options(
-    "gallery_LAYER (gallery_conv1_conv2 for a list); gallery_all with "
-    "--all-layers; gallery without --layer",
+@job_options(
+    "the (model, layer) jobs (OIPs and rescue of each layer)",
+    "gallery_LAYER (gallery_conv1_conv2 for a list); gallery_all with --all-layers; "
+    "gallery without --layer",
     resumable=True,
 )
-@model_options
 def command(model, out, force, quiet, resume, **o) -> None:
     """Build a static HTML gallery of a layer: open OUT/index.html in a browser.
 

@@ -109,6 +109,19 @@ def executor_options(what: str):
     )  # fmt: skip
 
 
+def job_options(what: str, output: str, resumable: bool = False):
+    """The options of a command that runs batches of ascents as jobs (gallery, precursor):
+    where the jobs (``what``) run, their precision and seed, the output folder (default
+    ``output``) and the model."""
+    return stack(
+        executor_options(what),
+        precision_option,
+        seed_option(),
+        output_options(output, resumable=resumable),
+        model_options,
+    )
+
+
 def precision_option(f):
     """--precision: of the ascent steps (oipviz.core.precision)."""
     from oipviz.core.precision import PRECISIONS

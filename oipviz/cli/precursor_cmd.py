@@ -6,15 +6,7 @@ from dataclasses import dataclass
 
 import click
 
-from oipviz.cli.params import (
-    LR,
-    count,
-    executor_options,
-    model_options,
-    output_options,
-    precision_option,
-    seed_option,
-)
+from oipviz.cli.params import LR, count, float_list, job_options
 
 SCREEN_HELP = (
     "halving: forward on all, 3 steps on the best 1/8, TEST-EPOCHS steps on the best "
@@ -120,7 +112,6 @@ def default_screen(executor_name: str, shard_size: int | None) -> str:
 
 def _values(o: dict):
     """The grey ``--values``, or the colour palette of ``--palette colour``."""
-    from oipviz.cli.params import float_list
     from oipviz.compute.precursor_settings import COLOUR_PALETTE
     from oipviz.core.errors import OipvizError
 
@@ -169,11 +160,7 @@ def _request(o: dict) -> Request:
 )
 @_search_options
 @_probe_options
-@executor_options("the shards and the refinements")
-@precision_option
-@seed_option()
-@output_options("precursor_LAYER_MAP", resumable=True)
-@model_options
+@job_options("the shards and the refinements", "precursor_LAYER_MAP", resumable=True)
 def command(model, out, force, quiet, resume, **opts) -> None:
     """Screen every coarse GRID×GRID pattern of grey VALUES on a map, refine the best.
 

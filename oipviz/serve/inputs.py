@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -59,13 +59,7 @@ class Prepared:
     notes: list = field(default_factory=list)
 
     def describe(self) -> dict:
-        return {
-            "preprocessed": self.preprocessed,
-            "source": self.source,
-            "inverted": self.inverted,
-            "bbox": self.bbox,
-            "notes": self.notes,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "x01"}
 
 
 def decode_image(data: bytes, filename: str = "upload"):

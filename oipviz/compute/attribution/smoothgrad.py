@@ -59,9 +59,4 @@ class SmoothGrad(Method):
         return {"map": mean, "score": s, "probs": f.probs(acts)}
 
     def params(self) -> dict:
-        return {
-            "samples": self.samples,
-            "noise": self.noise,
-            "seed": self.seed,
-            "absolute": self.absolute,
-        }
+        return {k: getattr(self, k) for k in ("samples", "noise", "seed", "absolute")}

@@ -9,15 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from oipviz.compute.space.inputs import (
-    PIXELS,
-    Digits,
-    check_mode,
-    describe,
-    feature_layer,
-    layer_features,
-    sample_digits,
-)
+from oipviz.compute.space import inputs
 from oipviz.core import checks
 from oipviz.core.errors import OipvizError
 from oipviz.core.progress import Stages
@@ -75,7 +67,7 @@ class ClusterResult:
     nearest: np.ndarray  # (show_k,) index of the vector nearest to each centroid
     contingency: np.ndarray  # (show_k, n_classes) counts
     labels: np.ndarray  # (N,)
-    digits: Digits | None = None  # the digits (for centroid pictures)
+    digits: inputs.Digits | None = None  # the digits (for centroid pictures)
     model: str | None = None
     silhouette_n: int = 0
     notes: list[str] = field(default_factory=list)
@@ -93,7 +85,7 @@ class ClusterResult:
     @property
     def _pixel_centroids(self) -> bool:
         return (
-            self.layer == PIXELS
+            self.layer == inputs.PIXELS
             and self.digits is not None
             and self.centroids.shape[1] == self.digits.x01[0].size
         )
@@ -139,7 +131,7 @@ class ClusterResult:
         """The centroids (or nearest digits) with their majority class and share."""
         from oipviz.render.images import contact_sheet, normalize
 
-        what = "centroids" if self.layer == PIXELS else "digit nearest to each centroid"
+        what = "centroids" if self.layer == inputs.PIXELS else "digit nearest to each centroid"
         return contact_sheet(
             [normalize(c) for c in self.centroid_images()],
             [
@@ -261,7 +253,7 @@ def cluster_scan(
 
 
 def clusters(
-    layer: str = PIXELS,
+    layer: str = inputs.PIXELS,
     model=None,
     *,
     k="5-40",
@@ -306,17 +298,17 @@ def clusters(
         Inertia, silhouette and CPU time per K; the clustering at ``show_k``.
     """
     ks = parse_k(k) if isinstance(k, str) else check_ks(k)
-    check_mode(mode)
+    inputs.check_mode(mode)
     samples = checks.integer("samples", samples, 3)
     check_ks(ks + ([show_k] if show_k is not None else []), samples)
     loaded = None
-    if layer != PIXELS:
+    if layer != inputs.PIXELS:
         from oipviz.core.loader import as_loaded
 
         loaded = as_loaded(model)
-        layer = feature_layer(loaded, layer)
+        layer = inputs.feature_layer(loaded, layer)
     split_seed = int(((loaded.card if loaded else None) or {}).get("seed", 0))
-    digits = sample_digits(samples, data, dataset, split_seed, loaded)
+    digits = inputs.sample_digits(samples, data, dataset, split_seed, loaded)
     if len(digits) < samples:  # fewer images than asked for: the K they allow
         fit = [kk for kk in ks if kk < len(digits)]
         if not fit:
@@ -324,10 +316,9 @@ def clusters(
                 f"only {len(digits)} images in {digits.source}: too few for K = {ks[0]}"
             )
         ks, show_k = fit, None if show_k is None else min(show_k, fit[-1])
-    feats, _ = layer_features(loaded, layer, digits.x01, mode)
-    res = cluster_scan(
-        feats, digits.labels, ks, seed, show_k, layer, describe(loaded, layer, mode), progress
-    )
+    feats, _ = inputs.layer_features(loaded, layer, digits.x01, mode)
+    what = inputs.describe(loaded, layer, mode)
+    res = cluster_scan(feats, digits.labels, ks, seed, show_k, layer, what, progress)
     res.digits, res.model = digits, loaded.name if loaded else None
     if len(digits) < samples:
         res.notes.append(
