@@ -19,7 +19,7 @@ import numpy as np
 from oipviz.core import fastpath
 from oipviz.core.objectives import Objective, weight_arrays
 from oipviz.core.status import DEAD_EPS
-from oipviz.core.transforms import STAGES
+from oipviz.core.transforms import STAGES, apply_inputs
 
 #: an objective's weights as tensors: (linear per head, spatial max per head, user functions)
 Weights = tuple[Any, ...]
@@ -89,6 +89,18 @@ class Engine:
         # the steps run on the parameterization's variable (its own shape, e.g. a spectrum)
         var_shape = getattr(self.param, "var_shape", lambda s: s)(self.image_shape)
         u_spec = tf.TensorSpec((None, *var_shape), tf.float32)
+        # the step is its own graph, not inlined into the loop: oneDNN's layout pass then
+        # sees an acyclic graph in topological order and always pairs each MaxPoolGrad with
+        # its oneDNN MaxPool.  Inlined into the loop's cycle, that pairing depended on the
+        # traversal order, so about half the processes got Eigen's MaxPoolGrad, ~10x slower
+        # (a third of a step's time).
+        self._step = tf.function(
+            self._step_py,
+            autograph=bool(self.customs),
+            jit_compile=False,
+            experimental_attributes={"_noinline": True},
+            input_signature=[u_spec, w_spec, fb_spec, i32, f32, tf.TensorSpec((2,), tf.int32)],
+        )
         self._run = fn(
             self._run_py,
             input_signature=[u_spec, w_spec, fb_spec, i32, f32, tf.TensorSpec((2,), tf.int32)],
@@ -189,36 +201,42 @@ class Engine:
             total = tf.reduce_sum(self._climb(self.activations(x), w, fb)[1])
         return tf.reduce_max(tf.abs(tape.gradient(total, x)), axis=[1, 2, 3])
 
+    def _step_py(self, x, w, fb, i, lr, seed):
+        """One step of every image: (the new ``x``, the values before the step)."""
+        import tensorflow as tf
+
+        by_stage = {st: [t for t in self.transforms if t.stage == st] for st in STAGES}
+        step_seed = tf.stack([seed[0], seed[1] + i])
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            img = self.param.tf_forward(x) if self.param else x
+            xt = apply_inputs(by_stage["input"], img, step_seed)
+            loss, climb, gate = self._climb(self.activations(xt, low=True), w, fb)
+            objective = tf.reduce_sum(climb)
+            level = tf.stop_gradient(tf.maximum(loss, 0.0))
+            for t in by_stage["penalty"]:
+                scale = gate * level if getattr(t, "relative", False) else gate
+                objective -= tf.reduce_sum(scale * t(img, step_seed))
+        g = tape.gradient(objective, x)
+        g.set_shape(x.shape)  # a slice's gradient (a Pad) loses the static shape
+        for t in by_stage["gradient"]:
+            g = t(g, step_seed)
+        axes = list(range(1, len(g.shape)))
+        rms = tf.sqrt(tf.reduce_mean(tf.square(g), axis=axes, keepdims=True))
+        x = x + lr * g / (rms + 1e-5)
+        for t in by_stage["project"]:
+            x = t(x, step_seed)
+        return x, loss
+
     def _run_py(self, x, w, fb, n_steps, lr, seed):
         """``n_steps`` steps as one ``tf.while_loop`` (written out, so tracing needs no
-        AutoGraph conversion)."""
+        AutoGraph conversion) around the compiled step."""
         import tensorflow as tf
 
         self.traces += 1  # runs only while tracing
-        by_stage = {st: [t for t in self.transforms if t.stage == st] for st in STAGES}
 
         def step(i, x, hist):
-            step_seed = tf.stack([seed[0], seed[1] + i])
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                img = self.param.tf_forward(x) if self.param else x
-                xt = img
-                for t in by_stage["input"]:
-                    xt = t(xt, step_seed)
-                loss, climb, gate = self._climb(self.activations(xt, low=True), w, fb)
-                objective = tf.reduce_sum(climb)
-                level = tf.stop_gradient(tf.maximum(loss, 0.0))
-                for t in by_stage["penalty"]:
-                    scale = gate * level if getattr(t, "relative", False) else gate
-                    objective -= tf.reduce_sum(scale * t(img, step_seed))
-            g = tape.gradient(objective, x)
-            for t in by_stage["gradient"]:
-                g = t(g, step_seed)
-            axes = list(range(1, len(g.shape)))
-            rms = tf.sqrt(tf.reduce_mean(tf.square(g), axis=axes, keepdims=True))
-            x = x + lr * g / (rms + 1e-5)
-            for t in by_stage["project"]:
-                x = t(x, step_seed)
+            x, loss = self._step(x, w, fb, i, lr, seed)
             return i + 1, x, hist.write(i, loss)
 
         _, x, hist = tf.while_loop(

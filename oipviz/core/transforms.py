@@ -57,53 +57,130 @@ class Jitter:
         return tf.roll(x, shift, axis=[1, 2])
 
 
-def _affine(
-    x: tf.Tensor, seed: tf.Tensor, scale_range: tuple[float, float], degrees: float
-) -> tf.Tensor:
-    """Per-image random scale and rotation about the centre (bilinear, reflected edges)."""
+class Geometric(Protocol):
+    """An ``input`` transform that moves pixels by a per-image linear map about the image
+    centre: consecutive ones are fused into one bilinear resampling (:func:`warp`)."""
+
+    def linear(self, seed: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
+        """(B, 2, 2): output offsets from the centre → input offsets (x, y order)."""
+        ...
+
+
+def warp(x: tf.Tensor, geometric: Iterable[Geometric], seed: tf.Tensor) -> tf.Tensor:
+    """``x`` moved by the geometric transforms in turn, as ONE bilinear resampling with
+    reflected edges (their linear maps composed about the centre of the image's own
+    height and width; each keeps its own random draws).
+
+    Parameters
+    ----------
+    x : tf.Tensor
+        Images (B, H, W, C).
+    geometric : iterable of Geometric
+        Applied in order (the first one acts on ``x``).
+    seed : tf.Tensor
+        The step's stateless seed.
+
+    Returns
+    -------
+    tf.Tensor
+        The resampled images, same shape.
+    """
     import tensorflow as tf
 
     B = tf.shape(x)[0]
-    s = tf.random.stateless_uniform([B], seed + [0, 7], scale_range[0], scale_range[1])
-    a = tf.random.stateless_uniform([B], seed + [0, 13], -degrees, degrees) * (math.pi / 180.0)
-    c, si = tf.cos(a) / s, tf.sin(a) / s
-    ctr = 13.5
+    lin = None
+    for t in geometric:  # x1 = T1(x), x2 = T2(x1): x2(p) = x(L1 L2 p)
+        m = t.linear(seed, B)
+        lin = m if lin is None else tf.linalg.matmul(lin, m)
+    if lin is None:
+        return x
+    hw = tf.cast(tf.shape(x)[1:3], tf.float32)
+    cy, cx = (hw[0] - 1.0) / 2.0, (hw[1] - 1.0) / 2.0
+    a0, a1, b0, b1 = lin[:, 0, 0], lin[:, 0, 1], lin[:, 1, 0], lin[:, 1, 1]
     # output pixel (x, y) samples input (a0 x + a1 y + a2, b0 x + b1 y + b2)
-    a2 = ctr - c * ctr + si * ctr
-    b2 = ctr - si * ctr - c * ctr
-    z = tf.zeros_like(c)
-    m = tf.stack([c, -si, a2, si, c, b2, z, z], axis=1)
-    return tf.raw_ops.ImageProjectiveTransformV3(
+    a2 = cx - a0 * cx - a1 * cy
+    b2 = cy - b0 * cx - b1 * cy
+    z = tf.zeros_like(a0)
+    out = tf.raw_ops.ImageProjectiveTransformV3(
         images=x,
-        transforms=m,
+        transforms=tf.stack([a0, a1, a2, b0, b1, b2, z, z], axis=1),
         output_shape=tf.shape(x)[1:3],
         fill_value=0.0,
         interpolation="BILINEAR",
         fill_mode="REFLECT",
     )
+    # the static shape, so the oneDNN rewrite still applies downstream (with an unknown
+    # height and width the pools' gradients fell back to Eigen's MaxPoolGrad: 10x slower)
+    out.set_shape(x.shape)
+    return out
 
 
 @dataclass(frozen=True)
 class Scale:
-    """Random zoom by a factor in [lo, hi] per image."""
+    """Random zoom by a factor in [lo, hi] per image (about the centre)."""
 
     lo: float = 0.95
     hi: float = 1.05
     stage = "input"
 
+    def linear(self, seed: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
+        import tensorflow as tf
+
+        s = tf.random.stateless_uniform([batch], seed + [0, 7], self.lo, self.hi)
+        return tf.eye(2, batch_shape=[batch]) / s[:, None, None]
+
     def __call__(self, x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        return _affine(x, seed, (self.lo, self.hi), 0.0)
+        return warp(x, [self], seed)
 
 
 @dataclass(frozen=True)
 class Rotate:
-    """Random rotation by up to ±``degrees`` per image."""
+    """Random rotation by up to ±``degrees`` per image (about the centre)."""
 
     degrees: float = 5.0
     stage = "input"
 
+    def linear(self, seed: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
+        import tensorflow as tf
+
+        a = tf.random.stateless_uniform([batch], seed + [0, 13], -self.degrees, self.degrees)
+        c, s = tf.cos(a * (math.pi / 180.0)), tf.sin(a * (math.pi / 180.0))
+        return tf.reshape(tf.stack([c, -s, s, c], axis=1), [-1, 2, 2])
+
     def __call__(self, x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        return _affine(x, seed, (1.0, 1.0), self.degrees)
+        return warp(x, [self], seed)
+
+
+def _is_geometric(t: object) -> TypeGuard[Geometric]:
+    return callable(getattr(t, "linear", None))
+
+
+def apply_inputs(transforms: Iterable[Transform], x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """The ``input`` transforms applied to ``x`` in order, each run of consecutive
+    :class:`Geometric` ones fused into one :func:`warp` (one resampling, not one each).
+
+    Parameters
+    ----------
+    transforms : iterable of Transform
+        The ``input`` stage's transforms, in order.
+    x : tf.Tensor
+        Images (B, H, W, C).
+    seed : tf.Tensor
+        The step's stateless seed.
+
+    Returns
+    -------
+    tf.Tensor
+    """
+    run: list[Geometric] = []
+    for t in transforms:
+        if _is_geometric(t):
+            run.append(t)
+            continue
+        x = warp(x, run, seed)
+        run = []
+        x = t(x, seed)  # type: ignore[operator]
+    return warp(x, run, seed)
 
 
 @dataclass(frozen=True)
@@ -119,8 +196,11 @@ class TotalVariation:
     def __call__(self, x: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
         import tensorflow as tf
 
-        dy = x[:, 1:, :, :] - x[:, :-1, :, :]
-        dx = x[:, :, 1:, :] - x[:, :, :-1, :]
+        # tf.slice, not x[:, 1:]: its gradient is a Pad, 10x cheaper than StridedSliceGrad
+        # (bench: 3.9 vs 38 ms per step on 1,024 images of 28x28; the same values)
+        h, w = tf.shape(x)[1], tf.shape(x)[2]
+        dy = tf.slice(x, [0, 1, 0, 0], [-1, -1, -1, -1]) - tf.slice(x, [0] * 4, [-1, h - 1, -1, -1])
+        dx = tf.slice(x, [0, 0, 1, 0], [-1, -1, -1, -1]) - tf.slice(x, [0] * 4, [-1, -1, w - 1, -1])
         tv = tf.reduce_sum(tf.abs(dy), axis=[1, 2, 3]) + tf.reduce_sum(tf.abs(dx), axis=[1, 2, 3])
         return self.weight * tv
 
