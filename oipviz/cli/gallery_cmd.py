@@ -12,9 +12,9 @@ from oipviz.core.checks import parse_maps
 
 
 def _probe(i: int):
-    from oipviz.compute.rescue import PROBE_INITS, PROBE_RANGE, PROBE_STEPS, PROBE_STYLE
+    from oipviz.compute import rescue as R
 
-    return (PROBE_INITS, PROBE_STEPS, PROBE_RANGE, PROBE_STYLE)[i]
+    return (R.PROBE_INITS, R.PROBE_STEPS, R.PROBE_RANGE, R.PROBE_STYLE, R.PROBE_PLATEAU)[i]
 
 
 def _wake():
@@ -57,6 +57,13 @@ def _wake():
     "Gradient-ascent steps per init [default: 300, the rescue probe's].",
 )
 @opt("--lr", LR, 0.02, "Step size: RMS of each step, in standardized pixels.")
+@opt(
+    "--plateau",
+    click.FloatRange(0.0, 1.0),
+    lambda: _probe(4),
+    "Stop an init once its activation rose by less than this fraction over its last 50 "
+    "steps (0: every init takes every step) [default: 0.001].",
+)
 @choice(
     "--range",
     ["valid", "free"],
@@ -206,8 +213,8 @@ def _request(o: dict) -> dict:
         PrecursorSettings.checked(**dict(precursor, lr=o["lr"]))
     settings = GallerySettings.from_options(
         inits=o["inits"], steps=o["epochs"], lr=o["lr"], range_mode=o["range_mode"],
-        style=o["style"], seed=o["seed"], precision=o["precision"], precursor=precursor,
-        data=o["data"], data_limit=o["data_limit"], explain=o["explain"],
+        style=o["style"], seed=o["seed"], precision=o["precision"], plateau=o["plateau"],
+        precursor=precursor, data=o["data"], data_limit=o["data_limit"], explain=o["explain"],
         feature_space=o["feature_space"], feature_method=o["feature_method"],
         feature_samples=o["feature_samples"],
     )  # fmt: skip
@@ -217,7 +224,7 @@ def _request(o: dict) -> dict:
         style=o["style"], precursor=precursor, data=o["data"], data_limit=o["data_limit"],
         compare=o["compare_path"], explain=o["explain"], feature_space=o["feature_space"],
         feature_method=o["feature_method"], feature_samples=o["feature_samples"],
-        precision=o["precision"],
+        precision=o["precision"], plateau=o["plateau"],
     )  # fmt: skip
     target = (
         "gallery_all" if o["all_layers"] else "gallery_" + "_".join(names) if names else "gallery"

@@ -94,6 +94,7 @@ class LayerJob:
     have: dict = field(default_factory=dict, repr=False)
     done: dict = field(default_factory=dict, repr=False)
     precision: str = "float32"
+    plateau: float = 0.0
 
     @property
     def units(self) -> int:
@@ -102,7 +103,7 @@ class LayerJob:
 
     def probe_settings(self) -> dict:
         """The probe's keyword arguments of :func:`oipviz.compute.oip.oip`."""
-        keys = ("inits", "steps", "lr", "seed", "range_mode", "style", "precision")
+        keys = ("inits", "steps", "lr", "seed", "range_mode", "style", "precision", "plateau")
         return {k: getattr(self, k) for k in keys}
 
 

@@ -12,18 +12,20 @@ from oipviz.compute.plan import RANGES, plan_transforms
 from oipviz.compute.plan import STYLES as STYLES
 from oipviz.compute.plan import resolve_param as resolve_param
 from oipviz.compute.plan import valid_range as valid_range
+from oipviz.compute.starts import INIT_SPREAD as INIT_SPREAD
+from oipviz.compute.starts import check_scale_weights, starts
+from oipviz.compute.starts import start_images as start_images
 from oipviz.core import checks
 from oipviz.core import objectives as O
 from oipviz.core import transforms as T
 from oipviz.core.ascent import DEFAULT_CHUNK, Block, ascend
 from oipviz.core.convention import InputConvention
 from oipviz.core.errors import LayerError, OipvizError
-from oipviz.core.inits import DEFAULT_SCALE_WEIGHTS, fluctuations
+from oipviz.core.inits import DEFAULT_SCALE_WEIGHTS
 from oipviz.core.progress import reporter
 from oipviz.core.status import live_or_dead
 
 OBJECTIVE_KINDS = ("mean", "max", "unit", "logit")
-INIT_SPREAD = 0.15  # valid range: inits are 0.5 + INIT_SPREAD · fluctuation, in pixels
 MAX_INITS = 4096
 #: array fields of an OIPRun, saved and loaded by :meth:`OIPRun.to_arrays`
 _ARRAYS = ("maps", "images", "start", "final", "history", "history_steps")
@@ -47,6 +49,7 @@ class OIPRun:
     transforms: tuple = ()
     range_mode: str = "free"
     precision: str = "float32"  # of the ascent steps (values are float32)
+    steps_each: np.ndarray | None = None  # (M, inits) steps taken (fewer: plateau stop)
 
     @property
     def best(self) -> np.ndarray:
@@ -107,6 +110,8 @@ class OIPRun:
             range_mode=np.asarray(self.range_mode),
             precision=np.asarray(self.precision),
         )
+        if self.steps_each is not None:
+            out["steps_each"] = np.asarray(self.steps_each)
         return out
 
     @classmethod
@@ -128,6 +133,7 @@ class OIPRun:
             transforms,
             str(a.get("range_mode", "free")),
             str(a.get("precision", "float32")),
+            a.get("steps_each"),
         )
 
     @classmethod
@@ -149,6 +155,9 @@ class OIPRun:
             r0.transforms,
             r0.range_mode,
             r0.precision,
+            None
+            if any(r.steps_each is None for r in runs)
+            else np.concatenate([r.steps_each for r in runs]),
         )
 
     def sheet(self):
@@ -220,29 +229,6 @@ def map_objective(loaded, layer: str, m: int) -> O.Objective:
     return objective_for(loaded, info.name, m, "mean" if info.is_conv else "unit")
 
 
-def check_scale_weights(weights) -> tuple[float, ...]:
-    try:
-        w = tuple(checks.number("scale weight", v, 0.0, 1e6) for v in weights)
-    except TypeError:
-        raise OipvizError(f"bad --scale-weights {weights!r}; give 4 non-negative numbers") from None
-    if len(w) != 4 or not any(w):
-        raise OipvizError(
-            f"bad --scale-weights {list(w)!r}; give 4 non-negative numbers, not all 0"
-        )
-    return w
-
-
-def start_images(
-    loaded, maps: list[int], inits: int, seed: int, scale_weights, range_mode: str
-) -> np.ndarray:
-    """The multi-scale fluctuation inits of ``maps`` (map-major), in engine space; squeezed
-    into the valid pixel range for ``range_mode='valid'``."""
-    x0 = fluctuations(maps, inits, seed, scale_weights, loaded.geometry.shape)
-    if range_mode == "valid":
-        x0 = loaded.convention.to_engine(np.clip(0.5 + INIT_SPREAD * x0, 0.0, 1.0))
-    return x0
-
-
 def _run_of(r, layer, kind, maps, inits, loaded, transforms, range_mode) -> OIPRun:
     """The OIPRun of an ascent over maps × inits (map-major)."""
     M, shape = len(maps), (len(maps), inits)
@@ -250,7 +236,7 @@ def _run_of(r, layer, kind, maps, inits, loaded, transforms, range_mode) -> OIPR
         layer, kind, maps, r.images.reshape(*shape, *loaded.geometry.shape),
         r.start.reshape(shape), r.final.reshape(shape), r.history.reshape(-1, M, inits),
         r.history_steps, r.steps_done, r.interrupted, loaded.convention, transforms,
-        range_mode, r.precision,
+        range_mode, r.precision, None if r.steps_each is None else r.steps_each.reshape(shape),
     )  # fmt: skip
 
 
@@ -270,22 +256,6 @@ def _objectives(loaded, layer: str, maps, kind: str, inits: int, range_mode: str
     return info, maps, [O.wake(o) for o in objs] if range_mode == "valid" else objs
 
 
-def _warm_start(init_images, loaded, n_maps: int, inits: int) -> np.ndarray:
-    """``init_images`` (M, inits, H, W, C) checked and flattened to the engine's batch."""
-    x = checks.finite_array("init_images", init_images)
-    want = (n_maps, inits, *loaded.geometry.shape)
-    if x.shape != want:
-        raise OipvizError(f"init_images has shape {x.shape}; expected {want} (maps, inits, image)")
-    return x.reshape(-1, *loaded.geometry.shape)
-
-
-def _starts(loaded, maps, inits, seed, scale_weights, range_mode, init_images) -> np.ndarray:
-    """The ascent's starts: random multi-scale inits, or the given ``init_images``."""
-    if init_images is None:
-        return start_images(loaded, maps, inits, seed, scale_weights, range_mode)
-    return _warm_start(init_images, loaded, len(maps), inits)
-
-
 def oip(
     layer: str, maps=None, model=None, inits: int = 8, steps: int = 600, lr: float = 0.02,
     seed: int = 0, kind: str = "mean", scale_weights=DEFAULT_SCALE_WEIGHTS, jitter: int = 0,
@@ -293,7 +263,7 @@ def oip(
     param: str = "pixel", transforms=None, chunk: int = DEFAULT_CHUNK,
     progress: Callable[[int], None] | bool | None = None, precision: str = "float32",
     init_images: np.ndarray | None = None, on_block: Callable[[Block], None] | None = None,
-    block_steps: int | None = None,
+    block_steps: int | None = None, plateau: float = 0.0,
 ) -> OIPRun:  # fmt: skip
     """Optimal input patterns: ``inits`` starts per map of ``layer``, all in one batch.
 
@@ -341,6 +311,9 @@ def oip(
         Engine-space starts (maps, inits, H, W, C) instead of random ones (a warm start).
     on_block, block_steps : optional
         Passed to :func:`oipviz.core.ascent.ascend` (streaming).
+    plateau : float
+        > 0: an image stops once its value rose by less than this fraction over the last 50
+        steps (``steps_each`` says when); 0: every image takes every step.
 
     Returns
     -------
@@ -358,10 +331,11 @@ def oip(
         transforms = plan_transforms(loaded.convention, range_mode, style, jitter, tv, blur, param)
     transforms = _checked_transforms(transforms, range_mode)
     info, maps, objs = _objectives(loaded, layer, maps, kind, inits, range_mode)
-    x0 = _starts(loaded, maps, inits, seed, scale_weights, range_mode, init_images)
+    x0 = starts(loaded, maps, inits, seed, scale_weights, range_mode, init_images)
     with reporter(progress, len(objs) * steps, f"{info.name}: OIPs") as tick:
         r = ascend(
             loaded, x0, objs, steps=steps, lr=lr, transforms=transforms, seed=seed, chunk=chunk,
             progress=tick, precision=precision, on_block=on_block, block_steps=block_steps,
+            plateau=plateau,
         )  # fmt: skip
     return _run_of(r, info.name, kind, maps, inits, loaded, transforms, range_mode)

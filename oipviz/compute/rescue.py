@@ -25,6 +25,10 @@ PROBE_INITS = 8
 PROBE_STEPS = 300
 PROBE_RANGE = "valid"
 PROBE_STYLE = "readable"
+#: the gallery probe's plateau stop (:mod:`oipviz.core.chunks`): an init stops once it rose by
+#: less than 0.1 % over its last 50 steps (bench/gallery.py: the saving and the change in
+#: each map's best activation)
+PROBE_PLATEAU = 0.001
 
 
 @dataclass

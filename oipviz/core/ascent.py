@@ -3,22 +3,25 @@ the live explorer, the training tracker) runs through :func:`ascend`.
 
 :func:`ascend` checks its inputs, prunes images that cannot move, cuts the batch into
 chunks and runs each chunk through the compiled :class:`~oipviz.core.engine.Engine` in
-blocks of steps; Ctrl-C, progress and the ``on_block`` hook act between blocks.
+blocks of steps (:mod:`oipviz.core.chunks`); Ctrl-C, progress, the ``on_block`` hook and
+the plateau stop act between blocks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from oipviz.core import checks
 from oipviz.core import precision as precisions
+from oipviz.core.chunks import AscentResult, Block, Plan, record_points, run_chunks
 from oipviz.core.engine import Engine
 from oipviz.core.errors import OipvizError
 from oipviz.core.objectives import Objective, customs_of
 from oipviz.core.transforms import check as check_transforms
+
+__all__ = ["AscentResult", "Block", "Engine", "ascend", "evaluate", "forward", "max_chunk"]
 
 DEFAULT_CHUNK = 1024
 #: input floats per compiled call: 1,024 images of 28×28×1 (MNIST) are far below it; a
@@ -37,50 +40,6 @@ BLOCK_IMAGE_STEPS = 25 * 1024
 BLOCK_RANGE = (25, 400)
 
 
-@dataclass
-class AscentResult:
-    """Final images (engine space), losses at start and end, and the loss history."""
-
-    images: np.ndarray  # (B, H, W, C) float32, engine space
-    start: np.ndarray  # (B,) objective value of the initial images
-    final: np.ndarray  # (B,) objective value of the final images
-    history: np.ndarray  # (T, B) objective values, before steps history_steps[t]
-    history_steps: np.ndarray  # (T,)
-    steps_done: int
-    interrupted: bool = False
-    pruned: int = 0  # images skipped because their gradient was exactly zero
-    precision: str = "float32"  # of the steps' conv chain (values are always float32)
-
-
-@dataclass
-class Block:
-    """What ``on_block`` sees after each compiled block of a chunk: the chunk's images
-    (engine space) and their values before the block's last step."""
-
-    offset: int  # index of the chunk's first image in the batch
-    images: np.ndarray  # (n, H, W, C)
-    values: np.ndarray  # (n,)
-    steps: int  # steps done so far in this chunk
-
-
-@dataclass
-class _Plan:
-    """What every chunk of one ascent shares."""
-
-    engine: Engine
-    objectives: list[Objective]
-    steps: int
-    lr: float
-    seed: int
-    chunk: int
-    block: int
-    record: list[int]
-    progress: Callable[[int], None] | None = None
-    on_block: Callable[[Block], None] | None = None
-    measure_start: bool = True
-    interrupted: bool = field(default=False)
-
-
 def ascend(
     loaded,
     x0: np.ndarray,
@@ -97,6 +56,7 @@ def ascend(
     measure_start: bool = True,
     on_block: Callable[[Block], None] | None = None,
     block_steps: int | None = None,
+    plateau: float = 0.0,
 ) -> AscentResult:
     """Gradient ascent on ``x0``, each image on its own objective.
 
@@ -131,6 +91,10 @@ def ascend(
         False skips measuring the inits (``start`` is NaN for images that move).
     on_block, block_steps : optional
         ``on_block(Block)`` after every compiled block of ``block_steps`` steps.
+    plateau : float
+        > 0: an image whose value rose by less than this fraction of it over the last 50
+        steps stops there (:mod:`oipviz.core.chunks`; ``steps_each`` says when); 0: every
+        image takes every step.
 
     Returns
     -------
@@ -143,6 +107,7 @@ def ascend(
     if block_steps is not None:
         block_steps = checks.integer("block steps", block_steps, 1)
     transforms = check_transforms(transforms)
+    plateau = checks.number("plateau", plateau, 0.0, 1.0)
     engine = _engine(loaded, objectives, transforms, precision)
     if prune and steps and len(x0) and all(t.stage == "gradient" for t in transforms):
         still = _still(engine, x0, objectives, chunk)
@@ -151,15 +116,16 @@ def ascend(
                 steps=steps, lr=lr, transforms=transforms, seed=seed, chunk=chunk,
                 history_points=history_points, progress=progress, precision=engine.precision,
                 measure_start=measure_start, on_block=on_block, block_steps=block_steps,
+                plateau=plateau,
             )  # fmt: skip
             return _pruned(loaded, engine, x0, objectives, still, settings)
     chunk = max(1, min(chunk, len(x0)))
-    plan = _Plan(
+    plan = Plan(
         engine, objectives, steps, lr, seed, chunk,
         block_steps or int(np.clip(BLOCK_IMAGE_STEPS // chunk, *BLOCK_RANGE)),
-        _record_points(steps, history_points), progress, on_block, measure_start,
+        record_points(steps, history_points), progress, on_block, measure_start, plateau,
     )  # fmt: skip
-    return _run_chunks(plan, x0)
+    return run_chunks(plan, x0)
 
 
 def _per_image(objectives, n: int) -> list[Objective]:
@@ -192,78 +158,6 @@ def _images(loaded, x0) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
-def _record_points(steps: int, history_points: int) -> list[int]:
-    """The steps whose loss the history keeps (evenly spread, at most ``history_points``)."""
-    pts = np.linspace(0, max(steps - 1, 0), min(history_points, max(steps, 1)))
-    return sorted(set(pts.round().astype(int).tolist()))
-
-
-def _run_chunks(plan: _Plan, x0: np.ndarray) -> AscentResult:
-    B = len(x0)
-    out = x0.copy()
-    start, final = np.zeros(B, np.float32), np.zeros(B, np.float32)
-    hist = np.zeros((len(plan.record), B), np.float32)
-    done_steps = plan.steps
-    for lo in range(0, B, plan.chunk):
-        hi = min(lo + plan.chunk, B)
-        if plan.interrupted:  # chunks never started keep their init; their values are measured
-            w = plan.engine.weights(_padded_objectives(plan, lo, hi))
-            start[lo:hi] = final[lo:hi] = hist[:, lo:hi] = plan.engine.evaluate(
-                _pad(x0[lo:hi], plan.chunk), w
-            )[: hi - lo]
-            continue
-        images, s0, s1, full, s = _run_chunk(plan, x0, lo, hi)
-        out[lo:hi], start[lo:hi], final[lo:hi] = images, s0, s1
-        done_steps = min(done_steps, s)
-        for t, r in enumerate(plan.record):
-            hist[t, lo:hi] = full[r] if r < len(full) else s1
-        if plan.interrupted and lo == 0 and s == 0:
-            done_steps = 0
-    return AscentResult(
-        out, start, final, hist, np.asarray(plan.record), done_steps, plan.interrupted,
-        precision=plan.engine.precision,
-    )  # fmt: skip
-
-
-def _padded_objectives(plan: _Plan, lo: int, hi: int) -> list[Objective]:
-    objs = plan.objectives[lo:hi]
-    return objs + [objs[-1]] * (plan.chunk - (hi - lo))
-
-
-def _run_chunk(plan: _Plan, x0: np.ndarray, lo: int, hi: int):
-    """One chunk: (images, start, final, history rows (steps, n), steps done)."""
-    import tensorflow as tf
-
-    engine, n = plan.engine, hi - lo
-    xc = _pad(x0[lo:hi], plan.chunk)
-    objs = _padded_objectives(plan, lo, hi)
-    w, fb = engine.weights(objs), engine.fallback_weights(objs)
-    start = engine.evaluate(xc, w)[:n] if plan.measure_start else np.full(n, np.nan, np.float32)
-    x = tf.constant(engine.param.inverse(xc) if engine.param else xc)
-    rows: list[np.ndarray] = []
-    s = 0
-    try:
-        while s < plan.steps:
-            k = min(plan.block, plan.steps - s)
-            x, h = engine.run_block(x, w, fb, k, plan.lr, plan.seed, s)
-            rows.append(h.numpy()[:, :n])
-            s += k
-            if plan.progress:
-                plan.progress(k * n)
-            if plan.on_block:
-                plan.on_block(Block(lo, _from_param(engine, x)[:n], rows[-1][-1], s))
-    except KeyboardInterrupt:
-        plan.interrupted = True
-    images = _from_param(engine, x)
-    final = engine.evaluate(images, w)[:n]
-    full = np.concatenate(rows) if rows else np.zeros((0, n), np.float32)
-    return images[:n], start, final, full, s
-
-
-def _from_param(engine: Engine, x) -> np.ndarray:
-    return engine.param.forward(x.numpy()) if engine.param else x.numpy()
-
-
 def _still(engine: Engine, x0: np.ndarray, objectives: list[Objective], chunk: int) -> np.ndarray:
     """True for images whose step gradient is exactly zero everywhere."""
     out = np.zeros(len(x0), bool)
@@ -286,7 +180,7 @@ def _pruned(loaded, engine, x0, objectives, still, settings: dict) -> AscentResu
     out, start, final = x0.copy(), np.zeros(len(x0), np.float32), np.zeros(len(x0), np.float32)
     start[still] = final[still] = v
     if not len(moving):
-        rec = np.asarray(_record_points(steps, settings["history_points"]))
+        rec = np.asarray(record_points(steps, settings["history_points"]))
         hist = np.broadcast_to(final, (len(rec), len(x0))).copy()
         return AscentResult(
             out, start, final, hist, rec, steps, False, int(still.sum()), engine.precision
@@ -295,9 +189,11 @@ def _pruned(loaded, engine, x0, objectives, still, settings: dict) -> AscentResu
     out[moving], start[moving], final[moving] = r.images, r.start, r.final
     hist = np.broadcast_to(final, (len(r.history), len(x0))).copy()
     hist[:, moving] = r.history
+    each = np.zeros(len(x0), int)
+    each[moving] = r.steps_each if r.steps_each is not None else r.steps_done
     return AscentResult(
         out, start, final, hist, r.history_steps, r.steps_done, r.interrupted,
-        int(still.sum()), r.precision,
+        int(still.sum()), r.precision, each,
     )  # fmt: skip
 
 
@@ -306,12 +202,6 @@ def evaluate(
 ) -> np.ndarray:
     """Objective values of images ``x`` (engine space) without changing them."""
     return ascend(loaded, x, objectives, steps=0, chunk=chunk, measure_start=False).final
-
-
-def _pad(x: np.ndarray, n: int) -> np.ndarray:
-    if len(x) == n:
-        return x
-    return np.concatenate([x, np.repeat(x[-1:], n - len(x), axis=0)])
 
 
 def forward(

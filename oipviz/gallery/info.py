@@ -117,6 +117,7 @@ def site_manifest(base, params, data_limit, states, counts, runs, compare) -> di
                 "summary": counts[st.info.name],
                 "in_range": st.measures.summary(),
                 "precision_used": getattr(st.probe, "precision", "float32"),
+                "probe_steps": _probe_steps(st.probe),
                 "maps": [map_entry(st, k) for k in range(len(st.maps))],
             }
             for st in states
@@ -152,6 +153,7 @@ def map_entry(st, k: int) -> dict:
             "best_init": int(st.probe.best[k]),
             "best": float(st.probe.best_values[k]),
             "range": st.probe.range_mode,
+            "steps": None if st.probe.steps_each is None else st.probe.steps_each[k],
         },
         **st.measures.entry(k),
         "precursor": None
@@ -182,6 +184,14 @@ def map_entry(st, k: int) -> dict:
             for r, (i, a) in enumerate(zip(s.top_idx[m], s.top_acts[m], strict=True))
         ],
     }
+
+
+def _probe_steps(probe) -> dict:
+    """The probe's image-steps taken and its budget (inits stop early on a plateau)."""
+    each = probe.steps_each
+    budget = int(probe.final.size) * int(probe.steps_done)
+    taken = budget if each is None else int(each.sum())
+    return {"taken": taken, "budget": budget, "saved_share": 1 - taken / budget if budget else 0.0}
 
 
 def _other(st, m: int) -> dict | None:

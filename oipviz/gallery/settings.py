@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from oipviz.compute.precursor_settings import RescueSettings
-from oipviz.compute.rescue import PROBE_INITS, PROBE_RANGE, PROBE_STEPS, PROBE_STYLE
+from oipviz.compute.rescue import PROBE_INITS, PROBE_PLATEAU, PROBE_RANGE, PROBE_STEPS, PROBE_STYLE
 from oipviz.core.precision import check as check_precision
 
 FEATURE_SAMPLES = 2000
@@ -32,7 +32,8 @@ class GallerySettings:
 
     ``inits``, ``steps``, ``lr``, ``range_mode``, ``style``, ``seed``, ``precision``: the
     OIP probe (:func:`oipviz.compute.oip.oip`; the rescue probe's defaults: valid range,
-    readable style); the precursor's images stay free.  ``precursor``: None: no rescue,
+    readable style); ``plateau``: the probe's plateau stop (0: every init takes every
+    step).  The precursor's images stay free.  ``precursor``: None: no rescue,
     dead maps stay dead.  ``data``: the user's images for the statistics, the top images,
     the misclassified page and the feature space (a folder with a subfolder per class, or
     an .npz; None: the model's data set).  ``data_limit``: images of the statistics.  ``explain``:
@@ -47,6 +48,7 @@ class GallerySettings:
     style: str = PROBE_STYLE
     seed: int = 0
     precision: str = "float32"
+    plateau: float = PROBE_PLATEAU
     precursor: RescueSettings | None = RescueSettings()
     data: str | None = None
     data_limit: int | None = 5000
@@ -75,7 +77,7 @@ class GallerySettings:
             Its embedding method and number of digits.
         **probe
             The other fields (``inits``, ``steps``, ``lr``, ``range_mode``, ``style``,
-            ``seed``, ``precision``, ``data``, ``data_limit``, ``explain``).
+            ``seed``, ``precision``, ``plateau``, ``data``, ``data_limit``, ``explain``).
 
         Returns
         -------
@@ -98,7 +100,7 @@ class GallerySettings:
         -------
         dict
             inits, steps, lr, range, style, seed, precursor (dict or None), dataset,
-            explain, feature_space (dict or None), precision.
+            explain, feature_space (dict or None), precision, plateau.
         """
         return dict(
             inits=self.inits,
@@ -112,4 +114,5 @@ class GallerySettings:
             explain=self.explain,
             feature_space=None if self.feature_space is None else asdict(self.feature_space),
             precision=check_precision(self.precision),
+            plateau=self.plateau,
         )

@@ -311,6 +311,7 @@ class _SiteBuild:
                     have,
                     dict(st.done),
                     s.precision,
+                    s.plateau,
                 )
                 jobs.append((model, job))
                 stores.append(store)
