@@ -218,7 +218,6 @@ class Engine:
                 scale = gate * level if getattr(t, "relative", False) else gate
                 objective -= tf.reduce_sum(scale * t(img, step_seed))
         g = tape.gradient(objective, x)
-        g.set_shape(x.shape)  # a slice's gradient (a Pad) loses the static shape
         for t in by_stage["gradient"]:
             g = t(g, step_seed)
         axes = list(range(1, len(g.shape)))
