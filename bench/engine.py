@@ -15,6 +15,8 @@ both sides of a ratio share the machine's load of that moment.  The cases (engin
 * ``keras_1024``: the big batch on the plain Keras path (``OIPVIZ_FASTPATH=0``);
 * ``per_image``: the engine fed one image at a time (``--single`` of map 46's inits,
   ``--steps`` each);
+* ``one_map``: a warm ``oipviz.oip("conv3", 46)`` call, 8 inits × ``--one-map-steps`` steps,
+  valid range, readable style (the live explorer's unit; the issue's ≤ 0.5 s), median of 3;
 * ``sgemm``: the machine's float32 matmul rate (2048×2048, numpy and tf.matmul), for the
   share of it the engine reaches (nominal conv FLOPs of an image-step; essential FLOPs,
   without the rows and columns the fast path crops away, beside);
@@ -51,12 +53,12 @@ SEEDS = (
     "batch 1,024: uniform in [0,1] pixels (the peer's too), in engine space; 8 images "
     "and per-image: map 46's multi-scale inits (oip's); no pruning"
 )
-QUICK = {"steps": 5, "small_steps": 100, "single": 2, "epochs": 20}
+QUICK = {"steps": 5, "small_steps": 100, "single": 2, "epochs": 20, "one_map_steps": 20}
 RATE = "image_steps_per_s"
 #: round order (reversed every other round): free_1024, the hub of most ratios, in the middle,
 #: so the two sides of a ratio run close together in time
 ORDER = ("per_image", "tf_keras_vis_1024", "keras_1024", "free_8", "free_1024", "readable_1024",
-         "sgemm", "valid_plain_1024", "readable_8")  # fmt: skip
+         "sgemm", "valid_plain_1024", "readable_8", "one_map")  # fmt: skip
 RATIOS = (
     ("small_share_free", ("free_8", RATE), ("free_1024", RATE)),
     ("small_share_readable", ("readable_8", RATE), ("readable_1024", RATE)),
@@ -82,11 +84,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--single", type=int, default=None, help="images of the per-image loop (8)")
     ap.add_argument("--epochs", type=int, default=None, help="OIP steps of the quality check "
                     "(600)")  # fmt: skip
+    ap.add_argument("--one-map-steps", type=int, default=None, help="steps of the warm one-map "
+                    "oip() call (300)")  # fmt: skip
     ap.add_argument("--no-quality", action="store_true", help="skip the OIP-vs-digits check")
     ap.add_argument("--no-peers", action="store_true", help="skip tf-keras-vis")
     harness.add_arguments(ap, rounds=5, quick_rounds=2)
     args = ap.parse_args(argv)
-    full = {"steps": 40, "small_steps": 1200, "single": 8, "epochs": 600}
+    full = {"steps": 40, "small_steps": 1200, "single": 8, "epochs": 600, "one_map_steps": 300}
     for key, value in (QUICK if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -125,6 +129,7 @@ def make_cases(args: argparse.Namespace, peer: Path | None, work: Path) -> list[
             kwargs={**small, "batch": args.single, "steps": args.steps, "per_image": True},
         ),
         Case("sgemm", call="engine_cases:sgemm"),
+        Case("one_map", call="engine_cases:one_map", kwargs={"steps": args.one_map_steps}),
     ]
     if peer is not None:
         data = work / "tfkv.npz"
@@ -159,6 +164,7 @@ def headline(res: dict) -> dict:
         "batched_over_per_image": brief(q["batched_over_per_image"]),
         "engine_over_tf_keras_vis": brief(q.get("engine_over_tf_keras_vis", {"n": 0})),
         "engine_fraction_of_tf_sgemm": brief(q["engine_fraction_of_tf_sgemm"]),
+        "one_map_valid_readable_seconds": m("one_map", "seconds"),
     }
 
 
@@ -183,6 +189,8 @@ def describe(h: dict, args: argparse.Namespace) -> str:
         f"at a time {f(h['batched_over_per_image'], '.1f')}; engine / tf-keras-vis "
         f"{f(h['engine_over_tf_keras_vis'], '.1f')}; engine = "
         f"{f(h['engine_fraction_of_tf_sgemm'], '.0%')} of tf.matmul sgemm",
+        f"one map, valid+readable, 8 inits × {args.one_map_steps} steps, warm: "
+        f"{f(h['one_map_valid_readable_seconds'], '.2f')} s",
     ])  # fmt: skip
 
 
@@ -213,7 +221,8 @@ def main(argv=None) -> None:
     cases = make_cases(args, peer, Path(work.name))
     names = {c.name for c in cases}
     ratios = [Ratio(n, a, b) for n, a, b in RATIOS if a[0] in names and b[0] in names]
-    settings = {k: getattr(args, k) for k in ("steps", "small_steps", "single", "epochs")}
+    keys = ("steps", "small_steps", "single", "epochs", "one_map_steps")
+    settings = {k: getattr(args, k) for k in keys}
     settings.update(quick=args.quick, layer="conv3", lr=0.02, peer=peer_note or "tf-keras-vis",
                     seeds=SEEDS)  # fmt: skip
     res = harness.run("engine", cases, ratios, harness.rounds_of(args), args.order, args.seed,

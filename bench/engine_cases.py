@@ -138,6 +138,39 @@ def ascent(
     }
 
 
+def one_map(map_index: int = 46, steps: int = 300, repeats: int = 3, layer: str = LAYER) -> dict:
+    """A warm process's ``oipviz.oip(layer, map_index, inits=8, steps=steps)`` in the valid
+    range, readable style: the live explorer's and a notebook cell's unit (issue #24: ≤ 0.5 s).
+    One call first (traces the engine), then the median wall time of ``repeats`` calls.
+
+    Returns
+    -------
+    dict
+        seconds (median), seconds_min, seconds_max, image_steps_per_s, best activation.
+    """
+    import oipviz
+    from oipviz.core.loader import load_model
+
+    loaded = load_model()
+    kw = dict(inits=INITS, steps=steps, range_mode="valid", style="readable", progress=False)
+    oipviz.oip(layer, map_index, loaded, **kw)  # warm-up: traces the engine
+    times, best = [], 0.0
+    for _ in range(repeats):
+        wall, _cpu, r = _timed(lambda: oipviz.oip(layer, map_index, loaded, **kw))
+        times.append(wall)
+        best = float(r.best_values[0])
+    med = float(np.median(times))
+    return {
+        "seconds": med,
+        "seconds_min": min(times),
+        "seconds_max": max(times),
+        "image_steps_per_s": INITS * steps / med,
+        "best_activation": best,
+        "info": {"layer": layer, "map": map_index, "inits": INITS, "steps": steps,
+                 "range": "valid", "style": "readable", "repeats": repeats},
+    }  # fmt: skip
+
+
 def _start(loaded, layer: str, batch: int, map_index: int | None, range_mode: str):
     """(start images in engine space, objectives) of an ascent case: map means (in the valid
     range with the pre-activation wake, as ``oip`` does); the first ``batch`` uniform seeds
