@@ -15,6 +15,8 @@ both sides of a ratio share the machine's load of that moment.  The cases (engin
 * ``keras_1024``: the big batch on the plain Keras path (``OIPVIZ_FASTPATH=0``);
 * ``per_image``: the engine fed one image at a time (``--single`` of map 46's inits,
   ``--steps`` each);
+* ``free_1024_bf16``, ``readable_1024_bf16``: the big batches with ``--precision bfloat16``
+  (the conv chain in bf16; on a CPU with AMX oneDNN runs it on the tile units);
 * ``one_map``: a warm ``oipviz.oip("conv3", 46)`` call, 8 inits × ``--one-map-steps`` steps,
   valid range, readable style (the live explorer's unit; the issue's ≤ 0.5 s), median of 3;
 * ``sgemm``: the machine's float32 matmul rate (2048×2048, numpy and tf.matmul), for the
@@ -58,7 +60,8 @@ RATE = "image_steps_per_s"
 #: round order (reversed every other round): free_1024, the hub of most ratios, in the middle,
 #: so the two sides of a ratio run close together in time
 ORDER = ("per_image", "tf_keras_vis_1024", "keras_1024", "free_8", "free_1024", "readable_1024",
-         "sgemm", "valid_plain_1024", "readable_8", "one_map")  # fmt: skip
+         "sgemm", "valid_plain_1024", "readable_8", "one_map", "free_1024_bf16",
+         "readable_1024_bf16")  # fmt: skip
 RATIOS = (
     ("small_share_free", ("free_8", RATE), ("free_1024", RATE)),
     ("small_share_readable", ("readable_8", RATE), ("readable_1024", RATE)),
@@ -67,6 +70,8 @@ RATIOS = (
     ("valid_range_cost", ("valid_plain_1024", "seconds"), ("free_1024", "seconds")),
     ("readable_small_step_cost", ("readable_8", "seconds"), ("free_8", "seconds")),
     ("fast_over_keras", ("free_1024", RATE), ("keras_1024", RATE)),
+    ("bf16_over_f32_free", ("free_1024_bf16", RATE), ("free_1024", RATE)),
+    ("bf16_over_f32_readable", ("readable_1024_bf16", RATE), ("readable_1024", RATE)),
     ("batched_over_per_image", ("free_1024", RATE), ("per_image", RATE)),
     ("engine_fraction_of_tf_sgemm", ("free_1024", "gflops"), ("sgemm", "tf_gflops")),
     ("engine_fraction_of_numpy_sgemm", ("free_1024", "gflops"), ("sgemm", "numpy_gflops")),
@@ -122,6 +127,8 @@ def make_cases(args: argparse.Namespace, peer: Path | None, work: Path) -> list[
         Case("readable_1024", call=call, kwargs={**big, **readable}),
         Case("readable_8", call=call, kwargs={**small, **readable}),
         Case("valid_plain_1024", call=call, kwargs={**big, **valid}),
+        Case("free_1024_bf16", call=call, kwargs={**big, "precision": "bfloat16"}),
+        Case("readable_1024_bf16", call=call, kwargs={**big, **readable, "precision": "bfloat16"}),
         Case("keras_1024", call=call, kwargs=big, env={"OIPVIZ_FASTPATH": "0"}),
         Case(
             "per_image",
@@ -165,6 +172,8 @@ def headline(res: dict) -> dict:
         "engine_over_tf_keras_vis": brief(q.get("engine_over_tf_keras_vis", {"n": 0})),
         "engine_fraction_of_tf_sgemm": brief(q["engine_fraction_of_tf_sgemm"]),
         "one_map_valid_readable_seconds": m("one_map", "seconds"),
+        "bf16_over_f32_free": brief(q["bf16_over_f32_free"]),
+        "bf16_over_f32_readable": brief(q["bf16_over_f32_readable"]),
     }
 
 
@@ -191,6 +200,8 @@ def describe(h: dict, args: argparse.Namespace) -> str:
         f"{f(h['engine_fraction_of_tf_sgemm'], '.0%')} of tf.matmul sgemm",
         f"one map, valid+readable, 8 inits × {args.one_map_steps} steps, warm: "
         f"{f(h['one_map_valid_readable_seconds'], '.2f')} s",
+        f"bfloat16 / float32 steps: free {f(h['bf16_over_f32_free'], '.2f')}, valid+readable "
+        f"{f(h['bf16_over_f32_readable'], '.2f')} (CPU flags in the result's machine record)",
     ])  # fmt: skip
 
 

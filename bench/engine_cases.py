@@ -84,11 +84,13 @@ def ascent(
     map_index: int | None = None,
     layer: str = LAYER,
     lr: float = LR,
+    precision: str = "float32",
 ) -> dict:
     """One timed ``ascend`` call on ``batch`` images for ``steps`` steps, no pruning;
     ``per_image``: a plain loop, one image per call.  The images are the first ``batch`` of
     :func:`seeds` (every map), or ``oip``'s inits of map ``map_index`` (at most ``INITS``).
 
+    ``precision``: of the steps (``bfloat16``: the conv chain in bf16).
     ``range_mode``/``style`` give the transforms of ``oipviz.oip`` (``plan_transforms``);
     ``valid`` also climbs the pre-activation while a map is zero, as ``oip`` does.  The path
     (fast or Keras) follows ``OIPVIZ_FASTPATH`` in the environment.
@@ -109,7 +111,7 @@ def ascent(
     ts = plan_transforms(loaded.convention, range_mode, style)
 
     def call(x, o, n):
-        return ascend(loaded, x, o, steps=n, lr=lr, transforms=ts, prune=False)
+        return ascend(loaded, x, o, steps=n, lr=lr, transforms=ts, prune=False, precision=precision)
 
     def loop(n):
         return [call(x0[i : i + 1], objs[i : i + 1], n) for i in range(batch)]
@@ -121,7 +123,7 @@ def ascent(
     rate, work = batch * steps / wall, batch * steps
     info = dict(
         layer=layer, batch=batch, steps=steps, lr=lr, range=range_mode, style=style,
-        per_image=per_image, transforms=T.describe(ts),
+        precision=precision, per_image=per_image, transforms=T.describe(ts),
         maps="all, 8 uniform seeds each" if map_index is None else f"map {map_index}, oip's inits",
         **_path_info(loaded), **f,
     )  # fmt: skip
