@@ -28,7 +28,7 @@ needs_bf16 = pytest.mark.skipif(
 def test_check_and_auto():
     assert precision.resolve("float32") == "float32"
     assert precision.resolve("bfloat16") == "bfloat16"
-    assert precision.resolve("auto") == ("bfloat16" if precision.cpu_has_bf16() else "float32")
+    assert precision.resolve("auto") == ("bfloat16" if precision.cpu_has_amx() else "float32")
     with pytest.raises(OipvizError, match="unknown precision 'half'; choose from"):
         precision.check("half")
 

@@ -130,9 +130,9 @@ def precision_option(f):
         "--precision",
         PRECISIONS,
         "float32",
-        "Of the ascent steps: bfloat16 runs the conv chain in bf16 (about 1.8x faster "
-        "where the CPU has AVX512_BF16/AMX; activations reported are float32); auto: "
-        "bfloat16 on such CPUs.",
+        "Of the ascent steps: bfloat16 runs the conv chain in bf16 (activations reported are "
+        "float32; 1.5-1.7x on big batches on an AVX512_BF16 CPU); auto: bfloat16 on CPUs with "
+        "AMX, float32 elsewhere (the precursor: always float32).",
     )(f)
 
 

@@ -43,6 +43,7 @@ from oipviz.core import objectives as O
 from oipviz.core.ascent import Block, ascend, evaluate
 from oipviz.core.errors import OipvizError
 from oipviz.core.inits import pattern_digits
+from oipviz.core.precision import check as check_precision
 from oipviz.core.progress import reporter
 from oipviz.core.status import above_zero_or_dead, fires
 
@@ -343,7 +344,8 @@ def precursor(
     wake : int
         Pre-activation steps for candidates stuck at zero (0: the articles' method).
     precision : str
-        Of the ascent steps (:mod:`oipviz.core.precision`; values are float32).
+        Of the ascent steps (:mod:`oipviz.core.precision`; values are float32); ``auto`` is
+        float32 here (bf16 failed the precursor's quality rule).
     on_block : callable, optional
         Called after each compiled block of the refinement (e.g. to stream its images).
 
@@ -351,6 +353,9 @@ def precursor(
     -------
     PrecursorResult
     """
+    # ``auto`` stays float32 here: bf16 failed the precursor's quality rule (bench/precision.py:
+    # dead and sparse maps' best activations 3-44 % off after the wake); bfloat16 if asked
+    precision = "float32" if check_precision(precision) == "auto" else precision
     s = PrecursorSettings.checked(
         grid=grid, values=values, test_steps=test_steps, top=top, steps=steps, lr=lr, seed=seed,
         screen=screen, chunk=chunk, wake=wake, precision=precision,
