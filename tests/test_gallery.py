@@ -480,6 +480,10 @@ def test_ctrl_c_keeps_finished_parts_and_resume_gives_the_same_bytes(site, tmp_p
     names = ["conv3/sheet.png", "conv3/map_004/precursor/best_viridis.png"] + [
         f"conv3/map_{m:03d}/oip_init{i}.png" for m in range(6) for i in range(8)
     ]
+    # the map pages' figures (drawn, stamped and encoded on a worker thread)
+    figures = [p.relative_to(ref) for p in ref.glob("conv3/map_*/*.png")]
+    assert len(figures) > 6 * 8 and any(p.name == "similarity.png" for p in figures)
+    names += [str(p) for p in figures]
     for name in names:
         assert (out / name).read_bytes() == (ref / name).read_bytes(), f"{name} differs"
     assert len(manifest(out)["runs"]) == 2

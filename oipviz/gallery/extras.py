@@ -27,10 +27,11 @@ MISCLASSIFIED, FEATURE_SPACE, WEIGHTS = "misclassified.html", "feature_space.htm
 # ----------------------------------------------------------------------------- Grad-CAM strips
 
 
-def gradcam_strips(root: Path, loaded, st, ks: list[int]) -> dict:
+def gradcam_strips(root: Path, loaded, st, ks: list[int], save=save_image) -> dict:
     """Grad-CAM (predicted class) at the gallery's conv layer for the top-9 digits of the
-    maps ``ks``, one call for all of them; writes ``<layer>/map_NNN/gradcam.png`` and
-    returns {k: figure entry for the map page}.  Not a conv layer: {}."""
+    maps ``ks``, one call for all of them; writes ``<layer>/map_NNN/gradcam.png`` (through
+    ``save(path, image, fast)``) and returns {k: figure entry for the map page}.  Not a
+    conv layer: {}."""
     if not st.info.is_conv or not ks:
         return {}
     from oipviz.compute.attribution.explain import gradcam_maps
@@ -51,7 +52,7 @@ def gradcam_strips(root: Path, loaded, st, ks: list[int]) -> dict:
         )
         rel = f"map_{m:03d}/gradcam.png"
         (root / folder_name(layer) / rel).parent.mkdir(parents=True, exist_ok=True)
-        save_image(root / folder_name(layer) / rel, grid, fast=True)
+        save(root / folder_name(layer) / rel, grid, True)
         out[k] = {
             "src": rel,
             "size": grid.size,

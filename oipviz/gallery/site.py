@@ -19,19 +19,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from oipviz.compute.datastats import BINS, DatasetStats, dataset_stats
+from oipviz.compute.datastats import DatasetStats, dataset_stats
 from oipviz.compute.layerjobs import LayerJob, run_jobs
 from oipviz.compute.measures import measure
 from oipviz.compute.parts import parts
 from oipviz.compute.rescue import RescueRow
 from oipviz.core.folders import OutputFolder
 from oipviz.core.layers import folder_name
-from oipviz.core.outputs import load_npz, save_image, save_npz, write_json
+from oipviz.core.outputs import load_npz, save_npz, write_json
 from oipviz.core.progress import Stages
 from oipviz.core.status import rescued_or_dead
 from oipviz.data.inputs import dataset_of, real_images
-from oipviz.gallery import extras, mappage, pages
+from oipviz.gallery import extras, pages
 from oipviz.gallery.info import DATA_SEED, run_history, site_info, site_manifest
+from oipviz.gallery.layerpages import write_layer_pages
 from oipviz.gallery.settings import (
     PRECURSOR_DEFAULTS,
     FeatureSpaceSettings,
@@ -39,7 +40,6 @@ from oipviz.gallery.settings import (
     RescueSettings,
 )
 from oipviz.gallery.state import LayerState, load_precursors, precursor_folder
-from oipviz.render.plotters import SimilarityPlotter, StatsPlotter
 from oipviz.writers.oip import FolderParts
 from oipviz.writers.precursor import write_result
 
@@ -346,18 +346,17 @@ class _SiteBuild:
 
     def _write_pages(self, st: LayerState) -> None:
         """The layer's map pages that do not exist yet, its contact sheet and compare page."""
-        root = self.root
-        plotter = StatsPlotter(BINS, unit=pages.noun(st.info))
-        sims = SimilarityPlotter(self.s.inits)
-        todo = [
-            k for k, m in enumerate(st.maps) if not (root / pages.page_of(st.info.name, m)).exists()
-        ]
-        cams = extras.gradcam_strips(root, self.loaded, st, todo) if self.s.explain else {}
-        tick = self.stages.tick(f"{st.info.name}: pages", len(todo))
-        for k in todo:
-            mappage.write_map(root, st, k, self.site, plotter, sims, cams.get(k))
+
+        def counted() -> None:
             self.written += 1
-            tick(1)
-        save_image(root / folder_name(st.info.name) / "sheet.png", pages.sheet_of(st), fast=True)
-        if st.compare is not None:
-            pages.write_compare(root, st, self.site)
+
+        write_layer_pages(
+            self.root,
+            self.loaded,
+            st,
+            self.site,
+            self.s.inits,
+            self.s.explain,
+            self.stages,
+            counted,
+        )
