@@ -1,5 +1,6 @@
 """The gallery's PNG pool (oipviz.core.imagepool): the same files as save_image, a page's
-figures on disk before the page, and a failed write reported, not lost."""
+figures on disk before the page, and a failed write reported, not lost; the thread that
+computes the feature spaces beside the pages (oipviz.core.beside)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,18 @@ def test_a_failed_write_is_raised_by_wait(tmp_path):
         pool.close()
     with pytest.raises(OSError), ImagePool() as pool:  # and by leaving the block
         pool.save(tmp_path / "no_such_folder" / "y.png", _pictures(1)[0])
+
+
+def test_work_beside_returns_its_value_or_raises_its_error():
+    """core.beside: the feature spaces' thread hands back their result or their error."""
+    from oipviz.core.beside import Beside
+    from oipviz.core.errors import OipvizError
+
+    job = Beside(sorted, [3, 1, 2], reverse=True)
+    assert job.result() == [3, 2, 1] and job.seconds >= 0
+
+    def fails():
+        raise OipvizError("no digits")
+
+    with pytest.raises(OipvizError, match="no digits"):
+        Beside(fails).result()

@@ -30,7 +30,7 @@ from oipviz.core.outputs import load_npz, save_npz, write_json
 from oipviz.core.progress import Stages
 from oipviz.core.status import rescued_or_dead
 from oipviz.data.inputs import dataset_of, real_images
-from oipviz.gallery import extras, pages
+from oipviz.gallery import extras, pages, spacepage
 from oipviz.gallery.info import DATA_SEED, run_history, site_info, site_manifest
 from oipviz.gallery.layerpages import write_layer_pages
 from oipviz.gallery.settings import (
@@ -146,6 +146,7 @@ class _SiteBuild:
         self.site = site_info(loaded, self.params, compare, manifest)
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
+        self.beside: dict[str, float] = {}  # wall time of work done beside the phases
         self.written = 0
         self.stages = Stages(False)
 
@@ -196,7 +197,7 @@ class _SiteBuild:
         pages.write_home(self.root, self.loaded, self.states, self.site, complete, extras.links)
 
     def _runs(self) -> list[dict]:
-        return run_history(self.folder, self.seconds, self.cpu, self.written)
+        return run_history(self.folder, self.seconds, self.cpu, self.written, self.beside)
 
     def _phases(self) -> None:
         data = self.timed("stats", self._load_stats)
@@ -206,6 +207,8 @@ class _SiteBuild:
         self._fan_out()
         for st in self.states:
             st.measures = self.timed("measures", measure, self.loaded, st)
+        fs = (self.root, self.loaded, self.states, self.site, self.s.feature_space)
+        spaces = spacepage.start(*fs, compare=self.compare, seed=self.s.seed)  # beside the pages
         for st in self.states:
             self.timed("pages", self._write_pages, st)
         self.timed("weights", extras.write_weights, self.root, self.loaded, self.site)
@@ -220,19 +223,17 @@ class _SiteBuild:
                 self.s.seed,
             )
         if self.s.feature_space is not None:
-            self.timed("feature_space", self._feature_space)
-
-    def _feature_space(self) -> None:
-        extras.write_feature_space(
-            self.root,
-            self.loaded,
-            self.states,
-            self.site,
-            self.s.feature_space,
-            compare=self.compare,
-            seed=self.s.seed,
-            progress=self.stages,
-        )
+            took = self.timed(
+                "feature_space",
+                spacepage.finish,
+                spaces,
+                *fs,
+                self.stages,
+                self.compare,
+                self.s.seed,
+            )
+            if took is not None:
+                self.beside["feature_space"] = round(took, 3)
 
     def _keep_partial(self) -> None:
         """After Ctrl-C or an error: a valid index (and manifest) of what is done."""
