@@ -62,3 +62,25 @@ def test_work_beside_returns_its_value_or_raises_its_error():
 
     with pytest.raises(OipvizError, match="no digits"):
         Beside(fails).result()
+
+
+def test_work_beside_stops_at_its_next_progress_report():
+    """After an error or Ctrl-C the site stops the computation instead of waiting for it."""
+    import threading
+
+    from oipviz.core.beside import Beside, Stopped
+
+    started = threading.Event()
+
+    def endless(progress):
+        n = 0
+        while True:
+            started.set()
+            progress("t-SNE", 1, 10**9)
+            n += 1
+
+    job = Beside(endless, progress=True)
+    started.wait(5)
+    job.stop()  # returns once the thread ended
+    with pytest.raises(Stopped):
+        job.result()

@@ -11,6 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 
+class Stopped(Exception):
+    """Raised inside a :class:`Beside` computation by its progress callback after
+    :meth:`Beside.stop`."""
+
+
 class Beside:
     """``fn(*args, **kwargs)`` started at once on a (non-daemon) thread.
 
@@ -18,6 +23,9 @@ class Beside:
     ----------
     fn : callable
         A compute function: no files, no progress bars (it runs beside other output).
+        If it takes a ``progress(stage, n, total)`` callback, pass ``progress=True``: it gets
+        one that ends it (raising :class:`Stopped`) at its next progress report after
+        :meth:`stop` (a Ctrl-C of the caller need not wait for it).
     *args, **kwargs
         Its arguments.
     """
@@ -26,6 +34,9 @@ class Beside:
         self._value: Any = None
         self._error: BaseException | None = None
         self.seconds = 0.0  # its wall time, once finished
+        self._stop = threading.Event()
+        if kwargs.get("progress") is True:
+            kwargs["progress"] = self._watch
         self._thread = threading.Thread(
             target=self._run, args=(fn, args, kwargs), name="oipviz-beside"
         )
@@ -39,6 +50,16 @@ class Beside:
             self._error = exc
         finally:
             self.seconds = time.perf_counter() - t
+
+    def _watch(self, stage: str, n: int, total: int) -> None:
+        if self._stop.is_set():
+            raise Stopped(f"stopped during {stage}")
+
+    def stop(self) -> None:
+        """Ask the computation to end at its next progress report (see ``progress``) and
+        wait for it."""
+        self._stop.set()
+        self._thread.join()
 
     def result(self) -> Any:
         """Wait for ``fn``; its value, or its exception raised here.

@@ -147,6 +147,7 @@ class _SiteBuild:
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
         self.beside: dict[str, float] = {}  # wall time of work done beside the phases
+        self.beside_jobs: list = []  # that work (core.beside.Beside or None)
         self.written = 0
         self.stages = Stages(False)
 
@@ -165,6 +166,9 @@ class _SiteBuild:
         try:
             self._phases()
         except BaseException:
+            for job in self.beside_jobs:  # an error or Ctrl-C does not wait for them
+                if job is not None:
+                    job.stop()
             self._keep_partial()
             raise
         finally:
@@ -209,29 +213,16 @@ class _SiteBuild:
             st.measures = self.timed("measures", measure, self.loaded, st)
         fs = (self.root, self.loaded, self.states, self.site, self.s.feature_space)
         spaces = spacepage.start(*fs, compare=self.compare, seed=self.s.seed)  # beside the pages
+        self.beside_jobs.append(spaces)
         for st in self.states:
             self.timed("pages", self._write_pages, st)
         self.timed("weights", extras.write_weights, self.root, self.loaded, self.site)
         if self.s.explain:
-            self.timed(
-                "explain",
-                extras.write_misclassified,
-                self.root,
-                self.loaded,
-                self.states[-1],
-                self.site,
-                self.s.seed,
-            )
+            mis = (self.root, self.loaded, self.states[-1], self.site, self.s.seed)
+            self.timed("explain", extras.write_misclassified, *mis)
         if self.s.feature_space is not None:
-            took = self.timed(
-                "feature_space",
-                spacepage.finish,
-                spaces,
-                *fs,
-                self.stages,
-                self.compare,
-                self.s.seed,
-            )
+            more = (self.stages, self.compare, self.s.seed)
+            took = self.timed("feature_space", spacepage.finish, spaces, *fs, *more)
             if took is not None:
                 self.beside["feature_space"] = round(took, 3)
 

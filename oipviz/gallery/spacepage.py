@@ -62,7 +62,8 @@ def start(
     compare=None, seed: int = 0,
 ) -> Beside | None:  # fmt: skip
     """:func:`feature_spaces` started on a thread of its own (its t-SNE and k-means release
-    the GIL: they use the core a site's drawing thread leaves idle), silently.
+    the GIL: they use the core a site's drawing thread leaves idle), silently; ``stop()``
+    ends it at its next progress report.
 
     Parameters
     ----------
@@ -77,8 +78,8 @@ def start(
     if settings is None or (root / FEATURE_SPACE).exists():
         return None
     names = [st.info.name for st in states]
-    return Beside(
-        feature_spaces, loaded, names, site, settings, compare=compare, seed=seed, progress=False
+    return Beside(  # its progress only lets a Ctrl-C stop it
+        feature_spaces, loaded, names, site, settings, compare=compare, seed=seed, progress=True
     )
 
 
