@@ -72,17 +72,7 @@ def write_map(
     probe, p = st.probe, site.params
     imgs, best = probe.images[k], e["oip"]["best_init"]  # (inits, H, W, C)
     imgs = imgs[..., 0] if imgs.shape[-1] == 1 else imgs  # grey: (inits, H, W), as before
-    oips = []
-    for i, z in enumerate(imgs):
-        save(d / f"oip_init{i}.png", to_image(probe.shown(z), scale=4, rgb=True), True)
-        oips.append(
-            {
-                "src": f"{name}/oip_init{i}.png",
-                "alt": f"OIP of init {i}",
-                "caption": f"init {i}: {fmt(probe.start[k, i])} → {fmt(probe.final[k, i])}"
-                + (" (best)" if i == best else ""),
-            }
-        )
+    oips = _init_figures(d, name, probe, k, imgs, best, save)
     oips += _best_figures(d, name, st, k, imgs[best], save)
     save_array(d / "oips.npy", imgs)
     examples, stats = _data_figures(d, name, st, m, e, site, plotter, save)
@@ -109,6 +99,22 @@ def write_map(
     )
     target = root / page_of(layer, m)
     return lambda: write_page(target, "map.html", **page)
+
+
+def _init_figures(d: Path, name: str, probe, k: int, imgs, best: int, save) -> list[dict]:
+    """Each init's OIP (``oip_init{i}.png``) with its start → reached activation."""
+    oips = []
+    for i, z in enumerate(imgs):
+        save(d / f"oip_init{i}.png", to_image(probe.shown(z), scale=4, rgb=True), True)
+        oips.append(
+            {
+                "src": f"{name}/oip_init{i}.png",
+                "alt": f"OIP of init {i}",
+                "caption": f"init {i}: {fmt(probe.start[k, i])} → {fmt(probe.final[k, i])}"
+                + (" (best)" if i == best else ""),
+            }
+        )
+    return oips
 
 
 def _best_figures(d: Path, name: str, st, k: int, z, save) -> list[dict]:
