@@ -5,8 +5,10 @@ The vectors: ``--layer`` (default dense1) of the bundled model for ``--samples``
 real digits, through oipviz's own forward pass.  Both run t-SNE with perplexity 30, PCA
 initialisation and a fixed seed from the same 50 principal components (what
 ``oipviz embed`` feeds t-SNE for wide layers; dense1's 70 columns are used as they are);
-openTSNE with FFT gradients and exact neighbours, scikit-learn with Barnes-Hut.  Each runs
-with one thread and with all cores.  Printed and written to bench/results/embed.json: wall
+openTSNE as ``oipviz embed`` runs it (:func:`oipviz.compute.space.project.embed_2d`:
+Barnes-Hut gradients below 10,000 points, else FFT; 375 iterations; exact neighbours),
+scikit-learn with Barnes-Hut (its defaults).  Each runs with one thread and with all
+cores.  Printed and written to bench/results/embed.json: wall
 and process-CPU seconds, the kNN class agreement (k=10) of each embedding, the ratios, and
 the CPU (model, SIMD flags, cores) and load average, since a shared machine changes
 everything.
@@ -37,18 +39,9 @@ def timed(fn):
 
 
 def run_opentsne(z, seed, jobs):
-    from openTSNE import TSNE
+    from oipviz.compute.space.project import embed_2d
 
-    return np.asarray(
-        TSNE(
-            perplexity=30,
-            negative_gradient_method="fft",
-            neighbors="exact",
-            initialization="pca",
-            n_jobs=jobs,
-            random_state=seed,
-        ).fit(z)
-    )
+    return embed_2d(z, "tsne", seed, 30.0, jobs)[0]  # what `oipviz embed` runs
 
 
 def run_sklearn(z, seed, jobs):

@@ -161,7 +161,8 @@ def gallery_run(layer: str, out: str, extra: list[str]) -> dict:
     Returns
     -------
     dict
-        ``cli_seconds``, ``phase.<name>`` and ``phase_cpu.<name>`` seconds, the OIP image-steps
+        ``cli_seconds``, ``phase.<name>`` and ``phase_cpu.<name>`` seconds, ``beside.<name>``
+        (work on a thread beside the phases: the feature spaces), the OIP image-steps
         and the engine's rate in the OIP phase, pages per second; ``info``: summary, range,
         style, precision, in-range counts, precursor settings, data and versions.
     """
@@ -185,6 +186,7 @@ def gallery_run(layer: str, out: str, extra: list[str]) -> dict:
         "cli_seconds": cli,
         "phase": phases,
         "phase_cpu": run.get("cpu_seconds") or {},
+        "beside": run.get("beside_seconds") or {},  # ran on a thread beside the phases
         "oip_image_steps": image_steps,
         "engine_image_steps_per_s": image_steps / phases["oip"] if phases.get("oip") else None,
         "pages_per_s": len(lay["maps"]) / phases["pages"] if phases.get("pages") else None,

@@ -37,12 +37,14 @@ def test_tsne_embedding_shape_and_determinism(loaded):
     from oipviz.compute.space.embed import embed
 
     runs = [
-        embed("dense1", loaded, samples=120, perplexity=10, seed=s, n_jobs=1, progress=False)
-        for s in (3, 3)
+        embed("dense1", loaded, samples=120, perplexity=10, seed=3, n_jobs=j, progress=False)
+        for j in (1, 1, 2)
     ]
     a, b = runs[0].coords, runs[1].coords
     assert a.shape == (120, 2) and a.dtype == np.float32 and np.isfinite(a).all()
     assert np.array_equal(a, b)  # same seed, same bytes
+    assert np.array_equal(a, runs[2].coords)  # ... for any thread count (--jobs)
+    assert any("Barnes-Hut" in n and "375 iterations" in n for n in runs[0].panels[0].notes)
     p = runs[0].panels[0]
     assert p.dims == 70 and p.pred.shape == (120,)
     assert 0.8 < p.agreement_2d <= 1.0 and 0.8 < p.agreement_nd <= 1.0
@@ -107,11 +109,16 @@ def test_compare_with_any_model_uses_its_last_hidden_layer(loaded, linear_model)
 
 
 def test_feature_space_for_the_gallery(loaded):
+    from oipviz.compute.space.clusters import clusters
     from oipviz.compute.space.space import feature_space
 
     fs = feature_space("conv2", loaded, samples=200, method="pca", k="3-5", progress=False)
     s = fs.summary()
     assert s["layer"] == "conv2" and s["samples"] == 200 and 3 <= s["best_k_silhouette"] <= 5
+    # the scan on the embedding's vectors is the one `oipviz clusters` makes on its own
+    alone = clusters("conv2", loaded, samples=200, k="3-5")
+    assert np.array_equal(fs.clusters.contingency, alone.contingency)
+    assert np.allclose(fs.clusters.silhouette, alone.silhouette)
     assert fs.clusters.centroid_images().shape == (s["show_k"], 28, 28)  # nearest real digits
     assert fs.embedding.figure().width > 300
 

@@ -197,6 +197,31 @@ def test_extra_pages_are_written_and_linked(site):
     assert settings["explain"] is True and settings["feature_space"]["method"] == "pca"
 
 
+def test_feature_space_computed_beside_the_pages_has_the_direct_numbers(site, random_model):
+    """The feature spaces are computed on a thread while the map pages are drawn; the page
+    shows the numbers a direct feature_space() call gives, and the manifest says how long
+    that computation took beside the phases."""
+    from oipviz.compute.space.space import feature_space
+    from oipviz.core.loader import load_model
+    from oipviz.gallery.spacepage import FEATURE_KS
+    from oipviz.writers.html import fmt
+
+    out, _ = site
+    page = (out / "feature_space.html").read_text()
+    for model in (None, random_model):
+        fs = feature_space(
+            "conv3", load_model(model), samples=200, method="pca", k=FEATURE_KS, progress=False
+        )
+        s = fs.summary()
+        row = (
+            f'<td class="num">200</td><td class="num">{fmt(s["knn_agreement_2d"])}</td>'
+            f'<td class="num">{fmt(s["knn_agreement_features"])}</td>'
+        )
+        assert row in page, row
+    run = manifest(out)["runs"][-1]
+    assert run["beside_seconds"]["feature_space"] > 0 and "feature_space" in run["seconds"]
+
+
 def test_no_explain_no_feature_space_skips_them(tmp_path):
     out = tmp_path / "bare"
     r = run(argv(f"gallery --layer conv3 --maps 0-1 --inits 2 --epochs 5 {BARE}", "--out", out))
@@ -480,6 +505,10 @@ def test_ctrl_c_keeps_finished_parts_and_resume_gives_the_same_bytes(site, tmp_p
     names = ["conv3/sheet.png", "conv3/map_004/precursor/best_viridis.png"] + [
         f"conv3/map_{m:03d}/oip_init{i}.png" for m in range(6) for i in range(8)
     ]
+    # the map pages' figures (drawn, stamped and encoded on a worker thread)
+    figures = [p.relative_to(ref) for p in ref.glob("conv3/map_*/*.png")]
+    assert len(figures) > 6 * 8 and any(p.name == "similarity.png" for p in figures)
+    names += [str(p) for p in figures]
     for name in names:
         assert (out / name).read_bytes() == (ref / name).read_bytes(), f"{name} differs"
     assert len(manifest(out)["runs"]) == 2

@@ -93,7 +93,7 @@ def tag(text: str) -> str:
     "--jobs",
     count(1, 256),
     None,
-    "t-SNE threads [default: all cores; on a busy shared machine 1 can be faster].",
+    "t-SNE threads [default: 1 below 10,000 samples (Barnes-Hut), else all cores (FFT)].",
 )
 @digit_options(samples=2000, lo=2)
 @seed_option("Random seed (0 to 2^31-1) of the embedding (and of a random_features net).")

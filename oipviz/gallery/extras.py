@@ -1,7 +1,7 @@
 """The gallery's composed extras: Grad-CAM strips of each map's top digits, the
-misclassified digits under every attribution method (``misclassified.html``), the
-layer's feature space (``feature_space.html``) and the first layer's weights
-(``weights.html``).  Each part is computed by its own module (:mod:`oipviz.compute.attribution`,
+misclassified digits under every attribution method (``misclassified.html``) and the first
+layer's weights (``weights.html``); the feature space (``feature_space.html``) is
+:mod:`.spacepage`'s.  Each part is computed by its own module (:mod:`oipviz.compute.attribution`,
 :mod:`oipviz.compute.space`) and written as a finished item: its page is written last, and a
 resumed run skips a part whose page exists.
 """
@@ -15,22 +15,22 @@ import numpy as np
 from oipviz.core.layers import folder_name
 from oipviz.core.outputs import save_image
 from oipviz.data.userdata import is_data_path
-from oipviz.gallery.settings import FeatureSpaceSettings
+from oipviz.gallery.spacepage import FEATURE_SPACE, figure_entry
 from oipviz.render.panels import activation_overlay, tile_grid
 from oipviz.writers.html import fmt, write_page
 
 MAX_MISCLASSIFIED = 24
-FEATURE_KS = [6, 8, 10, 12, 15]  # MiniBatchKMeans: a small K range
-MISCLASSIFIED, FEATURE_SPACE, WEIGHTS = "misclassified.html", "feature_space.html", "weights.html"
+MISCLASSIFIED, WEIGHTS = "misclassified.html", "weights.html"
 
 
 # ----------------------------------------------------------------------------- Grad-CAM strips
 
 
-def gradcam_strips(root: Path, loaded, st, ks: list[int]) -> dict:
+def gradcam_strips(root: Path, loaded, st, ks: list[int], save=save_image) -> dict:
     """Grad-CAM (predicted class) at the gallery's conv layer for the top-9 digits of the
-    maps ``ks``, one call for all of them; writes ``<layer>/map_NNN/gradcam.png`` and
-    returns {k: figure entry for the map page}.  Not a conv layer: {}."""
+    maps ``ks``, one call for all of them; writes ``<layer>/map_NNN/gradcam.png`` (through
+    ``save(path, image, fast)``) and returns {k: figure entry for the map page}.  Not a
+    conv layer: {}."""
     if not st.info.is_conv or not ks:
         return {}
     from oipviz.compute.attribution.explain import gradcam_maps
@@ -51,7 +51,7 @@ def gradcam_strips(root: Path, loaded, st, ks: list[int]) -> dict:
         )
         rel = f"map_{m:03d}/gradcam.png"
         (root / folder_name(layer) / rel).parent.mkdir(parents=True, exist_ok=True)
-        save_image(root / folder_name(layer) / rel, grid, fast=True)
+        save(root / folder_name(layer) / rel, grid, True)
         out[k] = {
             "src": rel,
             "size": grid.size,
@@ -119,143 +119,6 @@ def write_misclassified(root: Path, loaded, st, site, seed: int = 0) -> bool:
     return True
 
 
-# ----------------------------------------------------------------------------- feature space
-
-
-def write_feature_space(
-    root: Path,
-    loaded,
-    states: list,
-    site,
-    settings: FeatureSpaceSettings,
-    *,
-    compare=None,
-    seed: int = 0,
-    progress=None,
-) -> bool:
-    """``feature_space.html``: per layer the embedding (kNN agreement) and the k-means
-    sheet and scores of :func:`oipviz.compute.space.space.feature_space`.
-
-    Parameters
-    ----------
-    root, loaded, states, site
-        The site's root folder, the model, the layers (LayerState), the SiteInfo.
-    settings : FeatureSpaceSettings
-        The embedding method and the number of digits.
-    compare : LoadedModel or None
-        Its embedding of the same-named layer is shown beside.
-    seed : int
-        Of the embedding and k-means.
-    progress : Stages or None
-        Progress of the embeddings.
-
-    Returns
-    -------
-    bool
-        False if the page existed (a resumed run).
-    """
-    if (root / FEATURE_SPACE).exists():
-        return False
-    d = root / "feature_space"
-    d.mkdir(exist_ok=True)
-    ds = site.params["dataset"]
-    run = dict(samples=settings.samples, method=settings.method, seed=seed, progress=progress)
-    run.update({"data": ds} if is_data_path(ds) else {"dataset": ds})
-    sections = [_feature_section(d, st.info.name, loaded, site, compare, run) for st in states]
-    n = sections[0]["rows"][0][2] if sections else 0
-    how = "t-SNE (openTSNE)" if settings.method == "tsne" else settings.method.upper()
-    note = (
-        f"{n:,} real digits (held-out first) as each layer sees them (conv maps pooled over "
-        f"space), embedded in 2-D with {how}, seed {seed}. kNN agreement: the share of each "
-        "digit's nearest neighbours with its class, in the 2-D map and in the layer's "
-        "feature space."
-    )
-    write_page(
-        root / FEATURE_SPACE,
-        "feature_space.html",
-        root="",
-        title=f"Feature space: {site.model}",
-        note=note,
-        sections=sections,
-    )
-    return True
-
-
-def _feature_section(d: Path, name: str, loaded, site, compare, run: dict) -> dict:
-    """One layer's section of ``feature_space.html`` (its figures written into ``d``)."""
-    from oipviz.compute.space.space import feature_space
-    from oipviz.render.plots import contingency
-
-    method = run["method"]
-    fs = feature_space(name, loaded, k=FEATURE_KS, **run)
-    km, sm = fs.clusters, fs.summary()
-    figs = [
-        _fig(
-            d,
-            f"{folder_name(name)}_embedding.png",
-            fs.embedding.figure(),
-            f"{site.model}: {name} ({method}), coloured by true class",
-        )
-    ]
-    rows = [_space_row(site.model, sm)]
-    if compare is not None:
-        other = feature_space(name, compare, k=FEATURE_KS, **run)
-        figs.append(
-            _fig(
-                d,
-                f"{folder_name(name)}_compare_embedding.png",
-                other.embedding.figure(),
-                f"{compare.name}: its layer {name} ({method})",
-            )
-        )
-        rows.append(_space_row(compare.name, other.summary()))
-    k = km.show_k
-    clusters = [
-        _fig(
-            d,
-            f"{folder_name(name)}_clusters.png",
-            km.sheet(),
-            f"K={k}: the digit nearest each centroid, its cluster's majority class and share",
-        ),
-        _fig(
-            d,
-            f"{folder_name(name)}_contingency.png",
-            contingency(km.contingency, f"K={k}: cluster × class (purity {km.purity:.3f})"),
-            "cluster × true class counts",
-        ),
-    ]
-    scan = [
-        (r["k"], fmt(r["inertia"]), fmt(r["silhouette"]), fmt(r["cpu_seconds"])) for r in km.rows()
-    ]
-    return {
-        "name": name,
-        "figures": figs,
-        "rows": rows,
-        "clusters": clusters,
-        "scan": scan,
-        "line": f"k-means (MiniBatchKMeans) over K = "
-        f"{', '.join(map(str, km.ks))}: best silhouette at K = "
-        f"{sm['best_k_silhouette']} ({fmt(sm['best_silhouette'])}); "
-        f"shown K = {k}, purity {fmt(sm['purity'])}.",
-    }
-
-
-def _space_row(model: str, sm: dict) -> tuple:
-    """A model's row of the section's table."""
-    return (
-        model,
-        sm["features"],
-        sm["samples"],
-        fmt(sm["knn_agreement_2d"]),
-        fmt(sm["knn_agreement_features"]),
-    )
-
-
-def _fig(d: Path, name: str, img, caption: str) -> dict:
-    save_image(d / name, img, fast=True)
-    return {"src": f"{d.name}/{name}", "size": img.size, "caption": caption}
-
-
 # ----------------------------------------------------------------------------- weights
 
 
@@ -278,14 +141,14 @@ def write_weights(root: Path, loaded, site, samples: int = 5000) -> bool:
     d = root / "weights"
     d.mkdir(exist_ok=True)
     figs = [
-        _fig(
+        figure_entry(
             d,
             f"{res.kind}.png",
             res.sheet(),
             f"{res.layer}: {'class templates' if res.per_class else res.kind}, one "
             f"symmetric range ±{res.vmax:.3g} (blue < 0 < red)",
         ),
-        _fig(
+        figure_entry(
             d,
             "class_means.png",
             res.means_sheet(),
@@ -328,4 +191,4 @@ def links(root: Path) -> list[tuple[str, str]]:
     ]
 
 
-__all__ = ["gradcam_strips", "write_misclassified", "write_feature_space", "write_weights", "links"]
+__all__ = ["gradcam_strips", "write_misclassified", "write_weights", "links"]

@@ -53,13 +53,18 @@ def site_info(loaded, params: dict, compare, manifest: dict | None) -> SiteInfo:
     )
 
 
-def run_history(folder, seconds: dict, cpu: dict, written: int) -> list[dict]:
-    """The runs so far (an interrupted one, its resumes): wall and CPU time per phase, and
-    the pages written, this run's last."""
+def run_history(
+    folder, seconds: dict, cpu: dict, written: int, beside: dict | None = None
+) -> list[dict]:
+    """The runs so far (an interrupted one, its resumes): wall and CPU time per phase (the
+    process's CPU, so a phase's includes what ran beside it), the pages written and, as
+    ``beside_seconds``, the wall time of work that ran on a thread beside the phases (the
+    feature spaces, beside the pages: not part of the phases' sum), this run's last."""
     prev = getattr(folder, "previous", None) or {}
-    return list(prev.get("runs", [])) + [
-        {"seconds": seconds, "cpu_seconds": cpu, "pages_written": written}
-    ]
+    run = {"seconds": seconds, "cpu_seconds": cpu, "pages_written": written}
+    if beside:
+        run["beside_seconds"] = beside
+    return list(prev.get("runs", [])) + [run]
 
 
 def site_manifest(base, params, data_limit, states, counts, runs, compare) -> dict:

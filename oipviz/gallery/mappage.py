@@ -5,6 +5,7 @@ the precursor result, the top digits and the statistics.  No TensorFlow here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from oipviz.compute.measures import pixels
@@ -26,11 +27,43 @@ RANGE_WORDS = {
 
 
 def write_map(
-    root: Path, st, k: int, site: SiteInfo, plotter, sim_plotter, gradcam: dict | None = None
-) -> None:
-    """Figures of map ``k`` into ``<layer>/map_NNN/``, then its page (written last: a page
-    that exists is finished).  ``gradcam``: the figure of its top digits' Grad-CAM strip
-    (:func:`.extras.gradcam_strips`), if any."""
+    root: Path,
+    st,
+    k: int,
+    site: SiteInfo,
+    plotter,
+    sim_plotter,
+    gradcam: dict | None = None,
+    save: Callable[..., Path] | None = None,
+) -> Callable[[], Path]:
+    """Figures of map ``k`` into ``<layer>/map_NNN/``; returns the function that writes its
+    page.
+
+    Parameters
+    ----------
+    root : Path
+        The site's folder.
+    st : LayerState
+        The layer.
+    k : int
+        The map's position in ``st.maps``.
+    site : SiteInfo
+        The site's facts.
+    plotter, sim_plotter : StatsPlotter, SimilarityPlotter
+        The layer's figure plotters.
+    gradcam : dict or None
+        The figure of its top digits' Grad-CAM strip (:func:`.extras.gradcam_strips`).
+    save : callable or None
+        ``save(path, image, fast)`` writes a picture (an
+        :class:`~oipviz.core.imagepool.ImagePool`'s; None: :func:`save_image`, at once).
+
+    Returns
+    -------
+    callable
+        Writes the page: call it once the figures are on disk (a page that exists is a
+        finished map).
+    """
+    save = save or save_image
     info, m = st.info, st.maps[k]
     layer, name, what = info.name, f"map_{m:03d}", noun(info)
     d = root / folder_name(layer) / name
@@ -39,23 +72,11 @@ def write_map(
     probe, p = st.probe, site.params
     imgs, best = probe.images[k], e["oip"]["best_init"]  # (inits, H, W, C)
     imgs = imgs[..., 0] if imgs.shape[-1] == 1 else imgs  # grey: (inits, H, W), as before
-    oips = []
-    for i, z in enumerate(imgs):
-        save_image(d / f"oip_init{i}.png", to_image(probe.shown(z), scale=4, rgb=True), fast=True)
-        oips.append(
-            {
-                "src": f"{name}/oip_init{i}.png",
-                "alt": f"OIP of init {i}",
-                "caption": f"init {i}: {fmt(probe.start[k, i])} → {fmt(probe.final[k, i])}"
-                + (" (best)" if i == best else ""),
-            }
-        )
-    oips += _best_figures(d, name, st, k, imgs[best])
+    oips = _init_figures(d, name, probe, k, imgs, best, save)
+    oips += _best_figures(d, name, st, k, imgs[best], save)
     save_array(d / "oips.npy", imgs)
-    examples, stats = _data_figures(d, name, st, m, e, site, plotter)
-    write_page(
-        root / page_of(layer, m),
-        "map.html",
+    examples, stats = _data_figures(d, name, st, m, e, site, plotter, save)
+    page = dict(
         root="../",
         title=f"{layer} {what} {m}",
         status=e["status"],
@@ -67,7 +88,7 @@ def write_map(
         + (f" {layer} maps are {info.shape[1]}×{info.shape[2]}." if info.is_conv else ""),
         oips=oips,
         in_range=_in_range(st, k, e, site),
-        uniq=_uniqueness(d, name, st, k, sim_plotter),
+        uniq=_uniqueness(d, name, st, k, sim_plotter, save),
         precursor=_precursor(root, st, m, site),
         compare=_compare(st, k, e, site),
         examples=examples,
@@ -76,9 +97,27 @@ def write_map(
         npy=f"{name}/oips.npy",
         pixels_npy=f"{name}/oip_best_pixels.npy",
     )
+    target = root / page_of(layer, m)
+    return lambda: write_page(target, "map.html", **page)
 
 
-def _best_figures(d: Path, name: str, st, k: int, z) -> list[dict]:
+def _init_figures(d: Path, name: str, probe, k: int, imgs, best: int, save) -> list[dict]:
+    """Each init's OIP (``oip_init{i}.png``) with its start → reached activation."""
+    oips = []
+    for i, z in enumerate(imgs):
+        save(d / f"oip_init{i}.png", to_image(probe.shown(z), scale=4, rgb=True), True)
+        oips.append(
+            {
+                "src": f"{name}/oip_init{i}.png",
+                "alt": f"OIP of init {i}",
+                "caption": f"init {i}: {fmt(probe.start[k, i])} → {fmt(probe.final[k, i])}"
+                + (" (best)" if i == best else ""),
+            }
+        )
+    return oips
+
+
+def _best_figures(d: Path, name: str, st, k: int, z, save) -> list[dict]:
     """The best OIP as gray and contrast-enhanced pictures
     (:func:`~oipviz.writers.oip.write_oip_images`: a valid OIP's exact pixels), its in-range
     pixels (``oip_best_pixels.npy``) and, for a free OIP, the picture of it clipped to
@@ -86,7 +125,7 @@ def _best_figures(d: Path, name: str, st, k: int, z) -> list[dict]:
     probe, meas = st.probe, st.measures
     valid = probe.range_mode == "valid"
     px = pixels(probe.convention, z)
-    write_oip_images(d, "oip_best", z, px if valid else None)
+    write_oip_images(d, "oip_best", z, px if valid else None, save)
     save_array(d / "oip_best_pixels.npy", px)
     figs = [
         ("gray", f"best, {'exact pixels' if valid else 'min–max scaled'}"),
@@ -94,7 +133,7 @@ def _best_figures(d: Path, name: str, st, k: int, z) -> list[dict]:
     ]
     if not valid:
         clipped = to_image(px, "gray", scale=8, rgb=True)
-        save_image(d / "oip_best_clipped.png", clipped, fast=True)
+        save(d / "oip_best_clipped.png", clipped, True)
         own = meas.source[k] == "oip"
         figs.append(("clipped", "clipped to [0, 1]" + (f": {fmt(meas.clipped[k])}" if own else "")))
     return [
@@ -125,7 +164,7 @@ def _in_range(st, k: int, e: dict, site: SiteInfo) -> dict:
     return {"rows": rows, "verdict": verdict}
 
 
-def _uniqueness(d: Path, name: str, st, k: int, plotter) -> dict:
+def _uniqueness(d: Path, name: str, st, k: int, plotter, save) -> dict:
     """The aligned-similarity figure and its verdict (live maps only)."""
     meas, p = st.measures, st.probe
     K, lab = p.images.shape[1], meas.label(k)
@@ -136,7 +175,7 @@ def _uniqueness(d: Path, name: str, st, k: int, plotter) -> dict:
         }
     med = float(meas.median[k])
     fig = plotter.render(meas.sims[k], f"median {med:.2f}: {lab}")
-    save_image(d / "similarity.png", fig, fast=True)
+    save(d / "similarity.png", fig, True)
     return {
         "median": fmt(med),
         "label": lab,
@@ -149,7 +188,7 @@ def _uniqueness(d: Path, name: str, st, k: int, plotter) -> dict:
     }
 
 
-def _data_figures(d: Path, name: str, st, m: int, e: dict, site: SiteInfo, plotter):
+def _data_figures(d: Path, name: str, st, m: int, e: dict, site: SiteInfo, plotter, save):
     """The top digits (activation overlaid) and the histogram / selectivity figure."""
     s, dat = st.stats, e["data"]
     vmax = float(s.top_maps[m].max()) if s.conv else 1.0
@@ -160,7 +199,7 @@ def _data_figures(d: Path, name: str, st, m: int, e: dict, site: SiteInfo, plott
         cols=3,
         scale=4,
     )
-    save_image(d / "examples.png", grid, fast=True)
+    save(d / "examples.png", grid, True)
     fig = plotter.render(
         s.hist[m],
         float(s.hist_max[m]),
@@ -169,7 +208,7 @@ def _data_figures(d: Path, name: str, st, m: int, e: dict, site: SiteInfo, plott
         max(dat["top_threshold"], 0.0),
         e["shown"]["in_range_activation"],
     )
-    save_image(d / "stats.png", fig, fast=True)
+    save(d / "stats.png", fig, True)
     counts = st.data.class_counts
     examples = {
         "src": f"{name}/examples.png",

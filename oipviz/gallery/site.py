@@ -19,19 +19,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from oipviz.compute.datastats import BINS, DatasetStats, dataset_stats
+from oipviz.compute.datastats import DatasetStats, dataset_stats
 from oipviz.compute.layerjobs import LayerJob, run_jobs
 from oipviz.compute.measures import measure
 from oipviz.compute.parts import parts
 from oipviz.compute.rescue import RescueRow
 from oipviz.core.folders import OutputFolder
 from oipviz.core.layers import folder_name
-from oipviz.core.outputs import load_npz, save_image, save_npz, write_json
+from oipviz.core.outputs import load_npz, save_npz, write_json
 from oipviz.core.progress import Stages
 from oipviz.core.status import rescued_or_dead
 from oipviz.data.inputs import dataset_of, real_images
-from oipviz.gallery import extras, mappage, pages
+from oipviz.gallery import extras, pages, spacepage
 from oipviz.gallery.info import DATA_SEED, run_history, site_info, site_manifest
+from oipviz.gallery.layerpages import write_layer_pages
 from oipviz.gallery.settings import (
     PRECURSOR_DEFAULTS,
     FeatureSpaceSettings,
@@ -39,7 +40,6 @@ from oipviz.gallery.settings import (
     RescueSettings,
 )
 from oipviz.gallery.state import LayerState, load_precursors, precursor_folder
-from oipviz.render.plotters import SimilarityPlotter, StatsPlotter
 from oipviz.writers.oip import FolderParts
 from oipviz.writers.precursor import write_result
 
@@ -146,6 +146,8 @@ class _SiteBuild:
         self.site = site_info(loaded, self.params, compare, manifest)
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
+        self.beside: dict[str, float] = {}  # wall time of work done beside the phases
+        self.beside_jobs: list = []  # that work (core.beside.Beside or None)
         self.written = 0
         self.stages = Stages(False)
 
@@ -164,6 +166,9 @@ class _SiteBuild:
         try:
             self._phases()
         except BaseException:
+            for job in self.beside_jobs:  # an error or Ctrl-C does not wait for them
+                if job is not None:
+                    job.stop()
             self._keep_partial()
             raise
         finally:
@@ -196,7 +201,7 @@ class _SiteBuild:
         pages.write_home(self.root, self.loaded, self.states, self.site, complete, extras.links)
 
     def _runs(self) -> list[dict]:
-        return run_history(self.folder, self.seconds, self.cpu, self.written)
+        return run_history(self.folder, self.seconds, self.cpu, self.written, self.beside)
 
     def _phases(self) -> None:
         data = self.timed("stats", self._load_stats)
@@ -206,33 +211,20 @@ class _SiteBuild:
         self._fan_out()
         for st in self.states:
             st.measures = self.timed("measures", measure, self.loaded, st)
+        fs = (self.root, self.loaded, self.states, self.site, self.s.feature_space)
+        spaces = spacepage.start(*fs, compare=self.compare, seed=self.s.seed)  # beside the pages
+        self.beside_jobs.append(spaces)
         for st in self.states:
             self.timed("pages", self._write_pages, st)
         self.timed("weights", extras.write_weights, self.root, self.loaded, self.site)
         if self.s.explain:
-            self.timed(
-                "explain",
-                extras.write_misclassified,
-                self.root,
-                self.loaded,
-                self.states[-1],
-                self.site,
-                self.s.seed,
-            )
+            mis = (self.root, self.loaded, self.states[-1], self.site, self.s.seed)
+            self.timed("explain", extras.write_misclassified, *mis)
         if self.s.feature_space is not None:
-            self.timed("feature_space", self._feature_space)
-
-    def _feature_space(self) -> None:
-        extras.write_feature_space(
-            self.root,
-            self.loaded,
-            self.states,
-            self.site,
-            self.s.feature_space,
-            compare=self.compare,
-            seed=self.s.seed,
-            progress=self.stages,
-        )
+            more = (self.stages, self.compare, self.s.seed)
+            took = self.timed("feature_space", spacepage.finish, spaces, *fs, *more)
+            if took is not None:
+                self.beside["feature_space"] = round(took, 3)
 
     def _keep_partial(self) -> None:
         """After Ctrl-C or an error: a valid index (and manifest) of what is done."""
@@ -347,18 +339,17 @@ class _SiteBuild:
 
     def _write_pages(self, st: LayerState) -> None:
         """The layer's map pages that do not exist yet, its contact sheet and compare page."""
-        root = self.root
-        plotter = StatsPlotter(BINS, unit=pages.noun(st.info))
-        sims = SimilarityPlotter(self.s.inits)
-        todo = [
-            k for k, m in enumerate(st.maps) if not (root / pages.page_of(st.info.name, m)).exists()
-        ]
-        cams = extras.gradcam_strips(root, self.loaded, st, todo) if self.s.explain else {}
-        tick = self.stages.tick(f"{st.info.name}: pages", len(todo))
-        for k in todo:
-            mappage.write_map(root, st, k, self.site, plotter, sims, cams.get(k))
+
+        def counted() -> None:
             self.written += 1
-            tick(1)
-        save_image(root / folder_name(st.info.name) / "sheet.png", pages.sheet_of(st), fast=True)
-        if st.compare is not None:
-            pages.write_compare(root, st, self.site)
+
+        write_layer_pages(
+            self.root,
+            self.loaded,
+            st,
+            self.site,
+            self.s.inits,
+            self.s.explain,
+            self.stages,
+            counted,
+        )

@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image
 
 from oipviz.render.figures import canvas_image, new_figure
+from oipviz.render.stamps import LabelStamps
 
 
 class StatsPlotter:
@@ -97,7 +98,9 @@ class StatsPlotter:
 
 class SimilarityPlotter:
     """One map's aligned-similarity matrix of its K inits' OIPs (viridis, fixed 0 … 1,
-    values printed), drawn once and then blitted per map like :class:`StatsPlotter`."""
+    values printed), drawn once and then blitted per map like :class:`StatsPlotter`; the
+    values are stamped (:class:`~oipviz.render.stamps.LabelStamps`): 64 Text artists took
+    37 of the 40 ms per map."""
 
     def __init__(self, k: int, dpi: int = 100):
         from matplotlib.cm import ScalarMappable
@@ -123,31 +126,27 @@ class SimilarityPlotter:
         ax.set_xlabel("init", fontsize=8)
         ax.set_ylabel("init", fontsize=8)
         self.title = ax.set_title("", fontsize=8, loc="left", animated=True)
-        self.cells = (
-            [
-                ax.text(j, i, "", ha="center", va="center", fontsize=6, animated=True)
-                for i in range(k)
-                for j in range(k)
-            ]
-            if k <= 10
-            else []
-        )
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+        # the cells' values: stamped (drawn once per distinct label), no text artists
+        self.stamps = LabelStamps(6, dpi)
+        cells = [(j, i) for i in range(k) for j in range(k)] if k <= 10 else []
+        self.centres = ax.transData.transform(cells) if cells else np.zeros((0, 2))
 
     def render(self, sim: np.ndarray, title: str) -> Image.Image:
         """The figure of one map's (K,K) similarity matrix, titled ``title`` (RGB)."""
         sim = np.asarray(sim, np.float64)
         self.im.set_data(sim)
         self.title.set_text(title)
-        for t, v in zip(self.cells, sim.ravel(), strict=False):  # no cells for K > 10
-            r = round(float(v), 2)
-            t.set_text("1" if r >= 1 else f"{r:.2f}".replace("0.", ".", 1))
-            t.set_color("white" if v < 0.55 else "black")
         self.canvas.restore_region(self.background)
-        for a in [self.im, self.title, *self.cells]:
+        for a in (self.im, self.title):
             self.fig.draw_artist(a)
-        return canvas_image(self.fig)
+        rgb = np.array(np.asarray(self.canvas.buffer_rgba())[..., :3])
+        for (x, y), v in zip(self.centres, sim.ravel(), strict=False):  # none for K > 10
+            r = round(float(v), 2)
+            label = "1" if r >= 1 else f"{r:.2f}".replace("0.", ".", 1)
+            self.stamps.draw(rgb, label, x, y, (255, 255, 255) if v < 0.55 else (0, 0, 0))
+        return Image.fromarray(rgb, "RGB")
 
 
 def _corner_text(ax):

@@ -3,6 +3,7 @@ run a resumable multi-map OIP job in parts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,11 @@ class FolderParts:
 
 
 def write_oip_images(
-    folder: str | Path, stem: str, z: np.ndarray, pixels: np.ndarray | None = None
+    folder: str | Path,
+    stem: str,
+    z: np.ndarray,
+    pixels: np.ndarray | None = None,
+    save: Callable[..., Path] = save_image,
 ) -> list[Path]:
     """The standard set of one OIP: ``STEM_viridis.png`` (``STEM_colour.png``), ``STEM_gray.png``,
     ``STEM_enhanced.png`` (:func:`oipviz.render.images.oip_images`) and the raw ``STEM.npy``.
@@ -58,6 +63,9 @@ def write_oip_images(
         The OIP in the engine's space.
     pixels : ndarray or None
         Its pixels in [0,1], drawn exactly (a valid-range OIP); None: min-max scaled.
+    save : callable
+        ``save(path, image)`` writes a picture (default :func:`~oipviz.core.outputs.save_image`;
+        a site writer passes :meth:`oipviz.core.imagepool.ImagePool.save`).
 
     Returns
     -------
@@ -66,8 +74,7 @@ def write_oip_images(
     """
     folder = Path(folder)
     paths = [
-        save_image(folder / f"{stem}_{kind}.png", img)
-        for kind, img in oip_images(z, pixels).items()
+        save(folder / f"{stem}_{kind}.png", img) for kind, img in oip_images(z, pixels).items()
     ]
     paths.append(save_array(folder / f"{stem}.npy", np.asarray(z, np.float32).squeeze()))
     return paths

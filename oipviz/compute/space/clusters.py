@@ -59,7 +59,7 @@ class ClusterResult:
     ks: list[int]
     inertia: np.ndarray  # (len(ks),)
     silhouette: np.ndarray  # (len(ks),) mean silhouette (on <= 5,000 points)
-    cpu_seconds: np.ndarray  # (len(ks),) process CPU time of the fit
+    cpu_seconds: np.ndarray  # (len(ks),) CPU time of the fit (its one thread)
     wall_seconds: np.ndarray
     show_k: int
     assignment: np.ndarray  # (N,) cluster of each vector at show_k
@@ -173,16 +173,17 @@ def contingency_table(
 
 def _fit(x: np.ndarray, k: int, seed: int):
     """One MiniBatchKMeans fit, single-threaded: on a few thousand points OpenMP threads
-    mostly spin (measured 10-20× the CPU time on a shared 2-core machine), same result."""
+    mostly spin (measured 10-20× the CPU time on a shared 2-core machine), same result.
+    Its CPU time is this thread's (a gallery runs the scan beside its pages)."""
     from sklearn.cluster import MiniBatchKMeans
     from threadpoolctl import threadpool_limits
 
-    t, c = time.perf_counter(), time.process_time()
+    t, c = time.perf_counter(), time.thread_time()
     with threadpool_limits(1):
         km = MiniBatchKMeans(n_clusters=k, batch_size=BATCH, n_init=N_INIT, random_state=seed).fit(
             x
         )
-    return km, time.process_time() - c, time.perf_counter() - t
+    return km, time.thread_time() - c, time.perf_counter() - t
 
 
 def cluster_scan(
@@ -309,6 +310,40 @@ def clusters(
         layer = inputs.feature_layer(loaded, layer)
     split_seed = int(((loaded.card if loaded else None) or {}).get("seed", 0))
     digits = inputs.sample_digits(samples, data, dataset, split_seed, loaded)
+    feats, _ = inputs.layer_features(loaded, layer, digits.x01, mode)
+    what = inputs.describe(loaded, layer, mode)
+    return clusters_of(feats, digits, ks, samples, seed, show_k, layer, what, loaded, progress)
+
+
+def clusters_of(
+    feats: np.ndarray,
+    digits: inputs.Digits,
+    ks: list[int],
+    samples: int,
+    seed: int = 0,
+    show_k: int | None = None,
+    layer: str = inputs.PIXELS,
+    features: str = "",
+    loaded=None,
+    progress=None,
+) -> ClusterResult:
+    """The K scan of :func:`clusters` on vectors already computed.
+
+    Parameters
+    ----------
+    feats, digits : ndarray, Digits
+        (N, D) vectors of the N ``digits`` (labels; pictures of the centroids).
+    ks, samples : list of int, int
+        The K (checked); how many digits were asked for (fewer: the K they allow).
+    seed, show_k, progress
+        As in :func:`clusters`.
+    layer, features, loaded
+        The layer's name, how the vectors were made, the model (None for pixels).
+
+    Returns
+    -------
+    ClusterResult
+    """
     if len(digits) < samples:  # fewer images than asked for: the K they allow
         fit = [kk for kk in ks if kk < len(digits)]
         if not fit:
@@ -316,9 +351,7 @@ def clusters(
                 f"only {len(digits)} images in {digits.source}: too few for K = {ks[0]}"
             )
         ks, show_k = fit, None if show_k is None else min(show_k, fit[-1])
-    feats, _ = inputs.layer_features(loaded, layer, digits.x01, mode)
-    what = inputs.describe(loaded, layer, mode)
-    res = cluster_scan(feats, digits.labels, ks, seed, show_k, layer, what, progress)
+    res = cluster_scan(feats, digits.labels, ks, seed, show_k, layer, features, progress)
     res.digits, res.model = digits, loaded.name if loaded else None
     if len(digits) < samples:
         res.notes.append(

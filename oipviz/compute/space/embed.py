@@ -22,7 +22,7 @@ from oipviz.compute.space.inputs import (
 from oipviz.core import checks
 from oipviz.core.progress import Stages
 
-TSNE_ITERS = 750  # openTSNE: 250 exaggerated + 500 normal iterations
+TSNE_ITERS = project.TSNE_ITERS  # openTSNE: 125 exaggerated + 250 normal iterations
 
 
 @dataclass
@@ -38,6 +38,7 @@ class Panel:
     agreement_2d: float  # kNN class agreement in the embedding
     agreement_nd: float  # ... in the original feature space
     notes: list[str] = field(default_factory=list)
+    vectors: np.ndarray | None = field(default=None, repr=False)  # (N,dims) the features
 
     @property
     def title(self) -> str:
@@ -173,6 +174,7 @@ def panel(
         project.knn_agreement(coords, digits.labels, k),
         project.knn_agreement(feats, digits.labels, k),
         notes,
+        feats,
     )
 
 
