@@ -275,10 +275,8 @@ def oip(
         The maps (None: all of them).
     model : str, Path, LoadedModel or None
         The model (None: the bundled seed CNN).
-    inits : int
-        Starts per map.
-    steps : int
-        Ascent steps (>= 1).
+    inits, steps : int
+        Starts per map; ascent steps (>= 1).
     lr : float
         Step size (RMS of each step in engine space).
     seed : int
@@ -309,11 +307,9 @@ def oip(
         Of the ascent steps: ``float32``, ``bfloat16`` or ``auto`` (values are float32).
     init_images : ndarray, optional
         Engine-space starts (maps, inits, H, W, C) instead of random ones (a warm start).
-    on_block, block_steps : optional
-        Passed to :func:`oipviz.core.ascent.ascend` (streaming).
-    plateau : float
-        > 0: an image stops once its value rose by less than this fraction over the last 50
-        steps (``steps_each`` says when); 0: every image takes every step.
+    on_block, block_steps, plateau : optional
+        Passed to :func:`oipviz.core.ascent.ascend` (streaming; ``plateau`` > 0: an image
+        stops once it rose by less than that fraction over 50 steps, see ``steps_each``).
 
     Returns
     -------

@@ -41,23 +41,13 @@ BLOCK_RANGE = (25, 400)
 
 
 def ascend(
-    loaded,
-    x0: np.ndarray,
-    objectives: list[Objective] | Objective,
-    steps: int = 600,
-    lr: float = 0.01,
-    transforms=(),
-    seed: int = 0,
-    chunk: int = DEFAULT_CHUNK,
-    history_points: int = 100,
-    progress: Callable[[int], None] | None = None,
-    prune: bool = True,
-    precision: str = "float32",
-    measure_start: bool = True,
-    on_block: Callable[[Block], None] | None = None,
-    block_steps: int | None = None,
+    loaded, x0: np.ndarray, objectives: list[Objective] | Objective, steps: int = 600,
+    lr: float = 0.01, transforms=(), seed: int = 0, chunk: int = DEFAULT_CHUNK,
+    history_points: int = 100, progress: Callable[[int], None] | None = None,
+    prune: bool = True, precision: str = "float32", measure_start: bool = True,
+    on_block: Callable[[Block], None] | None = None, block_steps: int | None = None,
     plateau: float = 0.0,
-) -> AscentResult:
+) -> AscentResult:  # fmt: skip
     """Gradient ascent on ``x0``, each image on its own objective.
 
     Parameters
