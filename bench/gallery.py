@@ -21,6 +21,10 @@ ratios to the default).  Records (bench/results/gallery.json; gallery_free.json 
   less (single-threaded phases: CPU ≈ wall on an idle machine; the engine uses both cores,
   so its wall time on an idle machine is about CPU / 2).
 
+``--variant no_plateau`` also runs ``--plateau 0`` (every init takes every step),
+interleaved: the plateau stop's saving (``probe_steps_saved_share``) and, per live map, the
+default run's best activation over the full run's (``plateau`` in the JSON).
+
 With ``--screenshot`` (and /usr/bin/chromium + playwright) it also writes
 docs/gallery_screenshot.png (the index page of the last round's gallery) and a map page
 screenshot next to the JSON's temp folder, for the README.
@@ -45,6 +49,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
@@ -56,6 +62,7 @@ TARGET_S = 30.0  # issue 12
 VARIANTS = {
     "free": ["--range", "free", "--style", "plain"],
     "bfloat16": ["--precision", "bfloat16"],
+    "no_plateau": ["--plateau", "0"],
 }
 QUICK_EXTRA = ["--maps", "0-15", "--inits", "2", "--epochs", "20", "--precursor-epochs", "20",
                "--wake", "20", "--feature-method", "pca", "--feature-samples", "300",
@@ -190,7 +197,9 @@ def gallery_run(layer: str, out: str, extra: list[str]) -> dict:
         "oip_image_steps": image_steps,
         "engine_image_steps_per_s": image_steps / phases["oip"] if phases.get("oip") else None,
         "pages_per_s": len(lay["maps"]) / phases["pages"] if phases.get("pages") else None,
+        "probe_steps_saved_share": (lay.get("probe_steps") or {}).get("saved_share", 0.0),
         "info": {
+            "best_per_map": [e["oip"]["best"] for e in lay["maps"]],
             "command": "oipviz gallery --layer " + " ".join([layer, *extra]),
             "summary": man["summary"],
             "range": man["range"],
@@ -271,6 +280,24 @@ def screenshots(out: Path, work: Path, layer: str) -> None:
         print(f"screenshots: {docs / 'gallery_screenshot.png'}, {shot}")
 
 
+def plateau_effect(res: dict) -> dict:
+    """The plateau stop's saving (probe image-steps) and its effect on each map's best OIP
+    activation: the default run over the ``--plateau 0`` run, same round (the first)."""
+    a = np.asarray(res["cases"]["default"]["info"]["best_per_map"], float)
+    b = np.asarray(res["cases"]["no_plateau"]["info"]["best_per_map"], float)
+    live = b > 1e-6
+    r = a[live] / b[live]
+    saved = res["cases"]["default"]["measures"].get("probe_steps_saved_share", {})
+    return {
+        "probe_steps_saved_share": saved.get("median"),
+        "best_ratio_median": float(np.median(r)),
+        "best_ratio_min": float(r.min()),
+        "best_ratio_p10": float(np.quantile(r, 0.1)),
+        "maps_below_0.98": int((r < 0.98).sum()),
+        "live_maps": int(live.sum()),
+    }
+
+
 def main(argv=None) -> None:
     a = parse_args(argv)
     if a.valid_vs_free:
@@ -299,6 +326,9 @@ def main(argv=None) -> None:
                   if k.startswith("phase.")}  # fmt: skip
         print(f"phases (median s): {phases}\nsummary: {d['info']['summary']}; in range: "
               f"{d['info']['in_range']}")  # fmt: skip
+    if "no_plateau" in res["cases"]:
+        res["plateau"] = plateau_effect(res)
+        print(f"plateau stop: {res['plateau']}")
     print(f"wrote {harness.write(res, harness.result_path(a, result_name(res)))}")
     out = work / "default"
     if a.screenshot and (out / "manifest.json").exists():
