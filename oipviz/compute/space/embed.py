@@ -219,14 +219,9 @@ def embed(
     project.check_sizes(len(digits), method, perplexity, k)
     stages = Stages(progress)
     opts = _PanelOptions(
-        method=method,
-        mode=mode,
-        seed=seed,
-        perplexity=perplexity,
-        k=k,
-        n_jobs=n_jobs,
+        method=method, mode=mode, seed=seed, perplexity=perplexity, k=k, n_jobs=n_jobs,
         progress=stages,
-    )
+    )  # fmt: skip
     notes: list[str] = []
     if len(digits) < samples:
         notes.append(f"only {len(digits)} digits available in {digits.source}")
