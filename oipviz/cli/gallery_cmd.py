@@ -62,7 +62,7 @@ def _wake():
     click.FloatRange(0.0, 1.0),
     lambda: _probe(4),
     "Stop an init once its activation rose by less than this fraction over its last 50 "
-    "steps (0: every init takes every step) [default: 0.001].",
+    "steps (0, the default: every init takes every step).",
 )
 @choice(
     "--range",
