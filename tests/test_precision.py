@@ -84,7 +84,13 @@ def test_cli_precursor_and_oip_record_the_precision(cli, tmp_path):
         )
     )
     assert r.exit_code == 0, r.output
-    assert json.loads((out / "manifest.json").read_text())["precision_used"] == "bfloat16"
+    auto = "bfloat16" if precision.cpu_has_amx() else "float32"  # auto: bf16 on AMX CPUs
+    assert json.loads((out / "manifest.json").read_text())["precision_used"] == auto
+    out = tmp_path / "pa"
+    r = cli(*argv("precursor --layer conv3 --map 46 --grid 2 --epochs 20 --precision auto "
+                  "--quiet --out", out))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "manifest.json").read_text())["precision_used"] == "float32"
 
 
 def test_cli_refuses_an_unknown_precision(cli, tmp_path):
