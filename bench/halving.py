@@ -119,7 +119,8 @@ def main() -> None:
 
     from engine import cpu_info  # bench/engine.py: CPU model and SIMD flags
 
-    from oipviz.compute.precursor import DEFAULT_WAKE, precursor
+    from oipviz.compute.precursor import precursor
+    from oipviz.compute.precursor_settings import DEFAULT_WAKE
     from oipviz.core.loader import load_model
 
     load0 = os.getloadavg()

@@ -171,8 +171,7 @@ def describe(res: dict) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from oipviz.compute.precursor import DEFAULT_WAKE
-    from oipviz.compute.screens import DEFAULT_SCREEN
+    from oipviz.compute.precursor_settings import DEFAULT_SCREEN, DEFAULT_WAKE
 
     tmp = tempfile.TemporaryDirectory(prefix="oipviz_bench_precursor_")
     work = Path(tmp.name)

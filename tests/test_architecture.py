@@ -147,3 +147,20 @@ def test_functions_are_small():
                 if n > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({n})")
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def test_bench_scripts_import_only_names_oipviz_has():
+    """The benches are not run in CI; a rename in oipviz must not break them silently
+    (``python bench/precursor.py`` once failed on a constant that had moved)."""
+    import importlib
+
+    missing = []
+    for path in sorted((ROOT / "bench").glob("*.py")) + sorted((ROOT / "bench/peers").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("oipviz"):
+                mod = importlib.import_module(str(node.module))
+                for alias in node.names:
+                    name = f"{node.module}.{alias.name}"
+                    if not hasattr(mod, alias.name) and importlib.util.find_spec(name) is None:
+                        missing.append(f"{path.name}:{node.lineno} {name}")
+    assert not missing, missing
