@@ -1,9 +1,11 @@
-"""Benchmark of ``oipviz serve`` (not a test): the real command in a fresh process per round,
-its clients in this process, everything on 127.0.0.1 of this machine.
+"""Benchmark of ``oipviz serve`` (not a test): the real command and its clients, everything on
+127.0.0.1 of this machine, through bench/harness.py.
 
     python bench/serve.py [--rounds 3] [--quick]
 
-Per round (a fresh server, then a fresh plain-Python baseline process, interleaved):
+Two cases, each in a fresh process per round, interleaved (server, baseline, then baseline,
+server, ...), ratios per round.  ``server`` starts ``oipviz serve`` as a subprocess and
+drives it with its clients:
 1. start-up: process start → listening → warm (engine traced);
 2. ``POST /api/predict?maps=true`` as the page sends it (a 280×280 PNG drawing, MNIST-style
    preprocessing, every layer's activations and maps): one client, ``--predicts`` requests;
@@ -20,7 +22,8 @@ Per round (a fresh server, then a fresh plain-Python baseline process, interleav
    time until the job is cancelled;
 6. memory: the server's RSS after the first requests, then after 1,000 predicts and 50 OIP
    jobs (ratio; target ≤ about 1.5×).
-Medians over rounds with min–max, and the machine (:func:`bench/machine.py`: CPU model and
+``baseline`` does the same forward pass and OIPs in plain Python.  Medians over rounds
+with min–max, the targets met or not, and the machine (bench/machine.py: CPU model and
 flags, cores, load, versions, git commit).
 Writes bench/results/serve.json (``--quick``: bench/results/quick/serve.json, not kept).
 """
@@ -43,8 +46,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's oipviz
-OUT = ROOT / "bench" / "results" / "serve.json"
-QUICK_OUT = ROOT / "bench" / "results" / "quick" / "serve.json"  # gitignored
+import harness  # noqa: E402
+from harness import Case, Ratio  # noqa: E402
+
 TARGETS = {
     "predict_p95_ms_1_client": 100.0,
     "predict_p95_ms_8_clients": 500.0,
@@ -205,147 +209,120 @@ def memory(c, pid: int, pngs: list[bytes], predicts: int, oips: int) -> dict:
             "predicts": predicts, "oip_jobs": oips, "oip_steps": 50}  # fmt: skip
 
 
-BASELINE = r"""
-import json, sys, time, io
-import numpy as np
-import oipviz
-from PIL import Image
-from oipviz.data.inputs import mnist_style
-from oipviz.compute.rescue import PROBE_RANGE, PROBE_STYLE
-m = oipviz.load_model()
-pngs = json.loads(sys.argv[1])
-x = mnist_style(Image.open(io.BytesIO(bytes.fromhex(pngs)))).x01[None, ..., None]
-oipviz.predict(x, m)
-t = []
-for _ in range(200):
-    s = time.perf_counter(); oipviz.predict(x, m); t.append(time.perf_counter() - s)
-oipviz.oip("conv3", [0], m, inits=8, steps=20, range_mode=PROBE_RANGE, style=PROBE_STYLE,
-           progress=False)
-o = []
-for k in range(int(sys.argv[2])):
-    s = time.perf_counter()
-    oipviz.oip("conv3", [46 + k], m, inits=8, steps=300, range_mode=PROBE_RANGE,
-               style=PROBE_STYLE, seed=k, progress=False)
-    o.append(time.perf_counter() - s)
-print(json.dumps({"predict_p50_ms": float(np.median(t)) * 1e3, "oip_s": o}))
-"""
+def baseline_case(oips: int) -> dict:
+    """The plain-Python baseline, in the harness's fresh process: the same forward pass as
+    ``/api/predict`` (``oipviz.predict`` of one drawing, median of 200) and the same OIP
+    calls as the server's jobs (``oips`` maps, 8 inits × 300 steps, in range, readable)."""
+    from PIL import Image
+
+    import oipviz
+    from oipviz.compute.rescue import PROBE_RANGE, PROBE_STYLE
+    from oipviz.data.inputs import mnist_style
+
+    m = oipviz.load_model()
+    x = mnist_style(Image.open(io.BytesIO(drawings(1)[0]))).x01[None, ..., None]
+    oipviz.predict(x, m)
+    t = []
+    for _ in range(200):
+        s = time.perf_counter()
+        oipviz.predict(x, m)
+        t.append(time.perf_counter() - s)
+    kw = dict(inits=8, range_mode=PROBE_RANGE, style=PROBE_STYLE, progress=False)
+    oipviz.oip("conv3", [0], m, steps=20, **kw)  # traces the engine, as the server's warm-up
+    o = []
+    for k in range(oips):
+        s = time.perf_counter()
+        oipviz.oip("conv3", [46 + k], m, steps=300, seed=k, **kw)
+        o.append(time.perf_counter() - s)
+    return {"predict_p50_ms": float(np.median(t)) * 1e3, "oip_s": float(np.median(o))}
 
 
-def baseline(png: bytes, oips: int) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = subprocess.run(
-        [sys.executable, "-c", BASELINE, json.dumps(png.hex()), str(oips)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def one_round(args, pngs: list[bytes]) -> dict:
+def server_case(predicts: int, oips: int, mem_predicts: int, mem_oips: int) -> dict:
+    """The server and its clients, in the harness's fresh process: start-up, predicts from
+    1 and 8 clients, streamed OIPs (one while the server's background work still runs),
+    cancellation and memory; every time a measure (seconds or ms)."""
     import httpx
 
-    load = os.getloadavg()[0]
+    pngs = drawings()
     proc, url, startup = start_server()
     try:
         with httpx.Client(base_url=url, timeout=120) as c:
             early = stream_oip(c, dict(OIP, map=45, seed=99))  # background work still running
             while c.get("/api/health").json()["background"]:  # statistics, other layers' traces
                 time.sleep(0.1)
-            single = one_client(c, pngs, args.predicts)
-            multi = many_clients(url, pngs, 8, args.predicts // 4)
-            oip = [stream_oip(c, dict(OIP, map=46 + k, seed=100 + k)) for k in range(args.oips)]
+            single = one_client(c, pngs, predicts)
+            multi = many_clients(url, pngs, 8, predicts // 4)
+            oip = [stream_oip(c, dict(OIP, map=46 + k, seed=100 + k)) for k in range(oips)]
             cancel = cancel_latency(c)
-            mem = memory(c, proc.pid, pngs, args.mem_predicts, args.mem_oips)
+            mem = memory(c, proc.pid, pngs, mem_predicts, mem_oips)
     finally:
         proc.terminate()
         proc.wait(30)
-    base = baseline(pngs[0], args.oips)
     first = [o[0] for o in oip]
-    total = [o[1] for o in oip]
     return {
-        "loadavg_1min_before": round(load, 2),
         "startup": startup,
         "predict_1_client": single,
         "predict_8_clients": multi,
-        "predict_direct_p50_ms": base["predict_p50_ms"],
         "oip_first_frame_at_startup_s": early[0],
-        "oip_first_frame_s": first,
-        "oip_total_s": total,
-        "oip_direct_s": base["oip_s"],
-        "oip_total_ratio": float(np.median(total) / np.median(base["oip_s"])),
-        "oip_best_activation": [o[2]["best_activation"] for o in oip],
+        "oip_first_frame_s": float(np.median(first)),
+        "oip_first_frame_worst_s": max(first),
+        "oip_total_s": float(np.median([o[1] for o in oip])),
         "cancel": cancel,
         "memory": mem,
+        "info": {"oip_best_activation": [o[2]["best_activation"] for o in oip]},
     }
 
 
-def summary(rounds: list[dict]) -> dict:
-    def agg(values):
-        v = np.asarray(values, float)
-        return {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max())}
+#: per-round ratios: the server's time over the same work in plain Python
+RATIOS = (
+    ("oip_total_ratio", ("server", "oip_total_s"), ("baseline", "oip_s")),
+    ("predict_http_over_direct", ("server", "predict_1_client.p50_ms"),
+     ("baseline", "predict_p50_ms")),
+)  # fmt: skip
+#: where each target's value is: a case measure or a ratio
+TARGET_MEASURES = {
+    "predict_p95_ms_1_client": ("server", "predict_1_client.p95_ms"),
+    "predict_p95_ms_8_clients": ("server", "predict_8_clients.p95_ms"),
+    "oip_first_frame_s": ("server", "oip_first_frame_s"),
+    "oip_total_ratio": ("ratio", "oip_total_ratio"),
+    "memory_ratio": ("server", "memory.ratio"),
+}
 
-    s = {
-        "predict_p95_ms_1_client": agg([r["predict_1_client"]["p95_ms"] for r in rounds]),
-        "predict_p50_ms_1_client": agg([r["predict_1_client"]["p50_ms"] for r in rounds]),
-        "predict_http_over_direct": agg(
-            [r["predict_1_client"]["p50_ms"] / r["predict_direct_p50_ms"] for r in rounds]
-        ),
-        "predict_p95_ms_8_clients": agg([r["predict_8_clients"]["p95_ms"] for r in rounds]),
-        "predict_errors": int(
-            sum(r["predict_1_client"]["errors"] + r["predict_8_clients"]["errors"] for r in rounds)
-        ),
-        "oip_first_frame_s": agg([np.median(r["oip_first_frame_s"]) for r in rounds]),
-        "oip_first_frame_s_worst": float(max(max(r["oip_first_frame_s"]) for r in rounds)),
-        "oip_first_frame_at_startup_s": agg([r["oip_first_frame_at_startup_s"] for r in rounds]),
-        "oip_total_ratio": agg([r["oip_total_ratio"] for r in rounds]),
-        "cancel_delete_s": agg([r["cancel"]["delete_s"] for r in rounds]),
-        "cancel_disconnect_s": agg([r["cancel"]["disconnect_s"] for r in rounds]),
-        "memory_ratio": agg([r["memory"]["ratio"] for r in rounds]),
-        "startup_ready_s": agg([r["startup"]["ready_s"] for r in rounds]),
-    }
-    s["met"] = {k: s[k]["median"] <= t for k, t in TARGETS.items()}
-    return s
+
+def met(res: dict) -> dict:
+    """Each target's median and whether it is met."""
+    out = {}
+    for key, (where, measure) in TARGET_MEASURES.items():
+        s = res["ratios"][measure] if where == "ratio" else res["cases"][where]["measures"][measure]
+        out[key] = {"median": s.get("median"), "target": TARGETS[key],
+                    "met": s.get("median") is not None and s["median"] <= TARGETS[key]}  # fmt: skip
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--predicts", type=int, default=300)
     ap.add_argument("--oips", type=int, default=5)
     ap.add_argument("--mem-predicts", type=int, default=1000)
     ap.add_argument("--mem-oips", type=int, default=50)
-    ap.add_argument("--quick", action="store_true", help="1 round, fewer requests")
+    harness.add_arguments(ap, rounds=3, quick_rounds=1)
     args = ap.parse_args()
     if args.quick:
-        args.rounds, args.predicts, args.oips, args.mem_predicts, args.mem_oips = 1, 80, 2, 100, 5
-    from machine import machine_info  # the record every bench keeps (bench/machine.py)
-
-    pngs = drawings()
-    rounds = []
-    for i in range(args.rounds):
-        r = one_round(args, pngs)
-        rounds.append(r)
-        print(
-            f"round {i + 1}: predict p95 {r['predict_1_client']['p95_ms']:.1f} ms (1 client), "
-            f"{r['predict_8_clients']['p95_ms']:.1f} ms (8); first frame "
-            f"{np.median(r['oip_first_frame_s']):.3f} s; OIP ×{r['oip_total_ratio']:.2f}; "
-            f"memory ×{r['memory']['ratio']:.2f}; load {r['loadavg_1min_before']}",
-            flush=True,
-        )
-    result = {
-        "targets": TARGETS,
-        "summary": summary(rounds),
-        "rounds": rounds,
-        "settings": vars(args),
-        "machine": machine_info(),
-    }
-    out = QUICK_OUT if args.quick else OUT
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result["summary"], indent=1))
-    print(f"wrote {out.relative_to(ROOT)}")
+        args.predicts, args.oips, args.mem_predicts, args.mem_oips = 80, 2, 100, 5
+    sizes = {k: getattr(args, k) for k in ("predicts", "oips", "mem_predicts", "mem_oips")}
+    cases = [
+        Case("server", call="serve:server_case", kwargs=sizes),
+        Case("baseline", call="serve:baseline_case", kwargs={"oips": args.oips}),
+    ]
+    ratios = [Ratio(n, a, b) for n, a, b in RATIOS]
+    res = harness.run("serve", cases, ratios, harness.rounds_of(args), args.order, args.seed,
+                      {**sizes, "oip": OIP, "targets": TARGETS})  # fmt: skip
+    res["targets"] = met(res)
+    print(harness.table(res))
+    print(json.dumps(res["targets"], indent=1))
+    print(f"wrote {harness.write(res, harness.result_path(args, 'serve'))}")
+    if any(c["errors"] for c in res["cases"].values()):
+        sys.exit(1)
 
 
 if __name__ == "__main__":
